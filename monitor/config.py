@@ -1,0 +1,109 @@
+"""Settings: one pydantic-settings class, read from SODIUM_* variables and `.env`.
+
+Nothing connects at import time. A bad value stops start-up with one line that names the
+variable (see `describe_error`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+ENV_PREFIX = "SODIUM_"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///./var/sodium-monitor.db"
+    # Empty: tasks run in-process after commit (embedded mode). redis://... : Celery workers.
+    broker_url: str = ""
+    # Time zone for timestamps that carry no UTC offset.
+    timezone: str = "UTC"
+    policy: str = "default"
+    # Alerts from results collected longer ago than this never page anyone (issue 5).
+    notify_max_age: timedelta = timedelta(hours=24)
+    mllp_host: str = "127.0.0.1"
+    mllp_port: int = 2575
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                "not a database URL; expected e.g. sqlite:///./var/sodium-monitor.db "
+                "or postgresql+psycopg://user@host/db"
+            ) from None
+        if url.get_backend_name() not in {"sqlite", "postgresql"}:
+            raise ValueError(f"backend {url.get_backend_name()!r} is not supported "
+                             "(sqlite or postgresql)")
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "amqp://")):
+            raise ValueError("expected empty (in-process), redis://host:port/db or amqp://")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as "
+                             "Europe/Berlin)") from None
+        return value
+
+    @field_validator("mllp_port", "api_port")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if not 0 <= value <= 65535:
+            raise ValueError("a TCP port is 0 to 65535")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def embedded(self) -> bool:
+        return not self.broker_url
+
+
+class SettingsError(Exception):
+    """Raised with a one-line message naming the variable at fault."""
+
+
+def describe_error(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        name = ENV_PREFIX + "_".join(str(p) for p in item["loc"]).upper()
+        message = str(item["msg"]).removeprefix("Value error, ")
+        parts.append(f"{name}: {message}")
+    return "invalid setting " + "; ".join(parts)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(describe_error(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

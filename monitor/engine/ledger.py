@@ -1,0 +1,134 @@
+"""One patient's results, diagnoses and alerts held in memory, evaluated incrementally.
+
+Used by `replay` (and by anything that evaluates a feed without a database). A new version
+of a result re-evaluates only the results collected from that moment on (their windows
+include it); a diagnosis change re-evaluates them all, since a diagnosis applies to every
+result of the patient, earlier ones included.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from monitor.engine.model import Analyte, Measurement, Method, ResultStatus
+from monitor.engine.policy import Policy
+from monitor.engine.reconcile import AlertRecord, Change, reconcile
+from monitor.engine.rules import PatientData, evaluate
+from monitor.engine.versions import Effective, Version, resolve
+
+_RULED = (Analyte.SODIUM, Analyte.POTASSIUM)
+
+
+@dataclass(slots=True)
+class _Result:
+    analyte: Analyte
+    method: Method
+    versions: list[Version] = field(default_factory=list)
+    effective: Effective | None = None
+    test: bool = False
+
+
+@dataclass
+class PatientLedger:
+    policy: Policy
+    results: dict[str, _Result] = field(default_factory=dict)
+    diagnoses: set[str] = field(default_factory=set)
+    acute_marks: list[datetime] = field(default_factory=list)
+    alerts: list[AlertRecord] = field(default_factory=list)
+    # Counted measurements per analyte, kept sorted by (collected_at, result_key).
+    series: dict[Analyte, list[tuple[datetime, str, Measurement]]] = field(default_factory=dict)
+
+    def add_result(self, key: str, analyte: Analyte, method: Method, status: ResultStatus,
+                   value: float | None, collected_at: datetime, arrival_seq: int,
+                   test: bool, new_id: Callable[[str], str]) -> list[Change]:
+        """Apply one version of a result and re-evaluate what it affects."""
+        res = self.results.setdefault(key, _Result(analyte, method))
+        version = Version(arrival_seq, status, value, collected_at)
+        if version in res.versions:
+            return []  # the same version delivered again changes nothing
+        res.versions.append(version)
+        res.test = res.test or test
+        before, after = res.effective, resolve(res.versions)
+        res.effective = after
+        if _same(before, after) or analyte not in _RULED:
+            return []
+        self._unlist(analyte, key, before)
+        if after is not None and after.counted and after.value_mmol_l is not None:
+            m = Measurement(key, analyte, after.value_mmol_l, after.collected_at, method)
+            insort(self.series.setdefault(analyte, []), (after.collected_at, key, m))
+        times = [e.collected_at for e in (before, after) if e is not None and e.counted]
+        if not times:
+            return []
+        return self.reevaluate(min(times), new_id, extra_keys={key})
+
+    def set_diagnosis(self, code: str, active: bool, new_id: Callable[[str], str]) -> list[Change]:
+        present = code in self.diagnoses
+        if active == present:
+            return []
+        (self.diagnoses.add if active else self.diagnoses.discard)(code)
+        return self.reevaluate(None, new_id)
+
+    def reevaluate(self, since: datetime | None, new_id: Callable[[str], str],
+                   extra_keys: set[str] | None = None) -> list[Change]:
+        sodium = self.series.get(Analyte.SODIUM, [])
+        data = PatientData(
+            sodium=[m for _, _, m in sodium],
+            potassium=[m for _, _, m in self.series.get(Analyte.POTASSIUM, [])],
+            diagnosis_codes=frozenset(self.diagnoses),
+            acute_marks=tuple(self.acute_marks),
+        )
+        findings = evaluate(data, self.policy, since)
+        first = 0 if since is None else bisect_left(sodium, (since,))
+        keys = {k for _, k, _ in sodium[first:]} | (extra_keys or set())
+        changes = reconcile(self.alerts, findings, keys, new_id)
+        self.alerts.extend(c.alert for c in changes if c.kind == "raised")
+        return changes
+
+    def is_test(self, alert: AlertRecord) -> bool:
+        return all(self.results[k].test for k in alert.evidence if k in self.results)
+
+    def _unlist(self, analyte: Analyte, key: str, before: Effective | None) -> None:
+        if before is None or not before.counted:
+            return
+        items = self.series.get(analyte, [])
+        i = bisect_left(items, (before.collected_at, key))
+        if i < len(items) and items[i][1] == key:
+            del items[i]
+
+
+def _same(a: Effective | None, b: Effective | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return (a.counted, a.value_mmol_l, a.collected_at) == (b.counted, b.value_mmol_l,
+                                                          b.collected_at)
+
+
+def absorb(survivor: PatientLedger, old: PatientLedger, reason: str,
+           new_id: Callable[[str], str]) -> list[Change]:
+    """ADT^A40: the old identifier's results and alerts move to the survivor."""
+    changes: list[Change] = []
+    for alert in old.alerts:
+        if alert.state == "active" and any(
+            a.state == "active" and a.rule == alert.rule for a in survivor.alerts
+        ):
+            alert.state, alert.withdrawn_reason = "withdrawn", reason
+            changes.append(Change("withdrawn", alert))
+        survivor.alerts.append(alert)
+    for key, res in old.results.items():
+        mine = survivor.results.setdefault(key, _Result(res.analyte, res.method))
+        mine.versions.extend(v for v in res.versions if v not in mine.versions)
+        mine.test = mine.test or res.test
+        mine.effective = resolve(mine.versions)
+    survivor.diagnoses |= old.diagnoses
+    survivor.acute_marks.extend(old.acute_marks)
+    survivor.series = {}
+    for key, res in survivor.results.items():
+        eff = res.effective
+        if res.analyte in _RULED and eff is not None and eff.counted and eff.value_mmol_l:
+            m = Measurement(key, res.analyte, eff.value_mmol_l, eff.collected_at, res.method)
+            insort(survivor.series.setdefault(res.analyte, []), (eff.collected_at, key, m))
+    old.results, old.alerts, old.series = {}, [], {}
+    return changes + survivor.reevaluate(None, new_id)

@@ -1,0 +1,93 @@
+"""Value types of the clinical core.
+
+Everything here is plain data: the adapters (monitor.ingest) produce it, the storage layer
+maps rows to it, and the rules (monitor.engine.rules) read it. Times are timezone-aware UTC
+datetimes; sodium and potassium values are in mmol/L (mEq/L is the same quantity).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Analyte(StrEnum):
+    SODIUM = "sodium"
+    POTASSIUM = "potassium"
+    URINE_SODIUM = "urine-sodium"
+
+
+class Method(StrEnum):
+    """How the value was measured: the methods differ by 2-4 mmol/L for sodium."""
+
+    LAB = "lab"  # core laboratory, serum or plasma (indirect ISE)
+    POINT_OF_CARE = "poc"  # blood gas analyser or point-of-care device (direct ISE)
+    URINE = "urine"
+
+
+class ResultStatus(StrEnum):
+    """What a version of a result does to the stored value (HL7 table 0085, FHIR status)."""
+
+    PRELIMINARY = "preliminary"  # HL7 P, FHIR preliminary
+    FINAL = "final"  # HL7 F, FHIR final
+    CORRECTED = "corrected"  # HL7 C, FHIR corrected / amended: replaces the earlier value
+    MAKE_FINAL = "make-final"  # HL7 U: the preliminary becomes final without a new value
+    REMOVED = "removed"  # HL7 D / W / X, FHIR entered-in-error / cancelled: a tombstone
+
+
+class RiskSource(StrEnum):
+    ADT = "ADT"
+    FHIR = "FHIR"
+    CLINICIAN = "clinician"
+    LAB = "lab-derived"
+    CSV = "CSV"
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRef:
+    """A patient is keyed by (assigning authority, identifier)."""
+
+    authority: str
+    identifier: str
+
+    def __str__(self) -> str:
+        return f"{self.authority}|{self.identifier}"
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """One counted lab value of a patient, as the rules see it."""
+
+    result_key: str
+    analyte: Analyte
+    value_mmol_l: float
+    collected_at: datetime
+    method: Method = Method.LAB
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """A coded diagnosis (ICD-10 or ICD-10-CM, dot removed, upper case) from a feed."""
+
+    code: str
+    source: RiskSource
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A rule that holds at one result: the unit from which alerts are built."""
+
+    rule: str
+    severity: str  # "warning" | "critical"
+    result_key: str
+    collected_at: datetime
+    value_mmol_l: float
+    rise_mmol_l: float | None
+    window_hours: float | None
+    limit_mmol_l: float | None
+    risk_tier: str  # "standard" | "high"
+    risk_factors: tuple[str, ...] = ()
+    mixed_methods: bool = False
+    extra: dict[str, float] = field(default_factory=dict, compare=False, hash=False)

@@ -1,0 +1,106 @@
+"""From findings to alerts: one active alert per (patient, rule).
+
+An alert holds while at least one counted result satisfies its rule (its *evidence*).
+A further qualifying result updates it (worst value, latest result) instead of raising
+another. `triggered_at` is the collection time of the earliest-collected evidence, so the
+final state does not depend on arrival order. When a re-evaluation leaves no evidence (the
+triggering data was corrected or removed) the alert is withdrawn, with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from monitor.engine.model import Finding
+from monitor.engine.rules import FALLING_SODIUM, HYPERNATREMIA, SEVERE_HYPONATREMIA
+
+ACTIVE, WITHDRAWN, RESOLVED = "active", "withdrawn", "resolved"
+
+
+@dataclass(slots=True)
+class AlertRecord:
+    alert_id: str
+    rule: str
+    state: str = ACTIVE
+    evidence: dict[str, Finding] = field(default_factory=dict)
+    withdrawn_reason: str | None = None
+
+    @property
+    def triggered_at(self) -> datetime:
+        return min(f.collected_at for f in self.evidence.values())
+
+    @property
+    def worst(self) -> Finding:
+        return max(self.evidence.values(), key=badness)
+
+    @property
+    def latest(self) -> Finding:
+        return max(self.evidence.values(), key=lambda f: (f.collected_at, f.result_key))
+
+    @property
+    def severity(self) -> str:
+        critical = any(f.severity == "critical" for f in self.evidence.values())
+        return "critical" if critical else "warning"
+
+
+def badness(f: Finding) -> tuple[bool, float, datetime]:
+    """How bad a finding is, for choosing the one an alert shows."""
+    if f.rule == SEVERE_HYPONATREMIA:
+        score = -f.value_mmol_l
+    elif f.rule == HYPERNATREMIA:
+        score = f.value_mmol_l
+    elif f.rule == FALLING_SODIUM:
+        score = -(f.rise_mmol_l or 0.0)
+    else:
+        score = f.rise_mmol_l or 0.0
+    return (f.severity == "critical", score, f.collected_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    kind: str  # raised / updated / withdrawn
+    alert: AlertRecord
+
+
+def reconcile(
+    alerts: Iterable[AlertRecord],
+    findings: Iterable[Finding],
+    reevaluated: Collection[str],
+    new_id: Callable[[str], str],
+) -> list[Change]:
+    """Fold the findings of re-evaluated results into a patient's alerts (in place).
+
+    `reevaluated` holds the keys of every result whose findings were recomputed (including
+    results that were removed): their old evidence is replaced by the new findings.
+    """
+    active = {a.rule: a for a in alerts if a.state == ACTIVE}
+    by_rule: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_rule.setdefault(f.rule, []).append(f)
+    changes: list[Change] = []
+    for rule in sorted(set(active) | set(by_rule)):
+        fresh = by_rule.get(rule, [])
+        alert = active.get(rule)
+        if alert is None:
+            alert = AlertRecord(alert_id=new_id(rule), rule=rule)
+            alert.evidence = {f.result_key: f for f in fresh}
+            changes.append(Change("raised", alert))
+            continue
+        before = dict(alert.evidence)
+        gone = [k for k in alert.evidence if k in reevaluated]
+        for key in gone:
+            del alert.evidence[key]
+        alert.evidence.update((f.result_key, f) for f in fresh)
+        if not alert.evidence:
+            alert.state = WITHDRAWN
+            alert.evidence = before
+            alert.withdrawn_reason = (
+                f"{rule} no longer holds for any counted result after result "
+                f"{', '.join(sorted(gone))} was corrected or removed"
+            )
+            changes.append(Change("withdrawn", alert))
+        elif alert.evidence != before:
+            changes.append(Change("updated", alert))
+    return changes

@@ -1,0 +1,70 @@
+"""Which version of a result counts.
+
+Versions of one result take effect in arrival order (file order in replay, the inbox
+sequence in the live service), whatever order they are processed in, so the outcome is a
+function of the set of versions alone. HL7 table 0085 / FHIR status semantics:
+a correction replaces the earlier value; a final replaces its preliminary; U makes a
+preliminary final; D, W, X (entered-in-error, cancelled) leave a tombstone; a preliminary
+never overwrites a final or a correction; a final never undoes a correction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from monitor.engine.model import ResultStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    arrival_seq: int
+    status: ResultStatus
+    value_mmol_l: float | None
+    collected_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Effective:
+    """The state of a result once all its versions are applied."""
+
+    status: ResultStatus  # FINAL, PRELIMINARY, CORRECTED or REMOVED
+    value_mmol_l: float | None
+    collected_at: datetime
+    arrival_seq: int  # the version that set the value
+
+    @property
+    def counted(self) -> bool:
+        return self.status is not ResultStatus.REMOVED and self.value_mmol_l is not None
+
+
+_RANK = {ResultStatus.PRELIMINARY: 0, ResultStatus.FINAL: 1, ResultStatus.CORRECTED: 2}
+
+
+def resolve(versions: Iterable[Version]) -> Effective | None:
+    """Apply versions in arrival order; None when nothing usable has arrived."""
+    state: Effective | None = None
+    for ver in sorted(versions, key=lambda x: x.arrival_seq):
+        state = _apply(state, ver)
+    return state
+
+
+def _apply(state: Effective | None, ver: Version) -> Effective | None:
+    if ver.status is ResultStatus.REMOVED:
+        return Effective(ResultStatus.REMOVED, None, ver.collected_at, ver.arrival_seq)
+    if ver.status is ResultStatus.MAKE_FINAL:
+        if state is not None and state.status is ResultStatus.PRELIMINARY:
+            return Effective(ResultStatus.FINAL, state.value_mmol_l, state.collected_at,
+                             ver.arrival_seq)
+        return state
+    if ver.value_mmol_l is None:
+        return state
+    new = Effective(ver.status, ver.value_mmol_l, ver.collected_at, ver.arrival_seq)
+    if state is None or state.status is ResultStatus.REMOVED:
+        return new
+    # A later version of lower standing (a preliminary after a final, a final after a
+    # correction) is a late or repeated message, not new information.
+    if _RANK[ver.status] < _RANK[state.status]:
+        return state
+    return new

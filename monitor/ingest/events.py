@@ -1,0 +1,82 @@
+"""What the adapters produce: one event per result, diagnosis, movement or merge.
+
+Adapters never decide anything clinical; they translate a feed's text into these events
+(or into a Reject with its reason). Every event carries its `position` (file and line, or
+message control id) so that errors can be reported back to the sender.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from monitor.engine.model import Analyte, Diagnosis, Method, PatientRef, ResultStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ResultEvent:
+    """One version of one lab result."""
+
+    patient: PatientRef
+    result_key: str  # identity, unique per feed (filler order + code + sub-id, FHIR id, ...)
+    analyte: Analyte
+    code: str | None  # LOINC code when known
+    method: Method
+    specimen: str | None  # specimen type as received (SPM-4 / OBR-15 / FHIR specimen)
+    value_raw: str
+    unit_raw: str
+    value_mmol_l: float | None  # None for a removal
+    collected_at: datetime  # UTC; specimen collection time, never receipt time
+    status: ResultStatus
+    position: str
+    ward: str | None = None
+    bed: str | None = None
+    test: bool = False  # HL7 MSH-11 T (training) or D (debugging)
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosisEvent:
+    patient: PatientRef
+    diagnosis: Diagnosis
+    position: str
+    recorded_at: datetime | None = None
+    test: bool = False  # HL7 MSH-11 T (training) or D (debugging)
+
+
+@dataclass(frozen=True, slots=True)
+class PatientEvent:
+    """ADT: admit, transfer, discharge, register, update (ward from PV1-3.1)."""
+
+    patient: PatientRef
+    event_type: str  # A01, A02, A03, A04, A08
+    ward: str | None
+    bed: str | None
+    discharged: bool
+    position: str
+    occurred_at: datetime | None = None
+    test: bool = False  # HL7 MSH-11 T (training) or D (debugging)
+
+
+@dataclass(frozen=True, slots=True)
+class MergeEvent:
+    """ADT^A40: the results of `old` move to `survivor`."""
+
+    survivor: PatientRef
+    old: PatientRef
+    position: str
+    test: bool = False  # HL7 MSH-11 T (training) or D (debugging): must not merge real patients
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """An input (message, resource, row or single result) that was not used, and why."""
+
+    position: str
+    reason: str
+    payload: str = ""
+    content_error: bool = True  # False: rejected for reasons unrelated to content (HL7 AR)
+
+
+Event = ResultEvent | DiagnosisEvent | PatientEvent | MergeEvent
+Item = Event | Reject

@@ -1,0 +1,38 @@
+"""Every table of the service; importing this module registers them all on Base.metadata."""
+
+from monitor.storage.tables.access import (
+    ApiToken,
+    AuditEntry,
+    Delivery,
+    NotificationChannel,
+    OnCallShift,
+    Role,
+    User,
+    WardMembership,
+)
+from monitor.storage.tables.alerts import Alert, AlertEvent
+from monitor.storage.tables.clinical import EpisodeMark, Patient, RiskFactor, Ward
+from monitor.storage.tables.feeds import Feed, Heartbeat, InboxItem, RejectRow
+from monitor.storage.tables.results import Result
+
+__all__ = [
+    "Alert",
+    "AlertEvent",
+    "ApiToken",
+    "AuditEntry",
+    "Delivery",
+    "EpisodeMark",
+    "Feed",
+    "Heartbeat",
+    "InboxItem",
+    "NotificationChannel",
+    "OnCallShift",
+    "Patient",
+    "RejectRow",
+    "Result",
+    "RiskFactor",
+    "Role",
+    "User",
+    "Ward",
+    "WardMembership",
+]

@@ -1,0 +1,64 @@
+"""Alerts and their append-only history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from monitor.storage.base import Base, UTCDateTime
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_patient_rule_state", "patient_id", "rule", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    rule: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # active / withdrawn / resolved
+    lifecycle: Mapped[str] = mapped_column(String(32))  # ISA-18.2 state (issue 5)
+    triggering_result_id: Mapped[int | None] = mapped_column(ForeignKey("results.id"))
+    triggered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    value_mmol_l: Mapped[float] = mapped_column(Float)
+    rise_mmol_l: Mapped[float | None] = mapped_column(Float)
+    window_hours: Mapped[float | None] = mapped_column(Float)
+    limit_mmol_l: Mapped[float | None] = mapped_column(Float)
+    risk_tier: Mapped[str] = mapped_column(String(16))
+    risk_factors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    mixed_methods: Mapped[bool] = mapped_column(Boolean, default=False)
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
+    notify: Mapped[bool] = mapped_column(Boolean, default=True)
+    policy: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    # Result keys (with collection times) that satisfy the rule: the alert holds while any do.
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_value: Mapped[float | None] = mapped_column(Float)
+    shelved_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    next_notification_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AlertEvent(Base):
+    """Append-only: who did what to an alert, when and why."""
+
+    __tablename__ = "alert_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

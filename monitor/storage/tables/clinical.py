@@ -1,0 +1,71 @@
+"""Wards, patients, their risk factors and clinician marks on episodes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from monitor.storage.base import Base, UTCDateTime
+
+
+class Ward(Base):
+    __tablename__ = "wards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    policy: Mapped[str | None] = mapped_column(String(200))
+    # Escalation timings in seconds (issue 5 defaults: critical 10 min, warning 30 min).
+    escalate_critical_after_s: Mapped[int] = mapped_column(Integer, default=600)
+    escalate_warning_after_s: Mapped[int] = mapped_column(Integer, default=1800)
+    repeat_every_s: Mapped[int] = mapped_column(Integer, default=600)
+    fallback_contact: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    __table_args__ = (UniqueConstraint("authority", "identifier"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    authority: Mapped[str] = mapped_column(String(100), default="")
+    identifier: Mapped[str] = mapped_column(String(100))
+    ward_id: Mapped[int | None] = mapped_column(ForeignKey("wards.id"), index=True)
+    bed: Mapped[str | None] = mapped_column(String(50))
+    # Kept minimal on purpose: alerts and logs never need more than initials.
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RiskFactor(Base):
+    __tablename__ = "risk_factors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    factor: Mapped[str] = mapped_column(String(64))
+    icd10_code: Mapped[str | None] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(32))  # ADT / FHIR / clinician / lab-derived
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(Text)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EpisodeMark(Base):
+    """A clinician's statement about an episode, e.g. acute onset (< 48 h, documented)."""
+
+    __tablename__ = "episode_marks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    episode_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    acute: Mapped[bool] = mapped_column(Boolean, default=True)
+    reason: Mapped[str] = mapped_column(Text)
+    marked_by: Mapped[str] = mapped_column(String(100))
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,62 @@
+"""Feeds, the persist-first inbox, rejects and process heartbeats."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from monitor.storage.base import Base, UTCDateTime
+
+
+class Feed(Base):
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # hl7 / fhir / json / csv
+    silent_after_s: Mapped[int] = mapped_column(Integer, default=1800)
+    last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InboxItem(Base):
+    """Every inbound payload, committed before it is acknowledged. `id` is the arrival order."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_state_received", "state", "received_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    format: Mapped[str] = mapped_column(String(16))
+    feed: Mapped[str] = mapped_column(String(100))
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RejectRow(Base):
+    __tablename__ = "rejects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"), index=True)
+    source: Mapped[str] = mapped_column(String(200))
+    position: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    retried_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retry_inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"))
+
+
+class Heartbeat(Base):
+    """Liveness of long-running processes (scheduler, listener), for `sodium-monitor check`."""
+
+    __tablename__ = "heartbeats"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,43 @@
+"""The time series: one row per version of a lab result."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from monitor.storage.base import Base, UTCDateTime
+
+
+class Result(Base):
+    """A version of a result. Exactly one version per identity is current (`is_current`);
+    a correction supersedes the earlier one, a removal leaves a current tombstone."""
+
+    __tablename__ = "results"
+    __table_args__ = (
+        # The same inbox row applied twice is the same version: redelivery changes nothing.
+        UniqueConstraint("source_feed", "result_key", "arrival_seq"),
+        Index("ix_results_patient_analyte_collected", "patient_id", "analyte", "collected_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    source_feed: Mapped[str] = mapped_column(String(100))
+    result_key: Mapped[str] = mapped_column(String(300))
+    arrival_seq: Mapped[int] = mapped_column(Integer)  # inbox sequence: versions apply in it
+    inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"))
+    analyte: Mapped[str] = mapped_column(String(32))
+    loinc_code: Mapped[str | None] = mapped_column(String(20))
+    specimen: Mapped[str | None] = mapped_column(String(100))
+    method: Mapped[str] = mapped_column(String(16))  # lab / poc / urine
+    value_raw: Mapped[str] = mapped_column(String(100))
+    unit_raw: Mapped[str] = mapped_column(String(50))
+    value_mmol_l: Mapped[float | None] = mapped_column(Float)
+    collected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("results.id"))

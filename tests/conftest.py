@@ -1,0 +1,55 @@
+"""Shared fixtures. The integration tier needs the real PostgreSQL and Redis; outside CI an
+unreachable service skips that tier with one loud line, under CI=true it fails the run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+TEST_DATABASE_URL = os.environ.get(
+    "SODIUM_TEST_DATABASE_URL",
+    "postgresql+psycopg://postgres@127.0.0.1:5432/sodium_monitor_test",
+)
+TEST_REDIS_URL = os.environ.get("SODIUM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+_missing: dict[str, str] = {}
+
+
+def service_missing(name: str, why: str) -> None:
+    """Skip (outside CI) or fail (under CI) a test that needs an unreachable service."""
+    _missing.setdefault(name, why)
+    message = f"{name} is unreachable ({why}); the integration tier needs it"
+    if IN_CI:
+        pytest.fail(f"CI=true: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for name, why in _missing.items():
+        terminalreporter.write_line(
+            f"!!! INTEGRATION TIER SKIPPED: {name} unreachable ({why}) !!!", red=True, bold=True
+        )
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return DATA
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test reads the developer's .env or writes the embedded database in ./var."""
+    monkeypatch.chdir(tmp_path)
+    for key in list(os.environ):
+        if key.startswith("SODIUM_") and not key.startswith("SODIUM_TEST_"):
+            monkeypatch.delenv(key)
+    from monitor.config import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()

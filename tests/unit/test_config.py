@@ -1,0 +1,36 @@
+import pytest
+
+from monitor.config import SettingsError, load_settings
+
+
+def test_defaults_are_the_embedded_service() -> None:
+    s = load_settings()
+    assert s.database_url == "sqlite:///./var/sodium-monitor.db"
+    assert s.broker_url == "" and s.embedded
+    assert s.timezone == "UTC" and s.policy == "default"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("SODIUM_DATABASE_URL", "nonsense", "not a database URL"),
+        ("SODIUM_DATABASE_URL", "mysql://x/y", "not supported"),
+        ("SODIUM_BROKER_URL", "http://x", "redis://"),
+        ("SODIUM_TIMEZONE", "Mars/Olympus", "unknown time zone"),
+        ("SODIUM_API_PORT", "70000", "0 to 65535"),
+    ],
+)
+def test_a_bad_value_names_the_variable_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, fragment: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    text = str(caught.value)
+    assert name in text and fragment in text and "\n" not in text
+
+
+def test_dotenv_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text("SODIUM_TIMEZONE=Europe/Berlin\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().timezone == "Europe/Berlin"
