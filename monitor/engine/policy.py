@@ -55,8 +55,9 @@ class Bands(_Strict):
 class Rates(_Strict):
     """Project defaults for how rises are judged (docs/clinical-rules.md)."""
 
-    # A rise counts as critical when it starts from this value or lower: most reported
-    # osmotic demyelination starts below 120-125 (Tandukar et al., Kidney360 2021).
+    # Project default (from the engine issue): a rise counts as critical when its window's
+    # lowest value is at or below this. Most reported osmotic demyelination starts below 120
+    # (Tandukar et al., Kidney360 2021), so a rise from a milder baseline is a warning.
     critical_baseline_max: float = 125
     projection_lookback_hours: float = 12
     projection_min_points: int = Field(default=2, ge=2)

@@ -10,6 +10,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from monitor.engine.episodes import Episode, episode_index, find_episodes
 from monitor.engine.model import Finding, Measurement, Method
@@ -102,9 +103,9 @@ def _risk_factors(i: int, ctx: _Context) -> tuple[str, ...]:
 def _limit_24h(i: int, high: bool, ctx: _Context) -> float:
     tier = ctx.policy.tier_limits(high)
     k = ctx.owner[i]
-    if tier.first_day_rise_24h is not None and k is not None:
-        if ctx.times[i] - ctx.episodes[k].start <= 24 * HOUR:
-            return tier.first_day_rise_24h
+    if (tier.first_day_rise_24h is not None and k is not None
+            and ctx.times[i] - ctx.episodes[k].start <= 24 * HOUR):
+        return tier.first_day_rise_24h
     return tier.rise_24h
 
 
@@ -112,8 +113,9 @@ def _findings_at(i: int, m: Measurement, ctx: _Context) -> list[Finding]:
     p, v, t = ctx.policy, ctx.values[i], ctx.times[i]
     factors = _risk_factors(i, ctx)
     high = bool(factors)
-    base = {"result_key": m.result_key, "collected_at": m.collected_at, "value_mmol_l": v,
-            "risk_tier": "high" if high else "standard", "risk_factors": factors}
+    base: dict[str, Any] = {
+        "result_key": m.result_key, "collected_at": m.collected_at, "value_mmol_l": v,
+        "risk_tier": "high" if high else "standard", "risk_factors": factors}
     out: list[Finding] = []
     rate_allowed = ctx.owner[i] is None or ctx.owner[i] not in ctx.acute
     limit_24h = _limit_24h(i, high, ctx)
@@ -151,7 +153,7 @@ def _mixed(methods: Sequence[Method], lo: int, hi: int) -> bool:
     return len({methods[j] for j in range(lo, hi)}) > 1
 
 
-def _projection(i: int, limit: float, ctx: _Context) -> dict[str, object] | None:
+def _projection(i: int, limit: float, ctx: _Context) -> dict[str, Any] | None:
     """Rise so far plus velocity times the hours left until 24 h after the window's nadir."""
     p, t, v = ctx.policy, ctx.times[i], ctx.values[i]
     lo, hi = window_bounds(ctx.times, t, 24)
