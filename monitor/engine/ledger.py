@@ -16,6 +16,7 @@ from datetime import datetime
 from monitor.engine.model import Analyte, Measurement, Method, ResultStatus
 from monitor.engine.policy import Policy
 from monitor.engine.reconcile import AlertRecord, Change, reconcile
+from monitor.engine.risk import FACTOR_NAMES, normalise_code
 from monitor.engine.rules import PatientData, evaluate
 from monitor.engine.versions import Effective, Version, resolve
 
@@ -65,6 +66,7 @@ class PatientLedger:
         return self.reevaluate(min(times), new_id, extra_keys={key})
 
     def set_diagnosis(self, code: str, active: bool, new_id: Callable[[str], str]) -> list[Change]:
+        code = normalise_code(code) if code.lower() not in FACTOR_NAMES else code.lower()
         present = code in self.diagnoses
         if active == present:
             return []
@@ -73,6 +75,10 @@ class PatientLedger:
 
     def reevaluate(self, since: datetime | None, new_id: Callable[[str], str],
                    extra_keys: set[str] | None = None) -> list[Change]:
+        if self.acute_marks:
+            # A mark applies to the episode containing it, and a later result can end that
+            # episode before the mark, changing the findings of earlier results too.
+            since = None
         sodium = self.series.get(Analyte.SODIUM, [])
         data = PatientData(
             sodium=[m for _, _, m in sodium],

@@ -46,7 +46,7 @@ def message(f: Finding, policy: Policy) -> str:
     if f.rule == PROJECTED_OVERCORRECTION:
         return (
             f"Sodium has risen {_n(f.rise_mmol_l)} mmol/L from {_n(low)} and is rising "
-            f"{f.extra.get('velocity_mmol_l_h', 0):.2f} mmol/L/h, projected to reach "
+            f"{f.extra.get('velocity_mmol_l_h', 0):.2f} mmol/L/h, a projected rise of "
             f"{_n(f.extra.get('projected_rise_mmol_l'))} mmol/L within 24 h of the low value, "
             f"above the {_n(f.limit_mmol_l)} mmol/L limit for a {_tier(f)} patient{mixed}: "
             f"tell the physician, review fluids and urine output, and recheck sodium "

@@ -152,6 +152,9 @@ def load_policy(name_or_path: str) -> Policy:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise PolicyError(f"cannot read policy file {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise PolicyError(f"policy file {path} is not UTF-8 text: {error.reason} at byte "
+                          f"{error.start}") from None
     except tomllib.TOMLDecodeError as error:
         raise PolicyError(f"policy file {path} is not valid TOML: {error}") from None
     return _validate(data, str(path))

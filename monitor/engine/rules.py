@@ -117,14 +117,16 @@ def _findings_at(i: int, m: Measurement, ctx: _Context) -> list[Finding]:
         "result_key": m.result_key, "collected_at": m.collected_at, "value_mmol_l": v,
         "risk_tier": "high" if high else "standard", "risk_factors": factors}
     out: list[Finding] = []
-    rate_allowed = ctx.owner[i] is None or ctx.owner[i] not in ctx.acute
+    rate_allowed = _not_acute(i, ctx)
     limit_24h = _limit_24h(i, high, ctx)
     for rule, hours, limit in ((OVERCORRECTION_24H, 24.0, limit_24h),
                                (OVERCORRECTION_48H, 48.0, p.tier_limits(high).rise_48h)):
         lo, hi = window_bounds(ctx.times, t, hours)
-        low, _ = lowest(ctx.values, lo, hi)
+        low, low_at = lowest(ctx.values, lo, hi)
         rise = v - low
-        if rate_allowed and rise > limit and low <= p.bands.hyponatremia_max:
+        # A rise that starts inside an acute episode is exempt even after the episode ended.
+        exempt = not (rate_allowed and _not_acute(low_at, ctx))
+        if not exempt and rise > limit and low <= p.bands.hyponatremia_max:
             severity = "critical" if low <= p.rates.critical_baseline_max else "warning"
             out.append(Finding(rule=rule, severity=severity, rise_mmol_l=rise,
                                window_hours=hours, limit_mmol_l=limit,
@@ -149,6 +151,11 @@ def _findings_at(i: int, m: Measurement, ctx: _Context) -> list[Finding]:
     return out
 
 
+def _not_acute(i: int, ctx: _Context) -> bool:
+    """European 2014: no correction limit in acute (< 48 h, documented) hyponatremia."""
+    return ctx.owner[i] is None or ctx.owner[i] not in ctx.acute
+
+
 def _mixed(methods: Sequence[Method], lo: int, hi: int) -> bool:
     return len({methods[j] for j in range(lo, hi)}) > 1
 
@@ -159,7 +166,9 @@ def _projection(i: int, limit: float, ctx: _Context) -> dict[str, Any] | None:
     lo, hi = window_bounds(ctx.times, t, 24)
     low, low_at = lowest(ctx.values, lo, hi)
     rise = v - low
-    if low > p.bands.hyponatremia_max or rise < limit * p.rates.projection_trigger_fraction:
+    if not _not_acute(low_at, ctx) or low > p.bands.hyponatremia_max:
+        return None
+    if rise < limit * p.rates.projection_trigger_fraction:
         return None
     vlo, vhi = window_bounds(ctx.times, t, p.rates.projection_lookback_hours)
     if vhi - vlo < p.rates.projection_min_points:

@@ -32,7 +32,7 @@ class Effective:
     status: ResultStatus  # FINAL, PRELIMINARY, CORRECTED or REMOVED
     value_mmol_l: float | None
     collected_at: datetime
-    arrival_seq: int  # the version that set the value
+    arrival_seq: int  # the version that carries the value (or the tombstone)
 
     @property
     def counted(self) -> bool:
@@ -55,8 +55,10 @@ def _apply(state: Effective | None, ver: Version) -> Effective | None:
         return Effective(ResultStatus.REMOVED, None, ver.collected_at, ver.arrival_seq)
     if ver.status is ResultStatus.MAKE_FINAL:
         if state is not None and state.status is ResultStatus.PRELIMINARY:
+            # The value still comes from the preliminary's version: keep its sequence, so
+            # storage marks the row that carries the value as current.
             return Effective(ResultStatus.FINAL, state.value_mmol_l, state.collected_at,
-                             ver.arrival_seq)
+                             state.arrival_seq)
         return state
     if ver.value_mmol_l is None:
         return state

@@ -1,0 +1,132 @@
+"""Properties of PatientLedger: arrival order, removal and re-sending, duplicates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.engine.ledger import PatientLedger
+from monitor.engine.model import Analyte, Method, ResultStatus
+from monitor.engine.policy import BUILT_IN, built_in
+from monitor.engine.reconcile import ACTIVE
+from monitor.engine.rules import OVERCORRECTION_24H, OVERCORRECTION_48H, SEVERE_HYPONATREMIA
+from tests.unit.engine.builders import at, ids
+
+CRITICAL_RULES = frozenset({SEVERE_HYPONATREMIA, OVERCORRECTION_24H, OVERCORRECTION_48H})
+FAST = settings(max_examples=80, deadline=None)
+
+
+@dataclass(frozen=True)
+class Case:
+    policy: str
+    results: tuple[tuple[str, int, float], ...]  # (key, hours after T0, Na mmol/L)
+    diagnosis: str | None
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> Case:
+    hours = draw(st.lists(st.integers(0, 96), min_size=2, max_size=12, unique=True))
+    values = draw(st.lists(st.integers(200, 280).map(lambda x: x / 2),  # 100-140 by 0.5
+                           min_size=len(hours), max_size=len(hours)))
+    diagnosis = draw(st.one_of(st.none(), st.sampled_from(["K70.3", "F10.2", "E43", "E87.6"])))
+    return Case(draw(st.sampled_from(BUILT_IN)),
+                tuple((f"r{n}", h, v) for n, (h, v) in enumerate(zip(hours, values, strict=True))),
+                diagnosis)
+
+
+class Run:
+    """A ledger fed one FINAL version per result, with increasing arrival numbers."""
+
+    def __init__(self, case: Case) -> None:
+        self.ledger = PatientLedger(built_in(case.policy))
+        self.new_id = ids()
+        self.seq = 0
+        self.case = case
+
+    def send(self, key: str, hours: int, value: float | None,
+             status: ResultStatus = ResultStatus.FINAL, seq: int | None = None) -> list[object]:
+        if seq is None:
+            self.seq += 1
+            seq = self.seq
+        return list(self.ledger.add_result(key, Analyte.SODIUM, Method.LAB, status, value,
+                                           at(hours), seq, False, self.new_id))
+
+    def feed(self, order: list[int], diagnosis_at: int) -> Run:
+        for position, index in enumerate(order):
+            if position == diagnosis_at and self.case.diagnosis:
+                self.ledger.set_diagnosis(self.case.diagnosis, True, self.new_id)
+            self.send(*self.case.results[index])
+        if diagnosis_at >= len(order) and self.case.diagnosis:
+            self.ledger.set_diagnosis(self.case.diagnosis, True, self.new_id)
+        return self
+
+    def critical(self) -> set[tuple[str, object]]:
+        return {(a.rule, a.triggered_at) for a in self.ledger.alerts
+                if a.state == ACTIVE and a.rule in CRITICAL_RULES}
+
+    def active(self) -> set[tuple[str, object, str]]:
+        return {(a.rule, a.triggered_at, a.severity) for a in self.ledger.alerts
+                if a.state == ACTIVE}
+
+    def snapshot(self) -> list[tuple[str, str, str, dict[str, object]]]:
+        return [(a.alert_id, a.rule, a.state, dict(a.evidence)) for a in self.ledger.alerts]
+
+
+@FAST
+@given(case=cases(), data=st.data())
+def test_arrival_order_does_not_change_the_critical_alerts(case: Case, data: st.DataObject) -> None:
+    n = len(case.results)
+    in_time_order = Run(case).feed(list(range(n)), diagnosis_at=0)
+    order = data.draw(st.permutations(range(n)), label="arrival order")
+    diagnosis_at = data.draw(st.integers(0, n), label="diagnosis arrives before")
+    shuffled = Run(case).feed(list(order), diagnosis_at)
+    assert shuffled.critical() == in_time_order.critical()
+
+
+@FAST
+@given(case=cases(), data=st.data())
+def test_removing_and_re_sending_a_result_restores_the_alerts(case: Case,
+                                                              data: st.DataObject) -> None:
+    run = Run(case).feed(list(range(len(case.results))), diagnosis_at=0)
+    before = run.active()
+    key, hours, value = data.draw(st.sampled_from(case.results), label="removed result")
+    run.send(key, hours, None, status=ResultStatus.REMOVED)
+    run.send(key, hours, value)
+    assert run.active() == before
+
+
+@FAST
+@given(case=cases(), data=st.data())
+def test_the_same_version_again_changes_nothing(case: Case, data: st.DataObject) -> None:
+    run = Run(case)
+    sent: list[tuple[str, int, float, int]] = []
+    for key, hours, value in case.results:
+        run.send(key, hours, value)
+        sent.append((key, hours, value, run.seq))
+        if data.draw(st.booleans(), label="resend one now"):
+            again = data.draw(st.sampled_from(sent), label="resent")
+            before = run.snapshot()
+            assert run.send(again[0], again[1], again[2], seq=again[3]) == []
+            assert run.snapshot() == before
+    if case.diagnosis:
+        run.ledger.set_diagnosis(case.diagnosis, True, run.new_id)
+        before = run.snapshot()
+        assert run.ledger.set_diagnosis(case.diagnosis, True, run.new_id) == []
+        assert run.snapshot() == before
+
+
+@FAST
+@given(case=cases(), data=st.data(), mark=st.integers(0, 120))
+def test_arrival_order_does_not_change_the_alerts_of_a_patient_with_an_acute_mark(
+    case: Case, data: st.DataObject, mark: int,
+) -> None:
+    def feed(order: list[int]) -> Run:
+        run = Run(case)
+        run.ledger.acute_marks.append(at(mark))
+        return run.feed(order, diagnosis_at=0)
+
+    n = len(case.results)
+    order = data.draw(st.permutations(range(n)), label="arrival order")
+    assert feed(list(order)).active() == feed(list(range(n))).active()
