@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     notify_max_age: timedelta = timedelta(hours=24)
     mllp_host: str = "127.0.0.1"
     mllp_port: int = 2575
+    # Optional TLS for the MLLP listener (PEM files).
+    mllp_tls_cert: str | None = None
+    mllp_tls_key: str | None = None
+    # How long an inbox row may stay pending before the sweeper re-enqueues it.
+    inbox_sweep_after: timedelta = timedelta(seconds=30)
+    sweep_interval: timedelta = timedelta(seconds=15)
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 

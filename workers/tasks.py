@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
-import redis
+from functools import cache
 
+import redis
+from sqlalchemy.exc import SQLAlchemyError
+
+from monitor.config import get_settings
+from monitor.runtime import Runtime
+from monitor.services.dispatch import PROCESS_TASK, run_inbox
 from workers.celery_app import app
+
+
+@cache
+def runtime() -> Runtime:
+    return Runtime(get_settings())
+
+
+@app.task(name=PROCESS_TASK, bind=True, max_retries=None)
+def process_inbox(self, inbox_id: int) -> str:  # type: ignore[no-untyped-def]
+    """Process one inbox row; the database being unreachable means: try again shortly."""
+    try:
+        return run_inbox(runtime(), inbox_id)
+    except SQLAlchemyError as error:
+        # A short, bounded back-off (not an ETA timer): the sweeper covers longer outages.
+        raise self.retry(exc=error, countdown=min(2 ** self.request.retries, 30)) from None
 
 
 @app.task(name="sodium.ping")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from monitor.cli import db, demo, policies, replay
+from monitor.cli import db, demo, live, policies, processes, replay
 
 app = typer.Typer(
     name="sodium-monitor",
@@ -17,6 +17,14 @@ app.add_typer(db.app, name="db")
 app.command("replay")(replay.replay)
 app.command("policies")(policies.policies)
 app.command("demo")(demo.demo)
+app.command("api")(processes.api)
+app.command("mllp")(processes.mllp)
+app.command("worker")(processes.worker)
+app.command("scheduler")(processes.scheduler)
+app.command("import")(live.import_files)
+app.add_typer(live.rejects_app, name="rejects")
+app.add_typer(live.alerts_app, name="alerts")
+app.add_typer(live.tokens_app, name="tokens")
 
 
 def main() -> None:

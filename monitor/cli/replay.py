@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from contextlib import nullcontext
 import sys
+from contextlib import nullcontext
 from enum import StrEnum
 from pathlib import Path
 from typing import IO
@@ -16,7 +16,7 @@ from tqdm import tqdm
 from monitor.cli.common import settings_or_exit
 from monitor.engine.policy import PolicyError, load_policy
 from monitor.ingest.events import Reject
-from monitor.services.replay import Replay, parse_input
+from monitor.services.replay_run import replay as run_replay
 
 
 class InputFormat(StrEnum):
@@ -61,25 +61,21 @@ def replay(
     except (ZoneInfoNotFoundError, ValueError):
         typer.echo(f"sodium-monitor replay: unknown time zone {timezone!r}", err=True)
         raise typer.Exit(2) from None
-    texts = [(name, _read(name)) for name in inputs]
-    run = Replay(chosen)
-    bar = tqdm(total=sum(len(t) for _, t in texts), unit="B", unit_scale=True, file=sys.stderr,
-               disable=not sys.stderr.isatty(), desc="replay")
-    for name, text in texts:
-        for item in parse_input(name if name != "-" else "<stdin>", text, fmt.value, tz):
-            run.apply(item)
-            if isinstance(item, Reject):
-                typer.echo(f"{item.position}: rejected: {item.reason}", err=True)
-        bar.update(len(text))
-    bar.close()
+    texts = [(name if name != "-" else "<stdin>", _read(name)) for name in inputs]
+    with tqdm(total=sum(len(t) for _, t in texts), unit="B", unit_scale=True, file=sys.stderr,
+              disable=not sys.stderr.isatty(), desc="replay") as bar:
+        outcome = run_replay(texts, fmt.value, tz, chosen, progress=bar.update)
+    for r in outcome.rejects:
+        typer.echo(f"{r.position}: rejected: {r.reason}", err=True)
     out: IO[str] = output.open("w", encoding="utf-8") if output else sys.stdout
     with out if output else nullcontext(out):
-        for alert in run.alerts():
+        for alert in outcome.alerts:
             out.write(json.dumps(alert) + "\n")
         out.flush()
     if rejects:
         with rejects.open("w", encoding="utf-8") as f:
-            for r in run.rejects:
+            for r in outcome.rejects:
                 f.write(json.dumps(_reject_line(r)) + "\n")
-    typer.echo(f"replay: {run.results} results, {len(run.rejects)} rejected", err=True)
+    typer.echo(f"replay: {outcome.results} results, {len(outcome.rejects)} rejected, "
+               f"{len(outcome.alerts)} alerts", err=True)
 

@@ -8,7 +8,7 @@ result of the patient, earlier ones included.
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,8 +17,8 @@ from monitor.engine.model import Analyte, Measurement, Method, ResultStatus
 from monitor.engine.policy import Policy
 from monitor.engine.reconcile import AlertRecord, Change, reconcile
 from monitor.engine.risk import FACTOR_NAMES, normalise_code
-from monitor.engine.rules import PatientData, evaluate
-from monitor.engine.versions import Effective, Version, resolve
+from monitor.engine.rules import Columns, evaluate_columns
+from monitor.engine.versions import Effective, Version, apply_version, resolve
 
 _RULED = (Analyte.SODIUM, Analyte.POTASSIUM)
 
@@ -40,26 +40,33 @@ class PatientLedger:
     acute_marks: list[datetime] = field(default_factory=list)
     alerts: list[AlertRecord] = field(default_factory=list)
     # Counted measurements per analyte, kept sorted by (collected_at, result_key).
-    series: dict[Analyte, list[tuple[datetime, str, Measurement]]] = field(default_factory=dict)
+    series: dict[Analyte, Columns] = field(
+        default_factory=lambda: {a: Columns() for a in _RULED})
 
     def add_result(self, key: str, analyte: Analyte, method: Method, status: ResultStatus,
                    value: float | None, collected_at: datetime, arrival_seq: int,
                    test: bool, new_id: Callable[[str], str]) -> list[Change]:
         """Apply one version of a result and re-evaluate what it affects."""
-        res = self.results.setdefault(key, _Result(analyte, method))
+        res = self.results.get(key)
+        if res is None:
+            res = self.results[key] = _Result(analyte, method)
         version = Version(arrival_seq, status, value, collected_at)
-        if version in res.versions:
+        if res.versions and version in res.versions:
             return []  # the same version delivered again changes nothing
         res.versions.append(version)
         res.test = res.test or test
-        before, after = res.effective, resolve(res.versions)
+        before = res.effective
+        # In arrival order (the usual case) the newest version applies on top of the state.
+        in_order = len(res.versions) == 1 or arrival_seq > res.versions[-2].arrival_seq
+        after = apply_version(before, version) if in_order else resolve(res.versions)
         res.effective = after
         if _same(before, after) or analyte not in _RULED:
             return []
-        self._unlist(analyte, key, before)
+        if before is not None and before.counted:
+            self.series[analyte].remove(key, before.collected_at)
         if after is not None and after.counted and after.value_mmol_l is not None:
-            m = Measurement(key, analyte, after.value_mmol_l, after.collected_at, method)
-            insort(self.series.setdefault(analyte, []), (after.collected_at, key, m))
+            self.series[analyte].insert(
+                Measurement(key, analyte, after.value_mmol_l, after.collected_at, method))
         times = [e.collected_at for e in (before, after) if e is not None and e.counted]
         if not times:
             return []
@@ -79,30 +86,18 @@ class PatientLedger:
             # A mark applies to the episode containing it, and a later result can end that
             # episode before the mark, changing the findings of earlier results too.
             since = None
-        sodium = self.series.get(Analyte.SODIUM, [])
-        data = PatientData(
-            sodium=[m for _, _, m in sodium],
-            potassium=[m for _, _, m in self.series.get(Analyte.POTASSIUM, [])],
-            diagnosis_codes=frozenset(self.diagnoses),
-            acute_marks=tuple(self.acute_marks),
-        )
-        findings = evaluate(data, self.policy, since)
-        first = 0 if since is None else bisect_left(sodium, (since,))
-        keys = {k for _, k, _ in sodium[first:]} | (extra_keys or set())
+        sodium = self.series[Analyte.SODIUM]
+        findings = evaluate_columns(sodium, self.series[Analyte.POTASSIUM],
+                                    frozenset(self.diagnoses), self.acute_marks, self.policy,
+                                    since)
+        first = 0 if since is None else bisect_left(sodium.times, since.timestamp())
+        keys = {m.result_key for m in sodium.measurements[first:]} | (extra_keys or set())
         changes = reconcile(self.alerts, findings, keys, new_id)
         self.alerts.extend(c.alert for c in changes if c.kind == "raised")
         return changes
 
     def is_test(self, alert: AlertRecord) -> bool:
         return all(self.results[k].test for k in alert.evidence if k in self.results)
-
-    def _unlist(self, analyte: Analyte, key: str, before: Effective | None) -> None:
-        if before is None or not before.counted:
-            return
-        items = self.series.get(analyte, [])
-        i = bisect_left(items, (before.collected_at, key))
-        if i < len(items) and items[i][1] == key:
-            del items[i]
 
 
 def _same(a: Effective | None, b: Effective | None) -> bool:
@@ -130,11 +125,13 @@ def absorb(survivor: PatientLedger, old: PatientLedger, reason: str,
         mine.effective = resolve(mine.versions)
     survivor.diagnoses |= old.diagnoses
     survivor.acute_marks.extend(old.acute_marks)
-    survivor.series = {}
-    for key, res in survivor.results.items():
-        eff = res.effective
-        if res.analyte in _RULED and eff is not None and eff.counted and eff.value_mmol_l:
-            m = Measurement(key, res.analyte, eff.value_mmol_l, eff.collected_at, res.method)
-            insort(survivor.series.setdefault(res.analyte, []), (eff.collected_at, key, m))
-    old.results, old.alerts, old.series = {}, [], {}
+    counted = [
+        Measurement(key, res.analyte, eff.value_mmol_l, eff.collected_at, res.method)
+        for key, res in survivor.results.items()
+        if res.analyte in _RULED and (eff := res.effective) is not None and eff.counted
+        and eff.value_mmol_l is not None
+    ]
+    survivor.series = {a: Columns.of([m for m in counted if m.analyte is a]) for a in _RULED}
+    old.results, old.alerts = {}, []
+    old.series = {a: Columns() for a in _RULED}
     return changes + survivor.reevaluate(None, new_id)

@@ -55,8 +55,8 @@ class PatientRef:
         return f"{self.authority}|{self.identifier}"
 
 
-@dataclass(frozen=True, slots=True)
-class Measurement:
+@dataclass(slots=True, eq=True)
+class Measurement:  # not frozen: built per result on the hot path
     """One counted lab value of a patient, as the rules see it."""
 
     result_key: str

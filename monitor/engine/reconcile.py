@@ -76,6 +76,9 @@ def reconcile(
     results that were removed): their old evidence is replaced by the new findings.
     """
     active = {a.rule: a for a in alerts if a.state == ACTIVE}
+    findings = list(findings)
+    if not active and not findings:
+        return []
     by_rule: dict[str, list[Finding]] = {}
     for f in findings:
         by_rule.setdefault(f.rule, []).append(f)

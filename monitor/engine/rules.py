@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +41,51 @@ class PatientData:
 
 
 @dataclass(slots=True)
+class Columns:
+    """A series sorted by (collection time, key), as parallel columns. Callers that
+    evaluate the same patient often (replay) keep one and update it in place."""
+
+    measurements: list[Measurement] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # epoch seconds
+    values: list[float] = field(default_factory=list)  # mmol/L
+    methods: list[Method] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, measurements: Sequence[Measurement]) -> Columns:
+        cols = cls()
+        for m in sorted(measurements, key=lambda x: (x.collected_at, x.result_key)):
+            cols._put(len(cols.times), m)
+        return cols
+
+    def insert(self, m: Measurement) -> None:
+        t = m.collected_at.timestamp()
+        if not self.times or t > self.times[-1]:
+            self._put(len(self.times), m)  # in collection order: the usual case
+            return
+        i = bisect_right(self.times, t)
+        key = m.result_key
+        while i > 0 and self.times[i - 1] == t and self.measurements[i - 1].result_key > key:
+            i -= 1
+        self._put(i, m)
+
+    def remove(self, key: str, collected_at: datetime) -> None:
+        t = collected_at.timestamp()
+        i = bisect_left(self.times, t)
+        while i < len(self.times) and self.times[i] == t:
+            if self.measurements[i].result_key == key:
+                for column in (self.measurements, self.times, self.values, self.methods):
+                    del column[i]
+                return
+            i += 1
+
+    def _put(self, i: int, m: Measurement) -> None:
+        self.measurements.insert(i, m)
+        self.times.insert(i, m.collected_at.timestamp())
+        self.values.insert(i, m.value_mmol_l)
+        self.methods.insert(i, m.method)
+
+
+@dataclass(slots=True)
 class _Context:
     times: list[float]
     values: list[float]
@@ -56,46 +101,58 @@ class _Context:
 
 def evaluate(data: PatientData, policy: Policy, since: datetime | None = None) -> list[Finding]:
     """Findings at every sodium result collected at or after `since` (all when None)."""
-    ctx = _context(data, policy)
+    return evaluate_columns(Columns.of(data.sodium), Columns.of(data.potassium),
+                            data.diagnosis_codes, data.acute_marks, policy, since)
+
+
+def evaluate_columns(sodium: Columns, potassium: Columns, diagnosis_codes: frozenset[str],
+                     acute_marks: Sequence[datetime], policy: Policy,
+                     since: datetime | None = None) -> list[Finding]:
+    """As `evaluate`, on series already in columns."""
+    episodes = find_episodes(sodium.times, sodium.values, policy)
+    acute: set[int] = set()
+    if acute_marks:
+        marks = [m.timestamp() for m in acute_marks]
+        acute = {
+            k for k, ep in enumerate(episodes)
+            if any(ep.start <= mark and (ep.end is None or mark <= ep.end) for mark in marks)
+        }
+    ctx = _Context(
+        times=sodium.times, values=sodium.values, methods=sodium.methods, episodes=episodes,
+        owner=episode_index(episodes, len(sodium.times)), acute=acute,
+        k_times=potassium.times, k_values=potassium.values,
+        diagnosed=factors_from_diagnoses(diagnosis_codes, policy) if diagnosis_codes
+        else frozenset(), policy=policy,
+    )
     first = 0 if since is None else bisect_left(ctx.times, since.timestamp())
     findings: list[Finding] = []
     for i in range(first, len(ctx.times)):
-        findings.extend(_findings_at(i, data.sodium[i], ctx))
+        findings.extend(_findings_at(i, sodium.measurements[i], ctx))
     return findings
-
-
-def _context(data: PatientData, policy: Policy) -> _Context:
-    times = [m.collected_at.timestamp() for m in data.sodium]
-    values = [m.value_mmol_l for m in data.sodium]
-    episodes = find_episodes(times, values, policy)
-    marks = [m.timestamp() for m in data.acute_marks]
-    acute = {
-        k for k, ep in enumerate(episodes)
-        if any(ep.start <= mark and (ep.end is None or mark <= ep.end) for mark in marks)
-    }
-    return _Context(
-        times=times, values=values, methods=[m.method for m in data.sodium],
-        episodes=episodes, owner=episode_index(episodes, len(times)), acute=acute,
-        k_times=[m.collected_at.timestamp() for m in data.potassium],
-        k_values=[m.value_mmol_l for m in data.potassium],
-        diagnosed=factors_from_diagnoses(data.diagnosis_codes, policy), policy=policy,
-    )
 
 
 def _risk_factors(i: int, ctx: _Context) -> tuple[str, ...]:
     """Diagnoses apply to every result; lab-derived factors to the current episode (Na) and
     the current episode or the look-back before the result (K)."""
-    factors = set(ctx.diagnosed)
+    lab = ctx.policy.lab_risk
     t, k = ctx.times[i], ctx.owner[i]
     since = t
+    sodium_low = False
     if k is not None:
         episode = ctx.episodes[k]
         since = episode.start
-        if min(ctx.values[episode.first : i + 1]) <= ctx.policy.lab_risk.sodium_at_or_below:
-            factors.add(SODIUM_LOW)
-    since = min(since, t - ctx.policy.lab_risk.potassium_lookback_hours * HOUR)
-    lo, hi = bisect_left(ctx.k_times, since), bisect_right(ctx.k_times, t)
-    if any(v < ctx.policy.lab_risk.potassium_below for v in ctx.k_values[lo:hi]):
+        sodium_low = min(ctx.values[episode.first : i + 1]) <= lab.sodium_at_or_below
+    potassium_low = False
+    if ctx.k_times:
+        since = min(since, t - lab.potassium_lookback_hours * HOUR)
+        lo, hi = bisect_left(ctx.k_times, since), bisect_right(ctx.k_times, t)
+        potassium_low = any(v < lab.potassium_below for v in ctx.k_values[lo:hi])
+    if not (sodium_low or potassium_low or ctx.diagnosed):
+        return ()
+    factors = set(ctx.diagnosed)
+    if sodium_low:
+        factors.add(SODIUM_LOW)
+    if potassium_low:
         factors.add(POTASSIUM_LOW)
     return tuple(sorted(factors))
 
@@ -113,41 +170,45 @@ def _findings_at(i: int, m: Measurement, ctx: _Context) -> list[Finding]:
     p, v, t = ctx.policy, ctx.values[i], ctx.times[i]
     factors = _risk_factors(i, ctx)
     high = bool(factors)
-    base: dict[str, Any] = {
-        "result_key": m.result_key, "collected_at": m.collected_at, "value_mmol_l": v,
-        "risk_tier": "high" if high else "standard", "risk_factors": factors}
     out: list[Finding] = []
+
+    def found(rule: str, severity: str, **numbers: Any) -> None:
+        out.append(Finding(rule=rule, severity=severity, result_key=m.result_key,
+                           collected_at=m.collected_at, value_mmol_l=v,
+                           risk_tier="high" if high else "standard", risk_factors=factors,
+                           **numbers))
+
     rate_allowed = _not_acute(i, ctx)
     limit_24h = _limit_24h(i, high, ctx)
-    for rule, hours, limit in ((OVERCORRECTION_24H, 24.0, limit_24h),
-                               (OVERCORRECTION_48H, 48.0, p.tier_limits(high).rise_48h)):
+    window_24h: tuple[int, int, float, int] | None = None
+    for hours, limit in ((24.0, limit_24h), (48.0, p.tier_limits(high).rise_48h)):
         lo, hi = window_bounds(ctx.times, t, hours)
         low, low_at = lowest(ctx.values, lo, hi)
-        rise = v - low
+        if hours == 24.0:
+            window_24h = (lo, hi, low, low_at)
         # A rise that starts inside an acute episode is exempt even after the episode ended.
         exempt = not (rate_allowed and _not_acute(low_at, ctx))
-        if not exempt and rise > limit and low <= p.bands.hyponatremia_max:
-            severity = "critical" if low <= p.rates.critical_baseline_max else "warning"
-            out.append(Finding(rule=rule, severity=severity, rise_mmol_l=rise,
-                               window_hours=hours, limit_mmol_l=limit,
-                               mixed_methods=_mixed(ctx.methods, lo, hi),
-                               extra={"low_mmol_l": low}, **base))
-    if rate_allowed and not any(f.rule == OVERCORRECTION_24H for f in out):
-        projected = _projection(i, limit_24h, ctx)
+        if not exempt and v - low > limit and low <= p.bands.hyponatremia_max:
+            found(OVERCORRECTION_24H if hours == 24.0 else OVERCORRECTION_48H,
+                  "critical" if low <= p.rates.critical_baseline_max else "warning",
+                  rise_mmol_l=v - low, window_hours=hours, limit_mmol_l=limit,
+                  mixed_methods=_mixed(ctx.methods, lo, hi), extra={"low_mmol_l": low})
+    fired_24h = bool(out) and out[0].rule == OVERCORRECTION_24H
+    if rate_allowed and not fired_24h and window_24h is not None:
+        projected = _projection(i, limit_24h, window_24h, ctx)
         if projected is not None:
-            out.append(Finding(rule=PROJECTED_OVERCORRECTION, severity="warning", **projected,
-                               **base))
+            found(PROJECTED_OVERCORRECTION, "warning", **projected)
     if v < p.bands.severe_below:
-        out.append(Finding(rule=SEVERE_HYPONATREMIA, severity="critical", rise_mmol_l=None,
-                           window_hours=None, limit_mmol_l=p.bands.severe_below, **base))
-    fall = _fall(i, ctx)
-    if v <= p.bands.hyponatremia_max and fall is not None and fall >= p.rates.falling_drop:
-        out.append(Finding(rule=FALLING_SODIUM, severity="warning", rise_mmol_l=-fall,
-                           window_hours=p.rates.falling_window_hours,
-                           limit_mmol_l=p.rates.falling_drop, **base))
+        found(SEVERE_HYPONATREMIA, "critical", rise_mmol_l=None, window_hours=None,
+              limit_mmol_l=p.bands.severe_below)
+    if v <= p.bands.hyponatremia_max:
+        fall = _fall(i, ctx)
+        if fall is not None and fall >= p.rates.falling_drop:
+            found(FALLING_SODIUM, "warning", rise_mmol_l=-fall,
+                  window_hours=p.rates.falling_window_hours, limit_mmol_l=p.rates.falling_drop)
     if v > p.bands.hypernatremia_above:
-        out.append(Finding(rule=HYPERNATREMIA, severity="warning", rise_mmol_l=None,
-                           window_hours=None, limit_mmol_l=p.bands.hypernatremia_above, **base))
+        found(HYPERNATREMIA, "warning", rise_mmol_l=None, window_hours=None,
+              limit_mmol_l=p.bands.hypernatremia_above)
     return out
 
 
@@ -160,11 +221,11 @@ def _mixed(methods: Sequence[Method], lo: int, hi: int) -> bool:
     return len({methods[j] for j in range(lo, hi)}) > 1
 
 
-def _projection(i: int, limit: float, ctx: _Context) -> dict[str, Any] | None:
+def _projection(i: int, limit: float, window: tuple[int, int, float, int],
+                ctx: _Context) -> dict[str, Any] | None:
     """Rise so far plus velocity times the hours left until 24 h after the window's nadir."""
     p, t, v = ctx.policy, ctx.times[i], ctx.values[i]
-    lo, hi = window_bounds(ctx.times, t, 24)
-    low, low_at = lowest(ctx.values, lo, hi)
+    lo, hi, low, low_at = window
     rise = v - low
     if not _not_acute(low_at, ctx) or low > p.bands.hyponatremia_max:
         return None

@@ -17,8 +17,8 @@ from datetime import datetime
 from monitor.engine.model import ResultStatus
 
 
-@dataclass(frozen=True, slots=True)
-class Version:
+@dataclass(slots=True, eq=True)
+class Version:  # not frozen: built per result on the hot path
     arrival_seq: int
     status: ResultStatus
     value_mmol_l: float | None
@@ -46,11 +46,11 @@ def resolve(versions: Iterable[Version]) -> Effective | None:
     """Apply versions in arrival order; None when nothing usable has arrived."""
     state: Effective | None = None
     for ver in sorted(versions, key=lambda x: x.arrival_seq):
-        state = _apply(state, ver)
+        state = apply_version(state, ver)
     return state
 
 
-def _apply(state: Effective | None, ver: Version) -> Effective | None:
+def apply_version(state: Effective | None, ver: Version) -> Effective | None:
     if ver.status is ResultStatus.REMOVED:
         return Effective(ResultStatus.REMOVED, None, ver.collected_at, ver.arrival_seq)
     if ver.status is ResultStatus.MAKE_FINAL:

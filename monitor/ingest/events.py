@@ -13,9 +13,13 @@ from datetime import datetime
 from monitor.engine.model import Analyte, Diagnosis, Method, PatientRef, ResultStatus
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ResultEvent:
-    """One version of one lab result."""
+    """One version of one lab result.
+
+    Not frozen on purpose: a frozen dataclass sets each of these fields through
+    object.__setattr__, which doubles the cost of reading a CSV row (replay benchmark).
+    Treat it as immutable all the same."""
 
     patient: PatientRef
     result_key: str  # identity, unique per feed (filler order + code + sub-id, FHIR id, ...)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from zlib import crc32
 from zoneinfo import ZoneInfo
 
 from monitor.engine.ledger import PatientLedger, absorb
@@ -27,6 +28,10 @@ from monitor.ingest.events import (
 )
 
 
+class SplitMerge(Exception):
+    """An ADT^A40 joins patients that a partitioned run keeps apart: run it in one piece."""
+
+
 @dataclass
 class Replay:
     """The state of one replay run: a ledger per patient, the rejects, the arrival counter."""
@@ -36,6 +41,15 @@ class Replay:
     rejects: list[Reject] = field(default_factory=list)
     seq: int = 0
     results: int = 0
+    # Patients are independent, so a run may be split across processes by patient.
+    part: int = 0
+    parts: int = 1
+
+    def mine(self, patient: PatientRef) -> bool:
+        return self.parts == 1 or self.owns(patient.identifier)
+
+    def owns(self, identifier: str) -> bool:
+        return crc32(identifier.encode()) % self.parts == self.part
 
     def ledger(self, patient: PatientRef) -> PatientLedger:
         found = self.patients.get(patient)
@@ -55,7 +69,11 @@ class Replay:
     def apply(self, item: Item) -> None:
         self.seq += 1
         if isinstance(item, Reject):
-            self.rejects.append(item)
+            self.rejects.append(item)  # a split run de-duplicates them when it joins
+        elif isinstance(item, MergeEvent):
+            self._merge(item)
+        elif not self.mine(item.patient):
+            return
         elif isinstance(item, ResultEvent):
             self.results += 1
             self.ledger(item.patient).add_result(
@@ -64,13 +82,18 @@ class Replay:
         elif isinstance(item, DiagnosisEvent):
             self.ledger(item.patient).set_diagnosis(
                 item.diagnosis.code, item.diagnosis.active, self._ids(item.patient))
-        elif isinstance(item, MergeEvent):
-            old = self.patients.pop(item.old, None)
-            if old is not None:
-                absorb(self.ledger(item.survivor), old, f"patient {item.old} merged into "
-                       f"{item.survivor}", self._ids(item.survivor))
         elif isinstance(item, PatientEvent):
             self.ledger(item.patient)  # registers the patient; wards matter only live
+
+    def _merge(self, item: MergeEvent) -> None:
+        if self.mine(item.old) != self.mine(item.survivor):
+            raise SplitMerge(f"{item.old} and {item.survivor} are in different partitions")
+        if not self.mine(item.old):
+            return
+        old = self.patients.pop(item.old, None)
+        if old is not None:
+            absorb(self.ledger(item.survivor), old, f"patient {item.old} merged into "
+                   f"{item.survivor}", self._ids(item.survivor))
 
     def alerts(self) -> Iterator[dict[str, Any]]:
         for patient in sorted(self.patients, key=lambda p: (p.authority, p.identifier)):
@@ -109,10 +132,11 @@ def alert_json(patient: PatientRef, alert: AlertRecord, policy: Policy,
 
 
 def parse_input(name: str, text: str, fmt: str, tz: ZoneInfo,
-                local_codes: dict[str, str] | None = None) -> Iterable[Item]:
+                local_codes: dict[str, str] | None = None,
+                keep: Callable[[str], bool] | None = None) -> Iterable[Item]:
     kind = detect_format(name, text[:4096]) if fmt == "auto" else fmt
     if kind == "hl7":
         return parse_hl7_stream(text, source=name, tz=tz, local_codes=local_codes)
     if kind == "fhir":
         return parse_fhir(text, source=name, tz=tz, local_codes=local_codes)
-    return parse_csv(text, source=name, tz=tz)
+    return parse_csv(text, source=name, tz=tz, keep=keep)

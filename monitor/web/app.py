@@ -1,46 +1,45 @@
-"""The web app. For now: liveness, readiness and a plain page of the demo's alerts."""
+"""The web app: health, readiness, FHIR and JSON/HL7 ingest (dashboards come later)."""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
-from sqlalchemy import text
 
-from monitor.config import Settings
-from monitor.storage.db import make_engine
+from monitor.runtime import Runtime
+from monitor.services.alert_view import list_alerts
+from monitor.services.readiness import broker_status, database_status
+from monitor.web import fhir, ingest
 
 
-def create_app(settings: Settings, alerts: Callable[[], list[dict[str, Any]]] | None = None
-               ) -> FastAPI:
-    app = FastAPI(title="sodium-monitor", version="0.1.0")
-    engine = make_engine(settings.database_url)
+def create_app(rt: Runtime) -> FastAPI:
+    app = FastAPI(title="sodium-monitor", version="0.1.0",
+                  description="Lab-feed ingest and alerts for too-fast sodium correction.")
+    app.state.runtime = rt
+    app.include_router(fhir.router)
+    app.include_router(ingest.router)
 
-    @app.get("/healthz")
+    @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", tags=["health"])
     def readyz() -> JSONResponse:
-        """Readiness: the database answers."""
-        try:
-            with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except Exception as error:  # readiness reports any failure, it never raises
-            return JSONResponse({"database": f"down: {type(error).__name__}"}, status_code=503)
-        return JSONResponse({"database": "ok"})
+        """Readiness: the database and the broker, reported separately."""
+        report = {"database": database_status(rt), "broker": broker_status(rt)}
+        ok = all(v in ("ok", "in-process") for v in report.values())
+        return JSONResponse(report, status_code=200 if ok else 503)
 
-    @app.get("/", response_class=HTMLResponse)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
         rows = "".join(
             f"<tr><td>{html.escape(a['patient_id'])}</td><td>{a['rule']}</td>"
             f"<td>{a['severity']}</td><td>{a['state']}</td><td>{a['triggered_at']}</td>"
             f"<td>{html.escape(a['message'])}</td></tr>"
-            for a in (alerts() if alerts else [])
+            for a in _active_alerts(rt)
         )
         return (
             "<!doctype html><html lang=en><meta charset=utf-8><title>sodium-monitor</title>"
@@ -50,3 +49,8 @@ def create_app(settings: Settings, alerts: Callable[[], list[dict[str, Any]]] | 
         )
 
     return app
+
+
+def _active_alerts(rt: Runtime) -> list[dict[str, Any]]:
+    with rt.uow() as uow:
+        return list(list_alerts(uow.session))

@@ -1,0 +1,66 @@
+"""The long-running processes: api, mllp, worker, scheduler. Each reads the same settings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import sys
+from contextlib import suppress
+
+import typer
+import uvicorn
+
+from monitor.cli.common import settings_or_exit
+from monitor.runtime import Runtime
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def api(host: str = typer.Option(None, help="[default: SODIUM_API_HOST, 127.0.0.1]"),
+        port: int = typer.Option(None, help="[default: SODIUM_API_PORT, 8000]")) -> None:
+    """The web app (FastAPI on uvicorn): ingest, readiness, OpenAPI at /docs."""
+    from monitor.web.app import create_app
+
+    settings = settings_or_exit()
+    _logging()
+    uvicorn.run(create_app(Runtime(settings)), host=host or settings.api_host,
+                port=port or settings.api_port)
+
+
+def mllp(host: str = typer.Option(None, help="[default: SODIUM_MLLP_HOST, 127.0.0.1]"),
+         port: int = typer.Option(None, help="[default: SODIUM_MLLP_PORT, 2575]")) -> None:
+    """The HL7 v2 MLLP listener: commits each message to the inbox, then acknowledges."""
+    from monitor.listener.service import serve
+
+    settings = settings_or_exit()
+    _logging()
+    with suppress(KeyboardInterrupt):
+        asyncio.run(serve(Runtime(settings), host or settings.mllp_host,
+                          port or settings.mllp_port))
+
+
+def worker(concurrency: int = typer.Option(2, help="worker processes"),
+           loglevel: str = typer.Option("INFO")) -> None:
+    """A Celery worker on SODIUM_BROKER_URL (runs `celery -A workers.celery_app worker`)."""
+    settings = settings_or_exit()
+    if settings.embedded:
+        typer.echo("sodium-monitor worker: SODIUM_BROKER_URL is empty (embedded mode runs "
+                   "tasks in-process; set redis://... to use workers)", err=True)
+        raise typer.Exit(2)
+    celery = shutil.which("celery", path=os.path.dirname(sys.executable)) or "celery"
+    os.execv(celery, [celery, "-A", "workers.celery_app", "worker", "--concurrency",
+                      str(concurrency), "--loglevel", loglevel])
+
+
+def scheduler() -> None:
+    """The timed jobs (APScheduler): inbox sweeper, heartbeat. Safe to run twice."""
+    from monitor.scheduling.scheduler import blocking
+
+    settings = settings_or_exit()
+    _logging()
+    with suppress(KeyboardInterrupt):
+        blocking(Runtime(settings)).start()

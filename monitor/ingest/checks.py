@@ -1,0 +1,67 @@
+"""Checks every feed applies to a result before it becomes an event.
+
+A failed check raises `Unusable` with a reason meant for the sender; each adapter turns it
+into a `Reject` at the position it knows.
+"""
+
+from __future__ import annotations
+
+import math
+
+from monitor.engine.model import Analyte, ResultStatus
+
+
+class Unusable(ValueError):
+    """An input cannot be used; the message is the reason, written for the sender."""
+
+
+# The same quantity for sodium and potassium; compared case-insensitively.
+ACCEPTED_UNITS = frozenset({"mmol/l", "meq/l"})
+_AS_SENT = frozenset({"mmol/L", "mEq/L", "meq/L"})  # skips lower() for the usual spellings
+
+# Plausibility limits from the issue's contract: a serum sodium outside them is a unit,
+# transcription or contamination error rather than a measured value.
+SODIUM_MIN_MMOL_L = 80.0
+SODIUM_MAX_MMOL_L = 200.0
+
+_COMPARATORS = ("<", ">", "≤", "≥")
+
+
+def measured_value(
+    analyte: Analyte, value_text: str, unit: str, status: ResultStatus
+) -> float | None:
+    """The value in mmol/L, or None for a removal.
+
+    A removal (HL7 D/W/X, FHIR entered-in-error) needs no value; a make-final (HL7 U) may
+    come without one, since it only confirms the preliminary value already received.
+    Urine sodium is never compared with serum values, so its unit and range are not checked.
+    Written for the CSV hot path: the common case costs one float() and two comparisons.
+    """
+    if status is ResultStatus.REMOVED:
+        return None
+    try:
+        number = float(value_text)  # tolerates surrounding blanks
+    except ValueError:
+        if status is ResultStatus.MAKE_FINAL and not value_text.strip():
+            return None
+        raise Unusable(_not_a_number(value_text.strip())) from None
+    if not math.isfinite(number) or "_" in value_text:
+        raise Unusable(f"value '{value_text.strip()}' is not a number")
+    if analyte is Analyte.URINE_SODIUM:
+        return number
+    if unit not in _AS_SENT and unit.strip().lower() not in ACCEPTED_UNITS:
+        raise Unusable(f"unit '{unit.strip()}' is not accepted for {analyte} (mmol/L or mEq/L)")
+    if analyte is Analyte.SODIUM and not SODIUM_MIN_MMOL_L <= number <= SODIUM_MAX_MMOL_L:
+        raise Unusable(
+            f"sodium {number:g} mmol/L is outside the plausible range "
+            f"{SODIUM_MIN_MMOL_L:g}-{SODIUM_MAX_MMOL_L:g} mmol/L"
+        )
+    return number
+
+
+def _not_a_number(text: str) -> str:
+    if not text:
+        return "no value"
+    if text.startswith(_COMPARATORS):
+        return f"value '{text}' is censored (a comparator, not a measured value)"
+    return f"value '{text}' is not a number"

@@ -1,0 +1,96 @@
+"""What Observation and Condition share: validation, codings, and whose record it is."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from monitor.engine.model import PatientRef
+from monitor.ingest.checks import Unusable
+
+Resource = dict[str, Any]  # a FHIR resource as parsed from JSON
+
+_PATIENT_URL = re.compile(r"(?:^|/)Patient/([^/]+)(?:/_history/[^/]+)?$")
+
+
+def validate(model: type[BaseModel], resource: Resource, label: str) -> None:
+    """Validate against the FHIR R4B model; the first error becomes the reject reason."""
+    try:
+        model.model_validate(resource)
+    except ValidationError as exc:
+        errors = exc.errors()
+        where = ".".join(str(part) for part in errors[0]["loc"]) or "resource"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise Unusable(f"invalid {label}: {where}: {errors[0]['msg']}{more}") from None
+
+
+def codings(concept: Any) -> list[tuple[str, str]]:
+    """(code, system) pairs of a CodeableConcept, in the sender's order."""
+    if not isinstance(concept, dict) or not isinstance(concept.get("coding"), list):
+        return []
+    return [
+        (str(c.get("code") or ""), str(c.get("system") or ""))
+        for c in concept["coding"]
+        if isinstance(c, dict)
+    ]
+
+
+def identifier_of(patient: Resource) -> PatientRef | None:
+    """(system, value) of the Patient's MR identifier, else of its first one."""
+    found = [i for i in patient.get("identifier") or [] if isinstance(i, dict) and i.get("value")]
+    # Identifier.type uses HL7 table 0203, where MR is the medical record number.
+    chosen = next((i for i in found if any(c == "MR" for c, _ in codings(i.get("type")))), None)
+    chosen = chosen or (found[0] if found else None)
+    if chosen is None:
+        return None
+    return PatientRef(str(chosen.get("system") or ""), str(chosen["value"]))
+
+
+class PatientIndex:
+    """Patient resources of one Bundle or stream, by every reference that may name them."""
+
+    def __init__(self) -> None:
+        self._by_reference: dict[str, PatientRef] = {}
+
+    def add(self, patient: Resource, full_url: str | None) -> None:
+        ref = identifier_of(patient)
+        if ref is None:
+            return  # references to it fall back to its logical id
+        if patient.get("id"):
+            self._by_reference[f"Patient/{patient['id']}"] = ref
+        if full_url:
+            self._by_reference[full_url] = ref
+
+    def subject(self, resource: Resource) -> PatientRef:
+        """subject.identifier, else the referenced Patient's identifier, else its logical id."""
+        subject = resource.get("subject")
+        if not isinstance(subject, dict):
+            raise Unusable("no subject (the patient)")
+        identifier = subject.get("identifier")
+        if isinstance(identifier, dict) and identifier.get("value"):
+            return PatientRef(str(identifier.get("system") or ""), str(identifier["value"]))
+        reference = subject.get("reference")
+        if not isinstance(reference, str) or not reference:
+            raise Unusable("subject has neither an identifier nor a reference")
+        if reference.startswith("#"):
+            return _contained_patient(resource, reference[1:])
+        if reference in self._by_reference:
+            return self._by_reference[reference]
+        match = _PATIENT_URL.search(reference)
+        if match is None:
+            raise Unusable(f"subject '{reference}' is not a Patient")
+        logical_id = match.group(1)
+        return self._by_reference.get(f"Patient/{logical_id}") or PatientRef("", logical_id)
+
+
+def _contained_patient(resource: Resource, local_id: str) -> PatientRef:
+    for inner in resource.get("contained") or []:
+        is_patient = isinstance(inner, dict) and inner.get("resourceType") == "Patient"
+        if is_patient and inner.get("id") == local_id:
+            ref = identifier_of(inner)
+            if ref is None:
+                raise Unusable(f"contained Patient '#{local_id}' has no identifier")
+            return ref
+    raise Unusable(f"subject '#{local_id}' names no contained Patient")

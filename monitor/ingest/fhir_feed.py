@@ -1,0 +1,123 @@
+"""FHIR feeds: a resource, a Bundle, or NDJSON -> events.
+
+Patient resources are read first, whatever their place in the feed, so that an Observation
+referring to "Patient/x" or to a Bundle entry's fullUrl is keyed by that Patient's
+identifier rather than by the sender's logical id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fhir.resources.R4B.patient import Patient
+
+from monitor.ingest.checks import Unusable
+from monitor.ingest.events import Item, Reject
+from monitor.ingest.fhir_common import PatientIndex, Resource, validate
+from monitor.ingest.fhir_condition import condition_items
+from monitor.ingest.fhir_observation import observation_items
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    resource: Resource
+    position: str
+    full_url: str | None
+
+
+def parse_fhir(
+    text: str, *, source: str, tz: ZoneInfo, local_codes: Mapping[str, str] | None = None
+) -> Iterator[Item]:
+    """A single resource, a Bundle (any type) or NDJSON (one resource per line)."""
+    found: list[_Entry | Reject] = []
+    for document in _documents(text.lstrip("\ufeff"), source):
+        found.extend([document] if isinstance(document, Reject) else _flatten(*document))
+    yield from _items(found, tz, local_codes or {})
+
+
+def parse_fhir_resource(
+    obj: dict[str, Any],
+    *,
+    position: str,
+    tz: ZoneInfo,
+    local_codes: Mapping[str, str] | None = None,
+) -> list[Item]:
+    """One resource (a Bundle is expanded), e.g. from a FHIR REST request body."""
+    return list(_items(list(_flatten(obj, position)), tz, local_codes or {}))
+
+
+def _documents(text: str, source: str) -> Iterator[tuple[Any, str] | Reject]:
+    """(parsed JSON, position) per document, or a Reject for invalid JSON."""
+    lines = [(n, line) for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
+    if len(lines) > 1 and _is_json(lines[0][1]):
+        for number, line in lines:  # NDJSON
+            try:
+                yield json.loads(line), f"{source}:{number}"
+            except json.JSONDecodeError as exc:
+                yield Reject(f"{source}:{number}", f"invalid JSON: {exc.msg}", line)
+    elif lines:
+        try:
+            yield json.loads(text), source
+        except json.JSONDecodeError as exc:
+            yield Reject(f"{source}:{exc.lineno}", f"invalid JSON: {exc.msg}", text[:2000])
+
+
+def _is_json(line: str) -> bool:
+    try:
+        json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def _flatten(obj: Any, position: str, full_url: str | None = None) -> Iterator[_Entry | Reject]:
+    if isinstance(obj, list):  # a JSON array of resources
+        for index, inner in enumerate(obj):
+            yield from _flatten(inner, f"{position}[{index}]")
+        return
+    if not isinstance(obj, dict) or not isinstance(obj.get("resourceType"), str):
+        yield Reject(position, "not a FHIR resource (no resourceType)", json.dumps(obj)[:2000])
+        return
+    if obj["resourceType"] != "Bundle":
+        resource_id = f" ({obj['resourceType']}/{obj['id']})" if obj.get("id") else ""
+        yield _Entry(obj, position + resource_id, full_url)
+        return
+    for index, entry in enumerate(obj.get("entry") or []):
+        where = f"{position} entry[{index}]"
+        if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+            yield from _flatten(entry["resource"], where, entry.get("fullUrl"))
+        else:
+            request = entry.get("request") if isinstance(entry, dict) else None
+            hint = f" ({request.get('method')} {request.get('url')})" if request else ""
+            yield Reject(where, f"Bundle entry without a resource{hint}", json.dumps(entry))
+
+
+def _items(
+    found: list[_Entry | Reject], tz: ZoneInfo, local_codes: Mapping[str, str]
+) -> Iterator[Item]:
+    patients = PatientIndex()
+    invalid: dict[int, Reject] = {}
+    for index, entry in enumerate(found):
+        if isinstance(entry, _Entry) and entry.resource["resourceType"] == "Patient":
+            try:
+                validate(Patient, entry.resource, "Patient")
+            except Unusable as exc:
+                invalid[index] = Reject(entry.position, str(exc), json.dumps(entry.resource))
+                continue
+            patients.add(entry.resource, entry.full_url)
+    for index, entry in enumerate(found):
+        if isinstance(entry, Reject):
+            yield entry
+            continue
+        kind = entry.resource["resourceType"]
+        if kind == "Observation":
+            yield from observation_items(entry.resource, entry.position, patients, tz, local_codes)
+        elif kind == "Condition":
+            yield from condition_items(entry.resource, entry.position, patients, tz)
+        elif index in invalid:
+            yield invalid[index]
+        # Other resource types (Encounter, Practitioner, ...) are not ours: ignored.

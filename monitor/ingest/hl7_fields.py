@@ -1,0 +1,94 @@
+"""Typed access to python-hl7's parse tree, and splitting a feed into messages.
+
+python-hl7 has no type hints: every value read through here comes back as `str`, and a
+component that is absent reads as "" (HL7 treats absent and empty alike).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import hl7
+
+from monitor.engine.model import PatientRef
+
+Segment = Any  # an hl7.Segment; untyped library
+
+
+def value(seg: Segment, field: int, comp: int = 1, *, rep: int = 1, sub: int = 1) -> str:
+    """SEG-field.comp.sub of repetition `rep`, unescaped; "" when absent."""
+    try:
+        return str(seg.extract_field(1, field, rep, comp, sub)).strip()
+    except (IndexError, KeyError):
+        return ""
+
+
+def raw(seg: Segment, field: int) -> str:
+    """A whole field as sent (separators and escapes kept), e.g. an SN value "<^100"."""
+    return str(seg(field)) if field < len(seg) else ""
+
+
+def repetitions(seg: Segment, field: int) -> int:
+    return len(seg(field)) if field < len(seg) else 0
+
+
+def segment_id(seg: Segment) -> str:
+    return str(seg[0])
+
+
+def patient_from_cx(seg: Segment, field: int) -> PatientRef | None:
+    """(CX.4 authority, CX.1 id) of the repetition typed MR (CX.5), else of the first one."""
+    count = repetitions(seg, field)
+    chosen = next((r for r in range(1, count + 1) if value(seg, field, 5, rep=r) == "MR"), 1)
+    identifier = value(seg, field, 1, rep=chosen)
+    if not identifier:
+        return None
+    # CX.4 is an HD; its first subcomponent (namespace id) names the authority.
+    return PatientRef(value(seg, field, 4, rep=chosen, sub=1), identifier)
+
+
+def parse(text: str) -> Any:
+    """One message, segments joined by \\r; raises whatever python-hl7 raises."""
+    return hl7.parse(text)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageText:
+    """The segments of one message with their 1-based line numbers in the feed."""
+
+    lines: tuple[int, ...]
+    segments: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return "\r".join(self.segments)
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+_FRAMING = str.maketrans("", "", "\x0b\x1c")  # MLLP start block and end block bytes
+_ENVELOPE = ("FHS", "BHS", "FTS", "BTS")  # HL7 batch file wrappers around the messages
+
+
+def split_messages(text: str) -> Iterator[MessageText]:
+    """A feed -> its messages; a message starts at each MSH segment.
+
+    MLLP framing and blank lines are dropped; \\r, \\n and \\r\\n all end a segment, and each
+    counts as one line. Text before the first MSH is yielded as a message of its own, so
+    that parsing it fails with a reason rather than it vanishing.
+    """
+    lines: list[int] = []
+    segments: list[str] = []
+    for number, line in enumerate(_LINE_END.split(text.translate(_FRAMING)), start=1):
+        segment = line.strip()
+        if not segment or segment.startswith(_ENVELOPE):
+            continue
+        if segment.startswith("MSH") and segments:
+            yield MessageText(tuple(lines), tuple(segments))
+            lines, segments = [], []
+        lines.append(number)
+        segments.append(segment)
+    if segments:
+        yield MessageText(tuple(lines), tuple(segments))

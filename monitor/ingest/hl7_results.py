@@ -1,0 +1,155 @@
+"""ORU^R01 -> one ResultEvent per sodium, potassium or urine sodium OBX."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from monitor.engine.model import PatientRef, ResultStatus
+from monitor.ingest import hl7_fields as f
+from monitor.ingest.checks import Unusable, measured_value
+from monitor.ingest.codes import classify, resolve_loinc
+from monitor.ingest.events import Item, Reject, ResultEvent
+from monitor.ingest.hl7_context import MessageContext
+from monitor.ingest.times import parse_hl7_ts
+
+# OBX-11, HL7 table 0085. Other codes (R, S, I, N, ...) are not results one can count.
+RESULT_STATUS = {
+    "F": ResultStatus.FINAL,
+    "C": ResultStatus.CORRECTED,
+    "P": ResultStatus.PRELIMINARY,
+    "U": ResultStatus.MAKE_FINAL,
+    "D": ResultStatus.REMOVED,
+    "W": ResultStatus.REMOVED,
+    "X": ResultStatus.REMOVED,
+}
+
+
+@dataclass(slots=True)
+class _Order:
+    """An ORDER_OBSERVATION group: its SPM segments follow the OBX segments they describe."""
+
+    patient: PatientRef
+    ward: str | None
+    bed: str | None
+    orc: f.Segment | None
+    obr: f.Segment | None
+    observations: list[int] = field(default_factory=list)  # segment indexes of the OBX
+    specimens: list[f.Segment] = field(default_factory=list)
+
+
+def oru_items(message: Any, ctx: MessageContext) -> list[Item]:
+    items: list[Item] = []
+    for order in _orders(message):
+        for index in order.observations:
+            try:
+                event = _result(message[index], index, order, ctx)
+            except Unusable as exc:
+                items.append(Reject(ctx.position(index), str(exc), str(message[index])))
+                continue
+            if event is not None:
+                items.append(event)
+    return items
+
+
+def _orders(message: Any) -> list[_Order]:
+    orders: list[_Order] = []
+    patient: PatientRef | None = None
+    ward = bed = None
+    orc = current = None
+    for index, seg in enumerate(message):
+        kind = f.segment_id(seg)
+        if kind == "PID":
+            patient = f.patient_from_cx(seg, 3)
+            if patient is None:
+                raise Unusable("PID-3 holds no patient identifier")
+            ward = bed = current = None
+        elif kind == "PV1":
+            ward, bed = f.value(seg, 3, 1) or None, f.value(seg, 3, 3) or None
+        elif kind == "ORC":
+            orc = seg
+        elif kind == "OBR" or (kind == "OBX" and current is None):
+            # An OBX with no OBR before it (some senders skip the OBR) is an order of its own.
+            if patient is None:
+                raise Unusable(f"{kind} before any PID segment")
+            current = _Order(patient, ward, bed, orc, seg if kind == "OBR" else None)
+            orders.append(current)
+            orc = None
+        if kind == "OBX" and current is not None:
+            current.observations.append(index)
+        elif kind == "SPM" and current is not None:
+            current.specimens.append(seg)
+    return orders
+
+
+def _result(obx: f.Segment, index: int, order: _Order, ctx: MessageContext) -> ResultEvent | None:
+    code = f.value(obx, 3, 1)
+    codings = [(code, f.value(obx, 3, 3)), (f.value(obx, 3, 4), f.value(obx, 3, 6))]
+    loinc = resolve_loinc(codings, ctx.local_codes)
+    specimen_code, specimen = _specimen(order)
+    kind = classify(loinc, f"{specimen_code} {specimen}")
+    if kind is None:
+        return None  # not an analyte we follow: ordinary traffic
+    analyte, method = kind
+    status_code = f.value(obx, 11)
+    status = RESULT_STATUS.get(status_code)
+    if status is None:
+        raise Unusable(f"OBX-11 result status '{status_code}' is not usable (F, C, P, U, D, W, X)")
+    collected_at = _collected_at(order, obx, ctx)
+    unit = f.value(obx, 6, 1) or f.value(obx, 6, 2)
+    value_mmol_l = measured_value(analyte, _value_text(obx), unit, status)
+    numbers = [f.value(seg, 3, 1) for seg in (order.obr, order.orc) if seg is not None]
+    filler = next((number for number in numbers if number), "")
+    if not filler:
+        raise Unusable("no filler order number (OBR-3 or ORC-3) to identify the result")
+    return ResultEvent(
+        patient=order.patient,
+        result_key=f"{filler}|{code}|{f.value(obx, 4)}",
+        analyte=analyte,
+        code=loinc,
+        method=method,
+        specimen=specimen or specimen_code or None,
+        value_raw=f.raw(obx, 5),
+        unit_raw=unit,
+        value_mmol_l=value_mmol_l,
+        collected_at=collected_at,
+        status=status,
+        position=ctx.position(index),
+        ward=order.ward,
+        bed=order.bed,
+        test=ctx.test,
+        message_id=ctx.control_id,
+    )
+
+
+def _specimen(order: _Order) -> tuple[str, str]:
+    """(code, text) of SPM-4, else of OBR-15 (whose first component has subcomponents)."""
+    for spm in order.specimens:
+        if f.value(spm, 4, 1) or f.value(spm, 4, 2):
+            return f.value(spm, 4, 1), f.value(spm, 4, 2)
+    if order.obr is None:
+        return "", ""
+    return f.value(order.obr, 15, 1, sub=1), f.value(order.obr, 15, 1, sub=2)
+
+
+def _collected_at(order: _Order, obx: f.Segment, ctx: MessageContext) -> datetime:
+    """SPM-17 (start of the range), else OBR-7, else OBX-14: never the message time."""
+    candidates = [("SPM-17", f.value(spm, 17, 1, sub=1)) for spm in order.specimens]
+    if order.obr is not None:
+        candidates.append(("OBR-7", f.value(order.obr, 7, 1)))
+    candidates.append(("OBX-14", f.value(obx, 14, 1)))
+    for label, text in candidates:
+        if text:
+            return parse_hl7_ts(text, ctx.tz, field=f"{label} collection time")
+    raise Unusable("no collection time (SPM-17, OBR-7 or OBX-14)")
+
+
+def _value_text(obx: f.Segment) -> str:
+    """OBX-5 as a number's text; an SN (comparator^num1^separator^num2) is unpacked."""
+    if f.value(obx, 2) != "SN" and not f.value(obx, 5, 2):
+        return f.value(obx, 5)
+    comparator, number = f.value(obx, 5, 1), f.value(obx, 5, 2)
+    if f.value(obx, 5, 3) or f.value(obx, 5, 4):
+        raise Unusable(f"value '{f.raw(obx, 5)}' is a range or ratio, not a single value")
+    return number if comparator in {"", "="} else comparator + number

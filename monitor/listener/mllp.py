@@ -1,0 +1,103 @@
+"""MLLP framing over asyncio: many connections, many messages per connection, frames split
+across reads, a size cap, an idle timeout and a cap on open connections.
+
+The listener only frames bytes; what to answer is the handler's business (it commits the
+message to the inbox before it returns the acknowledgement).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+START, END = b"\x0b", b"\x1c\x0d"
+log = logging.getLogger(__name__)
+
+Handler = Callable[[bytes], Awaitable[bytes]]
+
+
+@dataclass
+class Limits:
+    max_message_bytes: int = 1 << 20  # 1 MiB
+    idle_timeout_s: float = 300.0
+    max_connections: int = 200
+
+
+class MllpServer:
+    def __init__(self, on_message: Handler, on_oversize: Handler,
+                 on_garbage: Callable[[bytes], Awaitable[None]], limits: Limits | None = None,
+                 tls: ssl.SSLContext | None = None) -> None:
+        self.on_message, self.on_oversize, self.on_garbage = on_message, on_oversize, on_garbage
+        self.limits = limits or Limits()
+        self.tls = tls
+        self.open_connections = 0
+
+    async def start(self, host: str, port: int) -> asyncio.Server:
+        return await asyncio.start_server(self._serve, host, port, ssl=self.tls,
+                                          limit=self.limits.max_message_bytes + 1024)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.open_connections >= self.limits.max_connections:
+            log.warning("connection refused: %d connections already open", self.open_connections)
+            writer.close()
+            return
+        self.open_connections += 1
+        try:
+            await self._read_frames(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.open_connections -= 1
+            writer.close()
+
+    async def _read_frames(self, reader: asyncio.StreamReader,
+                           writer: asyncio.StreamWriter) -> None:
+        buffer = bytearray()
+        skipping = False  # inside an oversized frame already answered: drop to its end
+        while True:
+            try:
+                chunk = await asyncio.wait_for(reader.read(65536), self.limits.idle_timeout_s)
+            except TimeoutError:
+                log.info("closing an idle MLLP connection")
+                return
+            if not chunk:
+                return
+            buffer += chunk
+            while buffer:
+                if skipping:
+                    end = buffer.find(END)
+                    if end < 0:
+                        del buffer[: max(0, len(buffer) - 1)]
+                        break
+                    del buffer[: end + 2]
+                    skipping = False
+                    continue
+                start = buffer.find(START)
+                if start != 0:
+                    junk = bytes(buffer if start < 0 else buffer[:start])
+                    del buffer[: len(junk)]
+                    if junk.strip():
+                        await self.on_garbage(junk)
+                    continue
+                end = buffer.find(END)
+                if end < 0:
+                    if len(buffer) > self.limits.max_message_bytes:
+                        reply = await self.on_oversize(bytes(buffer[1:4096]))
+                        await self._send(writer, reply)
+                        skipping = True
+                        del buffer[: max(0, len(buffer) - 1)]
+                    break
+                frame = bytes(buffer[1:end])
+                del buffer[: end + 2]
+                if len(frame) > self.limits.max_message_bytes:
+                    await self._send(writer, await self.on_oversize(frame[:4096]))
+                    continue
+                await self._send(writer, await self.on_message(frame))
+
+    @staticmethod
+    async def _send(writer: asyncio.StreamWriter, reply: bytes) -> None:
+        writer.write(START + reply + END)
+        await writer.drain()

@@ -1,0 +1,47 @@
+"""Wiring: settings -> engine, sessions, pipeline and dispatcher. Nothing at import time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.config import Settings
+from monitor.engine.policy import load_policy
+from monitor.services.dispatch import CeleryDispatcher, Dispatcher, InProcessDispatcher
+from monitor.services.processing import Pipeline
+from monitor.storage.db import make_engine, session_factory
+from monitor.storage.uow import UnitOfWork
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    _dispatcher: Dispatcher | None = field(default=None, repr=False)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return session_factory(self.engine)
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        return Pipeline(policy=load_policy(self.settings.policy), tz=self.settings.zone,
+                        notify_max_age=self.settings.notify_max_age)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions)
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        if self._dispatcher is None:
+            if self.settings.embedded:
+                self._dispatcher = InProcessDispatcher(self)
+            else:
+                self._dispatcher = CeleryDispatcher(self.settings.broker_url)
+        return self._dispatcher

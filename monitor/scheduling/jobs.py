@@ -1,0 +1,38 @@
+"""Timed jobs. Each is safe with two scheduler processes running at once: re-enqueueing an
+inbox row twice is harmless because processing claims the row under a lock."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from monitor.runtime import Runtime
+from monitor.services.inbox import stale_pending
+from monitor.storage.tables import Heartbeat
+
+log = logging.getLogger(__name__)
+
+
+def sweep_inbox(rt: Runtime, now: datetime | None = None) -> int:
+    """Re-enqueue inbox rows still pending after SODIUM_INBOX_SWEEP_AFTER (default 30 s)."""
+    now = now or datetime.now(UTC)
+    with rt.uow() as uow:
+        ids = stale_pending(uow, rt.settings.inbox_sweep_after, now)
+    for inbox_id in ids:
+        rt.dispatcher.process(inbox_id)
+    if ids:
+        log.info("re-enqueued %d pending inbox rows", len(ids))
+    return len(ids)
+
+
+def heartbeat(rt: Runtime, name: str = "scheduler", now: datetime | None = None) -> None:
+    now = now or datetime.now(UTC)
+    with rt.uow() as uow:
+        insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
+        statement = insert(Heartbeat).values(name=name, beat_at=now)
+        uow.session.execute(statement.on_conflict_do_update(
+            index_elements=["name"], set_={"beat_at": now}))
+        uow.commit()

@@ -1,0 +1,54 @@
+"""The alert's JSON shape, shared by replay, `alerts list --format jsonl`, webhooks and the API.
+
+One shape everywhere, so a live run and a replay of the same feed compare line for line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.storage.tables import Alert, Patient
+
+STATES = ("active", "withdrawn", "resolved", "all")
+
+
+def alert_json(alert: Alert, patient: Patient) -> dict[str, Any]:
+    return {
+        "alert_id": str(alert.id),
+        "patient_id": patient.identifier,
+        "patient_authority": patient.authority,
+        "rule": alert.rule,
+        "severity": alert.severity,
+        "state": alert.state,
+        "lifecycle": alert.lifecycle,
+        "acknowledged_by": alert.acknowledged_by,
+        "triggered_at": alert.triggered_at.isoformat(),
+        "value_mmol_l": alert.value_mmol_l,
+        "rise_mmol_l": alert.rise_mmol_l,
+        "window_hours": alert.window_hours,
+        "limit_mmol_l": alert.limit_mmol_l,
+        "risk_tier": alert.risk_tier,
+        "risk_factors": list(alert.risk_factors),
+        "mixed_methods": alert.mixed_methods,
+        "test": alert.test,
+        "policy": alert.policy,
+        "message": alert.message,
+        "withdrawn_reason": alert.withdrawn_reason,
+    }
+
+
+def list_alerts(session: Session, patient: str | None = None,
+                state: str = "active") -> Iterator[dict[str, Any]]:
+    """Alerts, oldest trigger first; `active` is every alert neither withdrawn nor resolved."""
+    q = select(Alert, Patient).join(Patient, Patient.id == Alert.patient_id)
+    if patient:
+        q = q.where(Patient.identifier == patient)
+    if state != "all":
+        q = q.where(Alert.state == state)
+    for alert, owner in session.execute(q.order_by(Patient.identifier, Alert.triggered_at,
+                                                   Alert.rule)):
+        yield alert_json(alert, owner)

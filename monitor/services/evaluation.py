@@ -1,0 +1,59 @@
+"""Evaluate one patient from storage: load the affected slice, run the rules, write alerts.
+
+Incremental: a change at time t re-evaluates the results collected from t on, with a
+look-back (CONTEXT) for the windows, the episode and the potassium risk. A diagnosis
+change re-evaluates the current episode (results within CONTEXT of the latest one).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from monitor.engine.policy import Policy
+from monitor.engine.reconcile import Change, reconcile
+from monitor.engine.rules import PatientData, evaluate
+from monitor.storage.repos.alerts import active_records, apply_changes
+from monitor.storage.repos.results import load_series
+from monitor.storage.tables import EpisodeMark, Result, RiskFactor
+
+# Look-back loaded before the earliest re-evaluated result: the 48 h window, the 72 h
+# potassium look-back and, for practical purposes, the start of the episode.
+CONTEXT = timedelta(days=7)
+
+
+def diagnosis_codes(session: Session, pid: int) -> frozenset[str]:
+    rows = session.execute(select(RiskFactor.icd10_code, RiskFactor.factor).where(
+        RiskFactor.patient_id == pid, RiskFactor.active.is_(True)))
+    return frozenset(code or factor for code, factor in rows)
+
+
+def acute_marks(session: Session, pid: int) -> tuple[datetime, ...]:
+    rows = session.scalars(select(EpisodeMark.episode_start).where(
+        EpisodeMark.patient_id == pid, EpisodeMark.acute.is_(True)))
+    return tuple(rows)
+
+
+def evaluate_patient(session: Session, pid: int, since: datetime | None, policy: Policy,
+                     *, notify: bool, now: datetime,
+                     extra_keys: frozenset[str] = frozenset()) -> list[Change]:
+    """Re-evaluate results collected at or after `since` (None: the current episode)."""
+    if since is None:
+        latest = session.scalar(select(func.max(Result.collected_at))
+                                .where(Result.patient_id == pid))
+        if latest is None:
+            return []
+        since = latest - CONTEXT
+    series = load_series(session, pid, since - CONTEXT)
+    data = PatientData(sodium=series.sodium, potassium=series.potassium,
+                       diagnosis_codes=diagnosis_codes(session, pid),
+                       acute_marks=acute_marks(session, pid))
+    findings = evaluate(data, policy, since)
+    keys = {m.result_key for m in series.sodium if m.collected_at >= since} | extra_keys
+    rows = active_records(session, pid)
+    changes = reconcile([record for _, record in rows.values()], findings, keys,
+                        new_id=lambda rule: f"new:{rule}")
+    apply_changes(session, pid, changes, rows, policy, series.test_keys, notify, now)
+    return changes

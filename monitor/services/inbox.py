@@ -1,0 +1,75 @@
+"""The persist-first inbox: every payload is committed before it is acknowledged."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from monitor.ingest.events import Item, Reject, ResultEvent
+from monitor.storage.tables import Feed, InboxItem, RejectRow
+from monitor.storage.uow import UnitOfWork
+
+# A collection time this far after receipt is a clock error, not a result.
+CLOCK_TOLERANCE = timedelta(hours=1)
+
+
+def screen(items: Iterable[Item], received_at: datetime) -> list[Item]:
+    """Turn results collected in the future (beyond the tolerance) into rejects."""
+    out: list[Item] = []
+    for item in items:
+        if isinstance(item, ResultEvent) and item.collected_at > received_at + CLOCK_TOLERANCE:
+            out.append(Reject(item.position, f"collection time {item.collected_at.isoformat()} "
+                              "is more than 1 h after receipt (clock error)", item.value_raw))
+        else:
+            out.append(item)
+    return out
+
+
+def _touch_feed(uow: UnitOfWork, feed: str, kind: str, now: datetime) -> None:
+    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
+    uow.session.execute(insert(Feed).values(name=feed, kind=kind, created_at=now,
+                                            silent_after_s=1800)
+                        .on_conflict_do_nothing(index_elements=["name"]))
+    uow.session.execute(update(Feed).where(Feed.name == feed).values(last_message_at=now))
+
+
+def record_rejects(uow: UnitOfWork, rejects: Iterable[Reject], source: str,
+                   inbox_id: int | None, now: datetime) -> None:
+    for r in rejects:
+        uow.session.add(RejectRow(inbox_id=inbox_id, source=source, position=r.position,
+                                  reason=r.reason, payload=r.payload, created_at=now))
+
+
+def receive(uow: UnitOfWork, fmt: str, feed: str, payload: bytes, now: datetime, *,
+            message_id: str | None = None, rejects: Iterable[Reject] = ()) -> int:
+    """Commit a payload (and the rejects found in it) to the inbox; returns its id, which
+    is also its place in the arrival order."""
+    item = InboxItem(format=fmt, feed=feed, message_id=message_id, payload=payload,
+                     received_at=now, state="pending", attempts=0)
+    uow.session.add(item)
+    uow.session.flush()
+    record_rejects(uow, rejects, feed, item.id, now)
+    _touch_feed(uow, feed, fmt, now)
+    uow.commit()
+    return item.id
+
+
+def reject_payload(uow: UnitOfWork, feed: str, kind: str, position: str, reason: str,
+                   payload: str, now: datetime) -> None:
+    """A whole payload refused on content: stored in rejects (never dropped silently)."""
+    record_rejects(uow, [Reject(position, reason, payload)], feed, None, now)
+    _touch_feed(uow, feed, kind, now)
+    uow.commit()
+
+
+def stale_pending(uow: UnitOfWork, older_than: timedelta, now: datetime,
+                  limit: int = 1000) -> list[int]:
+    """Inbox rows still pending after `older_than`: their task was lost or is late."""
+    return list(uow.session.scalars(
+        select(InboxItem.id).where(InboxItem.state == "pending",
+                                   InboxItem.received_at < now - older_than)
+        .order_by(InboxItem.id).limit(limit)))

@@ -1,0 +1,77 @@
+"""Patient facts from ADT and FHIR: ward and bed, discharge, diagnoses, merges."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.engine.reconcile import ACTIVE, WITHDRAWN
+from monitor.engine.risk import FACTOR_NAMES
+from monitor.ingest.events import DiagnosisEvent
+from monitor.storage.repos.alerts import move_alerts
+from monitor.storage.repos.results import move_results
+from monitor.storage.tables import Alert, AlertEvent, Patient, RiskFactor
+
+
+def apply_movement(s: Session, pid: int, ward: int | None, bed: str | None,
+                   discharged: bool | None, now: datetime) -> None:
+    """A patient is on the ward of its latest ADT or ORU message (PV1-3.1)."""
+    patient = s.get(Patient, pid)
+    assert patient is not None
+    if ward is not None:
+        patient.ward_id = ward
+    if bed:
+        patient.bed = bed
+    if discharged is True:
+        patient.discharged_at = now
+    elif discharged is False:
+        patient.discharged_at = None
+    patient.updated_at = now
+
+
+def apply_diagnosis(s: Session, pid: int, event: DiagnosisEvent, now: datetime) -> bool:
+    """Record a coded diagnosis; True when the patient's active codes changed."""
+    d = event.diagnosis
+    named = d.code in FACTOR_NAMES
+    row = s.scalar(select(RiskFactor).where(
+        RiskFactor.patient_id == pid, RiskFactor.source == d.source.value,
+        (RiskFactor.factor == d.code) if named else (RiskFactor.icd10_code == d.code)))
+    if row is None:
+        if not d.active:
+            return False
+        s.add(RiskFactor(patient_id=pid, factor=d.code if named else "diagnosis",
+                         icd10_code=None if named else d.code, source=d.source.value,
+                         active=True, recorded_at=event.recorded_at or now,
+                         recorded_by=d.source.value))
+        return True
+    if row.active == d.active:
+        return False
+    row.active = d.active
+    row.removed_at = None if d.active else now
+    return True
+
+
+def merge(s: Session, old: int, survivor: int, now: datetime) -> None:
+    """ADT^A40: results and alerts of the old identifier move to the survivor; an active
+    alert of the old patient whose rule the survivor already has is withdrawn."""
+    if old == survivor:
+        return
+    kept = set(s.scalars(select(Alert.rule).where(Alert.patient_id == survivor,
+                                                  Alert.state == ACTIVE)))
+    for alert in s.scalars(select(Alert).where(Alert.patient_id == old, Alert.state == ACTIVE)):
+        if alert.rule in kept:
+            s.add(AlertEvent(alert_id=alert.id, at=now, actor="system", action="withdrawn",
+                             from_state=alert.lifecycle, to_state=WITHDRAWN,
+                             reason="patient merged (ADT^A40); the survivor has this alert"))
+            alert.state = alert.lifecycle = WITHDRAWN
+            alert.withdrawn_reason = "patient merged (ADT^A40)"
+    move_results(s, old, survivor)
+    move_alerts(s, old, survivor)
+    for factor in s.scalars(select(RiskFactor).where(RiskFactor.patient_id == old)):
+        factor.patient_id = survivor
+    patient = s.get(Patient, old)
+    assert patient is not None
+    patient.merged_into_id = survivor
+    patient.updated_at = now

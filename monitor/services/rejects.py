@@ -1,0 +1,63 @@
+"""Rejects: list them, and retry one after a mapping or unit fix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from monitor.services.hl7_receive import receive_hl7
+from monitor.services.inbox import receive
+from monitor.services.processing import Pipeline
+from monitor.storage.tables import InboxItem, RejectRow
+from monitor.storage.uow import UnitOfWork
+
+_KINDS = {"hl7": "hl7", "fhir": "fhir", "json": "json", "csv": "csv", "import": "csv"}
+
+
+def list_rejects(uow: UnitOfWork, limit: int = 100) -> Iterator[dict[str, Any]]:
+    rows = uow.session.scalars(select(RejectRow).order_by(RejectRow.id.desc()).limit(limit))
+    for r in rows:
+        yield {"id": r.id, "created_at": r.created_at.isoformat(), "source": r.source,
+               "position": r.position, "reason": r.reason, "inbox_id": r.inbox_id,
+               "retried_at": r.retried_at.isoformat() if r.retried_at else None}
+
+
+@dataclass(frozen=True)
+class Retry:
+    outcome: str  # accepted / rejected-again
+    inbox_id: int | None
+    detail: str
+
+
+def retry_reject(new_uow: Callable[[], UnitOfWork], reject_id: int, p: Pipeline,
+                 now: datetime) -> Retry:
+    """Send a rejected payload through the receive path again (the whole message when the
+    reject was one result of an accepted message: the accepted ones change nothing)."""
+    with new_uow() as uow:
+        row = uow.session.get(RejectRow, reject_id)
+        if row is None:
+            raise LookupError(f"no reject with id {reject_id}")
+        source = row.source
+        if row.inbox_id is not None:
+            original = uow.session.get(InboxItem, row.inbox_id)
+            assert original is not None
+            fmt, payload = original.format, original.payload.decode("utf-8", errors="replace")
+        else:
+            fmt, payload = _KINDS.get(source.split(":")[0], "hl7"), row.payload
+    if fmt == "hl7":
+        reply = receive_hl7(new_uow, payload, source, p, now)
+        inbox_id, detail = reply.inbox_id, reply.code
+    else:
+        with new_uow() as uow:
+            inbox_id = receive(uow, fmt, source, payload.encode(), now)
+        detail = "stored"
+    with new_uow() as uow:
+        row = uow.session.get(RejectRow, reject_id)
+        assert row is not None
+        row.retried_at, row.retry_inbox_id = now, inbox_id
+        uow.commit()
+    return Retry("accepted" if inbox_id else "rejected-again", inbox_id, detail)

@@ -1,0 +1,58 @@
+"""API bearer tokens: shown once, stored as a hash only."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from monitor.storage.tables import ApiToken, Role
+from monitor.storage.uow import UnitOfWork
+
+ROLES = {"nurse": "ward nurse", "physician": "physician", "admin": "administrator",
+         "feed": "lab feed (ingest only)"}
+
+
+def token_hash(token: str) -> str:
+    # Tokens are 256 random bits: a plain SHA-256 is enough (no dictionary to guess from).
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def ensure_roles(uow: UnitOfWork) -> None:
+    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
+    for name, description in ROLES.items():
+        uow.session.execute(insert(Role).values(name=name, description=description)
+                            .on_conflict_do_nothing(index_elements=["name"]))
+
+
+def create_token(uow: UnitOfWork, name: str, role: str, now: datetime) -> str:
+    """Create a token and return it; only its hash is kept."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    ensure_roles(uow)
+    token = "smt_" + secrets.token_urlsafe(32)
+    uow.session.add(ApiToken(name=name, role=role, token_hash=token_hash(token),
+                             created_at=now))
+    uow.commit()
+    return token
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    role: str
+
+
+def caller_for(uow: UnitOfWork, token: str, now: datetime) -> Caller | None:
+    row = uow.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token),
+                                                    ApiToken.revoked_at.is_(None)))
+    if row is None:
+        return None
+    row.last_used_at = now
+    uow.commit()
+    return Caller(row.name, row.role)

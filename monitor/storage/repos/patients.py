@@ -1,0 +1,43 @@
+"""Patients and wards: registered on first sight, locked while evaluated."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.engine.model import PatientRef
+from monitor.storage.repos.common import insert_ignore
+from monitor.storage.tables import Patient, Ward
+
+
+def patient_id(session: Session, ref: PatientRef, now: datetime) -> int:
+    """The patient's id, registering it when seen for the first time (no ADT needed)."""
+    insert_ignore(session, Patient.__table__, {  # type: ignore[arg-type]
+        "authority": ref.authority, "identifier": ref.identifier,
+        "created_at": now, "updated_at": now,
+    }, ["authority", "identifier"])
+    found = session.scalar(select(Patient.id).where(
+        Patient.authority == ref.authority, Patient.identifier == ref.identifier))
+    assert found is not None
+    return found
+
+
+def lock(session: Session, pid: int) -> Patient:
+    """Hold the patient's row until commit: results of one patient are evaluated one at a
+    time, so two workers never evaluate the same patient on stale data (PostgreSQL row
+    lock; SQLite serialises writers anyway)."""
+    patient = session.scalar(select(Patient).where(Patient.id == pid).with_for_update())
+    assert patient is not None
+    return patient
+
+
+def ward_id(session: Session, code: str, now: datetime) -> int:
+    """The ward's id; an unknown ward is created with default settings."""
+    insert_ignore(session, Ward.__table__, {  # type: ignore[arg-type]
+        "code": code, "name": code, "created_at": now,
+    }, ["code"])
+    found = session.scalar(select(Ward.id).where(Ward.code == code))
+    assert found is not None
+    return found

@@ -1,0 +1,119 @@
+"""FHIR R4 ingest: Observation, Condition and batch/transaction Bundles.
+
+Each payload is committed to the inbox before the 2xx. A payload whose content cannot be
+used gets an OperationOutcome with a 4xx and a row in rejects.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import JSONResponse
+
+from monitor.ingest import parse_fhir_resource
+from monitor.ingest.events import Reject
+from monitor.runtime import Runtime
+from monitor.services.inbox import receive, reject_payload, screen
+from monitor.web.deps import FeedDep, RuntimeDep
+
+router = APIRouter(prefix="/fhir", tags=["FHIR ingest"])
+FHIR_JSON = "application/fhir+json"
+
+
+def outcome(status: int, problems: list[tuple[str, str]], code: str = "invalid") -> JSONResponse:
+    issues = [{"severity": "error", "code": code, "diagnostics": reason,
+               "expression": [where]} for where, reason in problems]
+    return JSONResponse({"resourceType": "OperationOutcome", "issue": issues},
+                        status_code=status, media_type=FHIR_JSON)
+
+
+async def _ingest(request: Request, rt: Runtime, caller_name: str, tasks: BackgroundTasks,
+                  expect: set[str], path_id: str | None = None) -> JSONResponse:
+    raw = await request.body()
+    feed, now = f"fhir:{caller_name}", datetime.now(UTC)
+    try:
+        body: Any = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        with rt.uow() as uow:
+            reject_payload(uow, feed, "fhir", "body", f"not JSON: {error}", raw.decode(
+                "utf-8", errors="replace"), now)
+        return outcome(400, [("body", f"not JSON: {error}")], "structure")
+    kind = body.get("resourceType") if isinstance(body, dict) else None
+    if kind not in expect:
+        return outcome(400, [("resourceType", f"expected {' or '.join(sorted(expect))}, "
+                              f"got {kind!r}")], "not-supported")
+    if path_id is not None and body.get("id") != path_id:
+        return outcome(400, [("id", f"the body's id {body.get('id')!r} differs from the "
+                              f"URL's {path_id!r}")])
+    items = screen(parse_fhir_resource(body, position=kind, tz=rt.pipeline.tz), now)
+    rejects = [i for i in items if isinstance(i, Reject)]
+    usable = [i for i in items if not isinstance(i, Reject)]
+    atomic = kind != "Bundle" or body.get("type") == "transaction"
+    if rejects and (atomic or not usable):
+        with rt.uow() as uow:
+            reject_payload(uow, feed, "fhir", kind, "; ".join(r.reason for r in rejects),
+                           raw.decode("utf-8", errors="replace"), now)
+        return outcome(422, [(r.position, r.reason) for r in rejects], "processing")
+    with rt.uow() as uow:
+        inbox_id = receive(uow, "fhir", feed, raw, now, rejects=rejects)
+    tasks.add_task(rt.dispatcher.process, inbox_id)
+    if kind != "Bundle":
+        return JSONResponse(body, status_code=201 if path_id is None else 200,
+                            media_type=FHIR_JSON)
+    return JSONResponse(_bundle_response(body, rejects), media_type=FHIR_JSON)
+
+
+def _bundle_response(bundle: dict[str, Any], rejects: list[Reject]) -> dict[str, Any]:
+    failed = {r.position.split(":")[0] for r in rejects}
+    kind = "transaction-response" if bundle.get("type") == "transaction" else "batch-response"
+    entries = []
+    for index, entry in enumerate(bundle.get("entry") or []):
+        resource = entry.get("resource") or {}
+        label = f"{resource.get('resourceType', '?')}/{resource.get('id', index)}"
+        status = "422 Unprocessable Entity" if any(label in f for f in failed) else "201 Created"
+        entries.append({"response": {"status": status, "location": label}})
+    return {"resourceType": "Bundle", "type": kind, "entry": entries}
+
+
+@router.post("/Observation")
+async def post_observation(request: Request, rt: RuntimeDep, caller: FeedDep,
+                           tasks: BackgroundTasks) -> JSONResponse:
+    """Create an Observation (a lab result)."""
+    return await _ingest(request, rt, caller.name, tasks, {"Observation"})
+
+
+@router.put("/Observation/{observation_id}")
+async def put_observation(observation_id: str, request: Request, rt: RuntimeDep,
+                          caller: FeedDep, tasks: BackgroundTasks) -> JSONResponse:
+    """Update an Observation: corrections and cancellations."""
+    return await _ingest(request, rt, caller.name, tasks, {"Observation"}, observation_id)
+
+
+@router.post("/Condition")
+async def post_condition(request: Request, rt: RuntimeDep, caller: FeedDep,
+                         tasks: BackgroundTasks) -> JSONResponse:
+    """Create a Condition (a diagnosis that may raise the patient's risk)."""
+    return await _ingest(request, rt, caller.name, tasks, {"Condition"})
+
+
+@router.post("")
+async def post_bundle(request: Request, rt: RuntimeDep, caller: FeedDep,
+                      tasks: BackgroundTasks) -> JSONResponse:
+    """A batch or transaction Bundle."""
+    return await _ingest(request, rt, caller.name, tasks, {"Bundle"})
+
+
+@router.get("/metadata")
+def metadata() -> JSONResponse:
+    """The CapabilityStatement: what this server accepts."""
+    resources = [{"type": t, "interaction": [{"code": "create"}] + (
+        [{"code": "update"}] if t == "Observation" else [])} for t in ("Observation", "Condition")]
+    return JSONResponse({
+        "resourceType": "CapabilityStatement", "status": "active", "kind": "instance",
+        "fhirVersion": "4.0.1", "format": ["json"], "date": "2026-11-26",
+        "rest": [{"mode": "server", "resource": resources,
+                  "interaction": [{"code": "batch"}, {"code": "transaction"}]}],
+    }, media_type=FHIR_JSON)

@@ -1,0 +1,72 @@
+"""Ingest for feeds that speak neither FHIR nor MLLP: JSON results, HL7 over HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, BackgroundTasks, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from monitor.ingest.events import Reject
+from monitor.ingest.json_feed import parse_json_results
+from monitor.services.hl7_receive import receive_hl7
+from monitor.services.inbox import receive, reject_payload, screen
+from monitor.web.deps import FeedDep, RuntimeDep
+
+router = APIRouter(prefix="/api/v1", tags=["ingest"])
+
+
+class ResultIn(BaseModel):
+    """One result; the same columns as a CSV backfill."""
+
+    patient_id: str = Field(min_length=1)
+    patient_authority: str = ""
+    collected_at: str = Field(description="ISO 8601; without offset read in SODIUM_TIMEZONE")
+    sodium: float | str = Field(description="the value (mmol/L unless `unit` says mEq/L)")
+    result_id: str | None = None
+    status: str | None = Field(None, description="final, preliminary, corrected, amended, "
+                               "cancelled, entered-in-error")
+    unit: str | None = None
+    analyte: str | None = Field(None, description="sodium, potassium, urine-sodium")
+    specimen: str | None = None
+    risk_factors: str | None = None
+
+
+class Accepted(BaseModel):
+    inbox_id: int
+    accepted: int
+    rejected: list[dict[str, str]]
+
+
+@router.post("/results", status_code=202, response_model=Accepted)
+async def post_results(results: list[ResultIn], request: Request, rt: RuntimeDep,
+                       caller: FeedDep, tasks: BackgroundTasks) -> JSONResponse:
+    """A JSON list of results, committed to the inbox before the 202."""
+    raw = await request.body()
+    feed, now = f"json:{caller.name}", datetime.now(UTC)
+    items = screen(parse_json_results(raw.decode("utf-8", errors="replace"), source="body",
+                                      tz=rt.pipeline.tz), now)
+    rejects = [i for i in items if isinstance(i, Reject)]
+    problems = [{"position": r.position, "reason": r.reason} for r in rejects]
+    if len(rejects) == len(items):
+        with rt.uow() as uow:
+            reject_payload(uow, feed, "json", "body", "no usable result", raw.decode(), now)
+        return JSONResponse({"detail": "no usable result", "rejected": problems}, 422)
+    with rt.uow() as uow:
+        inbox_id = receive(uow, "json", feed, raw, now, rejects=rejects)
+    tasks.add_task(rt.dispatcher.process, inbox_id)
+    return JSONResponse({"inbox_id": inbox_id, "accepted": len(items) - len(rejects),
+                         "rejected": problems}, 202)
+
+
+@router.post("/hl7", response_class=Response,
+             responses={200: {"content": {"x-application/hl7-v2+er7": {}}}})
+async def post_hl7(request: Request, rt: RuntimeDep, caller: FeedDep,
+                   tasks: BackgroundTasks) -> Response:
+    """One raw HL7 v2 message; the reply body is the same ACK the MLLP listener sends."""
+    text = (await request.body()).decode("utf-8", errors="replace")
+    reply = receive_hl7(rt.uow, text, f"hl7:{caller.name}", rt.pipeline, datetime.now(UTC))
+    if reply.inbox_id is not None:
+        tasks.add_task(rt.dispatcher.process, reply.inbox_id)
+    return Response(reply.ack, media_type="x-application/hl7-v2+er7")
