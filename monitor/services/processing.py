@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from monitor.engine.model import PatientRef
 from monitor.engine.policy import Policy
-from monitor.ingest import parse_csv, parse_fhir, parse_hl7_stream
+from monitor.ingest.dispatch import parse_text
 from monitor.ingest.events import (
     DiagnosisEvent,
     Item,
@@ -26,7 +26,6 @@ from monitor.ingest.events import (
     Reject,
     ResultEvent,
 )
-from monitor.ingest.json_feed import parse_json_results
 from monitor.services.evaluation import evaluate_patient
 from monitor.services.inbox import screen
 from monitor.services.patients import apply_diagnosis, apply_movement, merge
@@ -50,13 +49,7 @@ class Pipeline:
 
 def parse_payload(fmt: str, payload: bytes, source: str, p: Pipeline) -> Iterable[Item]:
     text = payload.decode("utf-8", errors="replace")
-    if fmt == "hl7":
-        return parse_hl7_stream(text, source=source, tz=p.tz, local_codes=p.local_codes)
-    if fmt == "fhir":
-        return parse_fhir(text, source=source, tz=p.tz, local_codes=p.local_codes)
-    if fmt == "json":
-        return parse_json_results(text, source=source, tz=p.tz)
-    return parse_csv(text, source=source, tz=p.tz)
+    return parse_text(source, text, fmt, p.tz, p.local_codes)
 
 
 @dataclass

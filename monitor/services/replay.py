@@ -17,7 +17,7 @@ from monitor.engine.messages import message
 from monitor.engine.model import PatientRef
 from monitor.engine.policy import Policy
 from monitor.engine.reconcile import AlertRecord
-from monitor.ingest import detect_format, parse_csv, parse_fhir, parse_hl7_stream
+from monitor.ingest.dispatch import parse_text
 from monitor.ingest.events import (
     DiagnosisEvent,
     Item,
@@ -134,9 +134,4 @@ def alert_json(patient: PatientRef, alert: AlertRecord, policy: Policy,
 def parse_input(name: str, text: str, fmt: str, tz: ZoneInfo,
                 local_codes: dict[str, str] | None = None,
                 keep: Callable[[str], bool] | None = None) -> Iterable[Item]:
-    kind = detect_format(name, text[:4096]) if fmt == "auto" else fmt
-    if kind == "hl7":
-        return parse_hl7_stream(text, source=name, tz=tz, local_codes=local_codes)
-    if kind == "fhir":
-        return parse_fhir(text, source=name, tz=tz, local_codes=local_codes)
-    return parse_csv(text, source=name, tz=tz, keep=keep)
+    return parse_text(name, text, fmt, tz, local_codes, keep)

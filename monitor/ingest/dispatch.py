@@ -1,0 +1,27 @@
+"""One entry point for every feed format: replay, import and the workers all use it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from zoneinfo import ZoneInfo
+
+from monitor.ingest.csv_feed import parse_csv
+from monitor.ingest.detect import detect_format
+from monitor.ingest.events import Item
+from monitor.ingest.fhir_feed import parse_fhir
+from monitor.ingest.hl7_message import parse_hl7_stream
+from monitor.ingest.json_feed import parse_json_results
+
+
+def parse_text(name: str, text: str, fmt: str, tz: ZoneInfo,
+               local_codes: Mapping[str, str] | None = None,
+               keep: Callable[[str], bool] | None = None) -> Iterable[Item]:
+    """Events and rejects of a feed; `fmt` is hl7, fhir, csv, json or auto (sniffed)."""
+    kind = detect_format(name, text[:4096]) if fmt == "auto" else fmt
+    if kind == "hl7":
+        return parse_hl7_stream(text, source=name, tz=tz, local_codes=local_codes)
+    if kind == "fhir":
+        return parse_fhir(text, source=name, tz=tz, local_codes=local_codes)
+    if kind == "json":
+        return parse_json_results(text, source=name, tz=tz)
+    return parse_csv(text, source=name, tz=tz, keep=keep)
