@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from monitor.engine.model import Measurement
 from monitor.engine.policy import Policy
 from monitor.engine.reconcile import Change, reconcile
 from monitor.engine.rules import PatientData, evaluate
@@ -38,7 +39,8 @@ def acute_marks(session: Session, pid: int) -> tuple[datetime, ...]:
 
 def evaluate_patient(session: Session, pid: int, since: datetime | None, policy: Policy,
                      *, notify: bool, now: datetime,
-                     extra_keys: frozenset[str] = frozenset()) -> list[Change]:
+                     extra_keys: frozenset[str] = frozenset(),
+                     override: dict[str, Measurement | None] | None = None) -> list[Change]:
     """Re-evaluate results collected at or after `since` (None: the current episode)."""
     if since is None:
         latest = session.scalar(select(func.max(Result.collected_at))
@@ -46,7 +48,7 @@ def evaluate_patient(session: Session, pid: int, since: datetime | None, policy:
         if latest is None:
             return []
         since = latest - CONTEXT
-    series = load_series(session, pid, since - CONTEXT)
+    series = load_series(session, pid, since - CONTEXT, dict(override or {}))
     data = PatientData(sodium=series.sodium, potassium=series.potassium,
                        diagnosis_codes=diagnosis_codes(session, pid),
                        acute_marks=acute_marks(session, pid))

@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.engine.model import PatientRef
+from monitor.engine.model import Measurement, PatientRef
 from monitor.engine.policy import Policy
+from monitor.engine.versions import Effective
 from monitor.ingest.dispatch import parse_text
 from monitor.ingest.events import (
     DiagnosisEvent,
@@ -57,6 +58,9 @@ class _Touched:
     since: datetime | None = None
     full: bool = False
     keys: set[str] = field(default_factory=set)
+    # Results whose later versions were processed first: evaluated as of this version
+    # first, so the alert history is the one in-order processing would have written.
+    as_of: dict[str, Measurement | None] = field(default_factory=dict)
     newest: datetime | None = None
     test: bool = True
 
@@ -85,11 +89,14 @@ def process_inbox_item(uow: UnitOfWork, inbox_id: int, p: Pipeline, now: datetim
             pid = pids[event.patient]
             t = touched.setdefault(pid, _Touched())
             add_version(s, pid, event, item.feed, item.id, seq, item.received_at)
-            changed = refresh_current(s, pid, item.feed, event.result_key)
-            for eff in (changed.before, changed.after):
+            changed = refresh_current(s, pid, item.feed, event.result_key, seq)
+            for eff in (changed.before, changed.after, changed.as_of):
                 if eff is not None and eff.counted:
                     t.at(eff.collected_at)
-            t.keys.add(measurement_key(item.feed, event.result_key))
+            key = measurement_key(item.feed, event.result_key)
+            t.keys.add(key)
+            if changed.as_of != changed.after and changed.as_of != changed.before:
+                t.as_of[key] = _measurement(key, event, changed.as_of)
             t.newest = max(filter(None, (t.newest, event.collected_at)))
             t.test = t.test and event.test
             if event.ward:
@@ -109,11 +116,21 @@ def process_inbox_item(uow: UnitOfWork, inbox_id: int, p: Pipeline, now: datetim
     for pid, t in sorted(touched.items()):
         fresh = t.newest is not None and now - t.newest <= p.notify_max_age
         notify = fresh and not t.test and item.feed != IMPORT_FEED
-        evaluate_patient(s, pid, None if t.full else t.since, p.policy, notify=notify,
-                         now=now, extra_keys=frozenset(t.keys))
+        since = None if t.full else t.since
+        if t.as_of:
+            evaluate_patient(s, pid, since, p.policy, notify=notify, now=now,
+                             extra_keys=frozenset(t.keys), override=t.as_of)
+        evaluate_patient(s, pid, since, p.policy, notify=notify, now=now,
+                         extra_keys=frozenset(t.keys))
     item.state, item.processed_at, item.error = "done", now, None
     uow.commit()
     return "processed"
+
+
+def _measurement(key: str, event: ResultEvent, eff: Effective | None) -> Measurement | None:
+    if eff is None or not eff.counted or eff.value_mmol_l is None:
+        return None
+    return Measurement(key, event.analyte, eff.value_mmol_l, eff.collected_at, event.method)
 
 
 def _lock_patients(s: Session, events: Sequence[Item], now: datetime) -> dict[PatientRef, int]:

@@ -38,9 +38,13 @@ def add_version(session: Session, pid: int, ev: ResultEvent, feed: str, inbox_id
 class Refreshed:
     before: Effective | None
     after: Effective | None
+    # The state as of the version just stored, ignoring versions that arrived after it but
+    # were processed before it: what in-order processing would have seen at this point.
+    as_of: Effective | None
 
 
-def refresh_current(session: Session, pid: int, feed: str, key: str) -> Refreshed:
+def refresh_current(session: Session, pid: int, feed: str, key: str,
+                    arrival_seq: int) -> Refreshed:
     """Re-resolve which version of a result counts (arrival order), and mark it."""
     rows = session.scalars(select(Result).where(
         Result.source_feed == feed, Result.result_key == key, Result.patient_id == pid,
@@ -52,8 +56,10 @@ def refresh_current(session: Session, pid: int, feed: str, key: str) -> Refreshe
         status = ResultStatus.REMOVED if c.removed else ResultStatus(c.status)
         value = None if c.removed else c.value_mmol_l
         before = Effective(status, value, c.collected_at, c.arrival_seq)
-    after = resolve(Version(r.arrival_seq, ResultStatus(r.status), r.value_mmol_l,
-                            r.collected_at) for r in rows)
+    versions = [Version(r.arrival_seq, ResultStatus(r.status), r.value_mmol_l, r.collected_at)
+                for r in rows]
+    after = resolve(versions)
+    as_of = resolve(v for v in versions if v.arrival_seq <= arrival_seq)
     for r in rows:
         r.is_current = after is not None and r.arrival_seq == after.arrival_seq
         r.removed = r.is_current and after is not None and not after.counted
@@ -61,7 +67,7 @@ def refresh_current(session: Session, pid: int, feed: str, key: str) -> Refreshe
     for r in rows:
         newer = [seq for seq in later if seq > r.arrival_seq]
         r.superseded_by_id = later[min(newer)] if newer and not r.is_current else None
-    return Refreshed(before, after)
+    return Refreshed(before, after, as_of)
 
 
 def move_results(session: Session, old_pid: int, new_pid: int) -> None:
@@ -76,8 +82,10 @@ class Series:
     test_keys: set[str]
 
 
-def load_series(session: Session, pid: int, since: datetime | None) -> Series:
-    """Counted sodium and potassium of a patient collected at or after `since`."""
+def load_series(session: Session, pid: int, since: datetime | None,
+                override: dict[str, Measurement | None] | None = None) -> Series:
+    """Counted sodium and potassium of a patient collected at or after `since`;
+    `override` replaces the state of some results (keyed by measurement key)."""
     q = select(Result).where(
         Result.patient_id == pid, Result.is_current.is_(True), Result.removed.is_(False),
         Result.analyte.in_([Analyte.SODIUM.value, Analyte.POTASSIUM.value]),
@@ -91,7 +99,16 @@ def load_series(session: Session, pid: int, since: datetime | None) -> Series:
         key = measurement_key(r.source_feed, r.result_key)
         m = Measurement(key, Analyte(r.analyte), r.value_mmol_l, r.collected_at,
                         Method(r.method))
+        if override and key in override:
+            continue
         (series.sodium if m.analyte is Analyte.SODIUM else series.potassium).append(m)
         if r.test:
             series.test_keys.add(key)
+    for replaced in (override or {}).values():
+        if replaced is not None and (since is None or replaced.collected_at >= since):
+            target = series.sodium if replaced.analyte is Analyte.SODIUM else series.potassium
+            target.append(replaced)
+    if override:
+        series.sodium.sort(key=lambda x: (x.collected_at, x.result_key))
+        series.potassium.sort(key=lambda x: (x.collected_at, x.result_key))
     return series

@@ -1,0 +1,47 @@
+"""Reading the live database in integration tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from monitor.ingest.hl7_fields import split_messages
+from monitor.services.alert_view import list_alerts
+from monitor.storage.tables import InboxItem, RejectRow, Result
+from tests.expectations import EXAMPLES
+
+
+def alerts(engine: Engine, state: str = "all") -> list[dict[str, Any]]:
+    with Session(engine) as s:
+        return list(list_alerts(s, state=state))
+
+
+def inbox_states(engine: Engine) -> dict[str, int]:
+    with Session(engine) as s:
+        rows = s.execute(select(InboxItem.state, func.count()).group_by(InboxItem.state))
+        return {state: count for state, count in rows}
+
+
+def all_processed(engine: Engine, expected: int) -> bool:
+    states = inbox_states(engine)
+    return states.get("done", 0) >= expected and not states.get("pending")
+
+
+def count(engine: Engine, table: type[Any]) -> int:
+    with Session(engine) as s:
+        return int(s.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def reject_reasons(engine: Engine) -> list[str]:
+    with Session(engine) as s:
+        return list(s.scalars(select(RejectRow.reason).order_by(RejectRow.id)))
+
+
+def example_messages(name: str) -> list[str]:
+    return [m.text for m in split_messages((EXAMPLES / name).read_text())]
+
+
+__all__ = ["Result", "alerts", "all_processed", "count", "example_messages",
+           "inbox_states", "reject_reasons"]
