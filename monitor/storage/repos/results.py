@@ -22,7 +22,23 @@ def measurement_key(feed: str, result_key: str) -> str:
 
 def add_version(session: Session, pid: int, ev: ResultEvent, feed: str, inbox_id: int | None,
                 arrival_seq: int, received_at: datetime) -> bool:
-    """Store one version; the same version delivered again inserts nothing."""
+    """Store one version; the same version delivered again inserts nothing (a redelivered
+    task by the unique arrival sequence, a resent message by equality with a neighbour)."""
+    # Two identical versions next to each other in arrival order act as one, so either may
+    # be dropped: whichever of a resent pair is processed second inserts nothing.
+    same = (Result.source_feed == feed, Result.result_key == ev.result_key,
+            Result.patient_id == pid)
+    earlier = session.scalars(select(Result).where(*same, Result.arrival_seq < arrival_seq)
+                              .order_by(Result.arrival_seq.desc()).limit(1)).first()
+    later = session.scalars(select(Result).where(*same, Result.arrival_seq > arrival_seq)
+                            .order_by(Result.arrival_seq).limit(1)).first()
+    content = (ev.status.value, ev.value_mmol_l, ev.collected_at, ev.value_raw[:100],
+               ev.unit_raw[:50])
+    for neighbour in (earlier, later):
+        if neighbour is not None and content == (
+                neighbour.status, neighbour.value_mmol_l, neighbour.collected_at,
+                neighbour.value_raw, neighbour.unit_raw):
+            return False
     return insert_ignore(session, Result.__table__, {  # type: ignore[arg-type]
         "patient_id": pid, "source_feed": feed, "result_key": ev.result_key,
         "arrival_seq": arrival_seq, "inbox_id": inbox_id, "analyte": ev.analyte.value,
