@@ -20,7 +20,7 @@ from monitor.runtime import Runtime
 from monitor.scheduling.scheduler import background
 from monitor.services.backfill import chunks
 from monitor.services.dispatch import run_inbox
-from monitor.services.inbox import receive
+from monitor.services.intake import receive_text
 from monitor.storage.migrate import upgrade
 from monitor.web.app import create_app
 
@@ -30,7 +30,8 @@ def _load_demo_ward(rt: Runtime) -> int:
     count = 0
     for _, message in chunks("hl7", feed):
         with rt.uow() as uow:
-            inbox_id = receive(uow, "hl7", "hl7:DEMO-LIS", message.encode(), datetime.now(UTC))
+            inbox_id = receive_text(uow, "hl7", "hl7:DEMO-LIS", message, rt.pipeline,
+                                    datetime.now(UTC))
         run_inbox(rt, inbox_id)
         count += 1
     return count

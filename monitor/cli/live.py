@@ -15,7 +15,7 @@ from monitor.runtime import Runtime
 from monitor.services.alert_view import STATES, list_alerts
 from monitor.services.backfill import chunks
 from monitor.services.dispatch import run_inbox
-from monitor.services.inbox import receive
+from monitor.services.intake import receive_text
 from monitor.services.processing import IMPORT_FEED
 from monitor.services.rejects import list_rejects, retry_reject
 from monitor.services.tokens import ROLES, create_token
@@ -43,8 +43,8 @@ def import_files(files: list[Path] = typer.Argument(..., metavar="FILE..."),
             kind = detect_format(path.name, text[:4096]) if fmt == "auto" else fmt
             for _, payload in chunks(kind, text):
                 with rt.uow() as uow:
-                    inbox_id = receive(uow, kind, IMPORT_FEED, payload.encode(),
-                                       datetime.now(UTC))
+                    inbox_id = receive_text(uow, kind, IMPORT_FEED, payload, rt.pipeline,
+                                            datetime.now(UTC))
                 if rt.settings.embedded:
                     run_inbox(rt, inbox_id)
                 else:

@@ -57,10 +57,13 @@ def build_server(rt: Runtime, limits: Limits | None = None,
         text = junk[:4096].decode("utf-8", errors="replace")
 
         def store() -> None:
-            with rt.uow() as uow:
-                reject_payload(uow, "hl7:unknown", "hl7", "bytes outside an MLLP frame",
-                               "not an MLLP frame (no 0x0B start byte)", text,
-                               datetime.now(UTC))
+            try:
+                with rt.uow() as uow:
+                    reject_payload(uow, "hl7:unknown", "hl7", "bytes outside an MLLP frame",
+                                   "not an MLLP frame (no 0x0B start byte)", text,
+                                   datetime.now(UTC))
+            except Exception:  # garbage must never take the connection down
+                log.exception("could not store the garbage reject")
 
         await loop_run(None, store)
 

@@ -60,8 +60,8 @@ def receive_hl7(new_uow: Callable[[], UnitOfWork], raw: str, feed: str, p: Pipel
                 reject_payload(uow, feed, "hl7", where, reason, raw, now)
             return Hl7Reply(build_ack(outcome, _code(outcome, "E"), reason), _code(outcome, "E"))
         with new_uow() as uow:
-            inbox_id = receive(uow, "hl7", feed, raw.encode(), now,
-                               message_id=outcome.control_id, rejects=rejects)
+            inbox_id = receive(uow, "hl7", feed, raw.encode(), now, items=items,
+                               message_id=outcome.control_id)
     except SQLAlchemyError as error:
         log.error("inbox unavailable, answering AR: %s", type(error).__name__)
         reason = "the receiver cannot store the message now; resend later"

@@ -9,8 +9,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from monitor.ingest.events import Item, Reject, ResultEvent
-from monitor.storage.tables import Feed, InboxItem, RejectRow
+from monitor.ingest.events import Item, MergeEvent, Reject, ResultEvent
+from monitor.storage.tables import Feed, InboxItem, InboxPatient, RejectRow
 from monitor.storage.uow import UnitOfWork
 
 # A collection time this far after receipt is a clock error, not a result.
@@ -40,19 +40,34 @@ def _touch_feed(uow: UnitOfWork, feed: str, kind: str, now: datetime) -> None:
 def record_rejects(uow: UnitOfWork, rejects: Iterable[Reject], source: str,
                    inbox_id: int | None, now: datetime) -> None:
     for r in rejects:
+        # PostgreSQL text cannot hold NUL; garbage on the wire may contain it.
         uow.session.add(RejectRow(inbox_id=inbox_id, source=source, position=r.position,
-                                  reason=r.reason, payload=r.payload, created_at=now))
+                                  reason=r.reason, payload=r.payload.replace("\x00", "\\x00"),
+                                  created_at=now))
+
+
+def patient_keys(items: Iterable[Item]) -> set[str]:
+    keys: set[str] = set()
+    for item in items:
+        if isinstance(item, MergeEvent):
+            keys |= {str(item.survivor), str(item.old)}
+        elif not isinstance(item, Reject):
+            keys.add(str(item.patient))
+    return keys
 
 
 def receive(uow: UnitOfWork, fmt: str, feed: str, payload: bytes, now: datetime, *,
-            message_id: str | None = None, rejects: Iterable[Reject] = ()) -> int:
-    """Commit a payload (and the rejects found in it) to the inbox; returns its id, which
-    is also its place in the arrival order."""
+            items: Iterable[Item], message_id: str | None = None) -> int:
+    """Commit a payload, the patients it concerns and the rejects found in it to the inbox;
+    returns its id, which is also its place in the arrival order."""
+    items = list(items)
     item = InboxItem(format=fmt, feed=feed, message_id=message_id, payload=payload,
                      received_at=now, state="pending", attempts=0)
     uow.session.add(item)
     uow.session.flush()
-    record_rejects(uow, rejects, feed, item.id, now)
+    uow.session.add_all(InboxPatient(inbox_id=item.id, patient_key=key)
+                        for key in sorted(patient_keys(items)))
+    record_rejects(uow, [i for i in items if isinstance(i, Reject)], feed, item.id, now)
     _touch_feed(uow, feed, fmt, now)
     uow.commit()
     return item.id

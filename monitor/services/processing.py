@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from monitor.engine.model import Measurement, PatientRef
@@ -32,7 +32,7 @@ from monitor.services.inbox import screen
 from monitor.services.patients import apply_diagnosis, apply_movement, merge
 from monitor.storage.repos.patients import lock, patient_id, ward_id
 from monitor.storage.repos.results import add_version, measurement_key, refresh_current
-from monitor.storage.tables import InboxItem
+from monitor.storage.tables import InboxItem, InboxPatient
 from monitor.storage.uow import UnitOfWork
 
 IMPORT_FEED = "import"  # backfill: recorded and shown, never paged
@@ -61,28 +61,68 @@ class _Touched:
     # Results whose later versions were processed first: evaluated as of this version
     # first, so the alert history is the one in-order processing would have written.
     as_of: dict[str, Measurement | None] = field(default_factory=dict)
-    newest: datetime | None = None
-    test: bool = True
+    notify: bool = False
 
     def at(self, moment: datetime) -> None:
         self.since = moment if self.since is None else min(self.since, moment)
 
 
-def process_inbox_item(uow: UnitOfWork, inbox_id: int, p: Pipeline, now: datetime) -> str:
-    """Process one inbox row exactly once; returns what happened."""
-    s = uow.session
-    item = s.scalar(select(InboxItem).where(InboxItem.id == inbox_id).with_for_update())
-    if item is None:
-        return "missing"
-    if item.state in ("done", "rejected"):
-        return "already-done"
-    item.attempts += 1
-    touched: dict[int, _Touched] = {}
+def _events(item: InboxItem, p: Pipeline) -> list[Item]:
     parsed = screen(parse_payload(item.format, item.payload, f"inbox:{item.id}", p),
                     item.received_at)
-    # Rejects were recorded when the payload was received.
-    events = [i for i in parsed if not isinstance(i, Reject)]
+    return [i for i in parsed if not isinstance(i, Reject)]  # recorded when received
+
+
+def process_inbox_item(uow: UnitOfWork, inbox_id: int, p: Pipeline, now: datetime) -> str:
+    """Process one inbox row exactly once, after its patients' earlier pending rows.
+
+    Locks are always taken patients first, then inbox rows, so workers never deadlock; the
+    patients' rows are applied in arrival order whichever task reached them first.
+    """
+    s = uow.session
+    item = s.get(InboxItem, inbox_id)
+    if item is None:
+        return "missing"
+    if item.state != "pending":
+        return "already-done"
+    events = _events(item, p)
     pids = _lock_patients(s, events, now)
+    keys = [str(ref) for ref in pids]
+    mine = select(InboxPatient.inbox_id).where(InboxPatient.patient_key.in_(keys))
+    rows = s.scalars(
+        select(InboxItem).where(InboxItem.id <= inbox_id, InboxItem.state == "pending",
+                                or_(InboxItem.id == inbox_id, InboxItem.id.in_(mine)))
+        .order_by(InboxItem.id).with_for_update().execution_options(populate_existing=True)
+    ).all()
+    if inbox_id not in {row.id for row in rows}:
+        return "already-done"  # another worker processed it while we waited for the locks
+    for row in rows:
+        row_events = events if row.id == inbox_id else _events(row, p)
+        if row.id != inbox_id and not _patients_of(row_events) <= set(pids):
+            continue  # it concerns a patient not locked here: its own task takes it
+        row.attempts += 1
+        # Evaluated row by row, so the alert history is the one of arrival order.
+        touched: dict[int, _Touched] = {}
+        _apply(s, row, row_events, pids, touched, p, now)
+        _evaluate(s, touched, p, now)
+        row.state, row.processed_at, row.error = "done", now, None
+    uow.commit()
+    return "processed"
+
+
+def _evaluate(s: Session, touched: dict[int, _Touched], p: Pipeline, now: datetime) -> None:
+    for pid, t in sorted(touched.items()):
+        since = None if t.full else t.since
+        if t.as_of:
+            evaluate_patient(s, pid, since, p.policy, notify=t.notify, now=now,
+                             extra_keys=frozenset(t.keys), override=t.as_of)
+        evaluate_patient(s, pid, since, p.policy, notify=t.notify, now=now,
+                         extra_keys=frozenset(t.keys))
+
+
+def _apply(s: Session, item: InboxItem, events: list[Item], pids: dict[PatientRef, int],
+           touched: dict[int, _Touched], p: Pipeline, now: datetime) -> None:
+    """Store what one inbox row says: result versions, diagnoses, movements, merges."""
     for index, event in enumerate(events):
         seq = item.id * 10_000 + index  # arrival order: inbox sequence, then message order
         if isinstance(event, ResultEvent):
@@ -97,8 +137,9 @@ def process_inbox_item(uow: UnitOfWork, inbox_id: int, p: Pipeline, now: datetim
             t.keys.add(key)
             if changed.as_of != changed.after and changed.as_of != changed.before:
                 t.as_of[key] = _measurement(key, event, changed.as_of)
-            t.newest = max(filter(None, (t.newest, event.collected_at)))
-            t.test = t.test and event.test
+            # Never page for the past, for backfill or for test messages (MSH-11 T/D).
+            fresh = now - event.collected_at <= p.notify_max_age
+            t.notify = t.notify or (fresh and not event.test and item.feed != IMPORT_FEED)
             if event.ward:
                 apply_movement(s, pid, ward_id(s, event.ward, now), event.bed, None, now)
         elif isinstance(event, DiagnosisEvent):
@@ -107,24 +148,11 @@ def process_inbox_item(uow: UnitOfWork, inbox_id: int, p: Pipeline, now: datetim
                 touched.setdefault(pid, _Touched()).full = True
         elif isinstance(event, PatientEvent):
             ward = ward_id(s, event.ward, now) if event.ward else None
-            apply_movement(s, pids[event.patient], ward, event.bed,
-                           event.discharged, now)
+            apply_movement(s, pids[event.patient], ward, event.bed, event.discharged, now)
         elif isinstance(event, MergeEvent):
             survivor = pids[event.survivor]
             merge(s, pids[event.old], survivor, now)
             touched.setdefault(survivor, _Touched()).full = True
-    for pid, t in sorted(touched.items()):
-        fresh = t.newest is not None and now - t.newest <= p.notify_max_age
-        notify = fresh and not t.test and item.feed != IMPORT_FEED
-        since = None if t.full else t.since
-        if t.as_of:
-            evaluate_patient(s, pid, since, p.policy, notify=notify, now=now,
-                             extra_keys=frozenset(t.keys), override=t.as_of)
-        evaluate_patient(s, pid, since, p.policy, notify=notify, now=now,
-                         extra_keys=frozenset(t.keys))
-    item.state, item.processed_at, item.error = "done", now, None
-    uow.commit()
-    return "processed"
 
 
 def _measurement(key: str, event: ResultEvent, eff: Effective | None) -> Measurement | None:
@@ -133,14 +161,19 @@ def _measurement(key: str, event: ResultEvent, eff: Effective | None) -> Measure
     return Measurement(key, event.analyte, eff.value_mmol_l, eff.collected_at, event.method)
 
 
-def _lock_patients(s: Session, events: Sequence[Item], now: datetime) -> dict[PatientRef, int]:
-    """Register and lock every patient of the message, in one order (no deadlocks)."""
+def _patients_of(events: Sequence[Item]) -> set[PatientRef]:
     refs: set[PatientRef] = set()
     for e in events:
         if isinstance(e, MergeEvent):
             refs |= {e.survivor, e.old}
         elif isinstance(e, ResultEvent | DiagnosisEvent | PatientEvent):
             refs.add(e.patient)
+    return refs
+
+
+def _lock_patients(s: Session, events: Sequence[Item], now: datetime) -> dict[PatientRef, int]:
+    """Register and lock every patient of the message, in one order (no deadlocks)."""
+    refs = _patients_of(events)
     ids = {ref: patient_id(s, ref, now) for ref in sorted(refs, key=str)}
     for pid in sorted(ids.values()):
         lock(s, pid)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from monitor.services.hl7_receive import receive_hl7
-from monitor.services.inbox import receive
+from monitor.services.intake import receive_text
 from monitor.services.processing import Pipeline
 from monitor.storage.tables import InboxItem, RejectRow
 from monitor.storage.uow import UnitOfWork
@@ -53,7 +53,7 @@ def retry_reject(new_uow: Callable[[], UnitOfWork], reject_id: int, p: Pipeline,
         inbox_id, detail = reply.inbox_id, reply.code
     else:
         with new_uow() as uow:
-            inbox_id = receive(uow, fmt, source, payload.encode(), now)
+            inbox_id = receive_text(uow, fmt, source, payload, p, now)
         detail = "stored"
     with new_uow() as uow:
         row = uow.session.get(RejectRow, reject_id)

@@ -58,7 +58,7 @@ async def _ingest(request: Request, rt: Runtime, caller_name: str, tasks: Backgr
                            raw.decode("utf-8", errors="replace"), now)
         return outcome(422, [(r.position, r.reason) for r in rejects], "processing")
     with rt.uow() as uow:
-        inbox_id = receive(uow, "fhir", feed, raw, now, rejects=rejects)
+        inbox_id = receive(uow, "fhir", feed, raw, now, items=items)
     tasks.add_task(rt.dispatcher.process, inbox_id)
     if kind != "Bundle":
         return JSONResponse(body, status_code=201 if path_id is None else 200,

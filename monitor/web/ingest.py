@@ -54,7 +54,7 @@ async def post_results(results: list[ResultIn], request: Request, rt: RuntimeDep
             reject_payload(uow, feed, "json", "body", "no usable result", raw.decode(), now)
         return JSONResponse({"detail": "no usable result", "rejected": problems}, 422)
     with rt.uow() as uow:
-        inbox_id = receive(uow, "json", feed, raw, now, rejects=rejects)
+        inbox_id = receive(uow, "json", feed, raw, now, items=items)
     tasks.add_task(rt.dispatcher.process, inbox_id)
     return JSONResponse({"inbox_id": inbox_id, "accepted": len(items) - len(rejects),
                          "rejected": problems}, 202)

@@ -12,7 +12,7 @@ from monitor.storage.tables.access import (
 )
 from monitor.storage.tables.alerts import Alert, AlertEvent
 from monitor.storage.tables.clinical import EpisodeMark, Patient, RiskFactor, Ward
-from monitor.storage.tables.feeds import Feed, Heartbeat, InboxItem, RejectRow
+from monitor.storage.tables.feeds import Feed, Heartbeat, InboxItem, InboxPatient, RejectRow
 from monitor.storage.tables.results import Result
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "Feed",
     "Heartbeat",
     "InboxItem",
+    "InboxPatient",
     "NotificationChannel",
     "OnCallShift",
     "Patient",

@@ -39,6 +39,16 @@ class InboxItem(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class InboxPatient(Base):
+    """Which patients an inbox row concerns, written when it is received: a worker takes a
+    patient's pending rows in arrival order, whichever task reached it first."""
+
+    __tablename__ = "inbox_patients"
+
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inbox.id"), primary_key=True)
+    patient_key: Mapped[str] = mapped_column(String(210), primary_key=True, index=True)
+
+
 class RejectRow(Base):
     __tablename__ = "rejects"
 
