@@ -31,6 +31,15 @@ class Settings(BaseSettings):
     policy: str = "default"
     # Alerts from results collected longer ago than this never page anyone (issue 5).
     notify_max_age: timedelta = timedelta(hours=24)
+    # Where links in notifications point (the dashboard).
+    public_url: str = "http://127.0.0.1:8000"
+    # Email notifications: empty host disables the channel.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "sodium-monitor@localhost"
     mllp_host: str = "127.0.0.1"
     mllp_port: int = 2575
     # Optional TLS for the MLLP listener (PEM files).

@@ -9,7 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.config import get_settings
 from monitor.runtime import Runtime
-from monitor.services.dispatch import PROCESS_TASK, run_inbox
+from monitor.services.dispatch import DELIVER_TASK, PROCESS_TASK, run_delivery, run_inbox
 from workers.celery_app import app
 
 
@@ -26,6 +26,12 @@ def process_inbox(self, inbox_id: int) -> str:  # type: ignore[no-untyped-def]
     except SQLAlchemyError as error:
         # A short, bounded back-off (not an ETA timer): the sweeper covers longer outages.
         raise self.retry(exc=error, countdown=min(2 ** self.request.retries, 30)) from None
+
+
+@app.task(name=DELIVER_TASK)
+def deliver(delivery_id: int) -> str:
+    """Send one notification; failures are retried by the scheduler with back-off."""
+    return run_delivery(runtime(), delivery_id)
 
 
 @app.task(name="sodium.ping")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from monitor.cli import db, demo, live, policies, processes, replay
+from monitor.cli import admin, db, demo, live, policies, processes, replay
 
 app = typer.Typer(
     name="sodium-monitor",
@@ -25,6 +25,14 @@ app.command("import")(live.import_files)
 app.add_typer(live.rejects_app, name="rejects")
 app.add_typer(live.alerts_app, name="alerts")
 app.add_typer(live.tokens_app, name="tokens")
+app.add_typer(admin.wards_app, name="wards")
+app.add_typer(admin.users_app, name="users")
+app.add_typer(admin.channels_app, name="channels")
+app.add_typer(admin.roster_app, name="roster")
+app.add_typer(admin.report_app, name="report")
+live.alerts_app.command("ack")(admin.alerts_ack)
+live.alerts_app.command("shelve")(admin.alerts_shelve)
+live.alerts_app.command("resolve")(admin.alerts_resolve)
 
 
 def main() -> None:

@@ -9,8 +9,12 @@ from datetime import UTC, datetime
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from monitor.notify.sender import due
 from monitor.runtime import Runtime
+from monitor.services.dispatch import run_delivery
+from monitor.services.escalation import escalate_due, expire_shelves
 from monitor.services.inbox import stale_pending
+from monitor.services.watch import check_feeds, check_overdue
 from monitor.storage.tables import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -36,3 +40,24 @@ def heartbeat(rt: Runtime, name: str = "scheduler", now: datetime | None = None)
         uow.session.execute(statement.on_conflict_do_update(
             index_elements=["name"], set_={"beat_at": now}))
         uow.commit()
+
+
+def alerting(rt: Runtime, now: datetime | None = None) -> None:
+    """Escalations and repeats, shelf expiry, overdue measurements, silent feeds; then the
+    notifications they wrote and the outbox retries that are due."""
+    now = now or datetime.now(UTC)
+    escalate_due(rt.uow, now)
+    expire_shelves(rt.uow, now)
+    check_overdue(rt.uow, rt.pipeline.policy, now)
+    check_feeds(rt.uow, now)
+    send_due(rt, now)
+
+
+def send_due(rt: Runtime, now: datetime | None = None) -> int:
+    """Send every delivery that is due (new, or a retry whose back-off has passed)."""
+    now = now or datetime.now(UTC)
+    with rt.uow() as uow:
+        ids = due(uow, now)
+    for delivery_id in ids:
+        run_delivery(rt, delivery_id, now)
+    return len(ids)

@@ -9,7 +9,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from monitor.runtime import Runtime
-from monitor.scheduling.jobs import heartbeat, sweep_inbox
+from monitor.scheduling.jobs import alerting, heartbeat, sweep_inbox
 
 S = TypeVar("S", bound=BaseScheduler)
 
@@ -21,6 +21,8 @@ def configure(scheduler: S, rt: Runtime) -> S:
     scheduler.add_job(sweep_inbox, "interval", seconds=every, args=[rt], id="sweep-inbox",
                       **options)
     scheduler.add_job(heartbeat, "interval", seconds=every, args=[rt], id="heartbeat",
+                      **options)
+    scheduler.add_job(alerting, "interval", seconds=every, args=[rt], id="alerting",
                       **options)
     return scheduler
 

@@ -6,6 +6,7 @@ One shape everywhere, so a live run and a replay of the same feed compare line f
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -16,8 +17,10 @@ from monitor.storage.tables import Alert, Patient
 STATES = ("active", "withdrawn", "resolved", "all")
 
 
-def alert_json(alert: Alert, patient: Patient) -> dict[str, Any]:
-    return {
+def alert_json(alert: Alert, patient: Patient, *, result_key: bool = False) -> dict[str, Any]:
+    """`result_key`: add replay's `result_key` (the latest evidence) for line-by-line
+    comparison with replay; off by default, since a result key may embed the MRN."""
+    shape = {
         "alert_id": str(alert.id),
         "patient_id": patient.identifier,
         "patient_authority": patient.authority,
@@ -39,10 +42,24 @@ def alert_json(alert: Alert, patient: Patient) -> dict[str, Any]:
         "message": alert.message,
         "withdrawn_reason": alert.withdrawn_reason,
     }
+    if result_key:
+        shape["result_key"] = _latest_result_key(alert)
+    return shape
+
+
+def _latest_result_key(alert: Alert) -> str | None:
+    """The latest evidence's result identity, as replay reports it (without the feed)."""
+    findings = list((alert.evidence or {}).values())
+    if not findings:
+        return None
+    latest = max(findings, key=lambda f: (datetime.fromisoformat(f["collected_at"]),
+                                          f["result_key"]))
+    return str(latest["result_key"]).partition("|")[2]
 
 
 def list_alerts(session: Session, patient: str | None = None,
-                state: str = "active") -> Iterator[dict[str, Any]]:
+                state: str = "active", *, result_key: bool = False,
+                ) -> Iterator[dict[str, Any]]:
     """Alerts, oldest trigger first; `active` is every alert neither withdrawn nor resolved."""
     q = select(Alert, Patient).join(Patient, Patient.id == Alert.patient_id)
     if patient:
@@ -51,4 +68,4 @@ def list_alerts(session: Session, patient: str | None = None,
         q = q.where(Alert.state == state)
     for alert, owner in session.execute(q.order_by(Patient.identifier, Alert.triggered_at,
                                                    Alert.rule)):
-        yield alert_json(alert, owner)
+        yield alert_json(alert, owner, result_key=result_key)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from monitor.notify.sender import send
 from monitor.services.processing import process_inbox_item
 from monitor.storage.tables import InboxItem, RejectRow
 
@@ -23,24 +24,40 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PROCESS_TASK = "sodium.process_inbox"
+DELIVER_TASK = "sodium.deliver"
 MAX_ATTEMPTS = 5
 
 
 class Dispatcher(Protocol):
     def process(self, inbox_id: int) -> None: ...
 
+    def deliver(self, delivery_id: int) -> None: ...
+
 
 def run_inbox(rt: Runtime, inbox_id: int, now: datetime | None = None) -> str:
-    """Process one inbox row; a payload that keeps failing is parked as a reject."""
+    """Process one inbox row; a payload that keeps failing is parked as a reject. The
+    notifications it raised go out at once (the first one is never held back)."""
     try:
         with rt.uow() as uow:
-            return process_inbox_item(uow, inbox_id, rt.pipeline, now or datetime.now(UTC))
+            done = process_inbox_item(uow, inbox_id, rt.pipeline, now or datetime.now(UTC))
+        for delivery_id in done.deliveries:
+            rt.dispatcher.deliver(delivery_id)
+        return done.status
     except SQLAlchemyError:
         raise  # the database is unreachable or busy: retry later, the row stays pending
     except Exception as error:
         log.exception("processing inbox %s failed", inbox_id)
         _record_failure(rt, inbox_id, error, now or datetime.now(UTC))
         return "failed"
+
+
+def run_delivery(rt: Runtime, delivery_id: int, now: datetime | None = None) -> str:
+    """One attempt at one notification (a failed one is retried by the scheduler)."""
+    try:
+        return send(rt.uow, delivery_id, rt.settings, now or datetime.now(UTC))
+    except Exception:
+        log.exception("delivery %s could not be attempted", delivery_id)
+        return "error"
 
 
 def _record_failure(rt: Runtime, inbox_id: int, error: Exception, now: datetime) -> None:
@@ -65,9 +82,14 @@ class InProcessDispatcher:
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox")
+        self._senders = ThreadPoolExecutor(max_workers=2, thread_name_prefix="deliver")
 
     def process(self, inbox_id: int) -> None:
         self._pool.submit(self._run, inbox_id)
+
+    def deliver(self, delivery_id: int) -> None:
+        # A separate thread: a slow webhook must not hold up the next result.
+        self._senders.submit(run_delivery, self._rt, delivery_id)
 
     def _run(self, inbox_id: int) -> None:
         try:
@@ -91,8 +113,14 @@ class CeleryDispatcher:
                               broker_connection_timeout=2, broker_connection_max_retries=0)
 
     def process(self, inbox_id: int) -> None:
+        self._send(PROCESS_TASK, inbox_id)
+
+    def deliver(self, delivery_id: int) -> None:
+        self._send(DELIVER_TASK, delivery_id)
+
+    def _send(self, task: str, row_id: int) -> None:
         try:
-            self._app.send_task(PROCESS_TASK, args=[inbox_id], retry=False)
-        except Exception as error:  # broker down: the sweeper re-enqueues the row
-            log.warning("could not enqueue inbox %s (%s); the sweeper will", inbox_id,
+            self._app.send_task(task, args=[row_id], retry=False)
+        except Exception as error:  # broker down: the scheduler's sweeps pick it up
+            log.warning("could not enqueue %s %s (%s); the sweeper will", task, row_id,
                         type(error).__name__)

@@ -7,6 +7,7 @@ change re-evaluates the current episode (results within CONTEXT of the latest on
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -16,9 +17,17 @@ from monitor.engine.model import Measurement
 from monitor.engine.policy import Policy
 from monitor.engine.reconcile import Change, reconcile
 from monitor.engine.rules import PatientData, evaluate
+from monitor.services.alert_actions import after_engine_change
 from monitor.storage.repos.alerts import active_records, apply_changes
 from monitor.storage.repos.results import load_series
 from monitor.storage.tables import EpisodeMark, Result, RiskFactor
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    changes: list[Change]
+    deliveries: list[int]  # outbox rows to send once the transaction commits
+
 
 # Look-back loaded before the earliest re-evaluated result: the 48 h window, the 72 h
 # potassium look-back and, for practical purposes, the start of the episode.
@@ -40,13 +49,13 @@ def acute_marks(session: Session, pid: int) -> tuple[datetime, ...]:
 def evaluate_patient(session: Session, pid: int, since: datetime | None, policy: Policy,
                      *, notify: bool, now: datetime,
                      extra_keys: frozenset[str] = frozenset(),
-                     override: dict[str, Measurement | None] | None = None) -> list[Change]:
+                     override: dict[str, Measurement | None] | None = None) -> Evaluated:
     """Re-evaluate results collected at or after `since` (None: the current episode)."""
     if since is None:
         latest = session.scalar(select(func.max(Result.collected_at))
                                 .where(Result.patient_id == pid))
         if latest is None:
-            return []
+            return Evaluated([], [])
         since = latest - CONTEXT
     series = load_series(session, pid, since - CONTEXT, dict(override or {}))
     data = PatientData(sodium=series.sodium, potassium=series.potassium,
@@ -57,5 +66,8 @@ def evaluate_patient(session: Session, pid: int, since: datetime | None, policy:
     rows = active_records(session, pid)
     changes = reconcile([record for _, record in rows.values()], findings, keys,
                         new_id=lambda rule: f"new:{rule}")
-    apply_changes(session, pid, changes, rows, policy, series.test_keys, notify, now)
-    return changes
+    written = apply_changes(session, pid, changes, rows, policy, series.test_keys, notify, now)
+    deliveries: list[int] = []
+    for change, row in zip(changes, written, strict=True):
+        deliveries += after_engine_change(session, row, change.kind, now)
+    return Evaluated(changes, deliveries)

@@ -73,7 +73,14 @@ def _events(item: InboxItem, p: Pipeline) -> list[Item]:
     return [i for i in parsed if not isinstance(i, Reject)]  # recorded when received
 
 
-def process_inbox_item(uow: UnitOfWork, inbox_id: int, p: Pipeline, now: datetime) -> str:
+@dataclass(frozen=True)
+class Processed:
+    status: str  # processed / already-done / missing
+    deliveries: tuple[int, ...] = ()  # notifications to send now that it is committed
+
+
+def process_inbox_item(uow: UnitOfWork, inbox_id: int, p: Pipeline, now: datetime
+                       ) -> Processed:
     """Process one inbox row exactly once, after its patients' earlier pending rows.
 
     Locks are always taken patients first, then inbox rows, so workers never deadlock; the
@@ -82,9 +89,9 @@ def process_inbox_item(uow: UnitOfWork, inbox_id: int, p: Pipeline, now: datetim
     s = uow.session
     item = s.get(InboxItem, inbox_id)
     if item is None:
-        return "missing"
+        return Processed("missing")
     if item.state != "pending":
-        return "already-done"
+        return Processed("already-done")
     events = _events(item, p)
     pids = _lock_patients(s, events, now)
     keys = [str(ref) for ref in pids]
@@ -95,29 +102,37 @@ def process_inbox_item(uow: UnitOfWork, inbox_id: int, p: Pipeline, now: datetim
         .order_by(InboxItem.id).with_for_update().execution_options(populate_existing=True)
     ).all()
     if inbox_id not in {row.id for row in rows}:
-        return "already-done"  # another worker processed it while we waited for the locks
+        return Processed("already-done")  # another worker took it while we waited
+    deliveries: list[int] = []
     for row in rows:
-        row_events = events if row.id == inbox_id else _events(row, p)
+        try:
+            row_events = events if row.id == inbox_id else _events(row, p)
+        except Exception:  # parsing is pure (no database): the row fails in its own task
+            continue  # so one unparsable payload never fails the patient's later ones
         if row.id != inbox_id and not _patients_of(row_events) <= set(pids):
             continue  # it concerns a patient not locked here: its own task takes it
         row.attempts += 1
         # Evaluated row by row, so the alert history is the one of arrival order.
         touched: dict[int, _Touched] = {}
         _apply(s, row, row_events, pids, touched, p, now)
-        _evaluate(s, touched, p, now)
+        deliveries += _evaluate(s, touched, p, now)
         row.state, row.processed_at, row.error = "done", now, None
     uow.commit()
-    return "processed"
+    return Processed("processed", tuple(deliveries))
 
 
-def _evaluate(s: Session, touched: dict[int, _Touched], p: Pipeline, now: datetime) -> None:
+def _evaluate(s: Session, touched: dict[int, _Touched], p: Pipeline,
+              now: datetime) -> list[int]:
+    deliveries: list[int] = []
     for pid, t in sorted(touched.items()):
         since = None if t.full else t.since
         if t.as_of:
-            evaluate_patient(s, pid, since, p.policy, notify=t.notify, now=now,
-                             extra_keys=frozenset(t.keys), override=t.as_of)
-        evaluate_patient(s, pid, since, p.policy, notify=t.notify, now=now,
-                         extra_keys=frozenset(t.keys))
+            deliveries += evaluate_patient(s, pid, since, p.policy, notify=t.notify, now=now,
+                                           extra_keys=frozenset(t.keys),
+                                           override=t.as_of).deliveries
+        deliveries += evaluate_patient(s, pid, since, p.policy, notify=t.notify, now=now,
+                                       extra_keys=frozenset(t.keys)).deliveries
+    return deliveries
 
 
 def _apply(s: Session, item: InboxItem, events: list[Item], pids: dict[PatientRef, int],

@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from monitor.ingest.events import Reject
 from monitor.services.hl7_receive import receive_hl7
-from monitor.services.intake import receive_text
-from monitor.services.processing import Pipeline
+from monitor.services.inbox import receive, reject_payload, screen
+from monitor.services.processing import Pipeline, parse_payload
 from monitor.storage.tables import InboxItem, RejectRow
 from monitor.storage.uow import UnitOfWork
 
@@ -52,9 +53,18 @@ def retry_reject(new_uow: Callable[[], UnitOfWork], reject_id: int, p: Pipeline,
         reply = receive_hl7(new_uow, payload, source, p, now)
         inbox_id, detail = reply.inbox_id, reply.code
     else:
-        with new_uow() as uow:
-            inbox_id = receive_text(uow, fmt, source, payload, p, now)
-        detail = "stored"
+        items = screen(parse_payload(fmt, payload.encode(), source, p), now)
+        refused = [i for i in items if isinstance(i, Reject)]
+        if len(refused) < len(items):
+            with new_uow() as uow:
+                inbox_id = receive(uow, fmt, source, payload.encode(), now, items=items)
+            detail = "stored"
+        else:  # still nothing usable: rejected again, like a live payload would be
+            detail = "no usable item: " + "; ".join(r.reason for r in refused)
+            with new_uow() as uow:
+                reject_payload(uow, source, fmt, f"retry of reject {reject_id}", detail,
+                               payload, now)
+            inbox_id = None
     with new_uow() as uow:
         row = uow.session.get(RejectRow, reject_id)
         assert row is not None

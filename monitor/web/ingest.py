@@ -39,9 +39,17 @@ class Accepted(BaseModel):
     rejected: list[dict[str, str]]
 
 
-@router.post("/results", status_code=202, response_model=Accepted)
-async def post_results(results: list[ResultIn], request: Request, rt: RuntimeDep,
-                       caller: FeedDep, tasks: BackgroundTasks) -> JSONResponse:
+# The body is documented as a list of ResultIn but validated by the JSON adapter, row by
+# row: a bad row is listed as rejected (and stored in rejects), never a reason to refuse
+# the good rows sent with it, as FastAPI's validation of the whole list would.
+_RESULTS_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"type": "array", "items": ResultIn.model_json_schema()}}}}}
+
+
+@router.post("/results", status_code=202, response_model=Accepted,
+             openapi_extra=_RESULTS_BODY)
+async def post_results(request: Request, rt: RuntimeDep, caller: FeedDep,
+                       tasks: BackgroundTasks) -> JSONResponse:
     """A JSON list of results, committed to the inbox before the 202."""
     raw = await request.body()
     feed, now = f"json:{caller.name}", datetime.now(UTC)
@@ -51,7 +59,8 @@ async def post_results(results: list[ResultIn], request: Request, rt: RuntimeDep
     problems = [{"position": r.position, "reason": r.reason} for r in rejects]
     if len(rejects) == len(items):
         with rt.uow() as uow:
-            reject_payload(uow, feed, "json", "body", "no usable result", raw.decode(), now)
+            reject_payload(uow, feed, "json", "body", "no usable result",
+                           raw.decode("utf-8", errors="replace"), now)
         return JSONResponse({"detail": "no usable result", "rejected": problems}, 422)
     with rt.uow() as uow:
         inbox_id = receive(uow, "json", feed, raw, now, items=items)

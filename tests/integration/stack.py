@@ -80,7 +80,7 @@ class Stack:
 
     def worker(self, concurrency: int = 2, **env: str) -> subprocess.Popen[bytes]:
         return self.start("worker", "--concurrency", str(concurrency), "--loglevel",
-                          "WARNING", **env)
+                          os.environ.get("SODIUM_TEST_WORKER_LOGLEVEL", "WARNING"), **env)
 
     def scheduler(self, **env: str) -> subprocess.Popen[bytes]:
         return self.start("scheduler", **env)

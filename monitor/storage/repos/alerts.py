@@ -12,6 +12,7 @@ from monitor.engine.messages import message
 from monitor.engine.model import Finding
 from monitor.engine.policy import Policy
 from monitor.engine.reconcile import ACTIVE, AlertRecord, Change
+from monitor.engine.rules import ALL_RULES
 from monitor.storage.tables import Alert, AlertEvent, Result
 
 SYSTEM = "system"
@@ -41,7 +42,9 @@ def finding_from_json(d: dict[str, Any]) -> Finding:
 
 def active_records(session: Session, pid: int) -> dict[str, tuple[Alert, AlertRecord]]:
     """The patient's active alerts by id, as rows and as engine records."""
-    rows = session.scalars(select(Alert).where(Alert.patient_id == pid, Alert.state == ACTIVE))
+    # Only the engine's rules: scheduled alerts (MEASUREMENT_OVERDUE) are not its to fold.
+    rows = session.scalars(select(Alert).where(Alert.patient_id == pid, Alert.state == ACTIVE,
+                                               Alert.rule.in_(ALL_RULES)))
     return {
         str(row.id): (row, AlertRecord(
             alert_id=str(row.id), rule=row.rule, state=row.state,

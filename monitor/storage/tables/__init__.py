@@ -10,7 +10,7 @@ from monitor.storage.tables.access import (
     User,
     WardMembership,
 )
-from monitor.storage.tables.alerts import Alert, AlertEvent
+from monitor.storage.tables.alerts import Alert, AlertEvent, Notice
 from monitor.storage.tables.clinical import EpisodeMark, Patient, RiskFactor, Ward
 from monitor.storage.tables.feeds import Feed, Heartbeat, InboxItem, InboxPatient, RejectRow
 from monitor.storage.tables.results import Result
@@ -26,6 +26,7 @@ __all__ = [
     "Heartbeat",
     "InboxItem",
     "InboxPatient",
+    "Notice",
     "NotificationChannel",
     "OnCallShift",
     "Patient",

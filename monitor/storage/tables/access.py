@@ -85,7 +85,8 @@ class Delivery(Base):
     __table_args__ = (Index("ix_deliveries_state_next", "state", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"))
     channel_id: Mapped[int | None] = mapped_column(ForeignKey("notification_channels.id"))
     recipient: Mapped[str] = mapped_column(String(100))
     event: Mapped[str] = mapped_column(String(32))

@@ -40,6 +40,9 @@ class Alert(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(100))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_value: Mapped[float | None] = mapped_column(Float)
+    # What the alert looked like when acknowledged: re-alarm when it gets worse than this.
+    acknowledged_severity: Mapped[str | None] = mapped_column(String(16))
+    acknowledged_rise: Mapped[float | None] = mapped_column(Float)
     shelved_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     next_notification_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
@@ -62,3 +65,18 @@ class AlertEvent(Base):
     to_state: Mapped[str | None] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Notice(Base):
+    """A warning about the service rather than a patient (FEED_SILENT, NO_ON_CALL), for
+    admins. One open notice per (kind, subject)."""
+
+    __tablename__ = "notices"
+    __table_args__ = (Index("ix_notices_kind_subject_open", "kind", "subject", "cleared_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

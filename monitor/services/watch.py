@@ -1,0 +1,123 @@
+"""Scheduled checks: sodium measurements overdue, and feeds gone silent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from monitor.alerts import lifecycle as lc
+from monitor.engine.episodes import find_episodes
+from monitor.engine.policy import Policy
+from monitor.notify.outbox import announce, clear_notice, raise_notice
+from monitor.services.alert_actions import AlertChanged, record, view
+from monitor.storage.repos.results import load_series
+from monitor.storage.tables import Alert, AlertEvent, Feed, Patient, Result
+from monitor.storage.uow import UnitOfWork
+
+OVERDUE = "MEASUREMENT_OVERDUE"
+
+
+def interval(policy: Policy, latest_mmol_l: float, rate_alert_open: bool) -> timedelta:
+    """Longest allowed gap before the next sodium, by band (sources: docs/clinical-rules.md)."""
+    m, b = policy.monitoring, policy.bands
+    if rate_alert_open:
+        hours = m.during_rate_alert_hours
+    elif latest_mmol_l < b.severe_below:
+        hours = m.severe_hours
+    elif latest_mmol_l < b.mild_min:
+        hours = m.moderate_hours
+    else:
+        hours = m.mild_hours
+    return timedelta(hours=hours)
+
+
+def check_overdue(new_uow: Callable[[], UnitOfWork], policy: Policy,
+                  now: datetime) -> list[int]:
+    """MEASUREMENT_OVERDUE for patients not discharged, in an open episode, whose last
+    sodium is older than their interval: once per gap; it resolves when a result comes."""
+    with new_uow() as uow:
+        latest = dict(uow.session.execute(
+            select(Result.patient_id, func.max(Result.collected_at))
+            .join(Patient, Patient.id == Result.patient_id)
+            .where(Result.analyte == "sodium", Result.is_current.is_(True),
+                   Result.removed.is_(False), Patient.discharged_at.is_(None),
+                   Patient.merged_into_id.is_(None))
+            .group_by(Result.patient_id)
+            # Past the episode gap nobody is in an open episode: no need to look.
+            .having(func.max(Result.collected_at) >= now - timedelta(
+                hours=policy.episodes.gap_hours))).all())
+    deliveries: list[int] = []
+    for pid, last_at in latest.items():
+        with new_uow() as uow:
+            deliveries += _overdue_one(uow, pid, last_at, policy, now)
+    return deliveries
+
+
+def _overdue_one(uow: UnitOfWork, pid: int, last_at: datetime, policy: Policy,
+                 now: datetime) -> list[int]:
+    s = uow.session
+    gap_key = f"overdue-after:{last_at.isoformat()}"
+    existing = s.scalars(select(Alert).where(Alert.patient_id == pid, Alert.rule == OVERDUE,
+                                             Alert.state == "active")).all()
+    for a in existing:  # a result came: the gap is closed
+        if gap_key not in a.evidence:
+            with suppress(AlertChanged):
+                record(s, a, lc.Transition("resolved", a.lifecycle, lc.RESOLVED, "scheduler",
+                                           "a sodium result arrived"), now, resolved_at=now)
+    series = load_series(s, pid, last_at - timedelta(days=7))
+    times = [m.collected_at.timestamp() for m in series.sodium]
+    values = [m.value_mmol_l for m in series.sodium]
+    episodes = find_episodes(times, values, policy)
+    in_episode = bool(episodes) and episodes[-1].end is None and \
+        now - last_at <= timedelta(hours=policy.episodes.gap_hours)
+    if not in_episode or any(gap_key in a.evidence for a in existing):
+        uow.commit()
+        return []
+    rate_open = s.scalar(select(func.count()).select_from(Alert).where(
+        Alert.patient_id == pid, Alert.rule.in_(lc.RATE_RULES),
+        Alert.lifecycle.in_(lc.OPEN))) or 0
+    allowed = interval(policy, values[-1], rate_open > 0)
+    if now - last_at <= allowed:
+        uow.commit()
+        return []
+    hours = allowed.total_seconds() / 3600
+    a = Alert(patient_id=pid, rule=OVERDUE, severity="warning", state="active",
+              lifecycle=lc.UNACKNOWLEDGED, triggered_at=last_at + allowed,
+              value_mmol_l=values[-1], window_hours=hours, risk_tier="standard",
+              risk_factors=[], policy=policy.name, notify=True, evidence={gap_key: {}},
+              message=(f"No sodium result for {(now - last_at).total_seconds() / 3600:.0f} h "
+                       f"(last {values[-1]:g} mmol/L); the policy asks for one every "
+                       f"{hours:g} h: draw a sodium now (policy {policy.name})."),
+              created_at=now, updated_at=now)
+    s.add(a)
+    s.flush()
+    s.add(AlertEvent(alert_id=a.id, at=now, actor="scheduler", action="raised",
+                     to_state=a.lifecycle, reason="measurement overdue"))
+    deliveries = announce(s, a, "raised", gap_key, now)
+    uow.commit()
+    return deliveries
+
+
+def check_feeds(new_uow: Callable[[], UnitOfWork], now: datetime) -> list[int]:
+    """FEED_SILENT to admins when a registered feed sent nothing for its silence limit."""
+    deliveries: list[int] = []
+    with new_uow() as uow:
+        for feed in uow.session.scalars(select(Feed).where(Feed.name != "import")):
+            silent = feed.last_message_at is None or \
+                now - feed.last_message_at > timedelta(seconds=feed.silent_after_s)
+            if silent:
+                deliveries += raise_notice(
+                    uow.session, "FEED_SILENT", feed.name,
+                    f"Feed {feed.name} has sent nothing since "
+                    f"{feed.last_message_at.isoformat() if feed.last_message_at else 'ever'}.",
+                    now)
+            else:
+                clear_notice(uow.session, "FEED_SILENT", feed.name, now)
+        uow.commit()
+    return deliveries
+
+
+__all__ = ["check_feeds", "check_overdue", "interval", "view"]
