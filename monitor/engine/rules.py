@@ -255,3 +255,16 @@ def _fall(i: int, ctx: _Context) -> float | None:
     if hi <= lo:
         return None
     return max(ctx.values[lo:hi]) - ctx.values[i]
+
+
+def still_present(rule: str, latest_mmol_l: float, policy: Policy) -> bool:
+    """Whether a state alert's condition still holds at the latest sodium (mmol/L).
+
+    Only the band rules clear: a rate alert never does, since the harm of a fast rise lies
+    in its window, not in the value reached.
+    """
+    if rule == SEVERE_HYPONATREMIA:
+        return latest_mmol_l < policy.bands.severe_below
+    if rule == HYPERNATREMIA:
+        return latest_mmol_l > policy.bands.hypernatremia_above
+    return True

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from monitor.alerts import lifecycle as lc
 from monitor.alerts.escalation import first_due
+from monitor.engine.policy import Policy
+from monitor.engine.rules import still_present
 from monitor.notify.outbox import announce
 from monitor.notify.routing import timing, ward_of
 from monitor.storage.tables import Alert, AlertEvent, Delivery, User
@@ -130,3 +132,20 @@ def after_engine_change(s: Session, a: Alert, kind: str, now: datetime) -> list[
     record(s, a, t, now, next_notification_at=now + after, acknowledged_severity=None,
            acknowledged_rise=None)
     return announce(s, a, "re-alarmed", now.isoformat(), now)
+
+
+def clear_gone(s: Session, pid: int, latest_mmol_l: float, policy: Policy,
+               now: datetime) -> None:
+    """Band alerts whose condition is gone at the latest sodium clear (ISA-18.2 'return to
+    normal'): unacknowledged ones wait for an acknowledgement, acknowledged ones resolve."""
+    for a in s.scalars(select(Alert).where(Alert.patient_id == pid, Alert.state == "active",
+                                           Alert.lifecycle.in_((lc.UNACKNOWLEDGED,
+                                                                lc.ACKNOWLEDGED)))):
+        if still_present(a.rule, latest_mmol_l, policy):
+            continue
+        t = lc.clear(view(a))
+        if t is not None:
+            extra: dict[str, object] = {"next_notification_at": None}
+            if t.to_state == lc.RESOLVED:
+                extra["resolved_at"] = now
+            record(s, a, t, now, **extra)

@@ -17,7 +17,7 @@ from monitor.engine.model import Measurement
 from monitor.engine.policy import Policy
 from monitor.engine.reconcile import Change, reconcile
 from monitor.engine.rules import PatientData, evaluate
-from monitor.services.alert_actions import after_engine_change
+from monitor.services.alert_actions import after_engine_change, clear_gone
 from monitor.storage.repos.alerts import active_records, apply_changes
 from monitor.storage.repos.results import load_series
 from monitor.storage.tables import EpisodeMark, Result, RiskFactor
@@ -70,4 +70,6 @@ def evaluate_patient(session: Session, pid: int, since: datetime | None, policy:
     deliveries: list[int] = []
     for change, row in zip(changes, written, strict=True):
         deliveries += after_engine_change(session, row, change.kind, now)
+    if series.sodium:
+        clear_gone(session, pid, series.sodium[-1].value_mmol_l, policy, now)
     return Evaluated(changes, deliveries)
