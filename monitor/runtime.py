@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.config import Settings
 from monitor.engine.policy import load_policy
 from monitor.services.dispatch import CeleryDispatcher, Dispatcher, InProcessDispatcher
+from monitor.services.events import LocalHub, RedisPublisher
 from monitor.services.processing import Pipeline
 from monitor.storage.db import make_engine, session_factory
 from monitor.storage.uow import UnitOfWork
@@ -33,6 +34,12 @@ class Runtime:
     def pipeline(self) -> Pipeline:
         return Pipeline(policy=load_policy(self.settings.policy), tz=self.settings.zone,
                         notify_max_age=self.settings.notify_max_age)
+
+    @cached_property
+    def hub(self) -> LocalHub | RedisPublisher:
+        """Where alert changes are announced to the live dashboards."""
+        url = self.settings.broker_url
+        return RedisPublisher(url) if url.startswith(("redis://", "rediss://")) else LocalHub()
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)

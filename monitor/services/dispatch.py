@@ -42,6 +42,8 @@ def run_inbox(rt: Runtime, inbox_id: int, now: datetime | None = None) -> str:
             done = process_inbox_item(uow, inbox_id, rt.pipeline, now or datetime.now(UTC))
         for delivery_id in done.deliveries:
             rt.dispatcher.deliver(delivery_id)
+        if done.alerts:
+            rt.hub.publish({"alerts": sorted(set(done.alerts))})
         return done.status
     except SQLAlchemyError:
         raise  # the database is unreachable or busy: retry later, the row stays pending

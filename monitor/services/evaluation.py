@@ -7,7 +7,7 @@ change re-evaluates the current episode (results within CONTEXT of the latest on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -27,6 +27,7 @@ from monitor.storage.tables import EpisodeMark, Result, RiskFactor
 class Evaluated:
     changes: list[Change]
     deliveries: list[int]  # outbox rows to send once the transaction commits
+    alerts: list[int] = field(default_factory=list)  # alert rows raised or changed
 
 
 # Look-back loaded before the earliest re-evaluated result: the 48 h window, the 72 h
@@ -72,4 +73,4 @@ def evaluate_patient(session: Session, pid: int, since: datetime | None, policy:
         deliveries += after_engine_change(session, row, change.kind, now)
     if series.sodium:
         clear_gone(session, pid, series.sodium[-1].value_mmol_l, policy, now)
-    return Evaluated(changes, deliveries)
+    return Evaluated(changes, deliveries, [row.id for row in written])

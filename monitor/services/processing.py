@@ -27,7 +27,7 @@ from monitor.ingest.events import (
     Reject,
     ResultEvent,
 )
-from monitor.services.evaluation import evaluate_patient
+from monitor.services.evaluation import Evaluated, evaluate_patient
 from monitor.services.inbox import screen
 from monitor.services.patients import apply_diagnosis, apply_movement, merge
 from monitor.storage.repos.patients import lock, patient_id, ward_id
@@ -77,6 +77,7 @@ def _events(item: InboxItem, p: Pipeline) -> list[Item]:
 class Processed:
     status: str  # processed / already-done / missing
     deliveries: tuple[int, ...] = ()  # notifications to send now that it is committed
+    alerts: tuple[int, ...] = ()  # alerts raised or changed, for the live dashboards
 
 
 def process_inbox_item(uow: UnitOfWork, inbox_id: int, p: Pipeline, now: datetime
@@ -104,6 +105,7 @@ def process_inbox_item(uow: UnitOfWork, inbox_id: int, p: Pipeline, now: datetim
     if inbox_id not in {row.id for row in rows}:
         return Processed("already-done")  # another worker took it while we waited
     deliveries: list[int] = []
+    alerts: list[int] = []
     for row in rows:
         try:
             row_events = events if row.id == inbox_id else _events(row, p)
@@ -115,24 +117,27 @@ def process_inbox_item(uow: UnitOfWork, inbox_id: int, p: Pipeline, now: datetim
         # Evaluated row by row, so the alert history is the one of arrival order.
         touched: dict[int, _Touched] = {}
         _apply(s, row, row_events, pids, touched, p, now)
-        deliveries += _evaluate(s, touched, p, now)
+        found = _evaluate(s, touched, p, now)
+        deliveries += found.deliveries
+        alerts += found.alerts
         row.state, row.processed_at, row.error = "done", now, None
     uow.commit()
-    return Processed("processed", tuple(deliveries))
+    return Processed("processed", tuple(deliveries), tuple(alerts))
 
 
 def _evaluate(s: Session, touched: dict[int, _Touched], p: Pipeline,
-              now: datetime) -> list[int]:
+              now: datetime) -> Evaluated:
     deliveries: list[int] = []
+    alerts: list[int] = []
     for pid, t in sorted(touched.items()):
         since = None if t.full else t.since
-        if t.as_of:
-            deliveries += evaluate_patient(s, pid, since, p.policy, notify=t.notify, now=now,
-                                           extra_keys=frozenset(t.keys),
-                                           override=t.as_of).deliveries
-        deliveries += evaluate_patient(s, pid, since, p.policy, notify=t.notify, now=now,
-                                       extra_keys=frozenset(t.keys)).deliveries
-    return deliveries
+        passes = [t.as_of, None] if t.as_of else [None]
+        for override in passes:
+            done = evaluate_patient(s, pid, since, p.policy, notify=t.notify, now=now,
+                                    extra_keys=frozenset(t.keys), override=override)
+            deliveries += done.deliveries
+            alerts += done.alerts
+    return Evaluated([], deliveries, alerts)
 
 
 def _apply(s: Session, item: InboxItem, events: list[Item], pids: dict[PatientRef, int],

@@ -9,15 +9,20 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from monitor.alerts import lifecycle as lc
+from monitor.alerts.escalation import first_due
 from monitor.engine.episodes import find_episodes
 from monitor.engine.policy import Policy
 from monitor.notify.outbox import announce, clear_notice, raise_notice
+from monitor.notify.routing import timing, ward_of
 from monitor.services.alert_actions import AlertChanged, record, view
+from monitor.services.processing import IMPORT_FEED
+from monitor.storage.repos.patients import lock
 from monitor.storage.repos.results import load_series
 from monitor.storage.tables import Alert, AlertEvent, Feed, Patient, Result
 from monitor.storage.uow import UnitOfWork
 
 OVERDUE = "MEASUREMENT_OVERDUE"
+NOTIFY_MAX_AGE = timedelta(hours=24)  # the default of SODIUM_NOTIFY_MAX_AGE
 
 
 def interval(policy: Policy, latest_mmol_l: float, rate_alert_open: bool) -> timedelta:
@@ -35,9 +40,10 @@ def interval(policy: Policy, latest_mmol_l: float, rate_alert_open: bool) -> tim
 
 
 def check_overdue(new_uow: Callable[[], UnitOfWork], policy: Policy,
-                  now: datetime) -> list[int]:
+                  now: datetime, notify_max_age: timedelta = NOTIFY_MAX_AGE) -> list[int]:
     """MEASUREMENT_OVERDUE for patients not discharged, in an open episode, whose last
-    sodium is older than their interval: once per gap; it resolves when a result comes."""
+    sodium is older than their interval: once per gap; it resolves when a result comes,
+    and stops when the patient is discharged or the episode is over."""
     with new_uow() as uow:
         latest = dict(uow.session.execute(
             select(Result.patient_id, func.max(Result.collected_at))
@@ -49,16 +55,38 @@ def check_overdue(new_uow: Callable[[], UnitOfWork], policy: Policy,
             # Past the episode gap nobody is in an open episode: no need to look.
             .having(func.max(Result.collected_at) >= now - timedelta(
                 hours=policy.episodes.gap_hours))).all())
+        # Open overdue alerts of patients no longer watched (discharged, merged, or past
+        # the episode gap): nothing is overdue for them any more.
+        gone = set(uow.session.scalars(select(Alert.patient_id).where(
+            Alert.rule == OVERDUE, Alert.state == "active"))) - set(latest)
     deliveries: list[int] = []
+    for pid in sorted(gone):
+        with new_uow() as uow:
+            _stop_overdue(uow, pid, now)
     for pid, last_at in latest.items():
         with new_uow() as uow:
-            deliveries += _overdue_one(uow, pid, last_at, policy, now)
+            deliveries += _overdue_one(uow, pid, last_at, policy, now, notify_max_age)
     return deliveries
 
 
-def _overdue_one(uow: UnitOfWork, pid: int, last_at: datetime, policy: Policy,
-                 now: datetime) -> list[int]:
+def _stop_overdue(uow: UnitOfWork, pid: int, now: datetime) -> None:
     s = uow.session
+    lock(s, pid)
+    for a in s.scalars(select(Alert).where(Alert.patient_id == pid, Alert.rule == OVERDUE,
+                                           Alert.state == "active")).all():
+        with suppress(AlertChanged):
+            record(s, a, lc.Transition("resolved", a.lifecycle, lc.RESOLVED, "scheduler",
+                                       "no longer monitored (discharged or episode over)"),
+                   now, resolved_at=now, next_notification_at=None)
+    uow.commit()
+
+
+def _overdue_one(uow: UnitOfWork, pid: int, last_at: datetime, policy: Policy,
+                 now: datetime, notify_max_age: timedelta = NOTIFY_MAX_AGE) -> list[int]:
+    s = uow.session
+    # One scheduler at a time per patient (processing takes the same lock): two
+    # schedulers never raise the same gap twice.
+    lock(s, pid)
     gap_key = f"overdue-after:{last_at.isoformat()}"
     existing = s.scalars(select(Alert).where(Alert.patient_id == pid, Alert.rule == OVERDUE,
                                              Alert.state == "active")).all()
@@ -66,7 +94,8 @@ def _overdue_one(uow: UnitOfWork, pid: int, last_at: datetime, policy: Policy,
         if gap_key not in a.evidence:
             with suppress(AlertChanged):
                 record(s, a, lc.Transition("resolved", a.lifecycle, lc.RESOLVED, "scheduler",
-                                           "a sodium result arrived"), now, resolved_at=now)
+                                           "a sodium result arrived"), now, resolved_at=now,
+                       next_notification_at=None)
     series = load_series(s, pid, last_at - timedelta(days=7))
     times = [m.collected_at.timestamp() for m in series.sodium]
     values = [m.value_mmol_l for m in series.sodium]
@@ -84,14 +113,23 @@ def _overdue_one(uow: UnitOfWork, pid: int, last_at: datetime, policy: Policy,
         uow.commit()
         return []
     hours = allowed.total_seconds() / 3600
+    # Never page for the past: no page when the last sodium was a test message, backfill,
+    # or already stale when it arrived.
+    last = s.scalars(select(Result).where(
+        Result.patient_id == pid, Result.analyte == "sodium", Result.is_current.is_(True),
+        Result.removed.is_(False), Result.collected_at == last_at).order_by(Result.id)).all()
+    notify = any(not r.test and r.source_feed != IMPORT_FEED
+                 and r.received_at - r.collected_at <= notify_max_age for r in last)
     a = Alert(patient_id=pid, rule=OVERDUE, severity="warning", state="active",
               lifecycle=lc.UNACKNOWLEDGED, triggered_at=last_at + allowed,
               value_mmol_l=values[-1], window_hours=hours, risk_tier="standard",
-              risk_factors=[], policy=policy.name, notify=True, evidence={gap_key: {}},
+              risk_factors=[], policy=policy.name, notify=notify, evidence={gap_key: {}},
               message=(f"No sodium result for {(now - last_at).total_seconds() / 3600:.0f} h "
                        f"(last {values[-1]:g} mmol/L); the policy asks for one every "
                        f"{hours:g} h: draw a sodium now (policy {policy.name})."),
               created_at=now, updated_at=now)
+    if notify:  # then escalation, as for any alert
+        a.next_notification_at = first_due(now, a.severity, timing(ward_of(s, pid)))
     s.add(a)
     s.flush()
     s.add(AlertEvent(alert_id=a.id, at=now, actor="scheduler", action="raised",

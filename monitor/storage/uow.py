@@ -26,10 +26,9 @@ class UnitOfWork:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        try:
-            self.session.rollback()
-        finally:
-            self.session.close()
+        # close() rolls back whatever was not committed, and leaves loaded objects readable
+        # (a rollback would expire them), so read models can be rendered after the unit.
+        self.session.close()
 
     @property
     def dialect(self) -> str:

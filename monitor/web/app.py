@@ -1,25 +1,42 @@
-"""The web app: health, readiness, FHIR and JSON/HL7 ingest (dashboards come later)."""
+"""The web app: ingest (FHIR, JSON, HL7 over HTTP), the dashboard pages and their JSON API,
+live events, health and readiness. Every asset is served by the app itself."""
 
 from __future__ import annotations
 
-import html
-from typing import Any
+from pathlib import Path
+from urllib.parse import quote
 
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from monitor.runtime import Runtime
-from monitor.services.alert_view import list_alerts
+from monitor.services.access import Forbidden
 from monitor.services.readiness import broker_status, database_status
-from monitor.web import fhir, ingest
+from monitor.web import api, fhir, ingest, live, pages
+from monitor.web.security import NotSignedIn
+
+STATIC = Path(__file__).parent / "static"
 
 
 def create_app(rt: Runtime) -> FastAPI:
     app = FastAPI(title="sodium-monitor", version="0.1.0",
                   description="Lab-feed ingest and alerts for too-fast sodium correction.")
     app.state.runtime = rt
-    app.include_router(fhir.router)
-    app.include_router(ingest.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in (fhir.router, ingest.router, api.router, pages.router, live.router):
+        app.include_router(router)
+
+    @app.exception_handler(NotSignedIn)
+    def not_signed_in(request: Request, _: NotSignedIn) -> Response:
+        if request.url.path.startswith(("/api/", "/events")):
+            return JSONResponse({"detail": "sign in or send a bearer token"}, status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    def forbidden(request: Request, error: Forbidden) -> Response:
+        return JSONResponse({"detail": str(error)}, status_code=403)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -33,24 +50,4 @@ def create_app(rt: Runtime) -> FastAPI:
         ok = all(v in ("ok", "in-process") for v in report.values())
         return JSONResponse(report, status_code=200 if ok else 503)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index() -> str:
-        rows = "".join(
-            f"<tr><td>{html.escape(a['patient_id'])}</td><td>{a['rule']}</td>"
-            f"<td>{a['severity']}</td><td>{a['state']}</td><td>{a['triggered_at']}</td>"
-            f"<td>{html.escape(a['message'])}</td></tr>"
-            for a in _active_alerts(rt)
-        )
-        return (
-            "<!doctype html><html lang=en><meta charset=utf-8><title>sodium-monitor</title>"
-            "<h1>sodium-monitor</h1><table><thead><tr><th>Patient</th><th>Rule</th>"
-            "<th>Severity</th><th>State</th><th>Triggered</th><th>Message</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table></html>"
-        )
-
     return app
-
-
-def _active_alerts(rt: Runtime) -> list[dict[str, Any]]:
-    with rt.uow() as uow:
-        return list(list_alerts(uow.session))

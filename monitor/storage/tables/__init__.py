@@ -9,6 +9,7 @@ from monitor.storage.tables.access import (
     Role,
     User,
     WardMembership,
+    WebSession,
 )
 from monitor.storage.tables.alerts import Alert, AlertEvent, Notice
 from monitor.storage.tables.clinical import EpisodeMark, Patient, RiskFactor, Ward
@@ -37,4 +38,5 @@ __all__ = [
     "User",
     "Ward",
     "WardMembership",
+    "WebSession",
 ]

@@ -1,0 +1,78 @@
+"""Who may see and do what. Ward scoping is enforced here, in the queries, not only in the
+templates: a nurse of ward A gets 'not found' for ward B's patients and alerts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from monitor.storage.tables import Alert, OnCallShift, Patient, User, WardMembership
+
+Q = TypeVar("Q", bound=Select)  # type: ignore[type-arg]
+
+CAN = {
+    "view": {"nurse", "physician", "admin"},
+    "acknowledge": {"nurse", "physician", "admin"},
+    "shelve": {"nurse", "physician", "admin"},
+    "resolve": {"physician", "admin"},
+    "edit-risk": {"physician", "admin"},
+    "mark-acute": {"physician", "admin"},
+    "admin": {"admin"},
+    "ingest": {"feed", "admin"},
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int | None
+    username: str
+    role: str
+    wards: frozenset[int] | None  # None: every ward (admins)
+
+    def can(self, action: str) -> bool:
+        return self.role in CAN[action]
+
+
+class Forbidden(Exception):
+    """The role does not allow the action."""
+
+
+def principal(s: Session, user: User, now: datetime) -> Principal:
+    """A user's wards: memberships, plus the wards a physician is on call for now."""
+    if user.role == "admin":
+        return Principal(user.id, user.username, user.role, None)
+    wards = set(s.scalars(select(WardMembership.ward_id).where(
+        WardMembership.user_id == user.id)))
+    if user.role == "physician":
+        wards |= set(s.scalars(select(OnCallShift.ward_id).where(
+            OnCallShift.user_id == user.id, OnCallShift.starts_at <= now,
+            OnCallShift.ends_at > now)))
+    return Principal(user.id, user.username, user.role, frozenset(wards))
+
+
+def require(p: Principal, action: str) -> None:
+    if not p.can(action):
+        raise Forbidden(f"a {p.role} may not {action}")
+
+
+def scoped_patients(q: Q, p: Principal) -> Q:
+    """Restrict a query that involves Patient to the principal's wards."""
+    if p.wards is None:
+        return q
+    return q.where(Patient.ward_id.in_(p.wards))
+
+
+def visible_patient(s: Session, p: Principal, patient_id: int) -> Patient | None:
+    found: Patient | None = s.scalar(
+        scoped_patients(select(Patient).where(Patient.id == patient_id), p))
+    return found
+
+
+def visible_alert(s: Session, p: Principal, alert_id: int) -> Alert | None:
+    q = select(Alert).join(Patient, Patient.id == Alert.patient_id).where(Alert.id == alert_id)
+    found: Alert | None = s.scalar(scoped_patients(q, p))
+    return found

@@ -1,0 +1,63 @@
+"""What a physician records: risk factors (with a reason) and acute episodes. Each change
+re-evaluates the patient's current episode at once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from monitor.engine.policy import Policy
+from monitor.engine.risk import FACTOR_NAMES, normalise_code
+from monitor.services.audit import audit
+from monitor.services.evaluation import Evaluated, evaluate_patient
+from monitor.storage.tables import EpisodeMark, RiskFactor
+from monitor.storage.uow import UnitOfWork
+
+
+def add_risk_factor(uow: UnitOfWork, pid: int, factor: str, reason: str, actor: str,
+                    policy: Policy, now: datetime) -> tuple[RiskFactor, Evaluated]:
+    """`factor` is a name (liver-disease, ...) or an ICD-10 code."""
+    if not reason.strip():
+        raise ValueError("a risk-factor change needs a reason")
+    named = factor.lower() in FACTOR_NAMES
+    row = RiskFactor(patient_id=pid, factor=factor.lower() if named else "diagnosis",
+                     icd10_code=None if named else normalise_code(factor),
+                     source="clinician", active=True, recorded_at=now, recorded_by=actor,
+                     reason=reason)
+    uow.session.add(row)
+    uow.session.flush()
+    audit(uow.session, actor, "add-risk-factor", now, "patient", pid, factor=factor,
+          reason=reason)
+    done = evaluate_patient(uow.session, pid, None, policy, notify=True, now=now)
+    uow.commit()
+    return row, done
+
+
+def remove_risk_factor(uow: UnitOfWork, pid: int, risk_id: int, reason: str, actor: str,
+                       policy: Policy, now: datetime) -> Evaluated:
+    row = uow.session.get(RiskFactor, risk_id)
+    if row is None or row.patient_id != pid:
+        raise LookupError(f"no risk factor {risk_id} for this patient")
+    if not reason.strip():
+        raise ValueError("a risk-factor change needs a reason")
+    row.active, row.removed_at = False, now
+    row.reason = f"{row.reason or ''} | removed by {actor}: {reason}".strip(" |")
+    audit(uow.session, actor, "remove-risk-factor", now, "patient", pid, risk_id=risk_id,
+          reason=reason)
+    done = evaluate_patient(uow.session, pid, None, policy, notify=True, now=now)
+    uow.commit()
+    return done
+
+
+def mark_acute(uow: UnitOfWork, pid: int, at: datetime, reason: str, actor: str,
+               policy: Policy, now: datetime) -> Evaluated:
+    """Acute hyponatremia (documented onset < 48 h): its rate rules no longer alert."""
+    if not reason.strip():
+        raise ValueError("marking an episode acute needs a reason")
+    uow.session.add(EpisodeMark(patient_id=pid, episode_start=at, acute=True, reason=reason,
+                                marked_by=actor, marked_at=now))
+    uow.session.flush()
+    audit(uow.session, actor, "mark-acute", now, "patient", pid, at=at.isoformat(),
+          reason=reason)
+    done = evaluate_patient(uow.session, pid, None, policy, notify=True, now=now)
+    uow.commit()
+    return done

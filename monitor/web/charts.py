@@ -1,0 +1,157 @@
+"""Server-rendered SVG charts: no chart library, no script, prints as it shows.
+
+The patient chart draws the sodium values (lab as circles, point-of-care as diamonds,
+corrected or removed versions struck through), the allowed corridor (from each window's
+lowest value up to the most the policy allows over 24 h and 48 h for the patient's risk
+tier), the projection line, and potassium in a strip below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from html import escape
+
+from monitor.engine.policy import Policy
+
+W, H, PAD_L, PAD_R, PAD_T = 860, 360, 48, 16, 16
+NA_H, K_TOP, K_H = 250, 285, 55
+
+
+@dataclass(frozen=True)
+class Point:
+    at: datetime
+    value: float
+    method: str  # lab / poc
+    status: str  # final, preliminary, corrected, removed ...
+    counted: bool
+    source: str
+    key: str
+
+
+def corridor(points: Sequence[Point], policy: Policy, high_risk: bool,
+             step: timedelta = timedelta(hours=1)) -> list[tuple[datetime, float, float]]:
+    """(time, lowest value of the window, highest value allowed) along the series."""
+    counted = [p for p in points if p.counted]
+    if not counted:
+        return []
+    tier = policy.tier_limits(high_risk)
+    out = []
+    t, end = counted[0].at, counted[-1].at + timedelta(hours=12)
+    while t <= end:
+        day = [p.value for p in counted if t - timedelta(hours=24) <= p.at <= t]
+        two = [p.value for p in counted if t - timedelta(hours=48) <= p.at <= t]
+        if day:
+            top = min(min(day) + tier.rise_24h, min(two) + tier.rise_48h)
+            out.append((t, min(day), top))
+        t += step
+    return out
+
+
+def projection(points: Sequence[Point], hours: float = 12) -> tuple[Point, datetime,
+                                                                     float] | None:
+    """Least-squares line over the last `hours`, carried 12 h ahead of the latest value."""
+    counted = [p for p in points if p.counted]
+    if len(counted) < 2:
+        return None
+    last = counted[-1]
+    recent = [p for p in counted if p.at >= last.at - timedelta(hours=hours)]
+    if len(recent) < 2:
+        return None
+    xs = [(p.at - last.at).total_seconds() / 3600 for p in recent]
+    ys = [p.value for p in recent]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    den = sum((x - mx) ** 2 for x in xs)
+    if den == 0:
+        return None
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den
+    return last, last.at + timedelta(hours=12), last.value + slope * 12
+
+
+def patient_chart(points: Sequence[Point], potassium: Sequence[Point], policy: Policy,
+                  high_risk: bool, triggering: set[str]) -> str:
+    if not points:
+        return '<p class="empty">No sodium results yet.</p>'
+    band = corridor(points, policy, high_risk)
+    proj = projection(points)
+    t0 = min(p.at for p in points)
+    t1 = max([p.at for p in points] + [b[0] for b in band] + ([proj[1]] if proj else []))
+    span = max((t1 - t0).total_seconds(), 3600.0)
+    values = [p.value for p in points] + [b[2] for b in band] + [b[1] for b in band] + \
+        ([proj[2]] if proj else [])
+    lo, hi = min(values) - 2, max(values) + 2
+
+    def x(t: datetime) -> float:
+        return PAD_L + (W - PAD_L - PAD_R) * (t - t0).total_seconds() / span
+
+    def y(v: float) -> float:
+        return PAD_T + NA_H * (hi - v) / (hi - lo)
+
+    parts = [f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" '
+             'aria-labelledby="chart-title chart-desc" xmlns="http://www.w3.org/2000/svg">',
+             '<title id="chart-title">Sodium over time with the allowed corridor</title>',
+             f'<desc id="chart-desc">{len(points)} sodium results from '
+             f'{t0:%Y-%m-%d %H:%M} to {max(p.at for p in points):%Y-%m-%d %H:%M} UTC; '
+             f'shaded band: the allowed corridor ({policy.name}).</desc>']
+    for v in range(int(lo) // 5 * 5 + 5, int(hi) + 1, 5):
+        parts.append(f'<line class="grid" x1="{PAD_L}" x2="{W - PAD_R}" y1="{y(v):.1f}" '
+                     f'y2="{y(v):.1f}"/><text class="axis" x="4" y="{y(v) + 4:.1f}">{v}</text>')
+    if band:
+        upper = " ".join(f"{x(t):.1f},{y(top):.1f}" for t, _, top in band)
+        lower = " ".join(f"{x(t):.1f},{y(low):.1f}" for t, low, _ in reversed(band))
+        parts.append(f'<polygon class="corridor" data-testid="corridor" points="{upper} '
+                     f'{lower}"><title>allowed corridor</title></polygon>')
+        parts.append(f'<polyline class="corridor-edge" points="{upper}"/>')
+    counted = [p for p in points if p.counted]
+    parts.append('<polyline class="series" points="' + " ".join(
+        f"{x(p.at):.1f},{y(p.value):.1f}" for p in counted) + '"/>')
+    if proj:
+        last, end, value = proj
+        parts.append(f'<line class="projection" data-testid="projection" x1="{x(last.at):.1f}" '
+                     f'y1="{y(last.value):.1f}" x2="{x(end):.1f}" y2="{y(value):.1f}">'
+                     f'<title>projection: {value:.0f} mmol/L in 12 h</title></line>')
+    for p in points:
+        parts.append(_marker(p, x(p.at), y(p.value), p.key in triggering))
+    parts.append(f'<text class="axis" x="{PAD_L}" y="{K_TOP - 6}">Potassium (mmol/L)</text>')
+    if potassium:
+        klo, khi = min(k.value for k in potassium) - 0.3, max(k.value for k in potassium) + 0.3
+        for k in potassium:
+            ky = K_TOP + K_H * (khi - k.value) / max(khi - klo, 0.1)
+            low = " low" if k.value < policy.lab_risk.potassium_below else ""
+            parts.append(f'<circle class="potassium{low}" cx="{x(k.at):.1f}" cy="{ky:.1f}" '
+                         f'r="3"><title>K {k.value:g} at {k.at:%d %b %H:%M}</title></circle>')
+    parts.append(f'<text class="axis" x="{PAD_L}" y="{H - 2}">{t0:%d %b %H:%M}</text>'
+                 f'<text class="axis" x="{W - 150}" y="{H - 2}">{t1:%d %b %H:%M} UTC</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _marker(p: Point, cx: float, cy: float, trigger: bool) -> str:
+    method = "point-of-care" if p.method == "poc" else "laboratory"
+    label = (f"{p.value:g} mmol/L at {p.at:%d %b %H:%M} UTC, {method}, {p.status}, "
+             f"from {escape(p.source)}" + (" (triggered an alert)" if trigger else ""))
+    classes = f"na {p.method} {'counted' if p.counted else 'superseded'}" + \
+        (" trigger" if trigger else "")
+    test = ' data-testid="trigger"' if trigger else ""
+    if p.method == "poc":
+        shape = (f'<rect class="{classes}"{test} x="{cx - 4:.1f}" y="{cy - 4:.1f}" width="8" '
+                 f'height="8" transform="rotate(45 {cx:.1f} {cy:.1f})">')
+    else:
+        shape = f'<circle class="{classes}"{test} cx="{cx:.1f}" cy="{cy:.1f}" r="5">'
+    strike = "" if p.counted else (f'<line class="strike" x1="{cx - 7:.1f}" y1="{cy:.1f}" '
+                                   f'x2="{cx + 7:.1f}" y2="{cy:.1f}"/>')
+    tag = "rect" if p.method == "poc" else "circle"
+    return f"{shape}<title>{escape(label)}</title></{tag}>{strike}"
+
+
+def sparkline(values: Sequence[float], width: int = 120, height: int = 28) -> str:
+    if len(values) < 2:
+        return ""
+    lo, hi = min(values), max(values)
+    rng = max(hi - lo, 1.0)
+    step = width / (len(values) - 1)
+    pts = " ".join(f"{i * step:.1f},{height - 2 - (v - lo) * (height - 4) / rng:.1f}"
+                   for i, v in enumerate(values))
+    return (f'<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" '
+            f'height="{height}" aria-hidden="true"><polyline points="{pts}"/></svg>')

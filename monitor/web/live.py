@@ -1,0 +1,84 @@
+"""Server-Sent Events: the board learns of new and changed alerts without a reload.
+Each event is filtered to what the signed-in user may see."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from monitor.runtime import Runtime
+from monitor.services.access import Principal, visible_alert
+from monitor.services.events import CHANNEL, LocalHub
+from monitor.web.deps import RuntimeDep
+from monitor.web.security import CallerDep
+from monitor.web.templating import RULE_NAMES
+
+router = APIRouter(include_in_schema=False)
+KEEPALIVE_S = 15.0
+
+
+async def _messages(rt: Runtime) -> AsyncIterator[str | None]:
+    """Payloads as they come; None now and then to keep the connection alive."""
+    hub = rt.hub
+    if isinstance(hub, LocalHub):
+        queue = hub.subscribe()
+        try:
+            while True:
+                try:
+                    yield await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield None
+        finally:
+            hub.unsubscribe(queue)
+    else:
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(rt.settings.broker_url)
+        pubsub = client.pubsub()
+        await pubsub.subscribe(CHANNEL)
+        try:
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True,
+                                                   timeout=KEEPALIVE_S)
+                yield None if message is None else message["data"].decode()
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.unsubscribe(CHANNEL)
+                await client.aclose()
+
+
+def _visible(rt: Runtime, who: Principal, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    shown = []
+    with rt.uow() as uow:
+        for alert_id in payload.get("alerts", []):
+            a = visible_alert(uow.session, who, int(alert_id))
+            if a is not None:
+                shown.append({"id": a.id, "rule": a.rule, "severity": a.severity,
+                              "lifecycle": a.lifecycle,
+                              "text": f"{a.severity.upper()}: {RULE_NAMES.get(a.rule, a.rule)} "
+                                      f"(Na {a.value_mmol_l:g})"})
+    return shown
+
+
+@router.get("/events")
+async def events(request: Request, rt: RuntimeDep, c: CallerDep) -> StreamingResponse:
+    async def stream() -> AsyncIterator[str]:
+        yield f": connected {datetime.now(UTC).isoformat()}\n\n"
+        async for text in _messages(rt):
+            if await request.is_disconnected():
+                break
+            if text is None:
+                yield ": keep-alive\n\n"
+                continue
+            for item in await asyncio.to_thread(_visible, rt, c.who, json.loads(text)):
+                yield f"event: alert\ndata: {json.dumps(item)}\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -1,0 +1,243 @@
+"""The dashboard pages: server-rendered, usable without JavaScript (except live updates)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from monitor.alerts.lifecycle import TransitionError
+from monitor.engine.model import Method
+from monitor.engine.risk import factors_from_diagnoses
+from monitor.runtime import Runtime
+from monitor.services import alert_actions
+from monitor.services.access import Forbidden, Principal, require, visible_alert
+from monitor.services.audit import audit
+from monitor.services.auth import LoginRefused, login, logout
+from monitor.services.evaluation import diagnosis_codes
+from monitor.services.rejects import list_rejects, retry_reject
+from monitor.services.views import board, census, count_active, patient_detail, ward_codes
+from monitor.storage.tables import Feed, OnCallShift, User, Ward
+from monitor.web.charts import Point, patient_chart, sparkline
+from monitor.web.deps import RuntimeDep
+from monitor.web.security import COOKIE, CallerDep, check_csrf
+from monitor.web.templating import templates
+
+router = APIRouter(include_in_schema=False)
+FormStr = Annotated[str, Form()]
+
+
+def _page(request: Request, rt: Runtime, who: Principal, csrf: str | None, name: str,
+          **context: Any) -> HTMLResponse:
+    with rt.uow() as uow:
+        wards = ward_codes(uow.session, who)
+        active = count_active(uow.session, who)
+    return templates.TemplateResponse(request, name, {
+        "who": who, "csrf": csrf or "", "wards": wards, "active_count": active, **context})
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/board", error: str = "") -> HTMLResponse:
+    return templates.TemplateResponse(request, "login.html",
+                                      {"who": None, "next": next, "error": error})
+
+
+@router.post("/login")
+def login_submit(request: Request, rt: RuntimeDep, username: FormStr, password: FormStr,
+                 next: Annotated[str, Form()] = "/board") -> Response:
+    try:
+        with rt.uow() as uow:
+            signed = login(uow, username, password, datetime.now(UTC),
+                           source=request.client.host if request.client else "")
+    except LoginRefused as refused:
+        return templates.TemplateResponse(request, "login.html", {
+            "who": None, "next": next, "error": str(refused)}, status_code=401)
+    target = next if next.startswith("/") and not next.startswith("//") else "/board"
+    reply = RedirectResponse(target, status_code=303)
+    reply.set_cookie(COOKIE, signed.token, httponly=True, samesite="lax",
+                     secure=request.url.scheme == "https", max_age=12 * 3600)
+    return reply
+
+
+@router.post("/logout")
+def logout_submit(request: Request, rt: RuntimeDep, c: CallerDep,
+                  csrf: Annotated[str, Form()] = "") -> Response:
+    check_csrf(c, csrf)
+    with rt.uow() as uow:
+        logout(uow, request.cookies.get(COOKIE, ""))
+    reply = RedirectResponse("/login", status_code=303)
+    reply.delete_cookie(COOKIE)
+    return reply
+
+
+@router.get("/")
+def home() -> Response:
+    return RedirectResponse("/board", status_code=303)
+
+
+@router.get("/board", response_class=HTMLResponse)
+def board_page(request: Request, rt: RuntimeDep, c: CallerDep, flash: str = "") -> HTMLResponse:
+    require(c.who, "view")
+    now = datetime.now(UTC)
+    with rt.uow() as uow:
+        rows = board(uow.session, c.who, now)
+    return _page(request, rt, c.who, c.csrf, "board.html", rows=rows, nav="board",
+                 flash=flash)
+
+
+SORTS = [("bed", "Bed"), ("na", "Latest Na"), ("change", "24 h change"),
+         ("alerts", "Alerts")]
+
+
+@router.get("/wards/{code}", response_class=HTMLResponse)
+def census_page(request: Request, rt: RuntimeDep, c: CallerDep, code: str, q: str = "",
+                sort: str = "bed", alerts: str = "") -> HTMLResponse:
+    require(c.who, "view")
+    now = datetime.now(UTC)
+    with rt.uow() as uow:
+        rows = census(uow.session, c.who, code, rt.pipeline.policy, now)
+    if rows is None:
+        raise HTTPException(404, "no such ward")
+    if q:
+        rows = [r for r in rows if q.lower() in f"{r.patient.bed} {r.patient.identifier}".lower()]
+    if alerts:
+        rows = [r for r in rows if r.alerts]
+    keys = {"na": lambda r: (r.latest is None, r.latest or 0),
+            "change": lambda r: -(r.change_24h or 0),
+            "alerts": lambda r: (-len(r.alerts), r.patient.bed or ""),
+            "bed": lambda r: (r.patient.bed or "", r.patient.identifier)}
+    rows.sort(key=keys.get(sort, keys["bed"]))
+    for r in rows:
+        r.spark = sparkline([v for _, v in r.sparkline])
+    return _page(request, rt, c.who, c.csrf, "census.html", rows=rows, ward=code, q=q,
+                 sort=sort, sorts=SORTS, only_alerts=bool(alerts), now=now,
+                 nav=f"ward:{code}")
+
+
+@router.get("/patients/{patient_id}", response_class=HTMLResponse)
+def patient_page(request: Request, rt: RuntimeDep, c: CallerDep,
+                 patient_id: int) -> HTMLResponse:
+    require(c.who, "view")
+    now = datetime.now(UTC)
+    policy = rt.pipeline.policy
+    with rt.uow() as uow:
+        d = patient_detail(uow.session, c.who, patient_id)
+        if d is None:
+            raise HTTPException(404, "no such patient")
+        audit(uow.session, c.who.username, "view-patient", now, "patient", patient_id)
+        codes = diagnosis_codes(uow.session, patient_id)
+        uow.commit()
+    results = d["results"]
+    sodium = [_point(r) for r in results if r.analyte == "sodium" and r.value_mmol_l is not None]
+    potassium = [_point(r) for r in results if r.analyte == "potassium" and r.is_current
+                 and not r.removed and r.value_mmol_l is not None]
+    lab = sorted({f for a in d["alerts"] if a.state == "active" for f in a.risk_factors}
+                 - set(factors_from_diagnoses(codes, policy)))
+    high = bool(codes) or bool(lab)
+    triggering = {k.partition("|")[2] for a in d["alerts"] if a.state == "active"
+                  for k in (a.evidence or {})}
+    chart = patient_chart(sodium, potassium, policy, high, triggering)
+    return _page(request, rt, c.who, c.csrf, "patient.html", p=d["patient"], ward=d["ward"],
+                 results=results, alerts=d["alerts"], events=d["events"], risks=d["risks"],
+                 lab_factors=lab, chart=chart, policy=policy,
+                 tier="high" if high else "standard", limits=policy.tier_limits(high),
+                 nav="patient")
+
+
+def _point(r: Any) -> Point:
+    return Point(at=r.collected_at, value=r.value_mmol_l, method=r.method, status=r.status,
+                 counted=bool(r.is_current and not r.removed), source=r.source_feed,
+                 key=r.result_key if r.method != Method.URINE else "")
+
+
+def _act(rt: Runtime, c: Any, alert_id: int, action: str, run: Any, back: str) -> Response:
+    now = datetime.now(UTC)
+    require(c.who, action)
+    with rt.uow() as uow:
+        if visible_alert(uow.session, c.who, alert_id) is None:
+            raise HTTPException(404, "no such alert")
+    try:
+        run(now)
+        message = f"Alert {alert_id}: {action} done."
+    except (TransitionError, alert_actions.AlertChanged, LookupError) as error:
+        message = f"Alert {alert_id}: {error}"
+    with rt.uow() as uow:
+        audit(uow.session, c.who.username, action, now, "alert", alert_id)
+        uow.commit()
+    rt.hub.publish({"alerts": [alert_id]})
+    target = back if back.startswith("/") and not back.startswith("//") else "/board"
+    return RedirectResponse(f"{target}?flash={quote(message)}", status_code=303)
+
+
+@router.post("/alerts/{alert_id}/ack")
+def ack_form(rt: RuntimeDep, c: CallerDep, alert_id: int, csrf: FormStr,
+             back: Annotated[str, Form()] = "/board") -> Response:
+    check_csrf(c, csrf)
+    return _act(rt, c, alert_id, "acknowledge", lambda now: alert_actions.acknowledge(
+        rt.uow, alert_id, c.who.username, None, now), back)
+
+
+@router.post("/alerts/{alert_id}/shelve")
+def shelve_form(rt: RuntimeDep, c: CallerDep, alert_id: int, csrf: FormStr, reason: FormStr,
+                hours: Annotated[float, Form()] = 2, back: Annotated[str, Form()] = "/board"
+                ) -> Response:
+    check_csrf(c, csrf)
+    return _act(rt, c, alert_id, "shelve", lambda now: alert_actions.shelve(
+        rt.uow, alert_id, c.who.username, reason, timedelta(hours=hours), now), back)
+
+
+@router.post("/alerts/{alert_id}/resolve")
+def resolve_form(rt: RuntimeDep, c: CallerDep, alert_id: int, csrf: FormStr, note: FormStr,
+                 back: Annotated[str, Form()] = "/board") -> Response:
+    check_csrf(c, csrf)
+    return _act(rt, c, alert_id, "resolve", lambda now: alert_actions.resolve(
+        rt.uow, alert_id, c.who.username, note, now), back)
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin_page(request: Request, rt: RuntimeDep, c: CallerDep, flash: str = "") -> HTMLResponse:
+    require(c.who, "admin")
+    now = datetime.now(UTC)
+    with rt.uow() as uow:
+        s = uow.session
+        feeds = [{"name": f.name, "kind": f.kind, "last_message_at": f.last_message_at,
+                  "live": f.last_message_at is not None and
+                  now - f.last_message_at <= timedelta(seconds=f.silent_after_s)}
+                 for f in s.scalars(select(Feed).order_by(Feed.name))]
+        rejects = list(list_rejects(uow, 100))
+        wards = list(s.scalars(select(Ward).order_by(Ward.code)))
+        users = list(s.scalars(select(User).order_by(User.username)))
+        shifts = [{"ward": w, "user": u, "starts_at": sh.starts_at, "ends_at": sh.ends_at}
+                  for sh, w, u in s.execute(
+                      select(OnCallShift, Ward.code, User.username)
+                      .join(Ward, Ward.id == OnCallShift.ward_id)
+                      .join(User, User.id == OnCallShift.user_id)
+                      .where(OnCallShift.ends_at > now).order_by(OnCallShift.starts_at))]
+    return _page(request, rt, c.who, c.csrf, "admin.html", feeds=feeds, rejects=rejects,
+                 ward_rows=wards, users=users, shifts=shifts, flash=flash, nav="admin",
+                 default_policy=rt.settings.policy)
+
+
+@router.post("/admin/rejects/{reject_id}/retry")
+def retry_form(rt: RuntimeDep, c: CallerDep, reject_id: int, csrf: FormStr) -> Response:
+    check_csrf(c, csrf)
+    require(c.who, "admin")
+    now = datetime.now(UTC)
+    try:
+        result = retry_reject(rt.uow, reject_id, rt.pipeline, now)
+        if result.inbox_id is not None:
+            rt.dispatcher.process(result.inbox_id)
+        message = f"Reject {reject_id}: {result.outcome}."
+    except LookupError as error:
+        message = str(error)
+    with rt.uow() as uow:
+        audit(uow.session, c.who.username, "retry-reject", now, "reject", reject_id)
+        uow.commit()
+    return RedirectResponse(f"/admin?flash={quote(message)}", status_code=303)
+
+
+__all__ = ["Forbidden", "router"]

@@ -1,0 +1,78 @@
+"""Who is calling: a session cookie (pages) or a bearer token (API). Anonymous callers get
+401 on the API and a redirect to the login page elsewhere."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy import select
+
+from monitor.runtime import Runtime
+from monitor.services.access import Principal, principal
+from monitor.services.auth import session_user
+from monitor.services.tokens import token_hash
+from monitor.storage.tables import ApiToken, User
+from monitor.web.deps import RuntimeDep
+
+COOKIE = "sm_session"
+
+
+class NotSignedIn(Exception):
+    """Raised by the dependencies; the app turns it into 401 or a login redirect."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    who: Principal
+    csrf: str | None  # None for bearer tokens (no cookie, so no cross-site risk)
+
+
+def _from_token(rt: Runtime, token: str, now: datetime) -> Principal | None:
+    with rt.uow() as uow:
+        row = uow.session.scalar(select(ApiToken).where(
+            ApiToken.token_hash == token_hash(token), ApiToken.revoked_at.is_(None)))
+        if row is None:
+            return None
+        row.last_used_at = now
+        uow.commit()
+        if row.user_id is not None:
+            user = uow.session.get(User, row.user_id)
+            return principal(uow.session, user, now) if user and user.active else None
+        return Principal(None, f"token:{row.name}", row.role,
+                         None if row.role == "admin" else frozenset())
+
+
+def caller(request: Request, rt: RuntimeDep) -> Caller:
+    now = datetime.now(UTC)
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        who = _from_token(rt, auth[7:].strip(), now)
+        if who is None:
+            raise HTTPException(401, "unknown or revoked token",
+                                headers={"WWW-Authenticate": "Bearer"})
+        if who.role == "feed":
+            raise HTTPException(403, "feed tokens may only send results")
+        return Caller(who, None)
+    token = request.cookies.get(COOKIE)
+    if token:
+        with rt.uow() as uow:
+            found = session_user(uow, token, now)
+            if found is not None:
+                user, csrf = found
+                return Caller(principal(uow.session, user, now), csrf)
+    raise NotSignedIn()
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
+def check_csrf(c: Caller, submitted: str | None) -> None:
+    """Every form (and cookie-authenticated API write) carries the session's CSRF token."""
+    if c.csrf is None:
+        return
+    if not submitted or not hmac.compare_digest(submitted, c.csrf):
+        raise HTTPException(403, "missing or wrong CSRF token; reload the page")

@@ -1,0 +1,41 @@
+// Live updates with the browser's own EventSource: a new alert appears without a reload,
+// with a visual cue and (if ticked) a short tone. Everything else works without script.
+(function () {
+  if (!window.EventSource) return;
+  var status = document.getElementById("live-status");
+  var live = document.getElementById("live");
+  var sound = document.getElementById("sound");
+  function beep() {
+    if (!sound || !sound.checked) return;
+    try {
+      var ctx = new (window.AudioContext || window.webkitAudioContext)();
+      var osc = ctx.createOscillator(); osc.frequency.value = 880; osc.connect(ctx.destination);
+      osc.start(); osc.stop(ctx.currentTime + 0.25);
+    } catch (e) { /* no audio: the visual cue remains */ }
+  }
+  var source = new EventSource("/events");
+  source.addEventListener("alert", function (event) {
+    var data = JSON.parse(event.data);
+    if (live) live.textContent = data.text;
+    beep();
+    var board = document.querySelector("[data-testid=board] tbody");
+    if (!board) return;
+    fetch(location.pathname, {credentials: "same-origin"}).then(function (r) { return r.text(); })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var fresh = doc.querySelector("[data-testid=board] tbody");
+        if (!fresh) return;
+        var seen = {};
+        board.querySelectorAll("tr[data-alert-id]").forEach(function (tr) { seen[tr.dataset.alertId] = 1; });
+        fresh.querySelectorAll("tr[data-alert-id]").forEach(function (tr) {
+          if (!seen[tr.dataset.alertId]) tr.classList.add("new");
+        });
+        board.replaceWith(fresh);
+        var count = doc.querySelector("[data-testid=active-count]");
+        var mine = document.querySelector("[data-testid=active-count]");
+        if (count && mine) mine.textContent = count.textContent;
+      });
+  });
+  source.onerror = function () { if (status) status.textContent = "Live updates reconnecting…"; };
+  source.onopen = function () { if (status) status.textContent = "Live updates on."; };
+})();
