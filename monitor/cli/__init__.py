@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from monitor.cli import admin, db, demo, live, policies, processes, replay
+from monitor.cli import admin, db, demo, live, policies, processes, replay, simulate
 
 app = typer.Typer(
     name="sodium-monitor",
@@ -17,6 +17,7 @@ app.add_typer(db.app, name="db")
 app.command("replay")(replay.replay)
 app.command("policies")(policies.policies)
 app.command("demo")(demo.demo)
+app.command("simulate")(simulate.simulate)
 app.command("api")(processes.api)
 app.command("mllp")(processes.mllp)
 app.command("worker")(processes.worker)

@@ -1,7 +1,7 @@
 """`sodium-monitor demo`: the whole service in one process on the embedded default.
 
-SQLite, tasks and the scheduler in-process, the MLLP listener and the web app. The demo
-ward's recorded feed is loaded through the same inbox path a live feed takes.
+SQLite, tasks and the scheduler in-process, the MLLP listener and the web app, a seeded
+demo hospital, and the ward simulator feeding the listener over real MLLP.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
-from importlib import resources
 
 import typer
 import uvicorn
@@ -18,59 +17,57 @@ from monitor.cli.common import settings_or_exit
 from monitor.listener.service import serve as serve_mllp
 from monitor.runtime import Runtime
 from monitor.scheduling.scheduler import background
-from monitor.services.backfill import chunks
-from monitor.services.dispatch import run_inbox
-from monitor.services.intake import receive_text
+from monitor.services.demo_seed import seed
+from monitor.sim.feed import run_in_background
 from monitor.storage.migrate import upgrade
 from monitor.web.app import create_app
 
 
-def _load_demo_ward(rt: Runtime) -> int:
-    feed = resources.files("monitor.demo").joinpath("ward.hl7").read_text()
-    count = 0
-    for _, message in chunks("hl7", feed):
-        with rt.uow() as uow:
-            inbox_id = receive_text(uow, "hl7", "hl7:DEMO-LIS", message, rt.pipeline,
-                                    datetime.now(UTC))
-        run_inbox(rt, inbox_id)
-        count += 1
-    return count
-
-
-async def _run(rt: Runtime, host: str, port: int, mllp_host: str, mllp_port: int) -> None:
-    config = uvicorn.Config(create_app(rt), host=host, port=port, log_level="info")
-    server = uvicorn.Server(config)
+async def _run(rt: Runtime, host: str, port: int, mllp_host: str, mllp_port: int,
+               rate: float) -> None:
+    server = uvicorn.Server(uvicorn.Config(create_app(rt), host=host, port=port,
+                                           log_level="warning"))
     stop = asyncio.Event()
     listener = asyncio.create_task(serve_mllp(rt, mllp_host, mllp_port, stop))
+    simulator, stop_simulator = run_in_background(mllp_host, mllp_port, rate)
     try:
         await server.serve()
     finally:
+        stop_simulator.set()
         stop.set()
         await listener
+        simulator.join(timeout=5)
 
 
 def demo(
     host: str = typer.Option(None, help="[default: SODIUM_API_HOST]"),
     port: int = typer.Option(None, help="[default: SODIUM_API_PORT]"),
     mllp_port: int = typer.Option(None, help="[default: SODIUM_MLLP_PORT]"),
+    speed: float = typer.Option(1.0, help="compress the simulator's live part (2 = twice "
+                                "as fast)"),
+    rate: float = typer.Option(3.0, help="seconds between live results (before --speed)"),
 ) -> None:
-    """Migrate the embedded database, load the demo ward and serve web app and listener."""
+    """The embedded service with a demo hospital fed live by the ward simulator."""
     settings = settings_or_exit()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     upgrade(settings.database_url)
     rt = Runtime(settings)
-    loaded = _load_demo_ward(rt)
+    logins = seed(rt.uow, datetime.now(UTC))
     host, port = host or settings.api_host, port or settings.api_port
     mllp_port = mllp_port or settings.mllp_port
-    typer.echo(f"sodium-monitor demo: {loaded} demo messages loaded into "
-               f"{settings.database_url}\n  web app:       http://{host}:{port}/  "
-               f"(health: /healthz, API: /docs)\n  MLLP listener: {settings.mllp_host}:"
-               f"{mllp_port}\n  Ctrl-C stops.")
+    typer.echo(f"sodium-monitor demo on {settings.database_url}")
+    typer.echo(f"  open  http://{host}:{port}/   (API docs: /docs)")
+    typer.echo(f"  MLLP  {settings.mllp_host}:{mllp_port}  (the ward simulator feeds it)")
+    typer.echo("  sign in as:")
+    for username, role, password in logins:
+        typer.echo(f"    {username:<10} {password:<12} {role}")
+    typer.echo("  Ctrl-C stops.")
     scheduler = background(rt)
     scheduler.start()
     try:
-        asyncio.run(_run(rt, host, port, settings.mllp_host, mllp_port))
+        asyncio.run(_run(rt, host, port, settings.mllp_host, mllp_port, rate / max(speed, 0.01)))
     except KeyboardInterrupt:
         pass
     finally:
         scheduler.shutdown(wait=False)
+        typer.echo("sodium-monitor demo stopped.")

@@ -143,7 +143,9 @@ def check_feeds(new_uow: Callable[[], UnitOfWork], now: datetime) -> list[int]:
     """FEED_SILENT to admins when a registered feed sent nothing for its silence limit."""
     deliveries: list[int] = []
     with new_uow() as uow:
-        for feed in uow.session.scalars(select(Feed).where(Feed.name != "import")):
+        # Locked, so two schedulers never both open a notice for the same feed.
+        for feed in uow.session.scalars(select(Feed).where(Feed.name != "import")
+                                        .order_by(Feed.id).with_for_update()):
             silent = feed.last_message_at is None or \
                 now - feed.last_message_at > timedelta(seconds=feed.silent_after_s)
             if silent:

@@ -1,0 +1,50 @@
+"""`sodium-monitor demo` as a new user runs it: a subprocess on free ports, fed by its own
+ward simulator over MLLP; asserted through the API with the printed credentials."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import httpx
+
+from tests.integration.stack import CLI, free_port, port_open, wait_for
+
+RATE = {"OVERCORRECTION_24H", "OVERCORRECTION_48H", "PROJECTED_OVERCORRECTION"}
+
+
+def test_demo_shows_a_critical_alert_for_the_overcorrecting_patient_only(tmp_path: Path) -> None:
+    port, mllp = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SODIUM_")}
+    demo = subprocess.Popen([CLI, "demo", "--port", str(port), "--mllp-port", str(mllp),
+                             "--speed", "10"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: port_open(port), 60, "the demo's web app")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10,
+                      follow_redirects=True) as http:
+            assert http.get("/healthz").status_code == 200
+            login = http.post("/login", data={"username": "dr.ali", "password": "demo-doctor"})
+            assert login.status_code == 200 and "Alert board" in login.text
+
+            def alerts() -> list[dict]:
+                return list(http.get("/api/v1/alerts").json())
+
+            def critical_for(mrn: str) -> bool:
+                return any(a["patient_id"] == mrn and a["rule"] == "OVERCORRECTION_24H"
+                           and a["severity"] == "critical" for a in alerts())
+
+            wait_for(lambda: critical_for("DEMO-001") and critical_for("DEMO-002"), 90,
+                     "the simulator's overcorrections", every=1)
+            slow = [a for a in alerts() if a["patient_id"] == "DEMO-003"]
+            assert not [a for a in slow if a["rule"] in RATE], slow
+            assert any(a["rule"] == "PROJECTED_OVERCORRECTION" for a in alerts())
+        assert (tmp_path / "var" / "sodium-monitor.db").exists()  # the embedded default
+    finally:
+        os.killpg(demo.pid, signal.SIGINT)
+        out, _ = demo.communicate(timeout=30)
+    text = out.decode()
+    assert "dr.ali" in text and "demo-doctor" in text  # the printed logins
+    assert "stopped" in text  # Ctrl-C stops cleanly
