@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     # Time zone for timestamps that carry no UTC offset.
     timezone: str = "UTC"
     policy: str = "default"
+    # json: one structured line per event (production); console: plain text (the demo).
+    log_format: str = "json"
     # Alerts from results collected longer ago than this never page anyone (issue 5).
     notify_max_age: timedelta = timedelta(hours=24)
     # Where links in notifications point (the dashboard).
@@ -81,6 +83,13 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name such as "
                              "Europe/Berlin)") from None
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value not in ("json", "console"):
+            raise ValueError("json or console")
         return value
 
     @field_validator("mllp_port", "api_port")

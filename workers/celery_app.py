@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import setup_logging
 
 from monitor.config import get_settings
+from monitor.logs import configure
 
 
 def make_celery(broker_url: str | None = None) -> Celery:
@@ -46,3 +48,9 @@ def make_celery(broker_url: str | None = None) -> Celery:
 
 
 app = make_celery(os.environ.get("SODIUM_BROKER_URL") or None)
+
+
+@setup_logging.connect
+def _logs(**_: object) -> None:
+    """The worker logs like every other process (JSON lines unless configured otherwise)."""
+    configure(os.environ.get("SODIUM_LOG_FORMAT", "json"))

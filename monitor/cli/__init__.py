@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from monitor.cli import admin, db, demo, live, policies, processes, replay, simulate
+from monitor.cli import admin, check, db, demo, live, policies, processes, replay, simulate
 
 app = typer.Typer(
     name="sodium-monitor",
@@ -18,6 +18,7 @@ app.command("replay")(replay.replay)
 app.command("policies")(policies.policies)
 app.command("demo")(demo.demo)
 app.command("simulate")(simulate.simulate)
+app.command("check")(check.check_command)
 app.command("api")(processes.api)
 app.command("mllp")(processes.mllp)
 app.command("worker")(processes.worker)

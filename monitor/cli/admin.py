@@ -156,8 +156,11 @@ def report_compliance(start: str = typer.Option(..., "--from", help="YYYY-MM-DD"
     """Per ward: counts, median and p90 of collected->raised, raised->first notification,
     first notification->acknowledged; escalated and never acknowledged."""
     rt = Runtime(settings_or_exit())
-    begin = datetime.combine(date.fromisoformat(start), time(), UTC)
-    finish = datetime.combine(date.fromisoformat(end), time(), UTC) + timedelta(days=1)
+    try:
+        begin = datetime.combine(date.fromisoformat(start), time(), UTC)
+        finish = datetime.combine(date.fromisoformat(end), time(), UTC) + timedelta(days=1)
+    except ValueError:
+        raise typer.BadParameter("--from and --to are dates, YYYY-MM-DD") from None
     with rt.uow() as uow:
         rows = compliance(uow.session, begin, finish, ward)
     if fmt == "json":

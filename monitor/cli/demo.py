@@ -15,6 +15,7 @@ import uvicorn
 
 from monitor.cli.common import settings_or_exit
 from monitor.listener.service import serve as serve_mllp
+from monitor.logs import configure
 from monitor.runtime import Runtime
 from monitor.scheduling.scheduler import background
 from monitor.services.demo_seed import seed
@@ -49,7 +50,7 @@ def demo(
 ) -> None:
     """The embedded service with a demo hospital fed live by the ward simulator."""
     settings = settings_or_exit()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    configure("console", logging.WARNING)
     upgrade(settings.database_url)
     rt = Runtime(settings)
     logins = seed(rt.uow, datetime.now(UTC))

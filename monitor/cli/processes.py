@@ -13,11 +13,12 @@ import typer
 import uvicorn
 
 from monitor.cli.common import settings_or_exit
+from monitor.logs import configure
 from monitor.runtime import Runtime
 
 
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def _logging(fmt: str) -> None:
+    configure(fmt, logging.INFO)
 
 
 def api(host: str = typer.Option(None, help="[default: SODIUM_API_HOST, 127.0.0.1]"),
@@ -26,9 +27,9 @@ def api(host: str = typer.Option(None, help="[default: SODIUM_API_HOST, 127.0.0.
     from monitor.web.app import create_app
 
     settings = settings_or_exit()
-    _logging()
+    _logging(settings.log_format)
     uvicorn.run(create_app(Runtime(settings)), host=host or settings.api_host,
-                port=port or settings.api_port)
+                port=port or settings.api_port, log_config=None)
 
 
 def mllp(host: str = typer.Option(None, help="[default: SODIUM_MLLP_HOST, 127.0.0.1]"),
@@ -37,7 +38,7 @@ def mllp(host: str = typer.Option(None, help="[default: SODIUM_MLLP_HOST, 127.0.
     from monitor.listener.service import serve
 
     settings = settings_or_exit()
-    _logging()
+    _logging(settings.log_format)
     with suppress(KeyboardInterrupt):
         asyncio.run(serve(Runtime(settings), host or settings.mllp_host,
                           port or settings.mllp_port))
@@ -61,6 +62,6 @@ def scheduler() -> None:
     from monitor.scheduling.scheduler import blocking
 
     settings = settings_or_exit()
-    _logging()
+    _logging(settings.log_format)
     with suppress(KeyboardInterrupt):
         blocking(Runtime(settings)).start()

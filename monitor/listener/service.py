@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import uuid
 from datetime import UTC, datetime
 
 from monitor.ingest import build_ack
 from monitor.listener.mllp import Limits, MllpServer
+from monitor.logs import request_id
 from monitor.runtime import Runtime
 from monitor.services.hl7_receive import receive_hl7
 from monitor.services.inbox import reject_payload
@@ -33,6 +35,7 @@ def build_server(rt: Runtime, limits: Limits | None = None,
 
     async def on_message(frame: bytes) -> bytes:
         text = frame.decode("utf-8", errors="replace")
+        request_id.set(uuid.uuid4().hex[:16])
         reply = await loop_run(None, lambda: receive_hl7(
             rt.uow, text, feed_name(text), rt.pipeline, datetime.now(UTC)))
         if reply.inbox_id is not None:

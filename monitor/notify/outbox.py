@@ -65,6 +65,8 @@ def announce(session: Session, alert: Alert, event: str, occurrence: str,
         ids += raise_notice(session, "NO_ON_CALL", ward.code,
                             f"Ward {ward.code}: nobody is on call to receive escalated alert "
                             f"{alert.id}; sent to the fallback contact.", now)
+    elif ward is not None and event in ("escalated", "repeated"):
+        clear_notice(session, "NO_ON_CALL", ward.code, now)  # someone is on call again
     return ids
 
 

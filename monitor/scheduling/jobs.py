@@ -48,7 +48,7 @@ def alerting(rt: Runtime, now: datetime | None = None) -> None:
     now = now or datetime.now(UTC)
     escalate_due(rt.uow, now)
     expire_shelves(rt.uow, now)
-    check_overdue(rt.uow, rt.pipeline.policy, now)
+    check_overdue(rt.uow, rt.pipeline.policy, now, rt.settings.notify_max_age)
     check_feeds(rt.uow, now)
     send_due(rt, now)
 

@@ -40,17 +40,19 @@ def run_inbox(rt: Runtime, inbox_id: int, now: datetime | None = None) -> str:
     try:
         with rt.uow() as uow:
             done = process_inbox_item(uow, inbox_id, rt.pipeline, now or datetime.now(UTC))
-        for delivery_id in done.deliveries:
-            rt.dispatcher.deliver(delivery_id)
-        if done.alerts:
-            rt.hub.publish({"alerts": sorted(set(done.alerts))})
-        return done.status
     except SQLAlchemyError:
         raise  # the database is unreachable or busy: retry later, the row stays pending
     except Exception as error:
         log.exception("processing inbox %s failed", inbox_id)
         _record_failure(rt, inbox_id, error, now or datetime.now(UTC))
         return "failed"
+    # Committed: what follows may fail without touching the row (the scheduler's outbox
+    # sweep sends what could not be enqueued; a missed live event costs a refresh).
+    for delivery_id in done.deliveries:
+        rt.dispatcher.deliver(delivery_id)
+    if done.alerts:
+        rt.hub.publish({"alerts": sorted(set(done.alerts))})
+    return done.status
 
 
 def run_delivery(rt: Runtime, delivery_id: int, now: datetime | None = None) -> str:

@@ -3,33 +3,49 @@ live events, health and readiness. Every asset is served by the app itself."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from swagger_ui_bundle import swagger_ui_path
 
+from monitor.logs import request_id
 from monitor.runtime import Runtime
-from monitor.services.access import Forbidden
+from monitor.services.access import Forbidden, require
 from monitor.services.readiness import broker_status, database_status
 from monitor.web import api, fhir, ingest, live, pages
-from monitor.web.security import NotSignedIn
+from monitor.web.metrics import StoreCollector
+from monitor.web.security import CallerDep, NotSignedIn
 
 STATIC = Path(__file__).parent / "static"
 
 
 def create_app(rt: Runtime) -> FastAPI:
-    app = FastAPI(title="sodium-monitor", version="0.1.0",
+    # The API docs use Swagger UI from a package, served here: no CDN inside a hospital.
+    app = FastAPI(title="sodium-monitor", version="0.1.0", docs_url=None, redoc_url=None,
                   description="Lab-feed ingest and alerts for too-fast sodium correction.")
     app.state.runtime = rt
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="sodium-monitor API",
+                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/swagger/swagger-ui.css",
+                                   swagger_favicon_url="/static/swagger/favicon-32x32.png")
     for router in (fhir.router, ingest.router, api.router, pages.router, live.router):
         app.include_router(router)
 
     @app.exception_handler(NotSignedIn)
     def not_signed_in(request: Request, _: NotSignedIn) -> Response:
-        if request.url.path.startswith(("/api/", "/events")):
+        if request.url.path.startswith(("/api/", "/events", "/metrics")):
             return JSONResponse({"detail": "sign in or send a bearer token"}, status_code=401,
                                 headers={"WWW-Authenticate": "Bearer"})
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
@@ -37,6 +53,27 @@ def create_app(rt: Runtime) -> FastAPI:
     @app.exception_handler(Forbidden)
     def forbidden(request: Request, error: Forbidden) -> Response:
         return JSONResponse({"detail": str(error)}, status_code=403)
+
+    @app.middleware("http")
+    async def tag_request(request: Request, call_next: Any) -> Response:
+        """Every log line of a request carries its id (X-Request-ID, or a new one)."""
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        token = request_id.set(rid)
+        try:
+            reply: Response = await call_next(request)
+        finally:
+            request_id.reset(token)
+        reply.headers["X-Request-ID"] = rid
+        return reply
+
+    registry = CollectorRegistry()
+    registry.register(StoreCollector(rt))
+
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+    def metrics(c: CallerDep) -> PlainTextResponse:
+        """Prometheus metrics (an admin bearer token; see docs/operations.md)."""
+        require(c.who, "admin")
+        return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -47,7 +84,7 @@ def create_app(rt: Runtime) -> FastAPI:
     def readyz() -> JSONResponse:
         """Readiness: the database and the broker, reported separately."""
         report = {"database": database_status(rt), "broker": broker_status(rt)}
-        ok = all(v in ("ok", "in-process") for v in report.values())
+        ok = all(v in ("ok", "in-process", "unchecked") for v in report.values())
         return JSONResponse(report, status_code=200 if ok else 503)
 
     return app

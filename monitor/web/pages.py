@@ -165,34 +165,36 @@ def _act(rt: Runtime, c: Any, alert_id: int, action: str, run: Any, back: str) -
         message = f"Alert {alert_id}: {action} done."
     except (TransitionError, alert_actions.AlertChanged, LookupError) as error:
         message = f"Alert {alert_id}: {error}"
-    with rt.uow() as uow:
-        audit(uow.session, c.who.username, action, now, "alert", alert_id)
-        uow.commit()
+    else:  # audited like the API: the actions that happened
+        with rt.uow() as uow:
+            audit(uow.session, c.who.username, action, now, "alert", alert_id)
+            uow.commit()
     rt.hub.publish({"alerts": [alert_id]})
     target = back if back.startswith("/") and not back.startswith("//") else "/board"
     return RedirectResponse(f"{target}?flash={quote(message)}", status_code=303)
 
 
 @router.post("/alerts/{alert_id}/ack")
-def ack_form(rt: RuntimeDep, c: CallerDep, alert_id: int, csrf: FormStr,
+def ack_form(rt: RuntimeDep, c: CallerDep, alert_id: int, csrf: FormStr = "",
              back: Annotated[str, Form()] = "/board") -> Response:
+    # csrf defaults to "": a form without the field is refused by check_csrf (403), not 422.
     check_csrf(c, csrf)
     return _act(rt, c, alert_id, "acknowledge", lambda now: alert_actions.acknowledge(
         rt.uow, alert_id, c.who.username, None, now), back)
 
 
 @router.post("/alerts/{alert_id}/shelve")
-def shelve_form(rt: RuntimeDep, c: CallerDep, alert_id: int, csrf: FormStr, reason: FormStr,
-                hours: Annotated[float, Form()] = 2, back: Annotated[str, Form()] = "/board"
-                ) -> Response:
+def shelve_form(rt: RuntimeDep, c: CallerDep, alert_id: int, reason: FormStr,
+                csrf: FormStr = "", hours: Annotated[float, Form()] = 2,
+                back: Annotated[str, Form()] = "/board") -> Response:
     check_csrf(c, csrf)
     return _act(rt, c, alert_id, "shelve", lambda now: alert_actions.shelve(
         rt.uow, alert_id, c.who.username, reason, timedelta(hours=hours), now), back)
 
 
 @router.post("/alerts/{alert_id}/resolve")
-def resolve_form(rt: RuntimeDep, c: CallerDep, alert_id: int, csrf: FormStr, note: FormStr,
-                 back: Annotated[str, Form()] = "/board") -> Response:
+def resolve_form(rt: RuntimeDep, c: CallerDep, alert_id: int, note: FormStr,
+                 csrf: FormStr = "", back: Annotated[str, Form()] = "/board") -> Response:
     check_csrf(c, csrf)
     return _act(rt, c, alert_id, "resolve", lambda now: alert_actions.resolve(
         rt.uow, alert_id, c.who.username, note, now), back)
@@ -223,7 +225,7 @@ def admin_page(request: Request, rt: RuntimeDep, c: CallerDep, flash: str = "") 
 
 
 @router.post("/admin/rejects/{reject_id}/retry")
-def retry_form(rt: RuntimeDep, c: CallerDep, reject_id: int, csrf: FormStr) -> Response:
+def retry_form(rt: RuntimeDep, c: CallerDep, reject_id: int, csrf: FormStr = "") -> Response:
     check_csrf(c, csrf)
     require(c.who, "admin")
     now = datetime.now(UTC)

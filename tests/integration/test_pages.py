@@ -1,0 +1,232 @@
+"""The dashboard pages: sign-in, roles and wards on every page and form, CSRF, audit, what
+the pages show, and that they work offline and without JavaScript.
+
+Real PostgreSQL, the real app through FastAPI's TestClient; the hospital (two wards, their
+people, patients loaded through HL7) is described in tests/integration/hospital.py."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import Engine
+
+from tests.integration.hospital import PASSWORD, Hospital, build, fill, hidden_csrf
+
+PAGES = ["/board", "/wards/MED4", "/patients/{p}", "/admin"]
+FORMS = {  # path: the form fields besides csrf
+    "/alerts/{a}/ack": {},
+    "/alerts/{a}/shelve": {"reason": "Physician aware", "hours": "1"},
+    "/alerts/{a}/resolve": {"note": "treated"},
+    "/admin/rejects/{j}/retry": {},
+}
+OPEN = ["/healthz", "/readyz", "/login", "/docs", "/openapi.json", "/fhir/metadata",
+        "/static/app.css"]
+
+
+@pytest.fixture
+def h(pg_engine: Engine, pg_migrated: str) -> Iterator[Hospital]:
+    made = build(pg_migrated)
+    yield made
+    made.close()
+
+
+def submit(c: TestClient, h: Hospital, path: str, patient: str = "A1",
+           csrf: str | None = None) -> Response:
+    """A plain HTML form POST, as a browser without JavaScript sends it."""
+    data = dict(FORMS[path])
+    if csrf is not None:
+        data["csrf"] = csrf
+    reply: Response = c.post(fill(path, h, patient), data=data)
+    return reply
+
+
+def page_csrf(c: TestClient) -> str:
+    return hidden_csrf(c.get("/board").text)
+
+
+def login(c: TestClient, username: str, password: str) -> Response:
+    reply: Response = c.post("/login", data={"username": username, "password": password})
+    return reply
+
+
+def board_rows(html: str) -> list[tuple[int, str, str]]:
+    """(alert id, severity, the row's HTML) in the board's order."""
+    rows = re.findall(r'<tr class="sev-(\w+)[^"]*" data-alert-id="(\d+)".*?</tr>', html, re.S)
+    whole = re.findall(r'(<tr class="sev-.*?</tr>)', html, re.S)
+    return [(int(i), sev, row) for (sev, i), row in zip(rows, whole, strict=True)]
+
+
+def external_links(html: str) -> list[str]:
+    links = re.findall(r'(?:src|href|action)\s*=\s*["\']([^"\']*)', html, re.I)
+    links += re.findall(r'url\(\s*["\']?([^)"\']*)', html)
+    return [u for u in links if urlsplit(u).netloc not in ("", "testserver")]
+
+
+def test_anonymous_is_sent_to_login_from_every_page_and_reaches_the_open_ones(
+        h: Hospital) -> None:
+    c = h.client()
+    for path in PAGES:
+        reply = c.get(fill(path, h))
+        assert reply.status_code == 303, path
+        assert unquote(reply.headers["location"]) == f"/login?next={fill(path, h)}"
+    for path in FORMS:
+        reply = submit(c, h, path, csrf="x")
+        assert (reply.status_code, reply.headers["location"].split("?")[0]) == (303, "/login")
+    assert c.get("/events").status_code == 401  # an EventSource cannot follow to a form
+    assert {path: c.get(path).status_code for path in OPEN} == dict.fromkeys(OPEN, 200)
+
+
+def test_a_feed_token_gets_403_on_every_page(h: Hospital) -> None:
+    feed = h.bearer("feed")
+    assert {p: feed.get(fill(p, h)).status_code for p in [*PAGES, "/events"]} == dict.fromkeys(
+        [*PAGES, "/events"], 403)
+    assert {p: submit(feed, h, p).status_code for p in FORMS} == dict.fromkeys(FORMS, 403)
+
+
+def test_a_wrong_password_is_refused_and_five_failures_lock_the_account(h: Hospital) -> None:
+    c = h.client()
+    assert login(c, "nurse.a", "wrong").status_code == 401
+    assert login(c, "nobody", PASSWORD).status_code == 401
+    for _ in range(4):
+        assert login(c, "nurse.a", "wrong").status_code == 401
+    locked = login(c, "nurse.a", PASSWORD)
+    assert locked.status_code == 401 and "locked" in locked.text
+    assert "set-cookie" not in locked.headers
+    assert login(c, "nurse.b", PASSWORD).status_code == 303  # others are not locked
+
+
+def test_the_session_cookie_is_httponly_and_samesite_lax(h: Hospital) -> None:
+    reply = login(h.client(), "nurse.a", PASSWORD)
+    assert reply.status_code == 303 and reply.headers["location"] == "/board"
+    cookie = reply.headers["set-cookie"].lower()
+    assert cookie.startswith("sm_session=") and "httponly" in cookie
+    assert "samesite=lax" in cookie
+    assert login(h.client(), "nurse.a", PASSWORD).headers["location"] == "/board"
+    for outside in ("https://evil.example/", "//evil.example/", "/\\evil.example/"):
+        c = h.client()
+        reply = c.post("/login", data={"username": "nurse.b", "password": PASSWORD,
+                                       "next": outside})
+        target = reply.headers["location"]  # never off-site
+        assert not urlsplit(target).netloc and not target.startswith(("//", "/\\")), target
+
+
+def test_a_form_without_the_right_csrf_field_is_refused(h: Hospital) -> None:
+    nurse = h.signed_in("nurse.a")
+    assert submit(nurse, h, "/alerts/{a}/ack").status_code == 403  # no csrf field
+    assert submit(nurse, h, "/alerts/{a}/ack", csrf="forged").status_code == 403
+    root = h.signed_in("root")
+    assert submit(root, h, "/admin/rejects/{j}/retry").status_code == 403
+    assert submit(nurse, h, "/alerts/{a}/ack", csrf=page_csrf(nurse)).status_code == 303
+
+
+def test_a_nurse_acknowledges_from_the_board_without_javascript(h: Hospital) -> None:
+    nurse = h.signed_in("nurse.a")
+    board = nurse.get("/board").text
+    alert = h.alert("A1")
+    form = re.search(rf'<form method="post" action="/alerts/{alert}/ack".*?</form>', board,
+                     re.S)
+    assert form and 'name="back" value="/board"' in form.group(0)
+    reply = submit(nurse, h, "/alerts/{a}/ack", csrf=hidden_csrf(form.group(0)))
+    assert reply.status_code == 303 and reply.headers["location"].startswith("/board?flash=")
+    after = nurse.get(reply.headers["location"]).text
+    assert f"Alert {alert}: acknowledge done." in after
+    [row] = [row for i, _, row in board_rows(after) if i == alert]
+    assert "acknowledged" in row and "by nurse.a" in row
+    assert f'action="/alerts/{alert}/ack"' not in row  # nothing left to acknowledge
+
+
+def test_forms_follow_the_roles(h: Hospital) -> None:
+    nurse, dr, root = (h.signed_in(u) for u in ("nurse.a", "dr.a", "root"))
+    ncsrf = page_csrf(nurse)
+    assert submit(nurse, h, "/alerts/{a}/shelve", "A2", ncsrf).status_code == 303
+    assert submit(nurse, h, "/alerts/{a}/resolve", csrf=ncsrf).status_code == 403
+    assert submit(nurse, h, "/admin/rejects/{j}/retry", csrf=ncsrf).status_code == 403
+    assert nurse.get("/admin").status_code == 403
+    assert dr.get("/admin").status_code == 403
+    resolved = submit(dr, h, "/alerts/{a}/resolve", csrf=page_csrf(dr))
+    assert resolved.status_code == 303 and "resolve%20done" in resolved.headers["location"]
+    rcsrf = page_csrf(root)
+    assert submit(root, h, "/alerts/{a}/ack", "B1", rcsrf).status_code == 303
+    retried = submit(root, h, "/admin/rejects/{j}/retry", csrf=rcsrf)
+    assert retried.status_code == 303 and retried.headers["location"].startswith("/admin?")
+    admin_page = root.get("/admin").text
+    assert "retried" in admin_page and "dr.oncall.b" in admin_page
+
+
+def test_a_nurse_never_sees_another_wards_pages_or_alerts(h: Hospital) -> None:
+    nurse = h.signed_in("nurse.a")
+    assert nurse.get(fill("/patients/{p}", h, "B1")).status_code == 404
+    assert nurse.get("/wards/SURG2").status_code == 404
+    assert submit(nurse, h, "/alerts/{a}/ack", "B1", page_csrf(nurse)).status_code == 404
+    shown = {i for i, _, _ in board_rows(nurse.get("/board").text)}
+    assert h.alert("A1") in shown and h.alert("B1") not in shown
+    assert "SURG2" not in nurse.get("/board").text
+    on_call = h.signed_in("dr.oncall.b")
+    assert on_call.get(fill("/patients/{p}", h, "B1")).status_code == 200
+    assert h.alert("B1") in {i for i, _, _ in board_rows(on_call.get("/board").text)}
+    h.end_shift("dr.oncall.b")
+    assert on_call.get(fill("/patients/{p}", h, "B1")).status_code == 404
+    assert board_rows(on_call.get("/board").text) == []
+
+
+def test_the_board_lists_critical_alerts_before_warnings(h: Hospital) -> None:
+    rows = board_rows(h.signed_in("root").get("/board").text)
+    severities = [sev for _, sev, _ in rows]
+    assert severities == sorted(severities)  # "critical" < "warning"
+    assert "critical" in severities and "warning" in severities
+    warning_24h = h.alert("A2")  # the newest alert, yet after every critical one
+    assert [i for i, _, _ in rows].index(warning_24h) > severities.count("critical") - 1
+
+
+def test_the_patient_page_draws_corridor_trigger_point_of_care_and_superseded(
+        h: Hospital) -> None:
+    html = h.signed_in("nurse.a").get(fill("/patients/{p}", h)).text
+    assert re.search(r'<svg class="chart"[^>]*>', html)
+    assert 'data-testid="corridor"' in html
+    triggers = re.findall(r'<(\w+) [^>]*data-testid="trigger"[^>]*><title>([^<]*)', html)
+    assert ("circle", "129 mmol/L") in [(tag, title[:10]) for tag, title in triggers]
+    assert re.search(r'<rect class="na poc[^"]*"[^>]*><title>126 mmol/L[^<]*point-of-care',
+                     html)
+    assert re.search(r'<circle class="na lab superseded"[^>]*><title>124 mmol/L', html)
+    assert '<line class="strike"' in html
+    assert "<s>124</s>" in html and "(superseded)" in html
+
+
+def test_the_census_has_one_row_per_patient_with_latest_sodium_and_a_sparkline(
+        h: Hospital) -> None:
+    html = h.signed_in("nurse.a").get("/wards/MED4").text
+    body = html.split("<tbody>")[1].split("</tbody>")[0]
+    rows = re.findall(r"<tr>.*?</tr>", body, re.S)
+    latest = {}
+    for row in rows:
+        found = re.search(r'<a href="/patients/\d+">(\w+)</a></td>\s*<td>(\d+)', row)
+        assert found and '<svg class="spark"' in row
+        latest[found.group(1)] = int(found.group(2))
+    assert latest == {"A1": 129, "A2": 136, "A3": 127}
+    assert len(rows) == 3
+
+
+def test_pages_reference_no_external_host(h: Hospital) -> None:
+    root = h.signed_in("root")
+    pages = {p: root.get(fill(p, h)) for p in [*PAGES, "/wards/SURG2", "/login"]}
+    assert {p: r.status_code for p, r in pages.items()} == dict.fromkeys(pages, 200)
+    assert {p: links for p, r in pages.items() if (links := external_links(r.text))} == {}
+    assert external_links(root.get("/static/app.css").text) == []
+    assert "http" not in root.get("/static/live.js").text
+
+
+def test_page_views_and_logins_are_audited(h: Hospital) -> None:
+    nurse = h.signed_in("nurse.a")
+    nurse.get(fill("/patients/{p}", h))
+    login(h.client(), "nurse.a", "wrong")
+    submit(nurse, h, "/alerts/{a}/ack", csrf=page_csrf(nurse))
+    rows = h.audit_rows("nurse.a")
+    user_id = next(t for a, _, t in rows if a == "login")
+    assert rows >= {("login", "user", user_id), ("login-failed", "user", user_id),
+                    ("view-patient", "patient", str(h.patients["A1"])),
+                    ("acknowledge", "alert", str(h.alert("A1")))}
