@@ -14,7 +14,6 @@ from monitor.alerts.lifecycle import OPEN
 from monitor.engine.policy import Policy
 from monitor.engine.risk import factors_from_diagnoses
 from monitor.services.access import Principal, scoped_patients, visible_patient
-from monitor.services.evaluation import diagnosis_codes
 from monitor.storage.tables import Alert, AlertEvent, Patient, Result, RiskFactor, Ward
 
 SEVERITY_ORDER = case((Alert.severity == "critical", 0), else_=1)
@@ -68,12 +67,17 @@ def census(s: Session, p: Principal, ward_code: str, policy: Policy,
     for a in s.scalars(select(Alert).where(Alert.patient_id.in_(ids), Alert.state == "active",
                                            Alert.lifecycle.in_(OPEN))):
         rows[a.patient_id].alerts.append(a)
+    codes: dict[int, set[str]] = {}
+    for pid, code, factor in s.execute(select(RiskFactor.patient_id, RiskFactor.icd10_code,
+                                              RiskFactor.factor).where(
+            RiskFactor.patient_id.in_(ids), RiskFactor.active.is_(True))):
+        codes.setdefault(pid, set()).add(code or factor)
     for row in rows.values():
         if row.sparkline:
             row.latest_at, row.latest = row.sparkline[-1]
             day = [v for t, v in row.sparkline if t >= row.latest_at - timedelta(hours=24)]
             row.change_24h = row.latest - min(day) if day else None
-        row.risk = sorted(factors_from_diagnoses(diagnosis_codes(s, row.patient.id), policy))
+        row.risk = sorted(factors_from_diagnoses(codes.get(row.patient.id, set()), policy))
         row.overdue = any(a.rule == "MEASUREMENT_OVERDUE" for a in row.alerts)
     return list(rows.values())
 

@@ -8,6 +8,7 @@ tier), the projection line, and potassium in a strip below.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,18 +34,21 @@ class Point:
 def corridor(points: Sequence[Point], policy: Policy, high_risk: bool,
              step: timedelta = timedelta(hours=1)) -> list[tuple[datetime, float, float]]:
     """(time, lowest value of the window, highest value allowed) along the series."""
-    counted = [p for p in points if p.counted]
+    counted = sorted((p for p in points if p.counted), key=lambda p: p.at)
     if not counted:
         return []
     tier = policy.tier_limits(high_risk)
+    times = [p.at for p in counted]
+    values = [p.value for p in counted]
     out = []
-    t, end = counted[0].at, counted[-1].at + timedelta(hours=12)
+    t, end = times[0], times[-1] + timedelta(hours=12)
     while t <= end:
-        day = [p.value for p in counted if t - timedelta(hours=24) <= p.at <= t]
-        two = [p.value for p in counted if t - timedelta(hours=48) <= p.at <= t]
-        if day:
-            top = min(min(day) + tier.rise_24h, min(two) + tier.rise_48h)
-            out.append((t, min(day), top))
+        hi = bisect_right(times, t)
+        lo24, lo48 = bisect_left(times, t - timedelta(hours=24)), bisect_left(
+            times, t - timedelta(hours=48))
+        if hi > lo24:
+            day, two = min(values[lo24:hi]), min(values[lo48:hi])
+            out.append((t, day, min(day + tier.rise_24h, two + tier.rise_48h)))
         t += step
     return out
 
