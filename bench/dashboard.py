@@ -25,7 +25,7 @@ from monitor.config import Settings
 from monitor.runtime import Runtime
 from monitor.services import admin
 from monitor.storage.migrate import upgrade
-from monitor.storage.tables import Alert, Patient, Result, Ward
+from monitor.storage.tables import Alert, Patient, Result
 from monitor.web.app import create_app
 
 NOW = datetime.now(UTC).replace(microsecond=0)

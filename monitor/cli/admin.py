@@ -14,6 +14,7 @@ import typer
 
 from monitor.alerts.lifecycle import TransitionError
 from monitor.cli.common import settings_or_exit
+from monitor.engine.policy import PolicyError
 from monitor.runtime import Runtime
 from monitor.services import admin, alert_actions
 from monitor.services.compliance import INTERVALS, compliance
@@ -59,14 +60,17 @@ def wards_add(code: str, name: str = typer.Option(None, "--name"),
     """Create a ward, or update an existing one's settings."""
     rt = Runtime(settings_or_exit())
     with rt.uow() as uow:
-        ward = admin.upsert_ward(
-            uow, code, datetime.now(UTC), name=name,
-            escalate_critical_after=duration(escalate_critical_after)
-            if escalate_critical_after else None,
-            escalate_warning_after=duration(escalate_warning_after)
-            if escalate_warning_after else None,
-            repeat_every=duration(repeat_every) if repeat_every else None,
-            fallback=fallback, policy=policy)
+        try:
+            ward = admin.upsert_ward(
+                uow, code, datetime.now(UTC), name=name,
+                escalate_critical_after=duration(escalate_critical_after)
+                if escalate_critical_after else None,
+                escalate_warning_after=duration(escalate_warning_after)
+                if escalate_warning_after else None,
+                repeat_every=duration(repeat_every) if repeat_every else None,
+                fallback=fallback, policy=policy)
+        except PolicyError as error:
+            raise _fail(error) from None
         typer.echo(f"ward {ward.code}: critical escalates after {ward.escalate_critical_after_s}"
                    f" s, warning after {ward.escalate_warning_after_s} s, repeats every "
                    f"{ward.repeat_every_s} s")

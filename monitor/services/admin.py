@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
+from monitor.engine.policy import load_policy
 from monitor.services.tokens import ROLES, ensure_roles
 from monitor.storage.repos.patients import ward_id
 from monitor.storage.tables import (
@@ -42,6 +43,7 @@ def upsert_ward(uow: UnitOfWork, code: str, now: datetime, *, name: str | None =
     if fallback is not None:
         ward.fallback_contact = fallback
     if policy is not None:
+        load_policy(policy)  # refuse a name or file that does not load, with its reason
         ward.policy = policy
     uow.commit()
     return ward

@@ -30,6 +30,7 @@ from monitor.ingest.events import (
 from monitor.services.evaluation import Evaluated, evaluate_patient
 from monitor.services.inbox import screen
 from monitor.services.patients import apply_diagnosis, apply_movement, merge
+from monitor.services.ward_policy import policy_for
 from monitor.storage.repos.patients import lock, patient_id, ward_id
 from monitor.storage.repos.results import add_version, measurement_key, refresh_current
 from monitor.storage.tables import InboxItem, InboxPatient
@@ -132,8 +133,9 @@ def _evaluate(s: Session, touched: dict[int, _Touched], p: Pipeline,
     for pid, t in sorted(touched.items()):
         since = None if t.full else t.since
         passes = [t.as_of, None] if t.as_of else [None]
+        policy = policy_for(s, pid, p.policy)
         for override in passes:
-            done = evaluate_patient(s, pid, since, p.policy, notify=t.notify, now=now,
+            done = evaluate_patient(s, pid, since, policy, notify=t.notify, now=now,
                                     extra_keys=frozenset(t.keys), override=override)
             deliveries += done.deliveries
             alerts += done.alerts
