@@ -42,6 +42,14 @@ class PatientLedger:
     # Counted measurements per analyte, kept sorted by (collected_at, result_key).
     series: dict[Analyte, Columns] = field(
         default_factory=lambda: {a: Columns() for a in _RULED})
+    # Replay needs only the final state: a result collected after everything the patient
+    # already has is evaluated later, together with the next ones (see `flush`). Its findings
+    # depend only on earlier data and no evidence can be withdrawn by an append, so the final
+    # alerts are the same; the per-result work is done once per batch instead.
+    defer_appends: bool = False
+    _pending_since: datetime | None = None
+    _pending_keys: set[str] = field(default_factory=set)
+    _pending_ids: Callable[[str], str] | None = None
 
     def add_result(self, key: str, analyte: Analyte, method: Method, status: ResultStatus,
                    value: float | None, collected_at: datetime, arrival_seq: int,
@@ -62,6 +70,16 @@ class PatientLedger:
         res.effective = after
         if _same(before, after) or analyte not in _RULED:
             return []
+        if self.defer_appends and self._appends(before, after) and not self.acute_marks:
+            assert after is not None and after.value_mmol_l is not None
+            self.series[analyte].insert(
+                Measurement(key, analyte, after.value_mmol_l, after.collected_at, method))
+            if self._pending_since is None:
+                self._pending_since = after.collected_at
+            self._pending_keys.add(key)
+            self._pending_ids = new_id
+            return []
+        changes = self.flush()
         if before is not None and before.counted:
             self.series[analyte].remove(key, before.collected_at)
         if after is not None and after.counted and after.value_mmol_l is not None:
@@ -69,16 +87,31 @@ class PatientLedger:
                 Measurement(key, analyte, after.value_mmol_l, after.collected_at, method))
         times = [e.collected_at for e in (before, after) if e is not None and e.counted]
         if not times:
+            return changes
+        return changes + self.reevaluate(min(times), new_id, extra_keys={key})
+
+    def _appends(self, before: Effective | None, after: Effective | None) -> bool:
+        if before is not None or after is None or not after.counted:
+            return False
+        t = after.collected_at.timestamp()
+        return all(not c.times or t > c.times[-1] for c in self.series.values())
+
+    def flush(self) -> list[Change]:
+        """Evaluate the deferred appended results."""
+        if self._pending_since is None or self._pending_ids is None:
             return []
-        return self.reevaluate(min(times), new_id, extra_keys={key})
+        since, keys, new_id = self._pending_since, self._pending_keys, self._pending_ids
+        self._pending_since, self._pending_keys, self._pending_ids = None, set(), None
+        return self.reevaluate(since, new_id, extra_keys=keys)
 
     def set_diagnosis(self, code: str, active: bool, new_id: Callable[[str], str]) -> list[Change]:
         code = normalise_code(code) if code.lower() not in FACTOR_NAMES else code.lower()
         present = code in self.diagnoses
         if active == present:
             return []
+        changes = self.flush()
         (self.diagnoses.add if active else self.diagnoses.discard)(code)
-        return self.reevaluate(None, new_id)
+        return changes + self.reevaluate(None, new_id)
 
     def reevaluate(self, since: datetime | None, new_id: Callable[[str], str],
                    extra_keys: set[str] | None = None) -> list[Change]:
@@ -110,7 +143,7 @@ def _same(a: Effective | None, b: Effective | None) -> bool:
 def absorb(survivor: PatientLedger, old: PatientLedger, reason: str,
            new_id: Callable[[str], str]) -> list[Change]:
     """ADT^A40: the old identifier's results and alerts move to the survivor."""
-    changes: list[Change] = []
+    changes: list[Change] = survivor.flush() + old.flush()
     for alert in old.alerts:
         if alert.state == "active" and any(
             a.state == "active" and a.rule == alert.rule for a in survivor.alerts

@@ -54,7 +54,7 @@ class Replay:
     def ledger(self, patient: PatientRef) -> PatientLedger:
         found = self.patients.get(patient)
         if found is None:
-            found = self.patients[patient] = PatientLedger(self.policy)
+            found = self.patients[patient] = PatientLedger(self.policy, defer_appends=True)
         return found
 
     def _ids(self, patient: PatientRef) -> Callable[[str], str]:
@@ -96,6 +96,8 @@ class Replay:
                    f"{item.survivor}", self._ids(item.survivor))
 
     def alerts(self) -> Iterator[dict[str, Any]]:
+        for ledger in self.patients.values():
+            ledger.flush()
         for patient in sorted(self.patients, key=lambda p: (p.authority, p.identifier)):
             ledger = self.patients[patient]
             for alert in sorted(ledger.alerts, key=lambda a: (a.triggered_at, a.rule)):
