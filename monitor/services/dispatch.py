@@ -8,6 +8,7 @@ result but never loses it.
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
@@ -113,6 +114,9 @@ class CeleryDispatcher:
         from celery import Celery
 
         self._app = Celery("sodium_monitor_sender", broker=broker_url)
+        # Kombu producers are not thread-safe, and the listener enqueues from a thread pool:
+        # unserialised sends were seen to lose a task now and then.
+        self._lock = threading.Lock()
         self._app.conf.update(task_serializer="json", accept_content=["json"],
                               broker_connection_timeout=2, broker_connection_max_retries=0)
 
@@ -124,7 +128,8 @@ class CeleryDispatcher:
 
     def _send(self, task: str, row_id: int) -> None:
         try:
-            self._app.send_task(task, args=[row_id], retry=False)
+            with self._lock:
+                self._app.send_task(task, args=[row_id], retry=False)
         except Exception as error:  # broker down: the scheduler's sweeps pick it up
             log.warning("could not enqueue %s %s (%s); the sweeper will", task, row_id,
                         type(error).__name__)

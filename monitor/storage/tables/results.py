@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from monitor.storage.base import Base, UTCDateTime
@@ -25,7 +34,8 @@ class Result(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     source_feed: Mapped[str] = mapped_column(String(100))
     result_key: Mapped[str] = mapped_column(String(300))
-    arrival_seq: Mapped[int] = mapped_column(Integer)  # inbox sequence: versions apply in it
+    # Inbox id x 10,000 + position in the message: 64 bits (32 overflow at inbox 214,749).
+    arrival_seq: Mapped[int] = mapped_column(BigInteger)
     inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"))
     analyte: Mapped[str] = mapped_column(String(32))
     loinc_code: Mapped[str | None] = mapped_column(String(20))
