@@ -106,7 +106,7 @@ def adt(s: Scenario, sent: datetime, run: str) -> str:
 
 
 def timeline(scenarios: list[Scenario], start: datetime, run: str,
-             history_until: float = -6.0) -> tuple[list[str], list[tuple[float, str]]]:
+             history_until: float = -3.0) -> tuple[list[str], list[tuple[float, str]]]:
     """(history messages, live messages with their offset in hours): everything collected
     before `history_until` hours is history; the rest goes out live, in collection order."""
     history: list[tuple[float, str]] = []
