@@ -6,10 +6,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitor.ingest.events import Item, MergeEvent, Reject, ResultEvent
+from monitor.storage.repos.common import insert_ignore
 from monitor.storage.tables import Feed, InboxItem, InboxPatient, RejectRow
 from monitor.storage.uow import UnitOfWork
 
@@ -30,10 +29,8 @@ def screen(items: Iterable[Item], received_at: datetime) -> list[Item]:
 
 
 def _touch_feed(uow: UnitOfWork, feed: str, kind: str, now: datetime) -> None:
-    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
-    uow.session.execute(insert(Feed).values(name=feed, kind=kind, created_at=now,
-                                            silent_after_s=1800)
-                        .on_conflict_do_nothing(index_elements=["name"]))
+    insert_ignore(uow.session, Feed.__table__,  # type: ignore[arg-type]
+                  {"name": feed, "kind": kind, "created_at": now}, ["name"])
     uow.session.execute(update(Feed).where(Feed.name == feed).values(last_message_at=now))
 
 

@@ -20,6 +20,7 @@ def apply_movement(s: Session, pid: int, ward: int | None, bed: str | None,
     """A patient is on the ward of its latest ADT or ORU message (PV1-3.1)."""
     patient = s.get(Patient, pid)
     assert patient is not None
+    before = (patient.ward_id, patient.bed, patient.discharged_at is None)
     if ward is not None:
         patient.ward_id = ward
     if bed:
@@ -28,7 +29,9 @@ def apply_movement(s: Session, pid: int, ward: int | None, bed: str | None,
         patient.discharged_at = now
     elif discharged is False:
         patient.discharged_at = None
-    patient.updated_at = now
+    # Every ORU repeats PV1-3: write only when the patient actually moved.
+    if (patient.ward_id, patient.bed, patient.discharged_at is None) != before:
+        patient.updated_at = now
 
 
 def apply_diagnosis(s: Session, pid: int, event: DiagnosisEvent, now: datetime) -> bool:

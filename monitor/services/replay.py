@@ -6,18 +6,16 @@ order. Nothing is compared with the wall clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from zlib import crc32
-from zoneinfo import ZoneInfo
 
 from monitor.engine.ledger import PatientLedger, absorb
 from monitor.engine.messages import message
 from monitor.engine.model import PatientRef
 from monitor.engine.policy import Policy
 from monitor.engine.reconcile import AlertRecord
-from monitor.ingest.dispatch import parse_text
 from monitor.ingest.events import (
     DiagnosisEvent,
     Item,
@@ -131,9 +129,3 @@ def alert_json(patient: PatientRef, alert: AlertRecord, policy: Policy,
         "result_key": alert.latest.result_key,
         "withdrawn_reason": alert.withdrawn_reason,
     }
-
-
-def parse_input(name: str, text: str, fmt: str, tz: ZoneInfo,
-                local_codes: dict[str, str] | None = None,
-                keep: Callable[[str], bool] | None = None) -> Iterable[Item]:
-    return parse_text(name, text, fmt, tz, local_codes, keep)

@@ -17,8 +17,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.engine.policy import Policy
+from monitor.ingest.dispatch import parse_text
 from monitor.ingest.events import Reject
-from monitor.services.replay import Replay, SplitMerge, parse_input
+from monitor.services.replay import Replay, SplitMerge
 
 PARALLEL_MIN_CHARS = 8 << 20  # below this, starting processes costs more than it saves
 Inputs = Sequence[tuple[str, str]]
@@ -41,7 +42,7 @@ def run_part(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy, part: int =
     try:
         for name, text in inputs:
             keep = run.owns if parts > 1 else None
-            for item in parse_input(name, text, fmt, tz, keep=keep):
+            for item in parse_text(name, text, fmt, tz, keep=keep):
                 run.apply(item)
             if progress:
                 progress(len(text))

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from monitor.storage.repos.common import insert_ignore
 from monitor.storage.tables import ApiToken, Role
 from monitor.storage.uow import UnitOfWork
 
@@ -24,10 +23,9 @@ def token_hash(token: str) -> str:
 
 
 def ensure_roles(uow: UnitOfWork) -> None:
-    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
     for name, description in ROLES.items():
-        uow.session.execute(insert(Role).values(name=name, description=description)
-                            .on_conflict_do_nothing(index_elements=["name"]))
+        insert_ignore(uow.session, Role.__table__,  # type: ignore[arg-type]
+                      {"name": name, "description": description}, ["name"])
 
 
 def create_token(uow: UnitOfWork, name: str, role: str, now: datetime) -> str:
@@ -48,11 +46,16 @@ class Caller:
     role: str
 
 
+def use_token(uow: UnitOfWork, token: str, now: datetime) -> ApiToken | None:
+    """The live (not revoked) token row, its last use recorded; None if unknown."""
+    row: ApiToken | None = uow.session.scalar(select(ApiToken).where(
+        ApiToken.token_hash == token_hash(token), ApiToken.revoked_at.is_(None)))
+    if row is not None:
+        row.last_used_at = now
+        uow.commit()
+    return row
+
+
 def caller_for(uow: UnitOfWork, token: str, now: datetime) -> Caller | None:
-    row = uow.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token),
-                                                    ApiToken.revoked_at.is_(None)))
-    if row is None:
-        return None
-    row.last_used_at = now
-    uow.commit()
-    return Caller(row.name, row.role)
+    row = use_token(uow, token, now)
+    return None if row is None else Caller(row.name, row.role)

@@ -9,13 +9,12 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy import select
 
 from monitor.runtime import Runtime
 from monitor.services.access import Principal, principal
 from monitor.services.auth import session_user
-from monitor.services.tokens import token_hash
-from monitor.storage.tables import ApiToken, User
+from monitor.services.tokens import use_token
+from monitor.storage.tables import User
 from monitor.web.deps import RuntimeDep
 
 COOKIE = "sm_session"
@@ -33,12 +32,9 @@ class Caller:
 
 def _from_token(rt: Runtime, token: str, now: datetime) -> Principal | None:
     with rt.uow() as uow:
-        row = uow.session.scalar(select(ApiToken).where(
-            ApiToken.token_hash == token_hash(token), ApiToken.revoked_at.is_(None)))
+        row = use_token(uow, token, now)
         if row is None:
             return None
-        row.last_used_at = now
-        uow.commit()
         if row.user_id is not None:
             user = uow.session.get(User, row.user_id)
             return principal(uow.session, user, now) if user and user.active else None

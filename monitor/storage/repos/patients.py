@@ -14,6 +14,11 @@ from monitor.storage.tables import Patient, Ward
 
 def patient_id(session: Session, ref: PatientRef, now: datetime) -> int:
     """The patient's id, registering it when seen for the first time (no ADT needed)."""
+    # Look first: nearly every message is about a patient already known (one statement).
+    known = session.scalar(select(Patient.id).where(
+        Patient.authority == ref.authority, Patient.identifier == ref.identifier))
+    if known is not None:
+        return known
     insert_ignore(session, Patient.__table__, {  # type: ignore[arg-type]
         "authority": ref.authority, "identifier": ref.identifier,
         "created_at": now, "updated_at": now,
@@ -35,6 +40,9 @@ def lock(session: Session, pid: int) -> Patient:
 
 def ward_id(session: Session, code: str, now: datetime) -> int:
     """The ward's id; an unknown ward is created with default settings."""
+    known = session.scalar(select(Ward.id).where(Ward.code == code))
+    if known is not None:
+        return known
     insert_ignore(session, Ward.__table__, {  # type: ignore[arg-type]
         "code": code, "name": code, "created_at": now,
     }, ["code"])
