@@ -1,7 +1,8 @@
 """Receive one HL7 v2 message (MLLP or HTTP) and decide its acknowledgement.
 
 AA only once the message is committed to the inbox. AE for content errors (unparsable,
-a required field missing, every result unusable), stored as rejects. AR for reasons
+a required field missing, a value the database cannot store, every item unusable), stored
+as rejects. AR for reasons
 unrelated to content (unsupported type, version or processing id, oversized, or the
 inbox cannot be written): the sender may resend.
 """
@@ -16,8 +17,9 @@ from datetime import datetime
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.ingest import Hl7Outcome, build_ack, parse_hl7_message
-from monitor.ingest.events import Reject, ResultEvent
+from monitor.ingest.events import Reject
 from monitor.services.inbox import receive, reject_payload, screen
+from monitor.services.limits import unstorable_message_id
 from monitor.services.processing import Pipeline
 from monitor.storage.uow import UnitOfWork
 
@@ -39,6 +41,9 @@ def _code(outcome: Hl7Outcome, accepted: str) -> str:
 def receive_hl7(new_uow: Callable[[], UnitOfWork], raw: str, feed: str, p: Pipeline,
                 now: datetime) -> Hl7Reply:
     outcome = parse_hl7_message(raw, source=feed, tz=p.tz, local_codes=p.local_codes)
+    if outcome.error is None and outcome.unsupported is None:
+        outcome.error = unstorable_message_id(outcome.control_id, "hl7")
+        outcome.error_code = "102" if outcome.error else ""  # table 0357: data type error
     where = f"{feed} (MSH-10 {outcome.control_id or '?'})"
     try:
         if outcome.unsupported:
@@ -51,11 +56,11 @@ def receive_hl7(new_uow: Callable[[], UnitOfWork], raw: str, feed: str, p: Pipel
                 reject_payload(uow, feed, "hl7", where, outcome.error, raw, now)
             return Hl7Reply(build_ack(outcome, _code(outcome, "E"), outcome.error),
                             _code(outcome, "E"))
-        items = screen(outcome.items, now)
+        items = screen(outcome.items, now, "hl7")
         rejects = [i for i in items if isinstance(i, Reject)]
-        results = [i for i in items if isinstance(i, ResultEvent)]
-        if rejects and not results and outcome.message_type.startswith("ORU"):
-            reason = "no usable result: " + "; ".join(r.reason for r in rejects)
+        if rejects and len(rejects) == len(items):
+            what = "result" if outcome.message_type.startswith("ORU") else "content"
+            reason = f"no usable {what}: " + "; ".join(r.reason for r in rejects)
             with new_uow() as uow:
                 reject_payload(uow, feed, "hl7", where, reason, raw, now)
             return Hl7Reply(build_ack(outcome, _code(outcome, "E"), reason), _code(outcome, "E"))

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from monitor.ingest.events import Item, MergeEvent, Reject, ResultEvent
+from monitor.services.limits import REJECT_POSITION, storable_text, unstorable
 from monitor.storage.repos.common import insert_ignore
 from monitor.storage.tables import Feed, InboxItem, InboxPatient, RejectRow
 from monitor.storage.uow import UnitOfWork
@@ -16,11 +17,17 @@ from monitor.storage.uow import UnitOfWork
 CLOCK_TOLERANCE = timedelta(hours=1)
 
 
-def screen(items: Iterable[Item], received_at: datetime) -> list[Item]:
-    """Turn results collected in the future (beyond the tolerance) into rejects."""
+def screen(items: Iterable[Item], received_at: datetime, fmt: str | None = None) -> list[Item]:
+    """Turn what cannot be stored (services.limits) and results collected in the future
+    (beyond the tolerance) into rejects; `fmt` names the fields in the sender's terms."""
     out: list[Item] = []
     for item in items:
-        if isinstance(item, ResultEvent) and item.collected_at > received_at + CLOCK_TOLERANCE:
+        if isinstance(item, Reject):
+            out.append(item)
+        elif (problem := unstorable(item, fmt)) is not None:
+            raw = item.value_raw if isinstance(item, ResultEvent) else ""
+            out.append(Reject(item.position, problem, raw))
+        elif isinstance(item, ResultEvent) and item.collected_at > received_at + CLOCK_TOLERANCE:
             out.append(Reject(item.position, f"collection time {item.collected_at.isoformat()} "
                               "is more than 1 h after receipt (clock error)", item.value_raw))
         else:
@@ -37,10 +44,12 @@ def _touch_feed(uow: UnitOfWork, feed: str, kind: str, now: datetime) -> None:
 def record_rejects(uow: UnitOfWork, rejects: Iterable[Reject], source: str,
                    inbox_id: int | None, now: datetime) -> None:
     for r in rejects:
-        # PostgreSQL text cannot hold NUL; garbage on the wire may contain it.
-        uow.session.add(RejectRow(inbox_id=inbox_id, source=source, position=r.position,
-                                  reason=r.reason, payload=r.payload.replace("\x00", "\\x00"),
-                                  created_at=now))
+        # PostgreSQL text cannot hold NUL; garbage on the wire may contain it, and a position
+        # quotes MSH-10, which may be longer than the column.
+        uow.session.add(RejectRow(inbox_id=inbox_id, source=source,
+                                  position=storable_text(r.position, REJECT_POSITION),
+                                  reason=storable_text(r.reason),
+                                  payload=storable_text(r.payload), created_at=now))
 
 
 def patient_keys(items: Iterable[Item]) -> set[str]:

@@ -13,5 +13,5 @@ from monitor.storage.uow import UnitOfWork
 def receive_text(uow: UnitOfWork, fmt: str, feed: str, text: str, p: Pipeline,
                  now: datetime) -> int:
     payload = text.encode()
-    items = screen(parse_payload(fmt, payload, feed, p), now)
+    items = screen(parse_payload(fmt, payload, feed, p), now, fmt)
     return receive(uow, fmt, feed, payload, now, items=items)

@@ -53,7 +53,7 @@ def retry_reject(new_uow: Callable[[], UnitOfWork], reject_id: int, p: Pipeline,
         reply = receive_hl7(new_uow, payload, source, p, now)
         inbox_id, detail = reply.inbox_id, reply.code
     else:
-        items = screen(parse_payload(fmt, payload.encode(), source, p), now)
+        items = screen(parse_payload(fmt, payload.encode(), source, p), now, fmt)
         refused = [i for i in items if isinstance(i, Reject)]
         if len(refused) < len(items):
             with new_uow() as uow:

@@ -54,7 +54,7 @@ async def post_results(request: Request, rt: RuntimeDep, caller: FeedDep,
     raw = await request.body()
     feed, now = f"json:{caller.name}", datetime.now(UTC)
     items = screen(parse_json_results(raw.decode("utf-8", errors="replace"), source="body",
-                                      tz=rt.pipeline.tz), now)
+                                      tz=rt.pipeline.tz), now, "json")
     rejects = [i for i in items if isinstance(i, Reject)]
     problems = [{"position": r.position, "reason": r.reason} for r in rejects]
     if len(rejects) == len(items):
