@@ -4,13 +4,14 @@ Every query is scoped to the principal's wards."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.alerts.lifecycle import OPEN
+from monitor.engine.model import Analyte
 from monitor.engine.policy import Policy
 from monitor.engine.risk import factors_from_diagnoses
 from monitor.services.access import Principal, scoped_patients, visible_patient
@@ -84,21 +85,94 @@ def census(s: Session, p: Principal, ward_code: str, policy: Policy,
     return list(rows.values())
 
 
-def patient_detail(s: Session, p: Principal, patient_id: int) -> dict[str, Any] | None:
+# The patient page and `GET /api/v1/patients/{id}/results` draw this many days of results
+# before the patient's latest result, so their cost stays bounded over a long stay; older
+# results on request (`?days=N` or `?from=YYYY-MM-DD`).
+PATIENT_WINDOW_DAYS = 14
+# The corridor at the window's left edge needs the lowest value of the 48 h before it.
+CORRIDOR_LEAD_IN = timedelta(hours=48)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The results shown: collected at or after `since`."""
+
+    since: datetime
+    days: int | None  # None when asked from a date
+    latest: datetime | None  # the patient's latest and earliest result, any analyte
+    earliest: datetime | None
+
+    @property
+    def has_older(self) -> bool:
+        return self.earliest is not None and self.earliest < self.since
+
+
+def result_window(s: Session, patient_id: int, now: datetime, days: int | None = None,
+                  start: date | None = None) -> Window:
+    """The window before the patient's latest result (or `now` without results): `days`
+    long (default PATIENT_WINDOW_DAYS), or from midnight UTC of `start`."""
+    # min/max with patient and analyte fixed: one probe of ix_results_patient_analyte_collected
+    # each, whatever the length of the stay.
+    probes = [select(agg(Result.collected_at)).where(
+        Result.patient_id == patient_id, Result.analyte == analyte).scalar_subquery()
+        for agg in (func.min, func.max) for analyte in Analyte]
+    row = s.execute(select(*probes)).one()
+    n = len(Analyte)
+    firsts = [t for t in row[:n] if t is not None]
+    lasts = [t for t in row[n:] if t is not None]
+    latest = max(lasts) if lasts else None
+    if start is not None:
+        since, days = datetime.combine(start, time(), UTC), None
+    else:
+        days = days or PATIENT_WINDOW_DAYS
+        since = (latest or now) - timedelta(days=days)
+    return Window(since, days, latest, min(firsts) if firsts else None)
+
+
+def results_since(s: Session, patient_id: int, since: datetime) -> list[Result]:
+    """Every version of the patient's results collected at or after `since`, oldest first."""
+    # The analytes listed, so that `since` bounds the scan of
+    # ix_results_patient_analyte_collected (patient, analyte, collected_at) for each.
+    return list(s.scalars(select(Result).where(
+        Result.patient_id == patient_id, Result.analyte.in_(list(Analyte)),
+        Result.collected_at >= since).order_by(Result.collected_at, Result.arrival_seq)))
+
+
+def patient_detail(s: Session, p: Principal, patient_id: int, now: datetime,
+                   days: int | None = None, start: date | None = None) -> dict[str, Any] | None:
+    """The patient page's rows within its `window` (see result_window): results (and
+    `lead_in`, the counted sodium values of the 48 h before it, for the corridor), the alerts
+    open or changed in it, their events in it, and the results that hold the active ones."""
     patient = visible_patient(s, p, patient_id)
     if patient is None:
         return None
-    results = list(s.scalars(select(Result).where(Result.patient_id == patient_id)
-                             .order_by(Result.collected_at, Result.arrival_seq)))
-    alerts = list(s.scalars(select(Alert).where(Alert.patient_id == patient_id)
-                            .order_by(Alert.created_at.desc())))
-    events = {a.id: list(s.scalars(select(AlertEvent).where(AlertEvent.alert_id == a.id)
-                                   .order_by(AlertEvent.id))) for a in alerts}
+    window = result_window(s, patient_id, now, days, start)
+    since = window.since
+    rows = results_since(s, patient_id, since - CORRIDOR_LEAD_IN)
+    results = [r for r in rows if r.collected_at >= since]
+    lead_in = [r for r in rows if r.collected_at < since and r.analyte == Analyte.SODIUM
+               and r.is_current and not r.removed]
+    alerts = list(s.scalars(select(Alert).where(
+        Alert.patient_id == patient_id,
+        or_(Alert.state == "active", Alert.triggered_at >= since, Alert.updated_at >= since))
+        .order_by(Alert.created_at.desc())))
+    events: dict[int, list[AlertEvent]] = {a.id: [] for a in alerts}
+    for e in s.scalars(select(AlertEvent).where(
+            AlertEvent.alert_id.in_(list(events)), AlertEvent.at >= since)
+            .order_by(AlertEvent.id)):
+        events[e.alert_id].append(e)
     risks = list(s.scalars(select(RiskFactor).where(RiskFactor.patient_id == patient_id)
                            .order_by(RiskFactor.recorded_at)))
     ward = s.get(Ward, patient.ward_id) if patient.ward_id else None
-    return {"patient": patient, "ward": ward, "results": results, "alerts": alerts,
-            "events": events, "risks": risks}
+    return {"patient": patient, "ward": ward, "results": results, "lead_in": lead_in,
+            "alerts": alerts, "events": events, "risks": risks, "window": window,
+            "triggering": _triggering(alerts)}
+
+
+def _triggering(alerts: list[Alert]) -> set[str]:
+    """The result keys (without the feed) that hold the active alerts."""
+    return {k.partition("|")[2] for a in alerts if a.state == "active"
+            for k in (a.evidence or {})}
 
 
 def ward_codes(s: Session, p: Principal) -> list[str]:

@@ -3,10 +3,10 @@ ward. Cookie-authenticated writes need the X-CSRF-Token header; bearer tokens do
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException
+from fastapi import APIRouter, Header, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -16,12 +16,12 @@ from monitor.services.access import require, scoped_patients, visible_alert, vis
 from monitor.services.alert_view import alert_json
 from monitor.services.audit import audit, entries
 from monitor.services.rejects import list_rejects, retry_reject
+from monitor.services.views import PATIENT_WINDOW_DAYS, result_window, results_since
 from monitor.storage.tables import (
     Alert,
     Feed,
     OnCallShift,
     Patient,
-    Result,
     RiskFactor,
     User,
     Ward,
@@ -31,6 +31,12 @@ from monitor.web.security import Caller, CallerDep, check_csrf
 
 router = APIRouter(prefix="/api/v1", tags=["dashboard API"])
 Csrf = Annotated[str | None, Header(alias="X-CSRF-Token")]
+# The window of a patient's results (the patient page and its JSON): PATIENT_WINDOW_DAYS
+# before the latest result unless asked for more days or from a date.
+WindowDays = Annotated[int | None, Query(ge=1, le=36500, description=(
+    f"days before the latest result (default {PATIENT_WINDOW_DAYS})"))]
+WindowFrom = Annotated[date | None, Query(alias="from", description=(
+    "every result collected from this day (UTC) on; overrides days"))]
 
 
 def _now() -> datetime:
@@ -75,15 +81,18 @@ def patient(rt: RuntimeDep, c: CallerDep, patient_id: int) -> dict[str, Any]:
 
 
 @router.get("/patients/{patient_id}/results")
-def results(rt: RuntimeDep, c: CallerDep, patient_id: int) -> list[dict[str, Any]]:
+def results(rt: RuntimeDep, c: CallerDep, patient_id: int, days: WindowDays = None,
+            from_: WindowFrom = None) -> list[dict[str, Any]]:
+    """The patient's results of the last 14 days before the latest one (`days` for more,
+    `from` for all since a date), oldest first."""
     _visible(rt, c, patient_id, "view-results")
     with rt.uow() as uow:
+        since = result_window(uow.session, patient_id, _now(), days, from_).since
         return [{"id": r.id, "analyte": r.analyte, "value_mmol_l": r.value_mmol_l,
                  "value": r.value_raw, "unit": r.unit_raw, "method": r.method,
                  "status": r.status, "collected_at": r.collected_at.isoformat(),
                  "current": r.is_current, "removed": r.removed, "feed": r.source_feed}
-                for r in uow.session.scalars(select(Result).where(
-                    Result.patient_id == patient_id).order_by(Result.collected_at))]
+                for r in results_since(uow.session, patient_id, since)]
 
 
 @router.get("/alerts")

@@ -32,8 +32,10 @@ class Point:
 
 
 def corridor(points: Sequence[Point], policy: Policy, high_risk: bool,
-             step: timedelta = timedelta(hours=1)) -> list[tuple[datetime, float, float]]:
-    """(time, lowest value of the window, highest value allowed) along the series."""
+             step: timedelta = timedelta(hours=1), start: datetime | None = None,
+             ) -> list[tuple[datetime, float, float]]:
+    """(time, lowest value of the window, highest value allowed) along the series, from
+    `start` (default: the first counted value)."""
     counted = sorted((p for p in points if p.counted), key=lambda p: p.at)
     if not counted:
         return []
@@ -41,7 +43,7 @@ def corridor(points: Sequence[Point], policy: Policy, high_risk: bool,
     times = [p.at for p in counted]
     values = [p.value for p in counted]
     out = []
-    t, end = times[0], times[-1] + timedelta(hours=12)
+    t, end = start or times[0], times[-1] + timedelta(hours=12)
     while t <= end:
         hi = bisect_right(times, t)
         lo24, lo48 = bisect_left(times, t - timedelta(hours=24)), bisect_left(
@@ -74,12 +76,15 @@ def projection(points: Sequence[Point], hours: float = 12) -> tuple[Point, datet
 
 
 def patient_chart(points: Sequence[Point], potassium: Sequence[Point], policy: Policy,
-                  high_risk: bool, triggering: set[str]) -> str:
+                  high_risk: bool, triggering: set[str],
+                  lead_in: Sequence[Point] = ()) -> str:
+    """`lead_in`: counted values before the first point, which set the corridor's lower
+    edge at the start of the chart (its 24 h and 48 h windows) but are not drawn."""
     if not points:
-        return '<p class="empty">No sodium results yet.</p>'
-    band = corridor(points, policy, high_risk)
-    proj = projection(points)
+        return '<p class="empty">No sodium results in this period.</p>'
     t0 = min(p.at for p in points)
+    band = corridor([*lead_in, *points], policy, high_risk, start=t0)
+    proj = projection(points)
     t1 = max([p.at for p in points] + [b[0] for b in band] + ([proj[1]] if proj else []))
     span = max((t1 - t0).total_seconds(), 3600.0)
     values = [p.value for p in points] + [b[2] for b in band] + [b[1] for b in band] + \

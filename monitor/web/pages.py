@@ -20,8 +20,17 @@ from monitor.services.audit import audit
 from monitor.services.auth import LoginRefused, login, logout
 from monitor.services.evaluation import diagnosis_codes
 from monitor.services.rejects import list_rejects, retry_reject
-from monitor.services.views import board, census, count_active, patient_detail, ward_codes
+from monitor.services.views import (
+    PATIENT_WINDOW_DAYS,
+    Window,
+    board,
+    census,
+    count_active,
+    patient_detail,
+    ward_codes,
+)
 from monitor.storage.tables import Feed, OnCallShift, User, Ward
+from monitor.web.api import WindowDays, WindowFrom
 from monitor.web.charts import Point, patient_chart, sparkline
 from monitor.web.deps import RuntimeDep
 from monitor.web.security import COOKIE, CallerDep, check_csrf
@@ -119,13 +128,13 @@ def census_page(request: Request, rt: RuntimeDep, c: CallerDep, code: str, q: st
 
 
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
-def patient_page(request: Request, rt: RuntimeDep, c: CallerDep,
-                 patient_id: int) -> HTMLResponse:
+def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: int,
+                 days: WindowDays = None, from_: WindowFrom = None) -> HTMLResponse:
     require(c.who, "view")
     now = datetime.now(UTC)
     policy = rt.pipeline.policy
     with rt.uow() as uow:
-        d = patient_detail(uow.session, c.who, patient_id)
+        d = patient_detail(uow.session, c.who, patient_id, now, days, from_)
         if d is None:
             raise HTTPException(404, "no such patient")
         audit(uow.session, c.who.username, "view-patient", now, "patient", patient_id)
@@ -135,17 +144,25 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep,
     sodium = [_point(r) for r in results if r.analyte == "sodium" and r.value_mmol_l is not None]
     potassium = [_point(r) for r in results if r.analyte == "potassium" and r.is_current
                  and not r.removed and r.value_mmol_l is not None]
+    lead_in = [_point(r) for r in d["lead_in"] if r.value_mmol_l is not None]
     lab = sorted({f for a in d["alerts"] if a.state == "active" for f in a.risk_factors}
                  - set(factors_from_diagnoses(codes, policy)))
     high = bool(codes) or bool(lab)
-    triggering = {k.partition("|")[2] for a in d["alerts"] if a.state == "active"
-                  for k in (a.evidence or {})}
-    chart = patient_chart(sodium, potassium, policy, high, triggering)
+    chart = patient_chart(sodium, potassium, policy, high, d["triggering"], lead_in=lead_in)
     return _page(request, rt, c.who, c.csrf, "patient.html", p=d["patient"], ward=d["ward"],
                  results=results, alerts=d["alerts"], events=d["events"], risks=d["risks"],
-                 lab_factors=lab, chart=chart, policy=policy,
+                 lab_factors=lab, chart=chart, policy=policy, window=d["window"],
+                 older=_older(d["window"]), default_days=PATIENT_WINDOW_DAYS,
                  tier="high" if high else "standard", limits=policy.tier_limits(high),
                  nav="patient")
+
+
+def _older(w: Window) -> dict[str, str] | None:
+    """The "show older" links' query values: twice as many days, and from the first result."""
+    if not w.has_older or w.earliest is None:
+        return None
+    shown = w.days or -(-((w.latest or w.since) - w.since) // timedelta(days=1))
+    return {"days": str(2 * max(shown, 1)), "from": f"{w.earliest:%Y-%m-%d}"}
 
 
 def _point(r: Any) -> Point:

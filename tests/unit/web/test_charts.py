@@ -1,0 +1,25 @@
+"""The patient chart's corridor at the left edge of a window of results."""
+
+from datetime import UTC, datetime, timedelta
+
+from monitor.engine.policy import built_in
+from monitor.web.charts import Point, corridor, patient_chart
+
+T0 = datetime(2024, 3, 1, 8, tzinfo=UTC)
+
+
+def na(hours: float, value: float) -> Point:
+    return Point(at=T0 + timedelta(hours=hours), value=value, method="lab", status="final",
+                 counted=True, source="hl7:lis", key=f"k{hours}")
+
+
+def test_the_corridor_starts_at_the_window_and_remembers_the_lead_in() -> None:
+    policy = built_in("default")
+    limit = policy.tier_limits(False).rise_24h
+    lead_in, shown = [na(-10, 120)], [na(0, 126), na(6, 127)]
+    band = corridor([*lead_in, *shown], policy, False, start=T0)
+    assert band[0] == (T0, 120, 120 + limit)  # the lowest value of the last 24 h: 120
+    assert corridor(shown, policy, False)[0] == (T0, 126, 126 + limit)
+    svg = patient_chart(shown, [], policy, False, set(), lead_in=lead_in)
+    assert svg.count('<circle class="na lab') == 2  # the lead-in sets the band, not drawn
+    assert "2 sodium results from 2024-03-01 08:00" in svg
