@@ -17,11 +17,12 @@ START, END = b"\x0b", b"\x1c\x0d"
 log = logging.getLogger(__name__)
 
 Handler = Callable[[bytes], Awaitable[bytes]]
+MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB: one HL7 message, over MLLP or POST /api/v1/hl7
 
 
 @dataclass
 class Limits:
-    max_message_bytes: int = 1 << 20  # 1 MiB
+    max_message_bytes: int = MAX_MESSAGE_BYTES
     idle_timeout_s: float = 300.0
     max_connections: int = 200
 

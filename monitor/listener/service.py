@@ -1,4 +1,8 @@
-"""The MLLP listener process: frames in, inbox commit, acknowledgement out, then enqueue."""
+"""The MLLP listener process: frames in, inbox commit, acknowledgement out, then enqueue.
+
+Frames that arrive together (within `window_s`, at most `max_group`) are committed in one
+transaction, each acknowledged only once it is committed.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,18 @@ import asyncio
 import logging
 import ssl
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from monitor.ingest import build_ack
-from monitor.listener.mllp import Limits, MllpServer
+from monitor.listener.group import GroupCommit
+from monitor.listener.mllp import MAX_MESSAGE_BYTES, Limits, MllpServer
 from monitor.logs import request_id
 from monitor.runtime import Runtime
-from monitor.services.hl7_receive import receive_hl7
-from monitor.services.inbox import reject_payload
+from monitor.services.hl7_receive import Hl7Frame, Hl7Reply, commit_hl7, read_hl7, refused_frame
+from monitor.services.inbox import FeedLiveness
 
 log = logging.getLogger(__name__)
-OVERSIZE = "message exceeds the 1 MiB limit"
+OVERSIZE = f"message exceeds the {MAX_MESSAGE_BYTES >> 20} MiB limit"
 
 
 def feed_name(text: str) -> str:
@@ -30,45 +35,44 @@ def feed_name(text: str) -> str:
 
 
 def build_server(rt: Runtime, limits: Limits | None = None,
-                 tls: ssl.SSLContext | None = None) -> MllpServer:
-    loop_run = asyncio.get_running_loop().run_in_executor
+                 tls: ssl.SSLContext | None = None, *, window_s: float = 0.005,
+                 max_group: int = 64) -> MllpServer:
+    loop = asyncio.get_running_loop()
+    liveness = FeedLiveness()  # feeds.last_message_at at most once a second per feed
+
+    def commit(frames: Sequence[Hl7Frame]) -> list[Hl7Reply]:
+        return commit_hl7(rt.uow, frames, datetime.now(UTC), liveness)
+
+    group: GroupCommit[Hl7Frame, Hl7Reply] = GroupCommit(commit, window_s=window_s,
+                                                         max_items=max_group)
+
+    async def answer(frame: Hl7Frame) -> bytes:
+        reply = await group.submit(frame)
+        if reply.inbox_id is not None:  # committed: the worker may take it now
+            loop.run_in_executor(None, rt.dispatcher.process, reply.inbox_id)
+        return reply.ack.encode()
 
     async def on_message(frame: bytes) -> bytes:
         text = frame.decode("utf-8", errors="replace")
         request_id.set(uuid.uuid4().hex[:16])
-        reply = await loop_run(None, lambda: receive_hl7(
-            rt.uow, text, feed_name(text), rt.pipeline, datetime.now(UTC)))
-        if reply.inbox_id is not None:
-            loop_run(None, rt.dispatcher.process, reply.inbox_id)
-        return reply.ack.encode()
+        read = await loop.run_in_executor(None, read_hl7, text, feed_name(text), rt.pipeline,
+                                          datetime.now(UTC))
+        return await answer(read)
 
     async def on_oversize(head: bytes) -> bytes:
         text = head.decode("utf-8", errors="replace")
-
-        def store() -> None:
-            try:
-                with rt.uow() as uow:
-                    reject_payload(uow, feed_name(text), "hl7", f"{feed_name(text)}: frame",
-                                   OVERSIZE, text, datetime.now(UTC))
-            except Exception:  # the AR goes out whatever happens to the reject row
-                log.exception("could not store the oversize reject")
-
-        await loop_run(None, store)
-        return build_ack(text, "AR", OVERSIZE).encode()
+        feed = feed_name(text)
+        return await answer(refused_frame(feed, f"{feed}: frame", OVERSIZE, text,
+                                          datetime.now(UTC), answers=text))
 
     async def on_garbage(junk: bytes) -> None:
         text = junk[:4096].decode("utf-8", errors="replace")
-
-        def store() -> None:
-            try:
-                with rt.uow() as uow:
-                    reject_payload(uow, "hl7:unknown", "hl7", "bytes outside an MLLP frame",
-                                   "not an MLLP frame (no 0x0B start byte)", text,
-                                   datetime.now(UTC))
-            except Exception:  # garbage must never take the connection down
-                log.exception("could not store the garbage reject")
-
-        await loop_run(None, store)
+        try:  # garbage must never take the connection down; nothing is answered
+            await answer(refused_frame("hl7:unknown", "bytes outside an MLLP frame",
+                                       "not an MLLP frame (no 0x0B start byte)", text,
+                                       datetime.now(UTC), answers=None))
+        except Exception:
+            log.exception("could not store the garbage reject")
 
     return MllpServer(on_message, on_oversize, on_garbage, limits, tls)
 

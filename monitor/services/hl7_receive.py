@@ -1,16 +1,18 @@
-"""Receive one HL7 v2 message (MLLP or HTTP) and decide its acknowledgement.
+"""Receive HL7 v2 messages (MLLP or HTTP) and decide their acknowledgements.
 
 AA only once the message is committed to the inbox. AE for content errors (unparsable,
 a required field missing, a value the database cannot store, every item unusable), stored
-as rejects. AR for reasons
-unrelated to content (unsupported type, version or processing id, oversized, or the
-inbox cannot be written): the sender may resend.
+as rejects. AR for reasons unrelated to content (unsupported type, version or processing
+id, oversized, or the inbox cannot be written): the sender may resend.
+
+A message is read once (`read_hl7`); the listener commits the messages that arrive
+together in one transaction (`commit_hl7`) and acknowledges each only after it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,19 +20,39 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.ingest import Hl7Outcome, build_ack, parse_hl7_message
 from monitor.ingest.events import Reject
-from monitor.services.inbox import receive, reject_payload, screen
+from monitor.services.inbox import Arrival, FeedLiveness, screen, store
 from monitor.services.limits import unstorable_message_id
 from monitor.services.processing import Pipeline
 from monitor.storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+CANNOT_STORE = "the receiver cannot store the message now; resend later"
 
 
 @dataclass(frozen=True)
 class Hl7Reply:
-    ack: str
+    ack: str  # empty for bytes that were not a message (nothing to answer)
     code: str  # AA / AE / AR (or CA / CE / CR in enhanced mode)
     inbox_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Hl7Frame:
+    """A message read and decided, waiting for the commit of its group."""
+
+    arrival: Arrival
+    answers: Hl7Outcome | str | None  # what the ACK answers; None: send no ACK
+    code: str  # the acknowledgement once committed
+    note: str | None = None  # the refusal, or the warning about rejected results
+
+    def reply(self, inbox_id: int | None) -> Hl7Reply:
+        ack = "" if self.answers is None else build_ack(self.answers, self.code, self.note)
+        return Hl7Reply(ack, self.code, inbox_id)
+
+    def cannot_store(self) -> Hl7Reply:
+        code = self.code[0] + "R"
+        ack = "" if self.answers is None else build_ack(self.answers, code, CANNOT_STORE)
+        return Hl7Reply(ack, code)
 
 
 def _code(outcome: Hl7Outcome, accepted: str) -> str:
@@ -38,39 +60,55 @@ def _code(outcome: Hl7Outcome, accepted: str) -> str:
     return ("C" if outcome.accept_ack_type else "A") + accepted
 
 
-def receive_hl7(new_uow: Callable[[], UnitOfWork], raw: str, feed: str, p: Pipeline,
-                now: datetime) -> Hl7Reply:
+def refused_frame(feed: str, where: str, reason: str, text: str, now: datetime, *,
+                  answers: Hl7Outcome | str | None, code: str = "AR") -> Hl7Frame:
+    """Bytes refused whole (oversized, not a frame, not usable): kept as a reject only."""
+    refusal = Reject(where, reason, text)
+    return Hl7Frame(Arrival("hl7", feed, b"", now, refused=refusal), answers, code, reason)
+
+
+def read_hl7(raw: str, feed: str, p: Pipeline, now: datetime) -> Hl7Frame:
+    """Parse and screen one message, and decide what it gets once committed."""
     outcome = parse_hl7_message(raw, source=feed, tz=p.tz, local_codes=p.local_codes)
     if outcome.error is None and outcome.unsupported is None:
         outcome.error = unstorable_message_id(outcome.control_id, "hl7")
         outcome.error_code = "102" if outcome.error else ""  # table 0357: data type error
     where = f"{feed} (MSH-10 {outcome.control_id or '?'})"
-    try:
-        if outcome.unsupported:
-            with new_uow() as uow:
-                reject_payload(uow, feed, "hl7", where, outcome.unsupported, raw, now)
-            return Hl7Reply(build_ack(outcome, _code(outcome, "R"), outcome.unsupported),
-                            _code(outcome, "R"))
-        if outcome.error:
-            with new_uow() as uow:
-                reject_payload(uow, feed, "hl7", where, outcome.error, raw, now)
-            return Hl7Reply(build_ack(outcome, _code(outcome, "E"), outcome.error),
-                            _code(outcome, "E"))
-        items = screen(outcome.items, now, "hl7")
-        rejects = [i for i in items if isinstance(i, Reject)]
-        if rejects and len(rejects) == len(items):
-            what = "result" if outcome.message_type.startswith("ORU") else "content"
-            reason = f"no usable {what}: " + "; ".join(r.reason for r in rejects)
-            with new_uow() as uow:
-                reject_payload(uow, feed, "hl7", where, reason, raw, now)
-            return Hl7Reply(build_ack(outcome, _code(outcome, "E"), reason), _code(outcome, "E"))
-        with new_uow() as uow:
-            inbox_id = receive(uow, "hl7", feed, raw.encode(), now, items=items,
-                               message_id=outcome.control_id)
-    except SQLAlchemyError as error:
-        log.error("inbox unavailable, answering AR: %s", type(error).__name__)
-        reason = "the receiver cannot store the message now; resend later"
-        return Hl7Reply(build_ack(outcome, _code(outcome, "R"), reason), _code(outcome, "R"))
+    if outcome.unsupported:
+        return refused_frame(feed, where, outcome.unsupported, raw, now, answers=outcome,
+                             code=_code(outcome, "R"))
+    if outcome.error:
+        return refused_frame(feed, where, outcome.error, raw, now, answers=outcome,
+                             code=_code(outcome, "E"))
+    items = screen(outcome.items, now, "hl7")
+    rejects = [i for i in items if isinstance(i, Reject)]
+    if rejects and len(rejects) == len(items):
+        what = "result" if outcome.message_type.startswith("ORU") else "content"
+        reason = f"no usable {what}: " + "; ".join(r.reason for r in rejects)
+        return refused_frame(feed, where, reason, raw, now, answers=outcome,
+                             code=_code(outcome, "E"))
     warning = "; ".join(f"{r.position}: {r.reason}" for r in rejects) or None
-    return Hl7Reply(build_ack(outcome, _code(outcome, "A"), warning), _code(outcome, "A"),
-                    inbox_id)
+    arrival = Arrival("hl7", feed, raw.encode(), now, items, outcome.control_id)
+    return Hl7Frame(arrival, outcome, _code(outcome, "A"), warning)
+
+
+def commit_hl7(new_uow: Callable[[], UnitOfWork], frames: Sequence[Hl7Frame], now: datetime,
+               liveness: FeedLiveness | None = None) -> list[Hl7Reply]:
+    """Commit a group of frames in one transaction; their replies, in order. If the commit
+    fails every frame is answered AR (nothing of the group was stored, not even its
+    rejects), so the sender resends."""
+    try:
+        with new_uow() as uow:
+            ids = store(uow, [f.arrival for f in frames], now, liveness)
+            uow.commit()
+    except SQLAlchemyError as error:
+        log.error("inbox unavailable, answering AR to %d: %s", len(frames),
+                  type(error).__name__)
+        return [f.cannot_store() for f in frames]
+    return [f.reply(inbox_id) for f, inbox_id in zip(frames, ids, strict=True)]
+
+
+def receive_hl7(new_uow: Callable[[], UnitOfWork], raw: str, feed: str, p: Pipeline,
+                now: datetime) -> Hl7Reply:
+    """One message on its own (HTTP, retry, tests): read, commit, acknowledge."""
+    return commit_hl7(new_uow, [read_hl7(raw, feed, p, now)], now)[0]

@@ -1,7 +1,7 @@
 """FHIR R4 ingest: Observation, Condition and batch/transaction Bundles.
 
 Each payload is committed to the inbox before the 2xx. A payload whose content cannot be
-used gets an OperationOutcome with a 4xx and a row in rejects.
+used gets an OperationOutcome with a 4xx and a row in rejects; one over 10 MiB, a 413.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from monitor.ingest import parse_fhir_resource
 from monitor.ingest.events import Reject
 from monitor.runtime import Runtime
 from monitor.services.inbox import receive, reject_payload, screen
+from monitor.web.body import MAX_RESULTS_BYTES, TooLarge, read_body
 from monitor.web.deps import FeedDep, RuntimeDep
+from monitor.web.ingest import refuse_oversize
 
 router = APIRouter(prefix="/fhir", tags=["FHIR ingest"])
 FHIR_JSON = "application/fhir+json"
@@ -32,8 +34,11 @@ def outcome(status: int, problems: list[tuple[str, str]], code: str = "invalid")
 
 async def _ingest(request: Request, rt: Runtime, caller_name: str, tasks: BackgroundTasks,
                   expect: set[str], path_id: str | None = None) -> JSONResponse:
-    raw = await request.body()
+    raw = await read_body(request, MAX_RESULTS_BYTES)
     feed, now = f"fhir:{caller_name}", datetime.now(UTC)
+    if isinstance(raw, TooLarge):
+        refuse_oversize(rt, feed, "fhir", raw, now)
+        return outcome(413, [("body", raw.reason)], "too-long")
     try:
         body: Any = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:

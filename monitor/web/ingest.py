@@ -8,10 +8,13 @@ from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from monitor.ingest import build_ack
 from monitor.ingest.events import Reject
 from monitor.ingest.json_feed import parse_json_results
+from monitor.runtime import Runtime
 from monitor.services.hl7_receive import receive_hl7
 from monitor.services.inbox import receive, reject_payload, screen
+from monitor.web.body import MAX_HL7_BYTES, MAX_RESULTS_BYTES, TooLarge, read_body
 from monitor.web.deps import FeedDep, RuntimeDep
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
@@ -46,13 +49,22 @@ _RESULTS_BODY = {"requestBody": {"required": True, "content": {"application/json
     "schema": {"type": "array", "items": ResultIn.model_json_schema()}}}}}
 
 
+def refuse_oversize(rt: Runtime, feed: str, kind: str, big: TooLarge, now: datetime) -> None:
+    """An oversized body is refused with 413 and kept (its head) as a reject."""
+    with rt.uow() as uow:
+        reject_payload(uow, feed, kind, "body", big.reason, big.head, now)
+
+
 @router.post("/results", status_code=202, response_model=Accepted,
-             openapi_extra=_RESULTS_BODY)
+             openapi_extra=_RESULTS_BODY, responses={413: {"description": "body over 10 MiB"}})
 async def post_results(request: Request, rt: RuntimeDep, caller: FeedDep,
                        tasks: BackgroundTasks) -> JSONResponse:
-    """A JSON list of results, committed to the inbox before the 202."""
-    raw = await request.body()
+    """A JSON list of results (at most 10 MiB), committed to the inbox before the 202."""
+    raw = await read_body(request, MAX_RESULTS_BYTES)
     feed, now = f"json:{caller.name}", datetime.now(UTC)
+    if isinstance(raw, TooLarge):
+        refuse_oversize(rt, feed, "json", raw, now)
+        return JSONResponse({"detail": raw.reason, "limit_bytes": MAX_RESULTS_BYTES}, 413)
     items = screen(parse_json_results(raw.decode("utf-8", errors="replace"), source="body",
                                       tz=rt.pipeline.tz), now, "json")
     rejects = [i for i in items if isinstance(i, Reject)]
@@ -70,12 +82,20 @@ async def post_results(request: Request, rt: RuntimeDep, caller: FeedDep,
 
 
 @router.post("/hl7", response_class=Response,
-             responses={200: {"content": {"x-application/hl7-v2+er7": {}}}})
+             responses={200: {"content": {"x-application/hl7-v2+er7": {}}},
+                        413: {"description": "message over 1 MiB: an AR acknowledgement"}})
 async def post_hl7(request: Request, rt: RuntimeDep, caller: FeedDep,
                    tasks: BackgroundTasks) -> Response:
-    """One raw HL7 v2 message; the reply body is the same ACK the MLLP listener sends."""
-    text = (await request.body()).decode("utf-8", errors="replace")
-    reply = receive_hl7(rt.uow, text, f"hl7:{caller.name}", rt.pipeline, datetime.now(UTC))
+    """One raw HL7 v2 message (at most 1 MiB, as over MLLP); the reply body is the same ACK
+    the MLLP listener sends."""
+    raw = await read_body(request, MAX_HL7_BYTES)
+    feed, now = f"hl7:{caller.name}", datetime.now(UTC)
+    if isinstance(raw, TooLarge):
+        refuse_oversize(rt, feed, "hl7", raw, now)
+        return Response(build_ack(raw.head, "AR", raw.reason), 413,
+                        media_type="x-application/hl7-v2+er7")
+    text = raw.decode("utf-8", errors="replace")
+    reply = receive_hl7(rt.uow, text, feed, rt.pipeline, now)
     if reply.inbox_id is not None:
         tasks.add_task(rt.dispatcher.process, reply.inbox_id)
     return Response(reply.ack, media_type="x-application/hl7-v2+er7")

@@ -21,6 +21,7 @@ from monitor.services.hl7_receive import receive_hl7
 from monitor.services.tokens import create_token
 from monitor.storage.tables import InboxItem, RejectRow
 from monitor.web.app import create_app
+from monitor.web.body import MAX_HL7_BYTES, MAX_RESULTS_BYTES
 from tests.hl7_builders import oru
 from tests.integration.helpers import alerts, all_processed, inbox_states
 from tests.integration.stack import ack_code, wait_for
@@ -168,3 +169,30 @@ def test_json_results_that_cannot_be_stored_get_422(rt: Runtime, pg_engine: Engi
     with Session(pg_engine) as s:
         assert len(list(s.scalars(select(InboxItem)))) == 2
     assert C24 in active_rules(pg_engine, MRN)
+
+
+@pytest.mark.integration
+def test_bodies_over_their_cap_get_413_and_a_reject_row(rt: Runtime, pg_engine: Engine) -> None:
+    padding = "x" * (MAX_RESULTS_BYTES + 1)
+    big_json = json.dumps([{"patient_id": MRN, "sodium": 130, "note": padding}])
+    big_hl7 = oru(MRN, "BIG-1", START, 130, control_id="CTRL-BIG") + "\rNTE|1||" + "x" * (
+        MAX_HL7_BYTES + 1)
+    with feed_client(rt) as http:
+        json_reply = http.post("/api/v1/results", content=big_json,
+                               headers={"Content-Type": "application/json"})
+        hl7_reply = http.post("/api/v1/hl7", content=big_hl7)
+        fhir_reply = http.post("/fhir/Observation", content=big_json,
+                               headers={"Content-Type": "application/fhir+json"})
+    assert json_reply.status_code == 413
+    assert json_reply.json() == {"detail": "the body exceeds the 10 MiB limit (10485760 bytes)",
+                                 "limit_bytes": MAX_RESULTS_BYTES}
+    assert hl7_reply.status_code == 413 and ack_code(hl7_reply.text) == ("AR", "CTRL-BIG")
+    assert fhir_reply.status_code == 413
+    assert fhir_reply.json()["issue"][0]["code"] == "too-long"
+    rows = reject_rows(pg_engine)
+    assert [(r.source, r.reason.split(" (")[0]) for r in rows] == [
+        ("json:LIS", "the body exceeds the 10 MiB limit"),
+        ("hl7:LIS", "the body exceeds the 1 MiB limit"),
+        ("fhir:LIS", "the body exceeds the 10 MiB limit")]
+    assert rows[1].payload.startswith("MSH|") and len(rows[1].payload) <= 4096
+    assert inbox_states(pg_engine) == {}
