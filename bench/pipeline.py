@@ -3,10 +3,14 @@
     .venv/bin/python bench/pipeline.py [--messages 20000] [--connections 4] [--rate 100]
     .venv/bin/python bench/pipeline.py --memory-run [--memory-messages 100000]
     .venv/bin/python bench/pipeline.py --profile 500     # cProfile of the worker's task
+    .venv/bin/python bench/pipeline.py --database-url postgresql+psycopg://u@db:5432/x_bench \
+        --redis-url redis://cache:6379/14 --mllp-port 2576
 
 Starts the real processes (`sodium-monitor db upgrade`, `mllp`, `worker --concurrency 2`) on
-the dedicated database `sodium_monitor_bench` (its schema is dropped and recreated on every
-run) and Redis db 14, then:
+a dedicated database (--database-url, default `sodium_monitor_bench` on 127.0.0.1; its name
+must contain "bench": its schema is dropped and recreated on every run) and Redis db
+(--redis-url, default db 14 on 127.0.0.1; flushed, so never db 0), the listener on
+--mllp-port (default: a free port), then:
 
 - phase 1 (throughput): N ORU^R01 messages, one sodium result each, realistic trajectories
   over many patients (some overcorrecting), sent over K MLLP connections as fast as the ACKs
@@ -17,7 +21,18 @@ run) and Redis db 14, then:
   table of the bench database, and Redis LPUSH/BRPOP round trips/s on db 14;
 - the RSS of the worker processes (Celery main process and its children, /proc VmRSS),
   sampled every few seconds; `--memory-run` drives --memory-messages results instead of the
-  two phases, to show whether it stays flat.
+  two phases, to show whether it stays flat;
+- per phase, CPU per result of each process: the listener, the worker's main process, each
+  worker child, and each PostgreSQL backend of the bench database (found in pg_stat_activity
+  and credited to the process that owns the client end of its connection), from
+  /proc/<pid>/stat utime+stime at each sample (a process that exits between samples loses
+  its last few seconds; a database on another host has no backends in this /proc);
+- per phase, what the database did per result, from the cumulative statistics (the bench's
+  own observer and snapshot queries subtracted): transactions (pg_stat_database xact_commit +
+  xact_rollback), table scans (pg_stat_user_tables seq_scan + idx_scan: at least one per
+  statement that reads a table) and rows written (n_tup_ins + n_tup_upd + n_tup_del).
+  Statements themselves are not counted: that needs pg_stat_statements in
+  shared_preload_libraries, which a stock server does not load.
 
 Times: the client stamps each send with the wall clock; `inbox.processed_at` is the `now` the
 worker took when it started the row (a lower bound of the commit); an observer polls the inbox
@@ -52,19 +67,16 @@ from typing import Any
 
 import psycopg
 import redis
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.hl7_builders import oru  # noqa: E402
+from tests.integration.stack import CLI, MllpConnection, free_port, port_open  # noqa: E402
 
-HOST = "127.0.0.1"  # loopback only
-DB_NAME = "sodium_monitor_bench"
-PG_ADMIN = f"host={HOST} port=5432 user=postgres dbname=postgres"
-PG_BENCH = f"host={HOST} port=5432 user=postgres dbname={DB_NAME}"
-DATABASE_URL = f"postgresql+psycopg://postgres@{HOST}:5432/{DB_NAME}"
+HOST = "127.0.0.1"  # the listener and the client: loopback only
+DATABASE_URL = f"postgresql+psycopg://postgres@{HOST}:5432/sodium_monitor_bench"
 BROKER_URL = f"redis://{HOST}:6379/14"
-CLI = str(Path(sys.executable).parent / "sodium-monitor")
-MLLP_START, MLLP_END = b"\x0b", b"\x1c\x0d"
 WARDS = ("MED1", "MED2", "MED3", "ICU1", "NEPH", "GER2", "SURG", "ONC1")
 
 
@@ -99,41 +111,82 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str,
     raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 def log(msg: str) -> None:
     print(f"[{datetime.now().strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------- database, redis
 
-def reset_database() -> None:
+@dataclass(frozen=True)
+class Target:
+    """Where the run goes: the database and Redis db the processes use, the listener's port."""
+
+    database_url: str = DATABASE_URL
+    broker_url: str = BROKER_URL
+    mllp_port: int = 0  # 0: a free port
+
+    def __post_init__(self) -> None:
+        if "bench" not in self.db_name:
+            raise SystemExit(f"--database-url: {self.db_name!r} has no 'bench' in its name; "
+                             "its schema is dropped on every run")
+        if not redis.Redis.from_url(self.broker_url).connection_pool.connection_kwargs.get("db"):
+            raise SystemExit("--redis-url: name a db number other than 0; it is flushed")
+
+    @property
+    def db_name(self) -> str:
+        return str(make_url(self.database_url).database)
+
+    @property
+    def pg_bench(self) -> str:
+        """The libpq URI of the bench database."""
+        url = make_url(self.database_url).set(drivername="postgresql")
+        return url.render_as_string(hide_password=False)
+
+    @property
+    def pg_admin(self) -> str:
+        url = make_url(self.database_url).set(drivername="postgresql", database="postgres")
+        return url.render_as_string(hide_password=False)
+
+
+def reset_database(target: Target) -> None:
     """Create the bench database if missing; drop and recreate its schema (nothing else)."""
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as c:
-        if c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone() is None:
-            c.execute(f'CREATE DATABASE "{DB_NAME}"')
-    with psycopg.connect(PG_BENCH, autocommit=True, connect_timeout=5) as c:
+    with psycopg.connect(target.pg_admin, autocommit=True, connect_timeout=5) as c:
+        if c.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                     (target.db_name,)).fetchone() is None:
+            c.execute(f'CREATE DATABASE "{target.db_name}"')
+    with psycopg.connect(target.pg_bench, autocommit=True, connect_timeout=5) as c:
         c.execute("DROP SCHEMA IF EXISTS public CASCADE")
         c.execute("CREATE SCHEMA public")
 
 
-def reset_redis() -> None:
-    client = redis.Redis.from_url(BROKER_URL, socket_timeout=5)
-    assert client.connection_pool.connection_kwargs.get("db") == 14
+def reset_redis(target: Target) -> None:
+    client = redis.Redis.from_url(target.broker_url, socket_timeout=5)
     client.flushdb()
     client.close()
+
+
+# Cumulative statistics of the bench database: name -> query.
+PG_COUNTERS = {
+    "transactions": "SELECT xact_commit + xact_rollback FROM pg_stat_database "
+                    "WHERE datname = current_database()",
+    "table_scans": "SELECT coalesce(sum(seq_scan + coalesce(idx_scan, 0)), 0) "
+                   "FROM pg_stat_user_tables",
+    "rows_written": "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) "
+                    "FROM pg_stat_user_tables",
+}
+# Backends report their statistics when idle at most every 10 s (PGSTAT_IDLE_INTERVAL).
+PG_STATS_FLUSH_S = 11.0
+
+
+def pg_counters(target: Target) -> dict[str, int]:
+    """One snapshot, in one transaction of its own (which the next snapshot counts)."""
+    with psycopg.connect(target.pg_bench, autocommit=True, connect_timeout=5) as c:
+        c.execute("SELECT pg_stat_clear_snapshot()")
+        out = {}
+        for name, sql in PG_COUNTERS.items():
+            row = c.execute(sql).fetchone()
+            out[name] = int(row[0]) if row and row[0] is not None else 0
+        return out
 
 
 # --------------------------------------------------------------------------- processes
@@ -141,13 +194,15 @@ def reset_redis() -> None:
 @dataclass
 class Stack:
     workdir: Path
+    target: Target
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     port: int = 0
     observer: Observer | None = None
 
     def env(self) -> dict[str, str]:
         keep = {k: v for k, v in os.environ.items() if not k.startswith("SODIUM_")}
-        return {**keep, "SODIUM_DATABASE_URL": DATABASE_URL, "SODIUM_BROKER_URL": BROKER_URL}
+        return {**keep, "SODIUM_DATABASE_URL": self.target.database_url,
+                "SODIUM_BROKER_URL": self.target.broker_url}
 
     def run(self, *args: str, timeout: float = 120) -> None:
         out = subprocess.run([CLI, *args], env=self.env(), cwd=self.workdir, timeout=timeout,
@@ -164,12 +219,12 @@ class Stack:
 
     def up(self) -> None:
         self.run("db", "upgrade")
-        self.port = free_port()
+        self.port = self.target.mllp_port or free_port()
         self.start("mllp", "mllp", "--host", HOST, "--port", str(self.port))
         self.start("worker", "worker", "--concurrency", "2", "--loglevel", "WARNING")
         wait_for(lambda: port_open(self.port), 60, "the MLLP listener")
         self.check_alive()
-        ping_worker(60)
+        ping_worker(self.target.broker_url, 60)
 
     def check_alive(self) -> None:
         for name, proc in self.processes.items():
@@ -193,15 +248,15 @@ class Stack:
             self.stop(name)
 
 
-def ping_worker(timeout: float) -> None:
+def ping_worker(broker_url: str, timeout: float) -> None:
     """Round trip through the broker and a worker process (the `sodium.ping` task)."""
     from celery import Celery
 
-    app = Celery("bench", broker=BROKER_URL)
+    app = Celery("bench", broker=broker_url)
     app.conf.update(task_serializer="json", accept_content=["json"])
     key = f"bench-ping-{uuid.uuid4().hex}"
-    app.send_task("sodium.ping", args=[key, BROKER_URL])
-    client = redis.Redis.from_url(BROKER_URL, socket_timeout=5)
+    app.send_task("sodium.ping", args=[key, broker_url])
+    client = redis.Redis.from_url(broker_url, socket_timeout=5)
     try:
         wait_for(lambda: client.get(key) is not None, timeout, "a worker to answer a ping")
         client.delete(key)
@@ -266,15 +321,40 @@ def children(pid: int) -> list[int]:
     return sorted(out)
 
 
+def socket_ports(pid: int) -> set[int]:
+    """The local TCP ports of the sockets process `pid` holds open."""
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        for line in (_read(f"/proc/{pid}/net/{table}") or "").splitlines()[1:]:
+            cols = line.split()
+            if len(cols) > 9 and cols[9] in inodes:
+                ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
 class Sampler:
     """Every `every` seconds: RSS of the worker tree and of the listener; CPU seconds by
-    component (listener, worker main, worker children, postgres, redis, this client)."""
+    component (listener, worker main, worker children, postgres, redis, this client) and by
+    process: the listener, the worker's main process and each child, and each backend of the
+    bench database, named for the process at the client end of its connection."""
 
     def __init__(self, stack: Stack, every: float, done_count: Callable[[], int]) -> None:
         self.stack, self.every, self.done_count = stack, every, done_count
         self.samples: list[dict[str, Any]] = []
         self.cpu_seen: dict[int, tuple[str, float]] = {}
         self.child_pids: set[int] = set()
+        # pid -> [label, CPU seconds when first seen (0 if born during the run), latest]
+        self.processes: dict[int, list[Any]] = {}
+        self._first, self._frozen = True, False
+        # In the maintenance database, so that its queries are not the bench database's.
+        self.pg = psycopg.connect(stack.target.pg_admin, autocommit=True, connect_timeout=5)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -290,7 +370,7 @@ class Sampler:
         name = comm(pid)
         if name.startswith("postgres"):
             cmdline = _read(f"/proc/{pid}/cmdline") or ""
-            if f" {DB_NAME} " in cmdline.replace("\0", " "):
+            if f" {self.stack.target.db_name} " in cmdline.replace("\0", " "):
                 return "postgres_bench_backends"
             if " postgres " in cmdline.replace("\0", " ") or "127.0.0.1(" in cmdline:
                 return None  # a backend of another database: counted in "other"
@@ -312,6 +392,7 @@ class Sampler:
             st = proc_stat(pid) if what else None
             if what and st is not None:
                 self.cpu_seen[pid] = (what, st[1])
+        self._per_process(worker, listener, kids)
         child_rss = {pid: rss_kib(pid) for pid in kids}
         sample = {"t": time.time(), "done": self.done_count(),
                   "worker_main_mib": round((rss_kib(worker) or 0) / 1024, 1),
@@ -322,6 +403,56 @@ class Sampler:
                                            + sum(sample["worker_children_mib"]), 1)
         self.samples.append(sample)
         return sample
+
+    def mark_start(self) -> None:
+        """CPU by process counts from here (not the waits before)."""
+        self.sample()
+        for seen in self.processes.values():
+            seen[1] = seen[2]
+
+    def mark_end(self) -> None:
+        """... and up to here."""
+        self.sample()
+        self._frozen = True
+
+    def _per_process(self, worker: int, listener: int, kids: list[int]) -> None:
+        if self._frozen:
+            return
+        owners = {listener: "listener", worker: "worker_main", os.getpid(): "bench",
+                  **{k: f"worker[{k}]" for k in kids}}
+        backends = self.pg.execute(
+            "SELECT pid, client_port FROM pg_stat_activity WHERE datname = %s "
+            "AND backend_type = 'client backend'", (self.stack.target.db_name,)).fetchall()
+        by_port = {port: name for pid, name in owners.items() for port in socket_ports(pid)}
+        labels = {**owners, **{pid: f"postgres[{pid}] for {by_port.get(port, 'other')}"
+                               for pid, port in backends}}
+        for pid, label in labels.items():
+            st = proc_stat(pid)
+            if st is None:
+                continue
+            seen = self.processes.setdefault(pid, [label, st[1] if self._first else 0.0, 0.0])
+            seen[2] = st[1]
+        self._first = False
+
+    def per_result(self, results: int) -> dict[str, Any]:
+        """CPU ms per result: by process, and summed for the listener and its backends, the
+        worker processes and theirs (the bench's own connections left out)."""
+        n = max(1, results)
+        ms = {label: (last - first) * 1000 / n for label, first, last in self.processes.values()}
+        groups = {"listener": 0.0, "postgres_for_listener": 0.0, "workers": 0.0,
+                  "postgres_for_workers": 0.0, "postgres_for_other": 0.0}
+        for label, v in ms.items():
+            owner = label.partition(" for ")[2] or label
+            if owner == "bench":
+                continue
+            group = ("listener" if owner == "listener" else
+                     "workers" if owner.startswith("worker") else "other")
+            key = f"postgres_for_{group}" if label.startswith("postgres[") else group
+            groups[key] = groups.get(key, 0.0) + v
+        total = sum(groups.values())
+        return {"results": results, "total": round(total, 3),
+                **{k: round(v, 3) for k, v in groups.items()},
+                "by_process": {k: round(v, 3) for k, v in sorted(ms.items()) if v > 0}}
 
     def cpu(self) -> dict[str, float]:
         totals: dict[str, float] = {}
@@ -345,6 +476,7 @@ class Sampler:
         self._thread.join(timeout=10)
         with contextlib.suppress(Exception):
             self.sample()
+        self.pg.close()
 
 
 # --------------------------------------------------------------------------- the feed
@@ -404,28 +536,11 @@ def make_feed(tag: str, count: int, per_patient: int, connections: int, seed: in
 
 # --------------------------------------------------------------------------- MLLP client
 
-class MllpClient:
-    def __init__(self, port: int, timeout: float = 30) -> None:
-        self.sock = socket.create_connection((HOST, port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buffer = b""
-
-    def send(self, text: str) -> None:
-        self.sock.sendall(MLLP_START + text.encode() + MLLP_END)
-
-    def reply(self) -> str:
-        for _ in range(10_000):  # bounded; each recv also has the socket timeout
-            if MLLP_END in self.buffer:
-                frame, _, self.buffer = self.buffer.partition(MLLP_END)
-                return frame.lstrip(MLLP_START).decode(errors="replace")
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("listener closed the connection")
-            self.buffer += chunk
-        raise ConnectionError("no complete MLLP frame")
-
-    def close(self) -> None:
-        self.sock.close()
+def mllp_client(port: int) -> MllpConnection:
+    """The tests' MLLP client, with Nagle off: one small frame in flight per connection."""
+    client = MllpConnection(port)
+    client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return client
 
 
 def ack_code(ack: str) -> str:
@@ -445,7 +560,7 @@ def drive(port: int, feed: list[Message], connections: int, rate: float | None,
 
     def run(shard: int) -> None:
         try:
-            client = MllpClient(port)
+            client = mllp_client(port)
             try:
                 for i, msg in enumerate(feed):
                     if msg.shard != shard:
@@ -457,8 +572,7 @@ def drive(port: int, feed: list[Message], connections: int, rate: float | None,
                         if delay > 0:
                             time.sleep(delay)
                     msg.sent = time.time()
-                    client.send(msg.text)
-                    msg.ack = ack_code(client.reply())
+                    msg.ack = ack_code(client.send(msg.text))
                     msg.acked = time.time()
             finally:
                 client.close()
@@ -489,22 +603,25 @@ class Observer:
     WINDOW = 4000
     BEHIND = 1000  # the window starts this many ids below the highest row seen done
 
-    def __init__(self, every: float) -> None:
+    def __init__(self, pg_bench: str, every: float) -> None:
         self.every = every
         self.seen: dict[str, float] = {}  # message_id -> observed time
         self.low = 0
         self.behind: set[int] = set()  # pending rows below the window
         self.polls = 0
+        self.transactions = 0  # its own, in the bench database (autocommit: one a statement)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, daemon=True)
-        self.conn = psycopg.connect(PG_BENCH, autocommit=True, connect_timeout=5)
+        self.conn = psycopg.connect(pg_bench, autocommit=True, connect_timeout=5)
 
     def poll(self) -> None:
         rows = self.conn.execute(
             "SELECT id, message_id, state FROM inbox WHERE id >= %s ORDER BY id LIMIT %s",
             (self.low, self.WINDOW)).fetchall()
+        self.transactions += 1
         if self.behind:
+            self.transactions += 1
             rows += self.conn.execute(
                 "SELECT id, message_id, state FROM inbox WHERE id = ANY(%s)",
                 (sorted(self.behind)[:20_000],)).fetchall()
@@ -570,10 +687,10 @@ def wait_done(observer: Observer, feed: list[Message], timeout: float,
     return len(ids) - observer.count(ids)
 
 
-def measure(feed: list[Message], observer: Observer) -> dict[str, Any]:
+def measure(pg_bench: str, feed: list[Message], observer: Observer) -> dict[str, Any]:
     """Join the client's send times with the inbox and the alerts."""
     ids = [m.control_id for m in feed]
-    with psycopg.connect(PG_BENCH, connect_timeout=5) as c:
+    with psycopg.connect(pg_bench, connect_timeout=5) as c:
         processed = dict(c.execute(
             "SELECT message_id, extract(epoch FROM processed_at)::float8 FROM inbox "
             "WHERE message_id = ANY(%s) AND state = 'done'", (ids,)).fetchall())
@@ -609,7 +726,7 @@ def measure(feed: list[Message], observer: Observer) -> dict[str, Any]:
         rules[rule] = rules.get(rule, 0) + 1
     n = sum(1 for m in acked_ok if m.control_id in seen)
     out: dict[str, Any] = {
-        "messages": len(feed), "sent": len(sent), "acks": {
+        "messages": len(feed), "sent": len(sent), "results_done": n, "acks": {
             code: sum(1 for m in sent if m.ack == code) for code in sorted({m.ack for m in sent})},
         "inbox_states": states,
         "patients": len({m.patient for m in feed}),
@@ -634,10 +751,16 @@ def measure(feed: list[Message], observer: Observer) -> dict[str, Any]:
 
 
 def run_phase(name: str, stack: Stack, feed: list[Message], connections: int,
-              rate: float | None, poll: float, timeout: float) -> dict[str, Any]:
+              rate: float | None, poll: float, timeout: float,
+              sampler: Sampler | None = None) -> dict[str, Any]:
     log(f"{name}: {len(feed)} messages over {connections} connections"
         + (f" at {rate:g}/s" if rate else " as fast as ACKs return"))
-    observer = stack.observer = Observer(poll).start()
+    target = stack.target
+    time.sleep(PG_STATS_FLUSH_S)  # what came before is in the statistics
+    before = pg_counters(target)
+    observer = stack.observer = Observer(target.pg_bench, poll).start()
+    if sampler is not None:
+        sampler.mark_start()
     try:
         drive(stack.port, feed, connections, rate, timeout)
         stack.check_alive()
@@ -645,11 +768,21 @@ def run_phase(name: str, stack: Stack, feed: list[Message], connections: int,
         stuck = wait_done(observer, feed, timeout)
         time.sleep(poll * 2)
     finally:
+        if sampler is not None:
+            sampler.mark_end()
         observer.stop()
         stack.observer = None
     stack.check_alive()
-    result = measure(feed, observer)
+    time.sleep(PG_STATS_FLUSH_S)
+    after = pg_counters(target)
+    result = measure(target.pg_bench, feed, observer)
     result["left_pending"] = stuck
+    done = max(1, result["results_done"])
+    # The observer's statements and the first snapshot's transaction are the bench's own.
+    ours = {"transactions": observer.transactions + 1,
+            "table_scans": observer.transactions}
+    result["database_per_result"] = {
+        k: round((after[k] - before[k] - ours.get(k, 0)) / done, 2) for k in PG_COUNTERS}
     if rate:
         result["target_rate_per_s"] = rate
     log(f"{name}: {json.dumps(result['latency_ms'])}")
@@ -658,10 +791,10 @@ def run_phase(name: str, stack: Stack, feed: list[Message], connections: int,
 
 # --------------------------------------------------------------------------- limits
 
-def pg_insert_limit(rows: int, batch: int) -> dict[str, Any]:
+def pg_insert_limit(pg_bench: str, rows: int, batch: int) -> dict[str, Any]:
     """Multi-row INSERT ... VALUES of `batch` rows per statement into a scratch table."""
     payload = "x" * 200
-    with psycopg.connect(PG_BENCH, connect_timeout=5) as c:
+    with psycopg.connect(pg_bench, connect_timeout=5) as c:
         c.execute("DROP TABLE IF EXISTS bench_scratch")
         c.execute("CREATE TABLE bench_scratch (id bigserial PRIMARY KEY, patient integer, "
                   "value double precision, at timestamptz, note text)")
@@ -684,9 +817,9 @@ def pg_insert_limit(rows: int, batch: int) -> dict[str, Any]:
             "rows_per_s": round(rows / elapsed), "commit_per_batch": True}
 
 
-def pg_commit_limit(commits: int) -> dict[str, Any]:
+def pg_commit_limit(pg_bench: str, commits: int) -> dict[str, Any]:
     """One-row INSERT + COMMIT per transaction: the durable-commit ceiling (fsync)."""
-    with psycopg.connect(PG_BENCH, connect_timeout=5) as c:
+    with psycopg.connect(pg_bench, connect_timeout=5) as c:
         c.execute("CREATE TABLE IF NOT EXISTS bench_commits (id bigserial PRIMARY KEY, v int)")
         c.commit()
         began = time.perf_counter()
@@ -700,12 +833,12 @@ def pg_commit_limit(commits: int) -> dict[str, Any]:
             "commits_per_s": round(commits / elapsed)}
 
 
-def redis_limit(trips: int) -> dict[str, Any]:
-    """One producer and one consumer on db 14: LPUSH, the consumer BRPOPs and LPUSHes a reply,
-    the producer BRPOPs the reply: `trips` sequential round trips."""
+def redis_limit(broker_url: str, trips: int) -> dict[str, Any]:
+    """One producer and one consumer on the bench db: LPUSH, the consumer BRPOPs and LPUSHes a
+    reply, the producer BRPOPs the reply: `trips` sequential round trips."""
     key, back = f"bench:{uuid.uuid4().hex}", f"bench:{uuid.uuid4().hex}"
-    producer = redis.Redis.from_url(BROKER_URL, socket_timeout=10)
-    consumer = redis.Redis.from_url(BROKER_URL, socket_timeout=10)
+    producer = redis.Redis.from_url(broker_url, socket_timeout=10)
+    consumer = redis.Redis.from_url(broker_url, socket_timeout=10)
     errors: list[BaseException] = []
 
     def serve() -> None:
@@ -742,7 +875,8 @@ def profile_worker(stack: Stack, count: int, workdir: Path) -> dict[str, Any]:
     worker's task function in this process under cProfile, counting SQL statements."""
     from sqlalchemy import event
 
-    os.environ["SODIUM_DATABASE_URL"], os.environ["SODIUM_BROKER_URL"] = DATABASE_URL, ""
+    target = stack.target
+    os.environ["SODIUM_DATABASE_URL"], os.environ["SODIUM_BROKER_URL"] = target.database_url, ""
     from monitor.config import Settings
     from monitor.runtime import Runtime
     from monitor.services.dispatch import run_inbox
@@ -750,11 +884,11 @@ def profile_worker(stack: Stack, count: int, workdir: Path) -> dict[str, Any]:
     stack.stop("worker")
     feed = make_feed("F", count, 10, 2, 11, 0.1)
     drive(stack.port, feed, 2, None, 300)
-    reset_redis()  # the tasks the listener queued: nobody is listening, processed below
-    with psycopg.connect(PG_BENCH, connect_timeout=5) as c:
+    reset_redis(target)  # the tasks the listener queued: nobody is listening, processed below
+    with psycopg.connect(target.pg_bench, connect_timeout=5) as c:
         ids = [r[0] for r in c.execute(
             "SELECT id FROM inbox WHERE state = 'pending' ORDER BY id").fetchall()]
-    rt = Runtime(Settings(database_url=DATABASE_URL, broker_url=""))
+    rt = Runtime(Settings(database_url=target.database_url, broker_url=""))
     statements: dict[str, int] = {"n": 0}
     sql_time: dict[str, float] = {"s": 0.0}
     started: dict[int, float] = {}
@@ -849,6 +983,17 @@ def markdown(result: dict[str, Any]) -> str:
                 f"({s['n']})")
         row(f"{label}: alerts raised", f"{p['alerts_raised']} {p['alerts_by_rule']}")
         row(f"{label}: rows left pending at the end (task never ran)", p.get("left_pending"))
+        if p.get("cpu_ms_per_result"):
+            c = p["cpu_ms_per_result"]
+            row(f"{label}: CPU ms per result (listener + its PostgreSQL backends, workers + "
+                f"theirs; {c['results']} results)", f"{c['total']} = {c['listener']} + "
+                f"{c['postgres_for_listener']} + {c['workers']} + {c['postgres_for_workers']}")
+            row(f"{label}: CPU ms per result by process", ", ".join(
+                f"{k} {v}" for k, v in c["by_process"].items()))
+        if p.get("database_per_result"):
+            d = p["database_per_result"]
+            row(f"{label}: per result: transactions / table scans / rows written",
+                f"{d['transactions']} / {d['table_scans']} / {d['rows_written']}")
         if p.get("cpu_seconds"):
             row(f"{label}: CPU seconds over {p['wall_seconds']} s wall (2 cores = "
                 f"{round(2 * p['wall_seconds'])} s)", ", ".join(
@@ -886,23 +1031,23 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 @contextlib.contextmanager
-def running_stack(workdir: Path) -> Iterator[Stack]:
-    reset_database()
-    reset_redis()
-    stack = Stack(workdir)
+def running_stack(workdir: Path, target: Target) -> Iterator[Stack]:
+    reset_database(target)
+    reset_redis(target)
+    stack = Stack(workdir, target)
     try:
         stack.up()
         yield stack
     finally:
         stack.down()
         with contextlib.suppress(Exception):
-            reset_redis()
+            reset_redis(target)
 
 
 def warm_up(stack: Stack, connections: int) -> None:
     """A few hundred messages first: imports, connection pools, statement caches."""
     feed = make_feed("W", 200, 2, connections, 3, 0.1)
-    observer = Observer(0.1).start()
+    observer = Observer(stack.target.pg_bench, 0.1).start()
     try:
         drive(stack.port, feed, connections, None, 120)
         wait_done(observer, feed, 120)
@@ -926,13 +1071,15 @@ def with_sampling(stack: Stack, every: float, fn: Callable[[Sampler], dict[str, 
     # Busy time of everything else on the machine (other engineers' tests, ...).
     cpu["other_processes"] = round(cpu["machine_busy"] - ours - cpu.get("postgres_shared", 0), 1)
     result["cpu_seconds"] = cpu
+    result["cpu_ms_per_result"] = sampler.per_result(result.get("results_done", 0))
     result["wall_seconds"] = round(sampler.samples[-1]["t"] - sampler.samples[0]["t"], 1)
     result["loadavg_at_end"] = loadavg()
     return result, sampler
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--messages", type=int, default=20_000, help="phase 1 results")
     parser.add_argument("--connections", type=int, default=4, help="MLLP connections")
     parser.add_argument("--rate", type=float, default=100.0, help="phase 2 results/s")
@@ -952,19 +1099,29 @@ def main() -> int:
     parser.add_argument("--redis-trips", type=int, default=20_000)
     parser.add_argument("--timeout", type=float, default=1800, help="per phase, s")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--database-url", default=DATABASE_URL,
+                        help="the bench database (name must contain 'bench'; its schema is "
+                             "dropped and recreated)")
+    parser.add_argument("--redis-url", default=BROKER_URL,
+                        help="the broker: a Redis db number other than 0 (it is flushed)")
+    parser.add_argument("--mllp-port", type=int, default=0,
+                        help="the listener's port on 127.0.0.1 (default: a free port); no API "
+                             "process is started")
     parser.add_argument("--workdir", type=Path, default=ROOT / "var" / "bench" / "pipeline")
     parser.add_argument("--json", type=Path, help="also write the JSON summary here")
     args = parser.parse_args()
+    target = Target(args.database_url, args.redis_url, args.mllp_port)
     args.workdir.mkdir(parents=True, exist_ok=True)
     every = args.sample_every or (5.0 if args.memory_run else 2.0)
     result: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "loadavg_at_start": loadavg(),
         "argv": sys.argv[1:], "nproc": os.cpu_count(),
-        "database": DATABASE_URL, "broker": BROKER_URL,
+        "database": make_url(target.database_url).render_as_string(),
+        "broker": target.broker_url,
     }
     began = time.monotonic()
-    with running_stack(args.workdir) as stack:
+    with running_stack(args.workdir, target) as stack:
         log(f"stack up: mllp on {HOST}:{stack.port}, worker pid "
             f"{stack.processes['worker'].pid}")
         warm_up(stack, args.connections)
@@ -973,22 +1130,22 @@ def main() -> int:
         if args.memory_run:
             feed = make_feed("M", args.memory_messages, args.per_patient, args.connections,
                              args.seed, args.fast_fraction)
-            out, sampler = with_sampling(stack, every, lambda _s: run_phase(
-                "memory run", stack, feed, args.connections, None, 0.2, args.timeout))
+            out, sampler = with_sampling(stack, every, lambda s: run_phase(
+                "memory run", stack, feed, args.connections, None, 0.2, args.timeout, s))
             result["memory_run"] = out
             samples, child_pids = sampler.samples, sampler.child_pids
         else:
             feed = make_feed("T", args.messages, args.per_patient, args.connections,
                              args.seed, args.fast_fraction)
-            out, sampler = with_sampling(stack, every, lambda _s: run_phase(
-                "phase 1", stack, feed, args.connections, None, 0.1, args.timeout))
+            out, sampler = with_sampling(stack, every, lambda s: run_phase(
+                "phase 1", stack, feed, args.connections, None, 0.1, args.timeout, s))
             result["phase1_throughput"] = out
             samples += sampler.samples
             child_pids |= sampler.child_pids
             feed2 = make_feed("R", round(args.rate * args.rate_seconds), args.per_patient,
                               args.connections, args.seed + 1, args.fast_fraction)
-            out, sampler = with_sampling(stack, every, lambda _s: run_phase(
-                "phase 2", stack, feed2, args.connections, args.rate, 0.05, args.timeout))
+            out, sampler = with_sampling(stack, every, lambda s: run_phase(
+                "phase 2", stack, feed2, args.connections, args.rate, 0.05, args.timeout, s))
             result["phase2_fixed_rate"] = out
             samples += sampler.samples
             child_pids |= sampler.child_pids
@@ -996,9 +1153,9 @@ def main() -> int:
         (args.workdir / "memory-samples.json").write_text(json.dumps(samples, indent=1))
         log("limits: PostgreSQL INSERT, PostgreSQL commit, Redis round trips")
         result["limits"] = {
-            "postgres_insert": pg_insert_limit(args.pg_rows, 1000),
-            "postgres_commit": pg_commit_limit(2000),
-            "redis_round_trip": redis_limit(args.redis_trips),
+            "postgres_insert": pg_insert_limit(target.pg_bench, args.pg_rows, 1000),
+            "postgres_commit": pg_commit_limit(target.pg_bench, 2000),
+            "redis_round_trip": redis_limit(target.broker_url, args.redis_trips),
         }
         if args.profile:
             log(f"profile: {args.profile} rows through the worker task in-process")
