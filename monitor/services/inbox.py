@@ -92,7 +92,7 @@ def record_rejects(uow: UnitOfWork, rejects: Iterable[Reject], source: str,
                    inbox_id: int | None, now: datetime) -> None:
     rows = _reject_rows(rejects, source, inbox_id, now)
     if rows:
-        uow.session.execute(insert(REJECTS), rows)
+        uow.session.execute(insert(REJECTS).values(rows))
 
 
 def patient_keys(items: Iterable[Item]) -> set[str]:
@@ -139,11 +139,11 @@ def store(uow: UnitOfWork, arrivals: Sequence[Arrival], now: datetime,
                 for a, inbox_id in zip(arrivals, ids, strict=True) if inbox_id is not None
                 for key in sorted(patient_keys(a.items))]
     if patients:
-        uow.session.execute(insert(INBOX_PATIENTS), patients)
+        uow.session.execute(insert(INBOX_PATIENTS).values(patients))  # one multi-row INSERT
     rejects = [row for a, inbox_id in zip(arrivals, ids, strict=True)
                for row in _reject_rows(a.rejects(), a.feed, inbox_id, now)]
     if rejects:
-        uow.session.execute(insert(REJECTS), rejects)
+        uow.session.execute(insert(REJECTS).values(rejects))
     _touch_feeds(uow, {a.feed: a.fmt for a in arrivals}, now, liveness)
     return ids
 
