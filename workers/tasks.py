@@ -9,7 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.config import get_settings
 from monitor.runtime import Runtime
-from monitor.services.dispatch import DELIVER_TASK, PROCESS_TASK, run_delivery, run_inbox
+from monitor.services.dispatch import DELIVER_TASK, PROCESS_TASK, drain_inbox, run_delivery
 from workers.celery_app import app
 
 
@@ -18,11 +18,12 @@ def runtime() -> Runtime:
     return Runtime(get_settings())
 
 
-@app.task(name=PROCESS_TASK, bind=True, max_retries=None)
-def process_inbox(self, inbox_id: int) -> str:  # type: ignore[no-untyped-def]
-    """Process one inbox row; the database being unreachable means: try again shortly."""
+@app.task(name=PROCESS_TASK, bind=True, max_retries=5)
+def process_inbox(self, inbox_id: int | None = None) -> int:  # type: ignore[no-untyped-def]
+    """Claim and process inbox batches until the inbox is empty (the task names no row:
+    rows are claimed from the database). The database unreachable: try again shortly."""
     try:
-        return run_inbox(runtime(), inbox_id)
+        return len(drain_inbox(runtime()).done)
     except SQLAlchemyError as error:
         # A short, bounded back-off (not an ETA timer): the sweeper covers longer outages.
         raise self.retry(exc=error, countdown=min(2 ** self.request.retries, 30)) from None

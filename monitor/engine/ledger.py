@@ -1,6 +1,8 @@
 """One patient's results, diagnoses and alerts held in memory, evaluated incrementally.
 
-Used by `replay` (and by anything that evaluates a feed without a database). A new version
+The patient aggregate: `replay` keeps one per patient for the whole run; the live service
+loads one per patient and batch from storage (the part within the look-back, `horizon`),
+applies the batch through the same methods, and saves what changed. A new version
 of a result re-evaluates only the results collected from that moment on (their windows
 include it); a diagnosis change re-evaluates them all, since a diagnosis applies to every
 result of the patient, earlier ones included.
@@ -39,6 +41,9 @@ class PatientLedger:
     diagnoses: set[str] = field(default_factory=set)
     acute_marks: list[datetime] = field(default_factory=list)
     alerts: list[AlertRecord] = field(default_factory=list)
+    # Loaded from storage: results before this moment are context only (their own windows
+    # were not loaded), so they are never re-evaluated. None: everything is here (replay).
+    horizon: datetime | None = None
     # Counted measurements per analyte, kept sorted by (collected_at, result_key).
     series: dict[Analyte, Columns] = field(
         default_factory=lambda: {a: Columns() for a in _RULED})
@@ -106,11 +111,22 @@ class PatientLedger:
 
     def set_diagnosis(self, code: str, active: bool, new_id: Callable[[str], str]) -> list[Change]:
         code = normalise_code(code) if code.lower() not in FACTOR_NAMES else code.lower()
-        present = code in self.diagnoses
-        if active == present:
+        codes = self.diagnoses | {code} if active else self.diagnoses - {code}
+        return self.set_diagnoses(codes, new_id)
+
+    def set_diagnoses(self, codes: set[str], new_id: Callable[[str], str]) -> list[Change]:
+        """The patient's active diagnosis codes changed: every result is re-evaluated."""
+        if codes == self.diagnoses:
             return []
         changes = self.flush()
-        (self.diagnoses.add if active else self.diagnoses.discard)(code)
+        self.diagnoses = set(codes)
+        return changes + self.reevaluate(None, new_id)
+
+    def set_acute_marks(self, marks: list[datetime], new_id: Callable[[str], str]
+                        ) -> list[Change]:
+        """A clinician marked (or unmarked) an episode as acute."""
+        changes = self.flush()
+        self.acute_marks = sorted(marks)
         return changes + self.reevaluate(None, new_id)
 
     def reevaluate(self, since: datetime | None, new_id: Callable[[str], str],
@@ -119,6 +135,8 @@ class PatientLedger:
             # A mark applies to the episode containing it, and a later result can end that
             # episode before the mark, changing the findings of earlier results too.
             since = None
+        if self.horizon is not None and (since is None or since < self.horizon):
+            since = self.horizon
         sodium = self.series[Analyte.SODIUM]
         findings = evaluate_columns(sodium, self.series[Analyte.POTASSIUM],
                                     frozenset(self.diagnoses), self.acute_marks, self.policy,
@@ -128,6 +146,17 @@ class PatientLedger:
         changes = reconcile(self.alerts, findings, keys, new_id)
         self.alerts.extend(c.alert for c in changes if c.kind == "raised")
         return changes
+
+    def restore(self, key: str, analyte: Analyte, method: Method, versions: list[Version],
+                test: bool) -> None:
+        """Put back a result read from storage (no evaluation: its findings are stored)."""
+        res = self.results[key] = _Result(analyte, method, sorted(
+            versions, key=lambda v: v.arrival_seq), resolve(versions), test)
+        eff = res.effective
+        if analyte in _RULED and eff is not None and eff.counted and \
+                eff.value_mmol_l is not None:
+            self.series[analyte].insert(
+                Measurement(key, analyte, eff.value_mmol_l, eff.collected_at, method))
 
     def is_test(self, alert: AlertRecord) -> bool:
         return all(self.results[k].test for k in alert.evidence if k in self.results)

@@ -19,30 +19,56 @@ from monitor.engine.rules import FALLING_SODIUM, HYPERNATREMIA, SEVERE_HYPONATRE
 ACTIVE, WITHDRAWN, RESOLVED = "active", "withdrawn", "resolved"
 
 
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """Evidence outside the part of the patient being re-evaluated, summarised: an alert
+    open over a long stay is then loaded and saved at a cost that does not grow with it."""
+
+    count: int
+    first: Finding
+    worst: Finding
+    latest: Finding
+
+
 @dataclass(slots=True)
 class AlertRecord:
     alert_id: str
     rule: str
     state: str = ACTIVE
+    # The evidence that a re-evaluation may change (replay holds all of it).
     evidence: dict[str, Finding] = field(default_factory=dict)
     withdrawn_reason: str | None = None
+    settled: Settled | None = None
+
+    def _all(self, pick: Callable[[Settled], Finding]) -> list[Finding]:
+        found = list(self.evidence.values())
+        if self.settled is not None:
+            found.append(pick(self.settled))
+        return found
+
+    @property
+    def count(self) -> int:
+        return len(self.evidence) + (self.settled.count if self.settled else 0)
+
+    @property
+    def first(self) -> Finding:
+        return min(self._all(lambda s: s.first), key=lambda f: (f.collected_at, f.result_key))
 
     @property
     def triggered_at(self) -> datetime:
-        return min(f.collected_at for f in self.evidence.values())
+        return self.first.collected_at
 
     @property
     def worst(self) -> Finding:
-        return max(self.evidence.values(), key=badness)
+        return max(self._all(lambda s: s.worst), key=badness)
 
     @property
     def latest(self) -> Finding:
-        return max(self.evidence.values(), key=lambda f: (f.collected_at, f.result_key))
+        return max(self._all(lambda s: s.latest), key=lambda f: (f.collected_at, f.result_key))
 
     @property
     def severity(self) -> str:
-        critical = any(f.severity == "critical" for f in self.evidence.values())
-        return "critical" if critical else "warning"
+        return "critical" if self.worst.severity == "critical" else "warning"
 
 
 def badness(f: Finding) -> tuple[bool, float, datetime]:
@@ -96,7 +122,7 @@ def reconcile(
         for key in gone:
             del alert.evidence[key]
         alert.evidence.update((f.result_key, f) for f in fresh)
-        if not alert.evidence:
+        if not alert.evidence and alert.settled is None:
             alert.state = WITHDRAWN
             alert.evidence = before
             alert.withdrawn_reason = (

@@ -11,9 +11,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitor.notify.sender import due
 from monitor.runtime import Runtime
+from monitor.services.claims import pending_count
 from monitor.services.dispatch import run_delivery
 from monitor.services.escalation import escalate_due, expire_shelves
-from monitor.services.inbox import stale_pending
 from monitor.services.watch import check_feeds, check_overdue
 from monitor.storage.tables import Heartbeat
 
@@ -21,15 +21,17 @@ log = logging.getLogger(__name__)
 
 
 def sweep_inbox(rt: Runtime, now: datetime | None = None) -> int:
-    """Re-enqueue inbox rows still pending after SODIUM_INBOX_SWEEP_AFTER (default 30 s)."""
+    """Wake the workers when rows claimable by nobody are older than
+    SODIUM_INBOX_SWEEP_AFTER (default 30 s): their wake-up was lost (broker down) or their
+    worker died (its lease expired). One wake-up, whatever the backlog: the workers claim
+    the rows; rows leased to a live worker or parked are not claimable. Returns the count."""
     now = now or datetime.now(UTC)
     with rt.uow() as uow:
-        ids = stale_pending(uow, rt.settings.inbox_sweep_after, now)
-    for inbox_id in ids:
-        rt.dispatcher.process(inbox_id)
-    if ids:
-        log.info("re-enqueued %d pending inbox rows", len(ids))
-    return len(ids)
+        stale = pending_count(uow, rt.settings.inbox_sweep_after, now)
+    if stale:
+        rt.dispatcher.process()
+        log.info("%d inbox rows waiting: woke the workers", stale)
+    return stale
 
 
 def heartbeat(rt: Runtime, name: str = "scheduler", now: datetime | None = None) -> None:

@@ -6,12 +6,12 @@ One shape everywhere, so a live run and a replay of the same feed compare line f
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.engine.rules import ALL_RULES
 from monitor.storage.tables import Alert, Patient
 
 STATES = ("active", "withdrawn", "resolved", "all")
@@ -49,12 +49,9 @@ def alert_json(alert: Alert, patient: Patient, *, result_key: bool = False) -> d
 
 def _latest_result_key(alert: Alert) -> str | None:
     """The latest evidence's result identity, as replay reports it (without the feed)."""
-    findings = list((alert.evidence or {}).values())
-    if not findings:
+    if alert.latest_key is None or alert.rule not in ALL_RULES:
         return None
-    latest = max(findings, key=lambda f: (datetime.fromisoformat(f["collected_at"]),
-                                          f["result_key"]))
-    return str(latest["result_key"]).partition("|")[2]
+    return alert.latest_key.partition("|")[2]
 
 
 def list_alerts(session: Session, patient: str | None = None,

@@ -8,7 +8,7 @@ from datetime import datetime
 from monitor.engine.policy import Policy
 from monitor.engine.risk import FACTOR_NAMES, normalise_code
 from monitor.services.audit import audit
-from monitor.services.evaluation import Evaluated, evaluate_patient
+from monitor.services.evaluation import Evaluated, reevaluate_patient
 from monitor.storage.tables import EpisodeMark, RiskFactor
 from monitor.storage.uow import UnitOfWork
 
@@ -27,7 +27,7 @@ def add_risk_factor(uow: UnitOfWork, pid: int, factor: str, reason: str, actor: 
     uow.session.flush()
     audit(uow.session, actor, "add-risk-factor", now, "patient", pid, factor=factor,
           reason=reason)
-    done = evaluate_patient(uow.session, pid, None, policy, notify=True, now=now)
+    done = reevaluate_patient(uow.session, pid, policy, now)
     uow.commit()
     return row, done
 
@@ -43,7 +43,7 @@ def remove_risk_factor(uow: UnitOfWork, pid: int, risk_id: int, reason: str, act
     row.reason = f"{row.reason or ''} | removed by {actor}: {reason}".strip(" |")
     audit(uow.session, actor, "remove-risk-factor", now, "patient", pid, risk_id=risk_id,
           reason=reason)
-    done = evaluate_patient(uow.session, pid, None, policy, notify=True, now=now)
+    done = reevaluate_patient(uow.session, pid, policy, now)
     uow.commit()
     return done
 
@@ -58,6 +58,6 @@ def mark_acute(uow: UnitOfWork, pid: int, at: datetime, reason: str, actor: str,
     uow.session.flush()
     audit(uow.session, actor, "mark-acute", now, "patient", pid, at=at.isoformat(),
           reason=reason)
-    done = evaluate_patient(uow.session, pid, None, policy, notify=True, now=now)
+    done = reevaluate_patient(uow.session, pid, policy, now)
     uow.commit()
     return done

@@ -1,24 +1,30 @@
-"""Hand an inbox row to whatever processes it: Celery workers, or a thread in-process.
+"""Wake whatever processes the inbox: Celery workers, or a thread in-process.
 
-Enqueueing happens after commit and after the sender has its acknowledgement; if it fails
-(broker down) the row stays pending and the sweeper re-enqueues it, so a lost task delays a
-result but never loses it.
+Workers claim rows from the database in batches (services/claims.py); a wake-up names no
+row. After a commit the sender asks for a wake-up; the wake-ups asked for within a few
+milliseconds go out as one task, so the broker carries one task per batch, not per result
+(docs/scaling.md). If the broker is down, the rows stay pending and the scheduler's sweep
+sends a wake-up later: a lost task delays a result but never loses it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from monitor.notify.sender import send
-from monitor.services.processing import process_inbox_item
-from monitor.storage.tables import InboxItem, RejectRow
+from monitor.services.claims import BATCH_SIZE, MAX_ATTEMPTS, claim, note_failure
+from monitor.services.processing import Outcome, process_rows
+from monitor.storage.tables import InboxItem
 
 if TYPE_CHECKING:
     from monitor.runtime import Runtime
@@ -26,34 +32,146 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 PROCESS_TASK = "sodium.process_inbox"
 DELIVER_TASK = "sodium.deliver"
-MAX_ATTEMPTS = 5
+# Wake-ups asked for within this long share one task.
+COALESCE_S = 0.005
+# A task keeps claiming batches until the inbox is empty or this long has passed (well
+# inside the task's 30 s soft time limit), so a backlog is drained by few tasks.
+TASK_BUDGET_S = 10.0
+
+__all__ = ["MAX_ATTEMPTS", "CeleryDispatcher", "Dispatcher", "InProcessDispatcher",
+           "drain_inbox", "run_delivery", "run_inbox"]
 
 
 class Dispatcher(Protocol):
-    def process(self, inbox_id: int) -> None: ...
+    def process(self, inbox_id: int | None = None) -> None: ...
 
     def deliver(self, delivery_id: int) -> None: ...
 
 
-def run_inbox(rt: Runtime, inbox_id: int, now: datetime | None = None) -> str:
-    """Process one inbox row; a payload that keeps failing is parked as a reject. The
-    notifications it raised go out at once (the first one is never held back)."""
+def retryable(error: BaseException) -> bool:
+    """Operational errors (connection lost, database restarting, serialization failure,
+    deadlock) are worth retrying; a data error is not: the same row fails the same way."""
+    if isinstance(error, OperationalError):
+        return True
+    if isinstance(error, DBAPIError):
+        code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+        return bool(code) and str(code)[:2] in ("40", "08", "57", "53")
+    return False
+
+
+@dataclass
+class Drained:
+    batches: int = 0
+    done: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+
+def _run_batch(rt: Runtime, only: list[int] | None, now: datetime | None,
+               into: Drained) -> int:
+    """Claim one batch and process it; returns how many rows were claimed."""
+    at = now or datetime.now(UTC)
+    with rt.uow() as uow:
+        rows = claim(uow, at, BATCH_SIZE, only)
+    if not rows:
+        return 0
+    into.batches += 1
     try:
-        with rt.uow() as uow:
-            done = process_inbox_item(uow, inbox_id, rt.pipeline, now or datetime.now(UTC))
-    except SQLAlchemyError:
-        raise  # the database is unreachable or busy: retry later, the row stays pending
+        outcome = _commit(rt, rows, at)
+    except SQLAlchemyError as error:
+        if retryable(error):
+            raise  # the rows keep their lease, then are claimed again
+        log.warning("batch of %d failed (%s); processing its rows one by one", len(rows),
+                    type(error).__name__)
+        outcome = Outcome()
+        for row in rows:
+            _alone(rt, row, at, outcome)
+    except Exception:
+        log.exception("batch of %d failed; processing its rows one by one", len(rows))
+        outcome = Outcome()
+        for row in rows:
+            _alone(rt, row, at, outcome)
+    into.done += outcome.done
+    into.failed += outcome.failed
+    return len(rows) - len(outcome.deferred)
+
+
+def _commit(rt: Runtime, rows: list, at: datetime) -> Outcome:  # type: ignore[type-arg]
+    with rt.uow() as uow:
+        outcome = process_rows(uow, rows, rt.pipeline, at)
+        # Committed first: a notification or live event may then fail without touching the
+        # rows (the scheduler's outbox sweep sends what could not be enqueued; a missed
+        # live event costs a refresh).
+        for delivery_id in outcome.deliveries:
+            uow.on_commit(partial(rt.dispatcher.deliver, delivery_id))
+        if outcome.alerts:
+            changed = {"alerts": sorted(set(outcome.alerts))}
+            uow.on_commit(lambda: rt.hub.publish(changed))
+        uow.commit()
+    return outcome
+
+
+def _alone(rt: Runtime, row: object, at: datetime, into: Outcome) -> None:
+    from monitor.services.claims import Claimed
+
+    assert isinstance(row, Claimed)
+    try:
+        done = _commit(rt, [row], at)
     except Exception as error:
-        log.exception("processing inbox %s failed", inbox_id)
-        _record_failure(rt, inbox_id, error, now or datetime.now(UTC))
-        return "failed"
-    # Committed: what follows may fail without touching the row (the scheduler's outbox
-    # sweep sends what could not be enqueued; a missed live event costs a refresh).
-    for delivery_id in done.deliveries:
-        rt.dispatcher.deliver(delivery_id)
-    if done.alerts:
-        rt.hub.publish({"alerts": sorted(set(done.alerts))})
-    return done.status
+        if isinstance(error, SQLAlchemyError) and retryable(error):
+            raise
+        data_error = isinstance(error, SQLAlchemyError)
+        reason = f"{type(error).__name__}: {error}".splitlines()[0]
+        log.warning("inbox %s failed: %s", row.id, reason)
+        with rt.uow() as uow:
+            if data_error:  # the database refuses the row's content: it always will
+                from monitor.services.claims import park
+
+                park(uow, row.id, f"the database refused it: {reason}", at)
+                status = "failed"
+            else:
+                status = note_failure(uow, row.id, reason, at)
+            uow.commit()
+        if status == "failed":
+            into.failed.append(row.id)
+        return
+    into.done += done.done
+    into.failed += done.failed
+    into.deferred += done.deferred
+    into.deliveries += done.deliveries
+    into.alerts += done.alerts
+
+
+def drain_inbox(rt: Runtime, budget_s: float = TASK_BUDGET_S,
+                now: datetime | None = None) -> Drained:
+    """Claim and process batches until nothing is claimable (or the budget is spent)."""
+    drained = Drained()
+    deadline = time.monotonic() + budget_s
+    while _run_batch(rt, None, now, drained) and time.monotonic() < deadline:
+        pass
+    return drained
+
+
+def run_inbox(rt: Runtime, inbox_id: int, now: datetime | None = None) -> str:
+    """Process one row now (with whatever else it takes: its patients' earlier rows go
+    first). Returns processed / already-done / failed / pending / missing."""
+    with rt.uow() as uow:
+        state = uow.session.scalar(select(InboxItem.state).where(InboxItem.id == inbox_id))
+    if state is None:
+        return "missing"
+    if state != "pending":
+        return "already-done"
+    drained = Drained()
+    for _ in range(3):
+        _run_batch(rt, [inbox_id], now, drained)
+        if inbox_id in drained.done:
+            return "processed"
+        if inbox_id in drained.failed:
+            return "failed"
+        # Deferred behind an earlier row of its patient: that one goes first.
+        _run_batch(rt, None, now, drained)
+    with rt.uow() as uow:
+        state = uow.session.scalar(select(InboxItem.state).where(InboxItem.id == inbox_id))
+    return {"done": "processed", "failed": "failed"}.get(state or "", "pending")
 
 
 def run_delivery(rt: Runtime, delivery_id: int, now: datetime | None = None) -> str:
@@ -65,22 +183,6 @@ def run_delivery(rt: Runtime, delivery_id: int, now: datetime | None = None) -> 
         return "error"
 
 
-def _record_failure(rt: Runtime, inbox_id: int, error: Exception, now: datetime) -> None:
-    with rt.uow() as uow:
-        item = uow.session.scalar(select(InboxItem).where(InboxItem.id == inbox_id))
-        if item is None:
-            return
-        item.attempts += 1
-        item.error = f"{type(error).__name__}: {error}"[:2000]
-        if item.attempts >= MAX_ATTEMPTS:
-            item.state = "failed"
-            uow.session.add(RejectRow(
-                inbox_id=item.id, source=item.feed, position=f"inbox:{item.id}",
-                reason=f"processing failed {item.attempts} times: {item.error}",
-                payload=item.payload.decode("utf-8", errors="replace"), created_at=now))
-        uow.commit()
-
-
 class InProcessDispatcher:
     """Embedded mode: one background thread, so SQLite sees one writer at a time."""
 
@@ -88,19 +190,27 @@ class InProcessDispatcher:
         self._rt = rt
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox")
         self._senders = ThreadPoolExecutor(max_workers=2, thread_name_prefix="deliver")
+        self._lock = threading.Lock()
+        self._queued = False
 
-    def process(self, inbox_id: int) -> None:
-        self._pool.submit(self._run, inbox_id)
+    def process(self, inbox_id: int | None = None) -> None:
+        with self._lock:
+            if self._queued:
+                return  # a drain not yet started will see this row too
+            self._queued = True
+        self._pool.submit(self._run)
 
     def deliver(self, delivery_id: int) -> None:
         # A separate thread: a slow webhook must not hold up the next result.
         self._senders.submit(run_delivery, self._rt, delivery_id)
 
-    def _run(self, inbox_id: int) -> None:
+    def _run(self) -> None:
+        with self._lock:
+            self._queued = False
         try:
-            run_inbox(self._rt, inbox_id)
+            drain_inbox(self._rt)
         except SQLAlchemyError:
-            log.warning("inbox %s left pending for the sweeper", inbox_id)
+            log.warning("inbox left pending for the sweeper")
 
     def drain(self) -> None:
         self._pool.shutdown(wait=True)
@@ -108,28 +218,43 @@ class InProcessDispatcher:
 
 
 class CeleryDispatcher:
-    """Sends by task name, so the monitor package never imports `workers`."""
+    """Sends by task name, so the monitor package never imports `workers`. Wake-ups asked
+    for within COALESCE_S go out as one task, sent after the last of them."""
 
     def __init__(self, broker_url: str) -> None:
         from celery import Celery
 
         self._app = Celery("sodium_monitor_sender", broker=broker_url)
-        # Kombu producers are not thread-safe, and the listener enqueues from a thread pool:
-        # unserialised sends were seen to lose a task now and then.
+        # Kombu producers are not thread-safe, and the listener enqueues from a thread pool.
         self._lock = threading.Lock()
+        self._wake = threading.Condition()
+        self._asked = False
         self._app.conf.update(task_serializer="json", accept_content=["json"],
                               broker_connection_timeout=2, broker_connection_max_retries=0)
+        threading.Thread(target=self._waker, name="inbox-wake", daemon=True).start()
 
-    def process(self, inbox_id: int) -> None:
-        self._send(PROCESS_TASK, inbox_id)
+    def process(self, inbox_id: int | None = None) -> None:
+        with self._wake:
+            self._asked = True
+            self._wake.notify()
 
     def deliver(self, delivery_id: int) -> None:
-        self._send(DELIVER_TASK, delivery_id)
+        self._send(DELIVER_TASK, [delivery_id])
 
-    def _send(self, task: str, row_id: int) -> None:
+    def _waker(self) -> None:
+        while True:
+            with self._wake:
+                while not self._asked:
+                    self._wake.wait()
+            time.sleep(COALESCE_S)  # let the commits of the same moment join this task
+            with self._wake:
+                self._asked = False
+            self._send(PROCESS_TASK, [])
+
+    def _send(self, task: str, args: list[int]) -> None:
         try:
             with self._lock:
-                self._app.send_task(task, args=[row_id], retry=False)
+                self._app.send_task(task, args=args, retry=False)
         except Exception as error:  # broker down: the scheduler's sweeps pick it up
-            log.warning("could not enqueue %s %s (%s); the sweeper will", task, row_id,
+            log.warning("could not enqueue %s %s (%s); the sweeper will", task, args,
                         type(error).__name__)

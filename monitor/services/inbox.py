@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, insert, update
 
 from monitor.ingest.events import Item, MergeEvent, Reject, ResultEvent
 from monitor.services.limits import REJECT_POSITION, storable_text, unstorable
@@ -163,12 +163,3 @@ def reject_payload(uow: UnitOfWork, feed: str, kind: str, position: str, reason:
     """A whole payload refused on content: stored in rejects (never dropped silently)."""
     store(uow, [Arrival(kind, feed, b"", now, refused=Reject(position, reason, payload))], now)
     uow.commit()
-
-
-def stale_pending(uow: UnitOfWork, older_than: timedelta, now: datetime,
-                  limit: int = 1000) -> list[int]:
-    """Inbox rows still pending after `older_than`: their task was lost or is late."""
-    return list(uow.session.scalars(
-        select(InboxItem.id).where(InboxItem.state == "pending",
-                                   InboxItem.received_at < now - older_than)
-        .order_by(InboxItem.id).limit(limit)))

@@ -1,8 +1,10 @@
-"""Process one inbox row: parse, store results idempotently, evaluate, write alerts.
+"""Process a batch of claimed inbox rows: parse each once, load each patient's aggregate
+once, apply the rows in arrival order through the engine's ledger (the code replay runs),
+save with set-based statements. The caller commits once for the batch.
 
-Everything happens in one transaction with the inbox row locked, so a redelivered or
-duplicated task finds the row done and does nothing twice, and alerts are visible exactly
-when the results that raised them are.
+Within the batch every result is evaluated as it is applied, in memory, so the alert
+history (raised, then updated, ...) is the one in-order processing writes; only the
+database work is per batch.
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
-from monitor.engine.model import Measurement, PatientRef
+from monitor.alerts import lifecycle as lc
+from monitor.engine.model import Analyte, PatientRef
 from monitor.engine.policy import Policy
-from monitor.engine.versions import Effective
+from monitor.engine.reconcile import ACTIVE, Change
+from monitor.engine.rules import HYPERNATREMIA, SEVERE_HYPONATREMIA
 from monitor.ingest.dispatch import parse_text
 from monitor.ingest.events import (
     DiagnosisEvent,
@@ -27,13 +32,25 @@ from monitor.ingest.events import (
     Reject,
     ResultEvent,
 )
-from monitor.services.evaluation import Evaluated, evaluate_patient
+from monitor.services.alert_actions import after_engine_change, clear_gone
+from monitor.services.claims import Claimed, finish, park, release
 from monitor.services.inbox import screen
-from monitor.services.patients import apply_diagnosis, apply_movement, merge
-from monitor.services.ward_policy import policy_for
-from monitor.storage.repos.patients import lock, patient_id, ward_id
-from monitor.storage.repos.results import add_version, measurement_key, refresh_current
-from monitor.storage.tables import InboxItem, InboxPatient
+from monitor.services.patients import apply_diagnosis, merge
+from monitor.services.ward_policy import policy_named
+from monitor.storage.repos.common import insert_ignore
+from monitor.storage.repos.ledgers import (
+    Aggregate,
+    Scope,
+    Written,
+    add_version,
+    diagnosis_codes,
+    load,
+    measurement_key,
+    save_alerts,
+    save_results,
+)
+from monitor.storage.tables import Alert, InboxItem, InboxPatient, Patient, Ward
+from monitor.storage.tables.results import arrival_seq
 from monitor.storage.uow import UnitOfWork
 
 IMPORT_FEED = "import"  # backfill: recorded and shown, never paged
@@ -55,136 +72,12 @@ def parse_payload(fmt: str, payload: bytes, source: str, p: Pipeline) -> Iterabl
 
 
 @dataclass
-class _Touched:
-    since: datetime | None = None
-    full: bool = False
-    keys: set[str] = field(default_factory=set)
-    # Results whose later versions were processed first: evaluated as of this version
-    # first, so the alert history is the one in-order processing would have written.
-    as_of: dict[str, Measurement | None] = field(default_factory=dict)
-    notify: bool = False
-
-    def at(self, moment: datetime) -> None:
-        self.since = moment if self.since is None else min(self.since, moment)
-
-
-def _events(item: InboxItem, p: Pipeline) -> list[Item]:
-    parsed = screen(parse_payload(item.format, item.payload, f"inbox:{item.id}", p),
-                    item.received_at)
-    return [i for i in parsed if not isinstance(i, Reject)]  # recorded when received
-
-
-@dataclass(frozen=True)
-class Processed:
-    status: str  # processed / already-done / missing
-    deliveries: tuple[int, ...] = ()  # notifications to send now that it is committed
-    alerts: tuple[int, ...] = ()  # alerts raised or changed, for the live dashboards
-
-
-def process_inbox_item(uow: UnitOfWork, inbox_id: int, p: Pipeline, now: datetime
-                       ) -> Processed:
-    """Process one inbox row exactly once, after its patients' earlier pending rows.
-
-    Locks are always taken patients first, then inbox rows, so workers never deadlock; the
-    patients' rows are applied in arrival order whichever task reached them first.
-    """
-    s = uow.session
-    item = s.get(InboxItem, inbox_id)
-    if item is None:
-        return Processed("missing")
-    if item.state != "pending":
-        return Processed("already-done")
-    events = _events(item, p)
-    pids = _lock_patients(s, events, now)
-    keys = [str(ref) for ref in pids]
-    # Found through inbox_patients (indexed by patient), bounded by this row's id: scanning
-    # the inbox by id instead grows slower with every message ever received.
-    mine = union_all(
-        select(InboxPatient.inbox_id).where(InboxPatient.patient_key.in_(keys),
-                                            InboxPatient.inbox_id <= inbox_id),
-        select(literal(inbox_id)))
-    rows = s.scalars(
-        select(InboxItem).where(InboxItem.id.in_(mine), InboxItem.state == "pending")
-        .order_by(InboxItem.id).with_for_update().execution_options(populate_existing=True)
-    ).all()
-    if inbox_id not in {row.id for row in rows}:
-        return Processed("already-done")  # another worker took it while we waited
-    deliveries: list[int] = []
-    alerts: list[int] = []
-    for row in rows:
-        try:
-            row_events = events if row.id == inbox_id else _events(row, p)
-        except Exception:  # parsing is pure (no database): the row fails in its own task
-            continue  # so one unparsable payload never fails the patient's later ones
-        if row.id != inbox_id and not _patients_of(row_events) <= set(pids):
-            continue  # it concerns a patient not locked here: its own task takes it
-        row.attempts += 1
-        # Evaluated row by row, so the alert history is the one of arrival order.
-        touched: dict[int, _Touched] = {}
-        _apply(s, row, row_events, pids, touched, p, now)
-        found = _evaluate(s, touched, p, now)
-        deliveries += found.deliveries
-        alerts += found.alerts
-        row.state, row.processed_at, row.error = "done", now, None
-    uow.commit()
-    return Processed("processed", tuple(deliveries), tuple(alerts))
-
-
-def _evaluate(s: Session, touched: dict[int, _Touched], p: Pipeline,
-              now: datetime) -> Evaluated:
-    deliveries: list[int] = []
-    alerts: list[int] = []
-    for pid, t in sorted(touched.items()):
-        since = None if t.full else t.since
-        passes = [t.as_of, None] if t.as_of else [None]
-        policy = policy_for(s, pid, p.policy)
-        for override in passes:
-            done = evaluate_patient(s, pid, since, policy, notify=t.notify, now=now,
-                                    extra_keys=frozenset(t.keys), override=override)
-            deliveries += done.deliveries
-            alerts += done.alerts
-    return Evaluated([], deliveries, alerts)
-
-
-def _apply(s: Session, item: InboxItem, events: list[Item], pids: dict[PatientRef, int],
-           touched: dict[int, _Touched], p: Pipeline, now: datetime) -> None:
-    """Store what one inbox row says: result versions, diagnoses, movements, merges."""
-    for index, event in enumerate(events):
-        seq = item.id * 10_000 + index  # arrival order: inbox sequence, then message order
-        if isinstance(event, ResultEvent):
-            pid = pids[event.patient]
-            t = touched.setdefault(pid, _Touched())
-            add_version(s, pid, event, item.feed, item.id, seq, item.received_at)
-            changed = refresh_current(s, pid, item.feed, event.result_key, seq)
-            for eff in (changed.before, changed.after, changed.as_of):
-                if eff is not None and eff.counted:
-                    t.at(eff.collected_at)
-            key = measurement_key(item.feed, event.result_key)
-            t.keys.add(key)
-            if changed.as_of != changed.after and changed.as_of != changed.before:
-                t.as_of[key] = _measurement(key, event, changed.as_of)
-            # Never page for the past, for backfill or for test messages (MSH-11 T/D).
-            fresh = now - event.collected_at <= p.notify_max_age
-            t.notify = t.notify or (fresh and not event.test and item.feed != IMPORT_FEED)
-            if event.ward:
-                apply_movement(s, pid, ward_id(s, event.ward, now), event.bed, None, now)
-        elif isinstance(event, DiagnosisEvent):
-            pid = pids[event.patient]
-            if apply_diagnosis(s, pid, event, now):
-                touched.setdefault(pid, _Touched()).full = True
-        elif isinstance(event, PatientEvent):
-            ward = ward_id(s, event.ward, now) if event.ward else None
-            apply_movement(s, pids[event.patient], ward, event.bed, event.discharged, now)
-        elif isinstance(event, MergeEvent):
-            survivor = pids[event.survivor]
-            merge(s, pids[event.old], survivor, now)
-            touched.setdefault(survivor, _Touched()).full = True
-
-
-def _measurement(key: str, event: ResultEvent, eff: Effective | None) -> Measurement | None:
-    if eff is None or not eff.counted or eff.value_mmol_l is None:
-        return None
-    return Measurement(key, event.analyte, eff.value_mmol_l, eff.collected_at, event.method)
+class Outcome:
+    done: list[int] = field(default_factory=list)
+    deferred: list[int] = field(default_factory=list)  # given back: order across workers
+    failed: list[int] = field(default_factory=list)  # parked: the payload cannot be parsed
+    deliveries: list[int] = field(default_factory=list)  # to send once committed
+    alerts: list[int] = field(default_factory=list)  # raised or changed, for the dashboards
 
 
 def _patients_of(events: Sequence[Item]) -> set[PatientRef]:
@@ -197,10 +90,307 @@ def _patients_of(events: Sequence[Item]) -> set[PatientRef]:
     return refs
 
 
-def _lock_patients(s: Session, events: Sequence[Item], now: datetime) -> dict[PatientRef, int]:
-    """Register and lock every patient of the message, in one order (no deadlocks)."""
-    refs = _patients_of(events)
-    ids = {ref: patient_id(s, ref, now) for ref in sorted(refs, key=str)}
-    for pid in sorted(ids.values()):
-        lock(s, pid)
-    return ids
+def process_rows(uow: UnitOfWork, rows: Sequence[Claimed], p: Pipeline,
+                 now: datetime) -> Outcome:
+    """Apply claimed rows (in id order) and stage everything they change; not committed."""
+    s, out = uow.session, Outcome()
+    parsed: list[tuple[Claimed, list[Item]]] = []
+    for row in rows:
+        try:
+            items = screen(parse_payload(row.format, row.payload, f"inbox:{row.id}", p),
+                           row.received_at)
+        except Exception as error:
+            park(uow, row.id, f"cannot be parsed: {type(error).__name__}: {error}", now)
+            out.failed.append(row.id)
+            continue
+        parsed.append((row, [i for i in items if not isinstance(i, Reject)]))
+    refs = {ref for _, items in parsed for ref in _patients_of(items)}
+    pids = _register(s, refs, now)
+    patients = _lock(s, sorted(set(pids.values())))
+    blocked = _blocked(s, [(row.id, _patients_of(items)) for row, items in parsed])
+    work: list[tuple[Claimed, list[Item]]] = []
+    for row, items in parsed:
+        if _patients_of(items) & blocked:
+            out.deferred.append(row.id)
+        else:
+            work.append((row, items))
+    release(uow, out.deferred)
+    batch = _Batch(s, p, now, pids, patients)
+    batch.load(work)
+    for row, items in work:
+        batch.apply(row, items)
+    batch.save(out)
+    finish(uow, [row.id for row, _ in work], now)
+    out.done = [row.id for row, _ in work]
+    return out
+
+
+def reevaluate_current(s: Session, pid: int, p: Pipeline, now: datetime) -> Outcome:
+    """Re-evaluate a patient's current episode from storage (diagnoses or acute marks
+    changed outside the inbox); not committed."""
+    out = Outcome()
+    batch = _Batch(s, p, now, {}, _lock(s, [pid]))
+    info = batch.patients[pid]
+    batch.moves = {pid: _Move(info["ward_id"], info["bed"], info["discharged_at"])}
+    agg = batch._agg(pid)
+    batch._record(pid, agg.ledger.reevaluate(None, agg.new_id), True)
+    batch.save(out)
+    return out
+
+
+def _register(s: Session, refs: set[PatientRef], now: datetime) -> dict[PatientRef, int]:
+    """Every patient's id, registering those seen for the first time (no ADT needed)."""
+    if not refs:
+        return {}
+
+    def known() -> dict[PatientRef, int]:
+        pairs = sorted((r.authority, r.identifier) for r in refs)
+        return {PatientRef(a, i): pid for pid, a, i in s.execute(select(
+            Patient.id, Patient.authority, Patient.identifier).where(
+            tuple_(Patient.authority, Patient.identifier).in_(pairs)))}
+
+    found = known()
+    missing = sorted(refs - set(found), key=str)
+    for ref in missing:
+        insert_ignore(s, Patient.__table__, {  # type: ignore[arg-type]
+            "authority": ref.authority, "identifier": ref.identifier,
+            "created_at": now, "updated_at": now}, ["authority", "identifier"])
+    return known() if missing else found
+
+
+def _lock(s: Session, pids: list[int]) -> dict[int, dict[str, Any]]:
+    """Hold the patients' rows until commit, always in id order (no deadlocks): one patient
+    is evaluated by one worker at a time, on data no one else is changing."""
+    if not pids:
+        return {}
+    return {r.id: r._asdict() for r in s.execute(select(
+        Patient.id, Patient.ward_id, Patient.bed, Patient.discharged_at).where(
+        Patient.id.in_(pids)).order_by(Patient.id).with_for_update())}
+
+
+def _blocked(s: Session, rows: list[tuple[int, set[PatientRef]]]) -> set[PatientRef]:
+    """Patients with a pending row older than the batch's first row of them that the batch
+    does not hold (another worker has it, or it committed late): their rows wait, so each
+    patient's rows are applied in arrival order across workers and hosts."""
+    first: dict[str, int] = {}
+    for inbox_id, refs in rows:
+        for ref in refs:
+            first.setdefault(str(ref), inbox_id)
+    if not first:
+        return set()
+    mine = {inbox_id for inbox_id, _ in rows}
+    earlier = s.execute(select(InboxPatient.patient_key, InboxPatient.inbox_id)
+                        .join(InboxItem, InboxItem.id == InboxPatient.inbox_id)
+                        .where(InboxPatient.patient_key.in_(sorted(first)),
+                               InboxPatient.inbox_id < max(first.values()),
+                               InboxItem.state == "pending")).all()
+    keys = {key for key, inbox_id in earlier
+            if inbox_id < first[key] and inbox_id not in mine}
+    blocked = {ref for _, refs in rows for ref in refs if str(ref) in keys}
+    # A deferred row defers its other patients' later rows too (a merge names two).
+    changed = True
+    while changed:
+        changed = False
+        for _, refs in rows:
+            if refs & blocked and not refs <= blocked:
+                blocked |= refs
+                changed = True
+    return blocked
+
+
+@dataclass
+class _Move:
+    ward: int | None
+    bed: str | None
+    discharged: datetime | None
+
+
+class _Batch:
+    """The aggregates of one batch and what applying its rows changed."""
+
+    def __init__(self, s: Session, p: Pipeline, now: datetime, pids: dict[PatientRef, int],
+                 patients: dict[int, dict[str, Any]]) -> None:
+        self.s, self.p, self.now, self.pids = s, p, now, pids
+        self.patients = patients
+        self.aggs: dict[int, Aggregate] = {}
+        self.changes: dict[int, list[tuple[Change, bool]]] = {}
+        self.wards: dict[str, int] = {}
+        self.moves: dict[int, _Move] = {}
+        # What saving before a merge produced, reported with the batch.
+        self.pending_out: list[Outcome] = []
+
+    # -- loading
+    def load(self, work: list[tuple[Claimed, list[Item]]]) -> None:
+        codes = {e.ward for _, items in work for e in items
+                 if isinstance(e, ResultEvent | PatientEvent) and e.ward}
+        self.wards = _ward_ids(self.s, codes, self.now)
+        for pid, info in self.patients.items():
+            self.moves[pid] = _Move(info["ward_id"], info["bed"], info["discharged_at"])
+        for _, items in work:
+            for e in items:
+                if isinstance(e, ResultEvent | PatientEvent):
+                    self._move(e)
+        since: dict[int, datetime | None] = {}
+        keys: dict[int, set[tuple[str, str]]] = {}
+        for row, items in work:
+            for e in items:
+                if isinstance(e, ResultEvent):
+                    pid = self.pids[e.patient]
+                    keys.setdefault(pid, set()).add((row.feed, e.result_key))
+                    if pid not in since or (since[pid] is not None and
+                                            e.collected_at < since[pid]):  # type: ignore
+                        since[pid] = e.collected_at
+                elif isinstance(e, DiagnosisEvent):
+                    since[self.pids[e.patient]] = None
+                    keys.setdefault(self.pids[e.patient], set())
+        self._load({pid: Scope(since.get(pid), frozenset(k)) for pid, k in keys.items()})
+
+    def _load(self, scopes: dict[int, Scope]) -> None:
+        scopes = {pid: sc for pid, sc in scopes.items() if pid not in self.aggs}
+        if not scopes:
+            return
+        policies = _policies(self.s, {pid: self.moves[pid].ward for pid in scopes
+                                      if pid in self.moves}, self.p.policy)
+        for pid in scopes:
+            policies.setdefault(pid, self.p.policy)
+        self.aggs.update(load(self.s, scopes, policies))
+
+    def _agg(self, pid: int) -> Aggregate:
+        if pid not in self.aggs:  # after a merge: reloaded for the current episode
+            self._load({pid: Scope(None)})
+        return self.aggs[pid]
+
+    def _move(self, e: ResultEvent | PatientEvent) -> None:
+        m = self.moves[self.pids[e.patient]]
+        if e.ward:
+            m.ward = self.wards[e.ward]
+        if e.bed:
+            m.bed = e.bed
+        if isinstance(e, PatientEvent):
+            if e.discharged is True:
+                m.discharged = self.now
+            elif e.discharged is False:
+                m.discharged = None
+
+    # -- applying
+    def apply(self, row: Claimed, items: list[Item]) -> None:
+        for position, e in enumerate(items):
+            if isinstance(e, ResultEvent):
+                self._result(row, position, e)
+            elif isinstance(e, DiagnosisEvent):
+                pid = self.pids[e.patient]
+                if apply_diagnosis(self.s, pid, e, self.now):
+                    self.s.flush()
+                    agg = self._agg(pid)
+                    codes = diagnosis_codes(self.s, [pid]).get(pid, set())
+                    self._record(pid, agg.ledger.set_diagnoses(codes, agg.new_id), True)
+            elif isinstance(e, MergeEvent):
+                self._merge(self.pids[e.old], self.pids[e.survivor])
+
+    def _result(self, row: Claimed, position: int, e: ResultEvent) -> None:
+        pid = self.pids[e.patient]
+        agg = self._agg(pid)
+        seq = arrival_seq(row.id, position)
+        if not add_version(agg, e, row.feed, row.id, seq, row.received_at):
+            return
+        # Never page for the past, for backfill or for test messages (MSH-11 T/D).
+        fresh = self.now - e.collected_at <= self.p.notify_max_age and not e.test \
+            and row.feed != IMPORT_FEED
+        changes = agg.ledger.add_result(
+            measurement_key(row.feed, e.result_key), e.analyte, e.method, e.status,
+            e.value_mmol_l, e.collected_at, seq, e.test, agg.new_id)
+        self._record(pid, changes, fresh)
+
+    def _record(self, pid: int, changes: list[Change], notify: bool) -> None:
+        if changes:
+            self.changes.setdefault(pid, []).extend((c, notify) for c in changes)
+
+    def _merge(self, old: int, survivor: int) -> None:
+        """ADT^A40: rare, so done row by row: save both, move the rows, reload the survivor
+        and re-evaluate its current episode."""
+        if old == survivor:
+            return
+        out = Outcome()
+        self._save([a for pid, a in self.aggs.items() if pid in (old, survivor)], out)
+        self.pending_out.append(out)
+        for pid in (old, survivor):
+            self.aggs.pop(pid, None)
+        merge(self.s, old, survivor, self.now)
+        self.s.flush()
+        agg = self._agg(survivor)
+        self._record(survivor, agg.ledger.reevaluate(None, agg.new_id), True)
+
+    # -- saving
+    def save(self, out: Outcome) -> None:
+        self._save(list(self.aggs.values()), out)
+        for earlier in self.pending_out:
+            out.deliveries += earlier.deliveries
+            out.alerts += earlier.alerts
+
+    def _save(self, aggs: list[Aggregate], out: Outcome) -> None:
+        self._save_moves()  # first: notifications are routed by the patient's ward
+        save_results(self.s, aggs)
+        for agg in aggs:
+            written = save_alerts(self.s, agg, self.changes.pop(agg.pid, []), self.now)
+            out.alerts += [w.alert_id for w in written]
+            out.deliveries += _follow_up(self.s, agg, written, self.now)
+
+    def _save_moves(self) -> None:
+        for pid, m in self.moves.items():
+            info = self.patients[pid]
+            if (m.ward, m.bed, m.discharged) != (info["ward_id"], info["bed"],
+                                                info["discharged_at"]):
+                self.s.execute(update(Patient).where(Patient.id == pid).values(
+                    ward_id=m.ward, bed=m.bed, discharged_at=m.discharged,
+                    updated_at=self.now).execution_options(synchronize_session=False))
+                info.update(ward_id=m.ward, bed=m.bed, discharged_at=m.discharged)
+
+
+def _follow_up(s: Session, agg: Aggregate, written: list[Written], now: datetime
+               ) -> list[int]:
+    """Lifecycle and notifications: a raised alert pages, a withdrawn one stops paging, an
+    acknowledged one that got worse re-alarms; band alerts clear at a normal sodium."""
+    deliveries: list[int] = []
+    last: dict[int, str] = {}
+    for w in written:
+        last.setdefault(w.alert_id, w.kind)
+        if w.kind == "withdrawn":
+            last[w.alert_id] = "withdrawn"
+    for alert_id, kind in last.items():
+        row = agg.alert_rows.get(str(alert_id))
+        if kind == "updated" and row is not None and row["lifecycle"] != lc.ACKNOWLEDGED:
+            continue  # re-alarm concerns acknowledged alerts only: no need to load it
+        alert = s.get(Alert, alert_id)
+        assert alert is not None
+        deliveries += after_engine_change(s, alert, kind, now)
+    sodium = agg.ledger.series[Analyte.SODIUM]
+    band = any(a.state == ACTIVE and a.rule in (SEVERE_HYPONATREMIA, HYPERNATREMIA)
+               for a in agg.ledger.alerts)
+    if band and sodium.values:
+        clear_gone(s, agg.pid, sodium.values[-1], agg.ledger.policy, now)
+    return deliveries
+
+
+def _ward_ids(s: Session, codes: set[str], now: datetime) -> dict[str, int]:
+    """Ward ids by code; an unknown ward is created with default settings."""
+    if not codes:
+        return {}
+
+    def known() -> dict[str, int]:
+        return {c: i for i, c in s.execute(select(Ward.id, Ward.code)
+                                           .where(Ward.code.in_(sorted(codes))))}
+
+    found = known()
+    missing = sorted(codes - set(found))
+    for code in missing:
+        insert_ignore(s, Ward.__table__, {  # type: ignore[arg-type]
+            "code": code, "name": code, "created_at": now}, ["code"])
+    return known() if missing else found
+
+
+def _policies(s: Session, wards: dict[int, int | None], default: Policy) -> dict[int, Policy]:
+    """The policy in force for each patient: their ward's own profile, else the service's."""
+    ids = sorted({w for w in wards.values() if w is not None})
+    named = {i: n for i, n in s.execute(select(Ward.id, Ward.policy).where(Ward.id.in_(ids)))}
+    return {pid: policy_named(named.get(w) if w is not None else None, default)
+            for pid, w in wards.items()}

@@ -15,7 +15,15 @@ from monitor.engine.model import Analyte
 from monitor.engine.policy import Policy
 from monitor.engine.risk import factors_from_diagnoses
 from monitor.services.access import Principal, scoped_patients, visible_patient
-from monitor.storage.tables import Alert, AlertEvent, Patient, Result, RiskFactor, Ward
+from monitor.storage.tables import (
+    Alert,
+    AlertEvent,
+    AlertEvidence,
+    Patient,
+    Result,
+    RiskFactor,
+    Ward,
+)
 
 SEVERITY_ORDER = case((Alert.severity == "critical", 0), else_=1)
 
@@ -166,13 +174,16 @@ def patient_detail(s: Session, p: Principal, patient_id: int, now: datetime,
     ward = s.get(Ward, patient.ward_id) if patient.ward_id else None
     return {"patient": patient, "ward": ward, "results": results, "lead_in": lead_in,
             "alerts": alerts, "events": events, "risks": risks, "window": window,
-            "triggering": _triggering(alerts)}
+            "triggering": _triggering(s, alerts, since)}
 
 
-def _triggering(alerts: list[Alert]) -> set[str]:
-    """The result keys (without the feed) that hold the active alerts."""
-    return {k.partition("|")[2] for a in alerts if a.state == "active"
-            for k in (a.evidence or {})}
+def _triggering(s: Session, alerts: list[Alert], since: datetime) -> set[str]:
+    """The result keys (without the feed) within the window that hold the active alerts."""
+    active = [a.id for a in alerts if a.state == "active"]
+    if not active:
+        return set()
+    return {k.partition("|")[2] for k in s.scalars(select(AlertEvidence.result_key).where(
+        AlertEvidence.alert_id.in_(active), AlertEvidence.collected_at >= since))}
 
 
 def ward_codes(s: Session, p: Principal) -> list[str]:

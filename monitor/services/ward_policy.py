@@ -19,6 +19,11 @@ def _load(name: str) -> Policy:
 def policy_for(s: Session, patient_id: int, default: Policy) -> Policy:
     name = s.scalar(select(Ward.policy).join(Patient, Patient.ward_id == Ward.id)
                     .where(Patient.id == patient_id))
+    return policy_named(name, default)
+
+
+def policy_named(name: str | None, default: Policy) -> Policy:
+    """A ward's policy by name; the service's when the ward has none."""
     if not name:
         return default
     try:

@@ -91,7 +91,7 @@ def _overdue_one(uow: UnitOfWork, pid: int, last_at: datetime, policy: Policy,
     existing = s.scalars(select(Alert).where(Alert.patient_id == pid, Alert.rule == OVERDUE,
                                              Alert.state == "active")).all()
     for a in existing:  # a result came: the gap is closed
-        if gap_key not in a.evidence:
+        if a.latest_key != gap_key:
             with suppress(AlertChanged):
                 record(s, a, lc.Transition("resolved", a.lifecycle, lc.RESOLVED, "scheduler",
                                            "a sodium result arrived"), now, resolved_at=now,
@@ -102,7 +102,7 @@ def _overdue_one(uow: UnitOfWork, pid: int, last_at: datetime, policy: Policy,
     episodes = find_episodes(times, values, policy)
     in_episode = bool(episodes) and episodes[-1].end is None and \
         now - last_at <= timedelta(hours=policy.episodes.gap_hours)
-    if not in_episode or any(gap_key in a.evidence for a in existing):
+    if not in_episode or any(a.latest_key == gap_key for a in existing):
         uow.commit()
         return []
     rate_open = s.scalar(select(func.count()).select_from(Alert).where(
@@ -123,7 +123,7 @@ def _overdue_one(uow: UnitOfWork, pid: int, last_at: datetime, policy: Policy,
     a = Alert(patient_id=pid, rule=OVERDUE, severity="warning", state="active",
               lifecycle=lc.UNACKNOWLEDGED, triggered_at=last_at + allowed,
               value_mmol_l=values[-1], window_hours=hours, risk_tier="standard",
-              risk_factors=[], policy=policy.name, notify=notify, evidence={gap_key: {}},
+              risk_factors=[], policy=policy.name, notify=notify, latest_key=gap_key,
               message=(f"No sodium result for {(now - last_at).total_seconds() / 3600:.0f} h "
                        f"(last {values[-1]:g} mmol/L); the policy asks for one every "
                        f"{hours:g} h: draw a sodium now (policy {policy.name})."),

@@ -14,7 +14,7 @@ from monitor.config import Settings
 from monitor.runtime import Runtime
 from monitor.services.dispatch import run_inbox
 from monitor.services.hl7_receive import receive_hl7
-from monitor.storage.tables import Alert, Patient, Result, Ward
+from monitor.storage.tables import Alert, AlertEvidence, Patient, Result, Ward
 from tests.hl7_builders import oru, ts
 from tests.integration.helpers import alerts
 
@@ -117,7 +117,8 @@ def test_merge_moves_results_and_alerts_and_reevaluates(rt: Runtime,
     with Session(pg_engine) as s:
         owners = set(s.scalars(select(Result.patient_id)))
         alert_owners = set(s.scalars(select(Alert.patient_id)))
-        evidence = [a.evidence for a in s.scalars(select(Alert).where(
+        evidence = [set(s.scalars(select(AlertEvidence.result_key).where(
+            AlertEvidence.alert_id == a.id))) for a in s.scalars(select(Alert).where(
             Alert.rule == "OVERCORRECTION_24H", Alert.state == "active"))]
     assert owners == {survivor.id}
     assert alert_owners == {survivor.id}

@@ -11,7 +11,7 @@ from monitor.storage.tables.access import (
     WardMembership,
     WebSession,
 )
-from monitor.storage.tables.alerts import Alert, AlertEvent, Notice
+from monitor.storage.tables.alerts import Alert, AlertEvent, AlertEvidence, Notice
 from monitor.storage.tables.clinical import EpisodeMark, Patient, RiskFactor, Ward
 from monitor.storage.tables.feeds import Feed, Heartbeat, InboxItem, InboxPatient, RejectRow
 from monitor.storage.tables.results import Result
@@ -19,6 +19,7 @@ from monitor.storage.tables.results import Result
 __all__ = [
     "Alert",
     "AlertEvent",
+    "AlertEvidence",
     "ApiToken",
     "AuditEntry",
     "Delivery",

@@ -5,10 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from monitor.storage.base import Base, UTCDateTime
+from monitor.storage.base import Base, BigId, UTCDateTime
 
 
 class Alert(Base):
@@ -21,7 +31,7 @@ class Alert(Base):
     severity: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16))  # active / withdrawn / resolved
     lifecycle: Mapped[str] = mapped_column(String(32))  # ISA-18.2 state (issue 5)
-    triggering_result_id: Mapped[int | None] = mapped_column(ForeignKey("results.id"))
+    triggering_result_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("results.id"))
     triggered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     value_mmol_l: Mapped[float] = mapped_column(Float)
     rise_mmol_l: Mapped[float | None] = mapped_column(Float)
@@ -34,8 +44,14 @@ class Alert(Base):
     notify: Mapped[bool] = mapped_column(Boolean, default=True)
     policy: Mapped[str] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(Text)
-    # Result keys (with collection times) that satisfy the rule: the alert holds while any do.
-    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The evidence (results that satisfy the rule: the alert holds while any do) is in
+    # alert_evidence; the alert keeps its summary, so a new finding costs the same on the
+    # first day of a stay as on the fiftieth. Keys are measurement keys (feed|result key);
+    # MEASUREMENT_OVERDUE keeps the gap it is about in `latest_key`.
+    evidence_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_key: Mapped[str | None] = mapped_column(String(420))
+    worst_key: Mapped[str | None] = mapped_column(String(420))
+    latest_key: Mapped[str | None] = mapped_column(String(420))
     withdrawn_reason: Mapped[str | None] = mapped_column(Text)
     acknowledged_by: Mapped[str | None] = mapped_column(String(100))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -51,12 +67,31 @@ class Alert(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class AlertEvidence(Base):
+    """One finding that holds an engine alert: the rule holds at this result."""
+
+    __tablename__ = "alert_evidence"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "result_key"),
+        Index("ix_alert_evidence_alert_collected", "alert_id", "collected_at"),
+        Index("ix_alert_evidence_alert_rank", "alert_id", "rank"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
+    result_key: Mapped[str] = mapped_column(String(420))
+    collected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finding: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # How bad the finding is (`evidence_rank`), so the worst is one indexed look-up.
+    rank: Mapped[float] = mapped_column(Float)
+
+
 class AlertEvent(Base):
     """Append-only: who did what to an alert, when and why."""
 
     __tablename__ = "alert_events"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(100))

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from monitor.storage.base import Base, UTCDateTime
+from monitor.storage.base import Base, BigId, UTCDateTime
 
 
 class Feed(Base):
@@ -27,7 +27,7 @@ class InboxItem(Base):
     __tablename__ = "inbox"
     __table_args__ = (Index("ix_inbox_state_received", "state", "received_at"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     format: Mapped[str] = mapped_column(String(16))
     feed: Mapped[str] = mapped_column(String(100))
     message_id: Mapped[str | None] = mapped_column(String(200))
@@ -37,6 +37,10 @@ class InboxItem(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A worker that claimed the row holds it until then; past it (the worker died) the row
+    # may be claimed again. Each claim counts an attempt, so a row that kills its worker
+    # is parked after a few, instead of being retried for ever.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class InboxPatient(Base):
@@ -45,7 +49,7 @@ class InboxPatient(Base):
 
     __tablename__ = "inbox_patients"
 
-    inbox_id: Mapped[int] = mapped_column(ForeignKey("inbox.id"), primary_key=True)
+    inbox_id: Mapped[int] = mapped_column(BigId, ForeignKey("inbox.id"), primary_key=True)
     patient_key: Mapped[str] = mapped_column(String(210), primary_key=True, index=True)
 
 
@@ -53,14 +57,14 @@ class RejectRow(Base):
     __tablename__ = "rejects"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"), index=True)
+    inbox_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("inbox.id"), index=True)
     source: Mapped[str] = mapped_column(String(200))
     position: Mapped[str] = mapped_column(String(300))
     reason: Mapped[str] = mapped_column(Text)
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     retried_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    retry_inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"))
+    retry_inbox_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("inbox.id"))
 
 
 class Heartbeat(Base):

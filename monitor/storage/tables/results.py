@@ -10,13 +10,12 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
-    Integer,
     String,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from monitor.storage.base import Base, UTCDateTime
+from monitor.storage.base import Base, BigId, UTCDateTime
 
 
 class Result(Base):
@@ -30,13 +29,13 @@ class Result(Base):
         Index("ix_results_patient_analyte_collected", "patient_id", "analyte", "collected_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     source_feed: Mapped[str] = mapped_column(String(100))
     result_key: Mapped[str] = mapped_column(String(300))
-    # Inbox id x 10,000 + position in the message: 64 bits (32 overflow at inbox 214,749).
+    # Arrival order: inbox id x 2^20 + position in the message (see `arrival_seq`).
     arrival_seq: Mapped[int] = mapped_column(BigInteger)
-    inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"))
+    inbox_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("inbox.id"))
     analyte: Mapped[str] = mapped_column(String(32))
     loinc_code: Mapped[str | None] = mapped_column(String(20))
     specimen: Mapped[str | None] = mapped_column(String(100))
@@ -50,4 +49,16 @@ class Result(Base):
     test: Mapped[bool] = mapped_column(Boolean, default=False)
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
-    superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("results.id"))
+
+
+# Positions within one payload: the intake size caps keep a payload far below this many
+# results, so the sequence never collides with the next inbox row's and has no other cap
+# (63 bits leave 2^43 inbox rows).
+POSITIONS_PER_PAYLOAD = 1 << 20
+
+
+def arrival_seq(inbox_id: int, position: int) -> int:
+    """The order in which versions arrived: inbox sequence, then order in the payload."""
+    if not 0 <= position < POSITIONS_PER_PAYLOAD:
+        raise ValueError(f"position {position} beyond {POSITIONS_PER_PAYLOAD} per payload")
+    return inbox_id * POSITIONS_PER_PAYLOAD + position

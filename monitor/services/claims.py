@@ -1,0 +1,118 @@
+"""Workers claim inbox rows by lease, in batches, oldest first.
+
+A claim is its own short transaction: it leases the rows (`lease_until`) and counts an
+attempt. Rows leased by another worker are skipped (`FOR UPDATE SKIP LOCKED` while
+claiming, the lease after), so any number of workers on any number of hosts share the
+inbox; a worker that dies leaves its lease to expire, and a row that was claimed
+MAX_ATTEMPTS times without being finished (it kills its worker, or keeps failing) is parked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+
+from monitor.storage.tables import InboxItem, RejectRow
+from monitor.storage.uow import UnitOfWork
+
+# Longer than a batch ever takes (the task time limit is 60 s): a live lease is never
+# taken over, and a dead worker's rows wait at most this long.
+LEASE = timedelta(seconds=90)
+MAX_ATTEMPTS = 5
+BATCH_SIZE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    format: str
+    feed: str
+    payload: bytes
+    received_at: datetime
+    attempts: int
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    return and_(InboxItem.state == "pending",
+                or_(InboxItem.lease_until.is_(None), InboxItem.lease_until < now))
+
+
+def claim(uow: UnitOfWork, now: datetime, limit: int = BATCH_SIZE,
+          only: Iterable[int] | None = None) -> list[Claimed]:
+    """Lease up to `limit` claimable rows (of `only`, when given), oldest first."""
+    s = uow.session
+    q = select(InboxItem.id).where(_claimable(now))
+    if only is not None:
+        q = q.where(InboxItem.id.in_(list(only)))
+    ids = list(s.scalars(q.order_by(InboxItem.id).limit(limit)
+                         .with_for_update(skip_locked=True)))
+    if not ids:
+        uow.commit()
+        return []
+    rows = s.execute(update(InboxItem).where(InboxItem.id.in_(ids)).values(
+        lease_until=now + LEASE, attempts=InboxItem.attempts + 1).returning(
+        InboxItem.id, InboxItem.format, InboxItem.feed, InboxItem.payload,
+        InboxItem.received_at, InboxItem.attempts).execution_options(
+        synchronize_session=False)).all()
+    worn = [r for r in rows if r.attempts > MAX_ATTEMPTS]
+    for r in worn:
+        park(uow, r.id, f"claimed {r.attempts - 1} times without finishing (the worker "
+             "died or the database failed each time)", now)
+    uow.commit()
+    claimed = [Claimed(r.id, r.format, r.feed, r.payload, r.received_at, r.attempts)
+               for r in rows if r.attempts <= MAX_ATTEMPTS]
+    return sorted(claimed, key=lambda c: c.id)
+
+
+def release(uow: UnitOfWork, ids: Iterable[int]) -> None:
+    """Give rows back unprocessed (another worker holds an earlier row of their patient):
+    the claim did not count as an attempt."""
+    ids = list(ids)
+    if ids:
+        uow.session.execute(update(InboxItem).where(InboxItem.id.in_(ids)).values(
+            lease_until=None, attempts=InboxItem.attempts - 1).execution_options(
+            synchronize_session=False))
+
+
+def finish(uow: UnitOfWork, ids: Iterable[int], now: datetime) -> None:
+    ids = list(ids)
+    if ids:
+        uow.session.execute(update(InboxItem).where(InboxItem.id.in_(ids)).values(
+            state="done", processed_at=now, error=None, lease_until=None)
+            .execution_options(synchronize_session=False))
+
+
+def park(uow: UnitOfWork, inbox_id: int, reason: str, now: datetime) -> None:
+    """Terminal: the row is `failed` with its reason and a reject row; it never blocks the
+    patient's later rows and is never retried by itself (`rejects retry` can)."""
+    s = uow.session
+    item = s.get(InboxItem, inbox_id)
+    if item is None or item.state != "pending":
+        return
+    item.state, item.error, item.lease_until = "failed", reason[:2000], None
+    s.add(RejectRow(inbox_id=item.id, source=item.feed, position=f"inbox:{item.id}",
+                    reason=f"processing failed: {reason}"[:4000],
+                    payload=item.payload.decode("utf-8", errors="replace")
+                    .replace("\x00", "\\x00"), created_at=now))
+
+
+def note_failure(uow: UnitOfWork, inbox_id: int, error: str, now: datetime) -> str:
+    """A row failed alone: record why; park it once it has used its attempts."""
+    s = uow.session
+    item = s.get(InboxItem, inbox_id)
+    if item is None or item.state != "pending":
+        return "already-done"
+    if item.attempts >= MAX_ATTEMPTS:
+        park(uow, inbox_id, f"failed {item.attempts} times: {error}", now)
+        return "failed"
+    item.error, item.lease_until = error[:2000], None
+    return "retry"
+
+
+def pending_count(uow: UnitOfWork, older_than: timedelta, now: datetime) -> int:
+    """Claimable rows received more than `older_than` ago: their wake-up was lost or late."""
+    return uow.session.scalar(select(func.count()).select_from(InboxItem).where(
+        _claimable(now), InboxItem.received_at < now - older_than)) or 0

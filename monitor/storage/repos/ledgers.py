@@ -1,0 +1,435 @@
+"""The patient aggregate in storage: load a batch's patients as `PatientLedger`s, save what
+the engine changed.
+
+Everything is read and written set-based, a statement per table for the whole batch,
+whatever the number of patients: the cost per result does not depend on how many results a
+patient already has (results are loaded within the look-back; an open alert's evidence
+within the same window, the rest summarised: `Settled`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, true, update
+from sqlalchemy.orm import Session
+
+from monitor.engine.ledger import PatientLedger
+from monitor.engine.messages import message
+from monitor.engine.model import Analyte, Finding, Method, ResultStatus
+from monitor.engine.policy import Policy
+from monitor.engine.reconcile import ACTIVE, AlertRecord, Change, Settled, badness
+from monitor.engine.rules import ALL_RULES
+from monitor.engine.versions import Version
+from monitor.ingest.events import ResultEvent
+from monitor.storage.tables import Alert, AlertEvent, AlertEvidence, EpisodeMark, Result, RiskFactor
+
+SYSTEM = "system"
+# Core tables for the writes: set-based statements without the ORM's unit of work.
+RESULTS = cast(Table, Result.__table__)
+ALERTS = cast(Table, Alert.__table__)
+EVENTS = cast(Table, AlertEvent.__table__)
+EVIDENCE = cast(Table, AlertEvidence.__table__)
+# Look-back loaded before the earliest re-evaluated result: the 48 h window, the 72 h
+# potassium look-back and, for practical purposes, the start of the episode. A diagnosis
+# change re-evaluates the results within CONTEXT of the latest one (the current episode).
+CONTEXT = timedelta(days=7)
+_RULED = (Analyte.SODIUM.value, Analyte.POTASSIUM.value)
+
+
+def measurement_key(feed: str, result_key: str) -> str:
+    """Result identity is unique per feed."""
+    return f"{feed}|{result_key}"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a batch touches of one patient: re-evaluation starts at `since` (None: the
+    current episode), and every version of the results in `keys` is loaded."""
+
+    since: datetime | None
+    keys: frozenset[tuple[str, str]] = frozenset()  # (feed, result key)
+
+
+@dataclass(slots=True)
+class StoredVersion:
+    id: int | None  # None until saved
+    arrival_seq: int
+    content: tuple[Any, ...]  # what makes two adjacent versions the same message
+
+
+@dataclass
+class Aggregate:
+    """One patient's ledger as loaded, and what saving it needs to know."""
+
+    pid: int
+    ledger: PatientLedger
+    versions: dict[str, list[StoredVersion]] = field(default_factory=dict)
+    new_rows: list[dict[str, Any]] = field(default_factory=list)
+    current_ids: dict[str, int] = field(default_factory=dict)  # key -> current row id
+    flags: dict[int, tuple[bool, bool]] = field(default_factory=dict)  # id -> current, removed
+    alert_rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # as loaded
+    loaded_evidence: dict[str, dict[str, Finding]] = field(default_factory=dict)
+    raised: int = 0
+
+    def new_id(self, rule: str) -> str:
+        self.raised += 1
+        return f"new:{rule}:{self.raised}"
+
+
+def content(ev: ResultEvent) -> tuple[Any, ...]:
+    return (ev.status.value, ev.value_mmol_l, ev.collected_at, ev.value_raw[:100],
+            ev.unit_raw[:50])
+
+
+def _row_content(r: Any) -> tuple[Any, ...]:
+    return (r.status, r.value_mmol_l, r.collected_at, r.value_raw, r.unit_raw)
+
+
+def _version(r: Any) -> Version:
+    return Version(r.arrival_seq, ResultStatus(r.status), r.value_mmol_l, r.collected_at)
+
+
+def finding_to_json(f: Finding) -> dict[str, Any]:
+    return {
+        "rule": f.rule, "severity": f.severity, "result_key": f.result_key,
+        "collected_at": f.collected_at.isoformat(), "value_mmol_l": f.value_mmol_l,
+        "rise_mmol_l": f.rise_mmol_l, "window_hours": f.window_hours,
+        "limit_mmol_l": f.limit_mmol_l, "risk_tier": f.risk_tier,
+        "risk_factors": list(f.risk_factors), "mixed_methods": f.mixed_methods,
+        "extra": f.extra,
+    }
+
+
+def finding_from_json(d: dict[str, Any]) -> Finding:
+    return Finding(
+        rule=d["rule"], severity=d["severity"], result_key=d["result_key"],
+        collected_at=datetime.fromisoformat(d["collected_at"]),
+        value_mmol_l=d["value_mmol_l"], rise_mmol_l=d["rise_mmol_l"],
+        window_hours=d["window_hours"], limit_mmol_l=d["limit_mmol_l"],
+        risk_tier=d["risk_tier"], risk_factors=tuple(d["risk_factors"]),
+        mixed_methods=d["mixed_methods"], extra=dict(d.get("extra") or {}),
+    )
+
+
+def diagnosis_codes(s: Session, pids: Iterable[int]) -> dict[int, set[str]]:
+    """Active diagnosis codes (or factor names) per patient."""
+    found: dict[int, set[str]] = {}
+    for pid, code, factor in s.execute(select(
+            RiskFactor.patient_id, RiskFactor.icd10_code, RiskFactor.factor).where(
+            RiskFactor.patient_id.in_(list(pids)), RiskFactor.active.is_(True))):
+        found.setdefault(pid, set()).add(code or factor)
+    return found
+
+
+def acute_marks(s: Session, pids: Iterable[int]) -> dict[int, list[datetime]]:
+    found: dict[int, list[datetime]] = {}
+    for pid, at in s.execute(select(EpisodeMark.patient_id, EpisodeMark.episode_start).where(
+            EpisodeMark.patient_id.in_(list(pids)), EpisodeMark.acute.is_(True))):
+        found.setdefault(pid, []).append(at)
+    return found
+
+
+def load(s: Session, scopes: dict[int, Scope], policies: dict[int, Policy]
+         ) -> dict[int, Aggregate]:
+    """The ledgers of the scoped patients, each holding what its re-evaluation needs."""
+    pids = sorted(scopes)
+    if not pids:
+        return {}
+    aggs = {pid: Aggregate(pid, PatientLedger(policies[pid])) for pid in pids}
+    # Every stored version of the results the batch touches, wherever they were collected.
+    touched = {(pid, feed, key) for pid, sc in scopes.items() for feed, key in sc.keys}
+    versions: dict[tuple[int, str], list[Any]] = {}
+    if touched:
+        for r in s.execute(select(RESULTS).where(
+                RESULTS.c.patient_id.in_(pids),
+                RESULTS.c.result_key.in_(sorted({k for _, _, k in touched})))
+                .order_by(RESULTS.c.arrival_seq)):
+            if (r.patient_id, r.source_feed, r.result_key) in touched:
+                versions.setdefault((r.patient_id, measurement_key(
+                    r.source_feed, r.result_key)), []).append(r)
+    latest = dict(s.execute(select(Result.patient_id, func.max(Result.collected_at)).where(
+        Result.patient_id.in_([p for p in pids if scopes[p].since is None]))
+        .group_by(Result.patient_id)).all()) if any(
+        sc.since is None for sc in scopes.values()) else {}
+    horizons: dict[int, datetime] = {}
+    for pid, sc in scopes.items():
+        times = [r.collected_at for (p, _), rows in versions.items() if p == pid for r in rows]
+        if sc.since is None:
+            if pid in latest:
+                times.append(latest[pid] - CONTEXT)
+        else:
+            times.append(sc.since)
+        if times:
+            horizons[pid] = min(times)
+    clauses = [and_(Result.patient_id == pid, Result.collected_at >= at - CONTEXT)
+               for pid, at in horizons.items()]
+    current: list[Any] = []
+    if clauses:
+        current = list(s.execute(select(
+            Result.id, Result.patient_id, Result.source_feed, Result.result_key,
+            Result.arrival_seq, Result.analyte, Result.method, Result.status,
+            Result.value_mmol_l, Result.collected_at, Result.test).where(
+            or_(*clauses), Result.is_current.is_(True), Result.removed.is_(False),
+            Result.analyte.in_(_RULED))))
+    codes, marks = diagnosis_codes(s, pids), acute_marks(s, pids)
+    for pid, agg in aggs.items():
+        agg.ledger.horizon = horizons.get(pid)
+        agg.ledger.diagnoses = codes.get(pid, set())
+        agg.ledger.acute_marks = sorted(marks.get(pid, []))
+    for (pid, key), rows in versions.items():
+        agg = aggs[pid]
+        agg.versions[key] = [StoredVersion(r.id, r.arrival_seq, _row_content(r)) for r in rows]
+        agg.flags.update((r.id, (r.is_current, r.removed)) for r in rows)
+        agg.current_ids.update((key, r.id) for r in rows if r.is_current)
+        agg.ledger.restore(key, Analyte(rows[0].analyte), Method(rows[0].method),
+                           [_version(r) for r in rows], any(r.test for r in rows))
+    for r in current:
+        key, agg = measurement_key(r.source_feed, r.result_key), aggs[r.patient_id]
+        agg.current_ids[key] = r.id
+        if key not in agg.versions and r.value_mmol_l is not None:
+            agg.ledger.restore(key, Analyte(r.analyte), Method(r.method), [_version(r)], r.test)
+    _load_alerts(s, aggs)
+    return aggs
+
+
+def _load_alerts(s: Session, aggs: dict[int, Aggregate]) -> None:
+    rows = [r._asdict() for r in s.execute(select(
+        Alert.id, Alert.patient_id, Alert.rule, Alert.state, Alert.lifecycle, Alert.severity,
+        Alert.value_mmol_l, Alert.rise_mmol_l, Alert.acknowledged_severity,
+        Alert.acknowledged_rise, Alert.shelved_until, Alert.notify, Alert.evidence_count,
+        Alert.first_key, Alert.worst_key, Alert.latest_key).where(
+        Alert.patient_id.in_(list(aggs)), Alert.state == ACTIVE,
+        Alert.rule.in_(ALL_RULES)))]
+    if not rows:
+        return
+    # The evidence within each patient's horizon, and the alert's summary findings.
+    cut = {r["id"]: aggs[r["patient_id"]].ledger.horizon for r in rows}
+    summary = {k for r in rows for k in (r["first_key"], r["worst_key"], r["latest_key"]) if k}
+    near: Any = true() if any(c is None for c in cut.values()) else \
+        AlertEvidence.collected_at >= min(c for c in cut.values() if c is not None)
+    inside: dict[int, dict[str, Finding]] = {r["id"]: {} for r in rows}
+    known: dict[tuple[int, str], Finding] = {}
+    for alert_id, key, at, finding in s.execute(select(
+            AlertEvidence.alert_id, AlertEvidence.result_key, AlertEvidence.collected_at,
+            AlertEvidence.finding).where(
+            AlertEvidence.alert_id.in_(list(cut)),
+            or_(near, AlertEvidence.result_key.in_(sorted(summary))))):
+        f = finding_from_json(finding)
+        known[(alert_id, key)] = f
+        c = cut[alert_id]
+        if c is None or at >= c:
+            inside[alert_id][key] = f
+    for r in rows:
+        agg = aggs[r["patient_id"]]
+        mine = inside[r["id"]]
+        record = AlertRecord(str(r["id"]), r["rule"], r["state"], dict(mine))
+        outside = r["evidence_count"] - len(mine)
+        if outside > 0:
+            record.settled = _settled(s, r, outside, mine, known, cut[r["id"]])
+        agg.ledger.alerts.append(record)
+        agg.alert_rows[record.alert_id] = r
+        agg.loaded_evidence[record.alert_id] = dict(mine)
+
+
+def _settled(s: Session, r: dict[str, Any], outside: int, inside: dict[str, Finding],
+             known: dict[tuple[int, str], Finding], cut: datetime | None) -> Settled:
+    """Summarise the evidence before the horizon: the alert's own summary findings where
+    they lie there, else the best of it read with one indexed look-up each."""
+    picks: list[Finding] = []
+    for column in ("first_key", "worst_key", "latest_key"):
+        key = r[column]
+        f = known.get((r["id"], key)) if key else None
+        if f is None or key in inside:
+            f = _best_outside(s, r["id"], column, cut)
+        picks.append(f)
+    return Settled(outside, picks[0], picks[1], picks[2])
+
+
+def _best_outside(s: Session, alert_id: int, column: str, cut: datetime | None) -> Finding:
+    q = select(AlertEvidence.finding).where(AlertEvidence.alert_id == alert_id)
+    if cut is not None:
+        q = q.where(AlertEvidence.collected_at < cut)
+    if column == "first_key":
+        rows = s.scalars(q.order_by(AlertEvidence.collected_at, AlertEvidence.result_key)
+                         .limit(1)).all()
+    elif column == "latest_key":
+        rows = s.scalars(q.order_by(AlertEvidence.collected_at.desc(),
+                                    AlertEvidence.result_key.desc()).limit(1)).all()
+    else:
+        rows = s.scalars(q.order_by(AlertEvidence.rank.desc(),
+                                    AlertEvidence.collected_at.desc()).limit(1)).all()
+    return finding_from_json(rows[0])
+
+
+def evidence_rank(f: Finding) -> float:
+    """`badness` as one number, for ordering evidence in SQL (scores lie within +-1,000)."""
+    critical, score, _ = badness(f)
+    return (1e6 if critical else 0.0) + score
+
+
+# ---- saving -------------------------------------------------------------------------------
+
+def add_version(agg: Aggregate, ev: ResultEvent, feed: str, inbox_id: int | None,
+                seq: int, received_at: datetime) -> bool:
+    """Stage a version for insertion; the same version delivered again stages nothing (a
+    redelivery by its arrival sequence, a resent message by equality with a neighbour)."""
+    key = measurement_key(feed, ev.result_key)
+    stored = agg.versions.setdefault(key, [])
+    mine = content(ev)
+    earlier = [v for v in stored if v.arrival_seq < seq]
+    later = [v for v in stored if v.arrival_seq > seq]
+    if any(v.arrival_seq == seq for v in stored):
+        return False
+    for near in (earlier[-1] if earlier else None, later[0] if later else None):
+        if near is not None and near.content == mine:
+            return False
+    stored.append(StoredVersion(None, seq, mine))
+    stored.sort(key=lambda v: v.arrival_seq)
+    agg.new_rows.append({
+        "patient_id": agg.pid, "source_feed": feed, "result_key": ev.result_key,
+        "arrival_seq": seq, "inbox_id": inbox_id, "analyte": ev.analyte.value,
+        "loinc_code": ev.code, "specimen": ev.specimen, "method": ev.method.value,
+        "value_raw": ev.value_raw[:100], "unit_raw": ev.unit_raw[:50],
+        "value_mmol_l": ev.value_mmol_l, "collected_at": ev.collected_at,
+        "received_at": received_at, "status": ev.status.value, "test": ev.test,
+        "is_current": False, "removed": False, "_key": key,
+    })
+    return True
+
+
+def save_results(s: Session, aggs: Iterable[Aggregate]) -> None:
+    """Insert the staged versions (one statement) and mark which version counts."""
+    aggs = list(aggs)
+    rows = [row for agg in aggs for row in agg.new_rows]
+    if rows:
+        # RETURNING with many rows: ids come back in the order given (SQLAlchemy 2).
+        ids = s.execute(insert(RESULTS).returning(RESULTS.c.id, sort_by_parameter_order=True),
+                        [{k: v for k, v in row.items() if k != "_key"} for row in rows]
+                        ).scalars().all()
+        by_pid = {a.pid: a for a in aggs}
+        for row, new in zip(rows, ids, strict=True):
+            agg = by_pid[row["patient_id"]]
+            for v in agg.versions[row["_key"]]:
+                if v.arrival_seq == row["arrival_seq"]:
+                    v.id = new
+            agg.flags[new] = (False, False)
+    changes: list[dict[str, Any]] = []
+    for agg in aggs:
+        for key in {row["_key"] for row in agg.new_rows}:
+            eff = agg.ledger.results[key].effective
+            for v in agg.versions[key]:
+                assert v.id is not None
+                current = eff is not None and v.arrival_seq == eff.arrival_seq
+                flags = (current, current and eff is not None and not eff.counted)
+                if current:
+                    agg.current_ids[key] = v.id
+                if agg.flags.get(v.id) != flags:
+                    agg.flags[v.id] = flags
+                    changes.append({"rid": v.id, "c": flags[0], "r": flags[1]})
+        agg.new_rows = []
+    if changes:
+        s.execute(update(RESULTS).where(RESULTS.c.id == bindparam("rid")).values(
+            is_current=bindparam("c"), removed=bindparam("r")), changes)
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    alert_id: int
+    kind: str  # raised / updated / withdrawn
+    notify: bool
+
+
+def save_alerts(s: Session, agg: Aggregate, changes: list[tuple[Change, bool]],
+                now: datetime) -> list[Written]:
+    """Write the alerts the engine changed: the summary row, its evidence rows (only those
+    that changed), and one alert_event per change in the order they happened."""
+    if not changes:
+        return []
+    policy = agg.ledger.policy
+    final: dict[int, AlertRecord] = {}  # by object: one write per alert, its last state
+    notify: dict[int, bool] = {}
+    for change, fresh in changes:
+        final[id(change.alert)] = change.alert
+        notify[id(change.alert)] = notify.get(id(change.alert), False) or fresh
+    real: dict[int, int] = {}
+    for obj, record in final.items():
+        values = _summary(s, agg, record, policy, now)
+        if record.alert_id.startswith("new:"):
+            test = agg.ledger.is_test(record)
+            new = s.execute(insert(ALERTS).returning(ALERTS.c.id).values(
+                patient_id=agg.pid, rule=record.rule, lifecycle="unacknowledged", test=test,
+                notify=notify[obj] and not test, created_at=now, **values)).scalar_one()
+            record.alert_id = str(new)
+            agg.loaded_evidence[record.alert_id] = {}
+        else:
+            if record.state != ACTIVE:
+                values["lifecycle"] = "withdrawn"
+            s.execute(update(ALERTS).where(ALERTS.c.id == int(record.alert_id)).values(**values))
+        real[obj] = int(record.alert_id)
+        _save_evidence(s, agg, record)
+    events, written = [], []
+    seen: set[int] = set()
+    for change, _ in changes:
+        record, obj = change.alert, id(change.alert)
+        kind = "raised" if obj not in seen and change.kind == "raised" else change.kind
+        seen.add(obj)
+        latest = record.latest
+        events.append({
+            "alert_id": real[obj], "at": now, "actor": SYSTEM, "action": kind,
+            "from_state": None if kind == "raised" else "unacknowledged",
+            "to_state": "withdrawn" if kind == "withdrawn" else "unacknowledged",
+            "reason": record.withdrawn_reason if kind == "withdrawn" else None,
+            "details": {"value_mmol_l": latest.value_mmol_l, "rise_mmol_l": latest.rise_mmol_l,
+                        "result_key": latest.result_key}})
+        written.append(Written(real[obj], kind, notify[obj]))
+    s.execute(insert(EVENTS), events)
+    return written
+
+
+def _summary(s: Session, agg: Aggregate, record: AlertRecord, policy: Policy,
+             now: datetime) -> dict[str, Any]:
+    worst, latest, first = record.worst, record.latest, record.first
+    current = agg.current_ids.get(latest.result_key)
+    if current is None:
+        feed, _, key = latest.result_key.partition("|")
+        current = s.scalar(select(Result.id).where(
+            Result.patient_id == agg.pid, Result.source_feed == feed,
+            Result.result_key == key, Result.is_current.is_(True)))
+    return {
+        "severity": record.severity, "state": record.state,
+        "triggered_at": record.triggered_at, "value_mmol_l": worst.value_mmol_l,
+        "rise_mmol_l": worst.rise_mmol_l, "window_hours": worst.window_hours,
+        "limit_mmol_l": worst.limit_mmol_l, "risk_tier": worst.risk_tier,
+        "risk_factors": list(worst.risk_factors),
+        "mixed_methods": any(f.mixed_methods for f in record.evidence.values()),
+        "policy": policy.name, "message": message(worst, policy),
+        "withdrawn_reason": record.withdrawn_reason, "triggering_result_id": current,
+        "evidence_count": record.count, "first_key": first.result_key,
+        "worst_key": worst.result_key, "latest_key": latest.result_key, "updated_at": now,
+    }
+
+
+def _save_evidence(s: Session, agg: Aggregate, record: AlertRecord) -> None:
+    alert_id = int(record.alert_id)
+    before = agg.loaded_evidence.get(record.alert_id, {})
+    after = record.evidence
+    gone = [k for k in before if k not in after]
+    added = [f for k, f in after.items() if k not in before]
+    changed = [f for k, f in after.items() if k in before and before[k] != f]
+    if gone:
+        s.execute(delete(EVIDENCE).where(EVIDENCE.c.alert_id == alert_id,
+                                         EVIDENCE.c.result_key.in_(gone)))
+    if added:
+        s.execute(insert(EVIDENCE), [
+            {"alert_id": alert_id, "result_key": f.result_key, "collected_at": f.collected_at,
+             "finding": finding_to_json(f), "rank": evidence_rank(f)} for f in added])
+    for f in changed:
+        s.execute(update(EVIDENCE).where(
+            EVIDENCE.c.alert_id == alert_id, EVIDENCE.c.result_key == f.result_key)
+            .values(collected_at=f.collected_at, finding=finding_to_json(f),
+                    rank=evidence_rank(f)))
+    agg.loaded_evidence[record.alert_id] = dict(after)
