@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from monitor.ingest import parse_hl7_message
 from monitor.ingest.hl7_fields import split_messages
+from monitor.runtime import Runtime
 from monitor.services.alert_view import list_alerts
+from monitor.services.inbox import receive, screen
 from monitor.storage.tables import InboxItem, RejectRow, Result
 from tests.expectations import EXAMPLES
 
@@ -16,6 +20,21 @@ from tests.expectations import EXAMPLES
 def alerts(engine: Engine, state: str = "all") -> list[dict[str, Any]]:
     with Session(engine) as s:
         return list(list_alerts(s, state=state))
+
+
+def store_hl7(rt: Runtime, message: str, now: datetime) -> int:
+    """Commit an HL7 message to the inbox the way the listener does, but enqueue nothing."""
+    outcome = parse_hl7_message(message, source="hl7:LIS", tz=rt.pipeline.tz)
+    with rt.uow() as uow:
+        return receive(uow, "hl7", "hl7:LIS", message.encode(), now,
+                       items=screen(outcome.items, now), message_id=outcome.control_id)
+
+
+def inbox_row(engine: Engine, inbox_id: int) -> InboxItem:
+    with Session(engine) as s:
+        found = s.get_one(InboxItem, inbox_id)
+        s.expunge(found)
+        return found
 
 
 def inbox_states(engine: Engine) -> dict[str, int]:
@@ -44,4 +63,4 @@ def example_messages(name: str) -> list[str]:
 
 
 __all__ = ["Result", "alerts", "all_processed", "count", "example_messages",
-           "inbox_states", "reject_reasons"]
+           "inbox_row", "inbox_states", "reject_reasons", "store_hl7"]
