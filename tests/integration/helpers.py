@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from monitor.ingest import parse_hl7_message
@@ -13,6 +13,7 @@ from monitor.ingest.hl7_fields import split_messages
 from monitor.runtime import Runtime
 from monitor.services.alert_view import list_alerts
 from monitor.services.inbox import receive, screen
+from monitor.storage.base import Base
 from monitor.storage.tables import InboxItem, RejectRow, Result
 from tests.expectations import EXAMPLES
 
@@ -20,6 +21,13 @@ from tests.expectations import EXAMPLES
 def alerts(engine: Engine, state: str = "all") -> list[dict[str, Any]]:
     with Session(engine) as s:
         return list(list_alerts(s, state=state))
+
+
+def empty_tables(engine: Engine) -> None:
+    """Every table emptied and its ids restarted, as the pg_engine fixture does."""
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
 def store_hl7(rt: Runtime, message: str, now: datetime) -> int:
@@ -62,5 +70,5 @@ def example_messages(name: str) -> list[str]:
     return [m.text for m in split_messages((EXAMPLES / name).read_text())]
 
 
-__all__ = ["Result", "alerts", "all_processed", "count", "example_messages",
+__all__ = ["Result", "alerts", "all_processed", "count", "empty_tables", "example_messages",
            "inbox_row", "inbox_states", "reject_reasons", "store_hl7"]
