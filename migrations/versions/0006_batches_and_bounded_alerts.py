@@ -5,7 +5,8 @@ Revises: 0005
 Create Date: 2026-12-01 16:00:00
 
 - inbox, results, alert_events (and the columns naming them) get 64-bit ids;
-- inbox rows get `lease_until` (workers claim batches by lease);
+- inbox rows get `lease_until` (workers claim batches by lease) and `items` (what the
+  intake parsed, so the worker does not parse it again);
 - results' arrival sequence becomes inbox id x 2^20 + position (was x 10,000), and the
   unused `superseded_by_id` goes;
 - an alert's evidence moves from a JSON column rewritten on every finding to
@@ -57,6 +58,7 @@ def upgrade() -> None:
             op.alter_column(table, column, existing_type=sa.Integer(), type_=sa.BigInteger())
     op.add_column('inbox', sa.Column('lease_until', monitor.storage.base.UTCDateTime(),
                                      nullable=True))
+    op.add_column('inbox', sa.Column('items', sa.JSON(), nullable=True))
     op.execute("UPDATE results SET arrival_seq = inbox_id * 1048576 + "
                "(arrival_seq - inbox_id * 10000) WHERE inbox_id IS NOT NULL")
     with op.batch_alter_table('results', schema=None) as batch_op:

@@ -135,12 +135,15 @@ def after_engine_change(s: Session, a: Alert, kind: str, now: datetime) -> list[
 
 
 def clear_gone(s: Session, pid: int, latest_mmol_l: float, policy: Policy,
-               now: datetime) -> None:
+               now: datetime, only: int | None = None) -> None:
     """Band alerts whose condition is gone at the latest sodium clear (ISA-18.2 'return to
-    normal'): unacknowledged ones wait for an acknowledgement, acknowledged ones resolve."""
-    for a in s.scalars(select(Alert).where(Alert.patient_id == pid, Alert.state == "active",
-                                           Alert.lifecycle.in_((lc.UNACKNOWLEDGED,
-                                                                lc.ACKNOWLEDGED)))):
+    normal'): unacknowledged ones wait for an acknowledgement, acknowledged ones resolve.
+    `only`: that alert alone."""
+    q = select(Alert).where(Alert.patient_id == pid, Alert.state == "active",
+                            Alert.lifecycle.in_((lc.UNACKNOWLEDGED, lc.ACKNOWLEDGED)))
+    if only is not None:
+        q = q.where(Alert.id == only)
+    for a in s.scalars(q):
         if still_present(a.rule, latest_mmol_l, policy):
             continue
         t = lc.clear(view(a))

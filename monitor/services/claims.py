@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
@@ -33,6 +34,7 @@ class Claimed:
     payload: bytes
     received_at: datetime
     attempts: int
+    items: dict[str, Any] | None = None  # what the intake parsed (monitor.ingest.codec)
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -55,14 +57,14 @@ def claim(uow: UnitOfWork, now: datetime, limit: int = BATCH_SIZE,
     rows = s.execute(update(InboxItem).where(InboxItem.id.in_(ids)).values(
         lease_until=now + LEASE, attempts=InboxItem.attempts + 1).returning(
         InboxItem.id, InboxItem.format, InboxItem.feed, InboxItem.payload,
-        InboxItem.received_at, InboxItem.attempts).execution_options(
+        InboxItem.received_at, InboxItem.attempts, InboxItem.items).execution_options(
         synchronize_session=False)).all()
     worn = [r for r in rows if r.attempts > MAX_ATTEMPTS]
     for r in worn:
         park(uow, r.id, f"claimed {r.attempts - 1} times without finishing (the worker "
              "died or the database failed each time)", now)
     uow.commit()
-    claimed = [Claimed(r.id, r.format, r.feed, r.payload, r.received_at, r.attempts)
+    claimed = [Claimed(r.id, r.format, r.feed, r.payload, r.received_at, r.attempts, r.items)
                for r in rows if r.attempts <= MAX_ATTEMPTS]
     return sorted(claimed, key=lambda c: c.id)
 
@@ -108,7 +110,9 @@ def note_failure(uow: UnitOfWork, inbox_id: int, error: str, now: datetime) -> s
     if item.attempts >= MAX_ATTEMPTS:
         park(uow, inbox_id, f"failed {item.attempts} times: {error}", now)
         return "failed"
-    item.error, item.lease_until = error[:2000], None
+    # Back off (2, 4, 8, 16 s): a failure that passes (a restarting dependency) is not
+    # spent in one burst of attempts.
+    item.error, item.lease_until = error[:2000], now + timedelta(seconds=2 ** item.attempts)
     return "retry"
 
 

@@ -39,7 +39,7 @@ COALESCE_S = 0.005
 TASK_BUDGET_S = 10.0
 
 __all__ = ["MAX_ATTEMPTS", "CeleryDispatcher", "Dispatcher", "InProcessDispatcher",
-           "drain_inbox", "run_delivery", "run_inbox"]
+           "drain_inbox", "run_batch", "run_delivery", "run_inbox"]
 
 
 class Dispatcher(Protocol):
@@ -66,10 +66,11 @@ class Drained:
     failed: list[int] = field(default_factory=list)
 
 
-def _run_batch(rt: Runtime, only: list[int] | None, now: datetime | None,
-               into: Drained) -> int:
+def run_batch(rt: Runtime, only: list[int] | None = None, now: datetime | None = None,
+              into: Drained | None = None) -> int:
     """Claim one batch and process it; returns how many rows were claimed."""
     at = now or datetime.now(UTC)
+    into = into if into is not None else Drained()
     with rt.uow() as uow:
         rows = claim(uow, at, BATCH_SIZE, only)
     if not rows:
@@ -146,7 +147,7 @@ def drain_inbox(rt: Runtime, budget_s: float = TASK_BUDGET_S,
     """Claim and process batches until nothing is claimable (or the budget is spent)."""
     drained = Drained()
     deadline = time.monotonic() + budget_s
-    while _run_batch(rt, None, now, drained) and time.monotonic() < deadline:
+    while run_batch(rt, None, now, drained) and time.monotonic() < deadline:
         pass
     return drained
 
@@ -162,13 +163,13 @@ def run_inbox(rt: Runtime, inbox_id: int, now: datetime | None = None) -> str:
         return "already-done"
     drained = Drained()
     for _ in range(3):
-        _run_batch(rt, [inbox_id], now, drained)
+        run_batch(rt, [inbox_id], now, drained)
         if inbox_id in drained.done:
             return "processed"
         if inbox_id in drained.failed:
             return "failed"
         # Deferred behind an earlier row of its patient: that one goes first.
-        _run_batch(rt, None, now, drained)
+        run_batch(rt, None, now, drained)
     with rt.uow() as uow:
         state = uow.session.scalar(select(InboxItem.state).where(InboxItem.id == inbox_id))
     return {"done": "processed", "failed": "failed"}.get(state or "", "pending")

@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, insert, update
 
+from monitor.ingest import codec
 from monitor.ingest.events import Item, MergeEvent, Reject, ResultEvent
 from monitor.services.limits import REJECT_POSITION, storable_text, unstorable
 from monitor.storage.repos.common import insert_ignore
@@ -133,7 +134,8 @@ def store(uow: UnitOfWork, arrivals: Sequence[Arrival], now: datetime,
         new = iter(uow.session.scalars(
             insert(INBOX).returning(INBOX.c.id, sort_by_parameter_order=True),
             [{"format": a.fmt, "feed": a.feed, "message_id": a.message_id, "payload": a.payload,
-              "received_at": a.received_at, "state": "pending", "attempts": 0} for a in kept]))
+              "items": codec.dump(a.items), "received_at": a.received_at, "state": "pending",
+              "attempts": 0} for a in kept]))
         ids = [None if a.refused else next(new) for a in arrivals]
     patients = [{"inbox_id": inbox_id, "patient_key": key}
                 for a, inbox_id in zip(arrivals, ids, strict=True) if inbox_id is not None

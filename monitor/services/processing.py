@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 from monitor.alerts import lifecycle as lc
 from monitor.engine.model import Analyte, PatientRef
 from monitor.engine.policy import Policy
-from monitor.engine.reconcile import ACTIVE, Change
-from monitor.engine.rules import HYPERNATREMIA, SEVERE_HYPONATREMIA
+from monitor.engine.reconcile import ACTIVE, AlertRecord, Change
+from monitor.engine.rules import HYPERNATREMIA, SEVERE_HYPONATREMIA, still_present
+from monitor.ingest import codec
 from monitor.ingest.dispatch import parse_text
 from monitor.ingest.events import (
     DiagnosisEvent,
@@ -34,13 +35,14 @@ from monitor.ingest.events import (
 )
 from monitor.services.alert_actions import after_engine_change, clear_gone
 from monitor.services.claims import Claimed, finish, park, release
-from monitor.services.inbox import screen
+from monitor.services.inbox import record_rejects, screen
 from monitor.services.patients import apply_diagnosis, merge
 from monitor.services.ward_policy import policy_named
 from monitor.storage.repos.common import insert_ignore
 from monitor.storage.repos.ledgers import (
     Aggregate,
     Scope,
+    Staged,
     Written,
     add_version,
     diagnosis_codes,
@@ -96,18 +98,26 @@ def process_rows(uow: UnitOfWork, rows: Sequence[Claimed], p: Pipeline,
     s, out = uow.session, Outcome()
     parsed: list[tuple[Claimed, list[Item]]] = []
     for row in rows:
+        stored = codec.load(row.items)
+        if stored is not None:  # parsed and screened at receipt
+            parsed.append((row, list(stored)))
+            continue
         try:
             items = screen(parse_payload(row.format, row.payload, f"inbox:{row.id}", p),
-                           row.received_at)
+                           row.received_at, row.format)
         except Exception as error:
             park(uow, row.id, f"cannot be parsed: {type(error).__name__}: {error}", now)
             out.failed.append(row.id)
             continue
+        # Parsed here (nothing stored at receipt, e.g. a row received before parsed items
+        # were kept): what screening refuses now was never recorded, so it is recorded now.
+        record_rejects(uow, [i for i in items if isinstance(i, Reject)], row.feed, row.id, now)
         parsed.append((row, [i for i in items if not isinstance(i, Reject)]))
     refs = {ref for _, items in parsed for ref in _patients_of(items)}
     pids = _register(s, refs, now)
-    patients = _lock(s, sorted(set(pids.values())))
-    blocked = _blocked(s, [(row.id, _patients_of(items)) for row, items in parsed])
+    patients = _lock(s, sorted(set(pids.values())), skip_locked=True)
+    busy = {ref for ref, pid in pids.items() if pid not in patients}
+    blocked = _blocked(s, [(row.id, _patients_of(items)) for row, items in parsed], busy)
     work: list[tuple[Claimed, list[Item]]] = []
     for row, items in parsed:
         if _patients_of(items) & blocked:
@@ -158,20 +168,25 @@ def _register(s: Session, refs: set[PatientRef], now: datetime) -> dict[PatientR
     return known() if missing else found
 
 
-def _lock(s: Session, pids: list[int]) -> dict[int, dict[str, Any]]:
+def _lock(s: Session, pids: list[int], skip_locked: bool = False
+          ) -> dict[int, dict[str, Any]]:
     """Hold the patients' rows until commit, always in id order (no deadlocks): one patient
-    is evaluated by one worker at a time, on data no one else is changing."""
+    is evaluated by one worker at a time, on data no one else is changing. `skip_locked`:
+    leave out the patients another worker holds (their rows wait for the next batch) rather
+    than wait for them."""
     if not pids:
         return {}
     return {r.id: r._asdict() for r in s.execute(select(
         Patient.id, Patient.ward_id, Patient.bed, Patient.discharged_at).where(
-        Patient.id.in_(pids)).order_by(Patient.id).with_for_update())}
+        Patient.id.in_(pids)).order_by(Patient.id).with_for_update(skip_locked=skip_locked))}
 
 
-def _blocked(s: Session, rows: list[tuple[int, set[PatientRef]]]) -> set[PatientRef]:
-    """Patients with a pending row older than the batch's first row of them that the batch
-    does not hold (another worker has it, or it committed late): their rows wait, so each
-    patient's rows are applied in arrival order across workers and hosts."""
+def _blocked(s: Session, rows: list[tuple[int, set[PatientRef]]],
+             busy: set[PatientRef]) -> set[PatientRef]:
+    """Patients another worker is processing (`busy`), or with a pending row older than the
+    batch's first row of them that the batch does not hold (another worker has it, or it
+    committed late): their rows wait, so each patient's rows are applied in arrival order
+    across workers and hosts."""
     first: dict[str, int] = {}
     for inbox_id, refs in rows:
         for ref in refs:
@@ -186,7 +201,7 @@ def _blocked(s: Session, rows: list[tuple[int, set[PatientRef]]]) -> set[Patient
                                InboxItem.state == "pending")).all()
     keys = {key for key, inbox_id in earlier
             if inbox_id < first[key] and inbox_id not in mine}
-    blocked = {ref for _, refs in rows for ref in refs if str(ref) in keys}
+    blocked = {ref for _, refs in rows for ref in refs if str(ref) in keys} | busy
     # A deferred row defers its other patients' later rows too (a merge names two).
     changed = True
     while changed:
@@ -213,7 +228,10 @@ class _Batch:
         self.s, self.p, self.now, self.pids = s, p, now, pids
         self.patients = patients
         self.aggs: dict[int, Aggregate] = {}
-        self.changes: dict[int, list[tuple[Change, bool]]] = {}
+        self.changes: dict[int, list[Staged]] = {}
+        # Per patient, band alerts whose condition was gone at some sodium of the batch, with
+        # that value: they clear, as one row at a time would have cleared them then.
+        self.clear_at: dict[int, dict[int, tuple[AlertRecord, float]]] = {}
         self.wards: dict[str, int] = {}
         self.moves: dict[int, _Move] = {}
         # What saving before a merge produced, reported with the batch.
@@ -300,10 +318,17 @@ class _Batch:
             measurement_key(row.feed, e.result_key), e.analyte, e.method, e.status,
             e.value_mmol_l, e.collected_at, seq, e.test, agg.new_id)
         self._record(pid, changes, fresh)
+        sodium = agg.ledger.series[Analyte.SODIUM].values
+        if e.analyte is Analyte.SODIUM and sodium:
+            gone = self.clear_at.setdefault(pid, {})
+            for a in agg.ledger.alerts:
+                if a.state == ACTIVE and a.rule in (SEVERE_HYPONATREMIA, HYPERNATREMIA) \
+                        and not still_present(a.rule, sodium[-1], agg.ledger.policy):
+                    gone.setdefault(id(a), (a, sodium[-1]))  # the first value clears it
 
     def _record(self, pid: int, changes: list[Change], notify: bool) -> None:
         if changes:
-            self.changes.setdefault(pid, []).extend((c, notify) for c in changes)
+            self.changes.setdefault(pid, []).extend(Staged.of(c, notify) for c in changes)
 
     def _merge(self, old: int, survivor: int) -> None:
         """ADT^A40: rare, so done row by row: save both, move the rows, reload the survivor
@@ -330,10 +355,13 @@ class _Batch:
     def _save(self, aggs: list[Aggregate], out: Outcome) -> None:
         self._save_moves()  # first: notifications are routed by the patient's ward
         save_results(self.s, aggs)
+        written = save_alerts(self.s, [(agg, self.changes.pop(agg.pid, [])) for agg in aggs],
+                              self.now)
         for agg in aggs:
-            written = save_alerts(self.s, agg, self.changes.pop(agg.pid, []), self.now)
-            out.alerts += [w.alert_id for w in written]
-            out.deliveries += _follow_up(self.s, agg, written, self.now)
+            mine = written.get(agg.pid, [])
+            out.alerts += [w.alert_id for w in mine]
+            cleared = list(self.clear_at.pop(agg.pid, {}).values())
+            out.deliveries += _follow_up(self.s, agg, mine, cleared, self.now)
 
     def _save_moves(self) -> None:
         for pid, m in self.moves.items():
@@ -346,8 +374,8 @@ class _Batch:
                 info.update(ward_id=m.ward, bed=m.bed, discharged_at=m.discharged)
 
 
-def _follow_up(s: Session, agg: Aggregate, written: list[Written], now: datetime
-               ) -> list[int]:
+def _follow_up(s: Session, agg: Aggregate, written: list[Written],
+               cleared: list[tuple[AlertRecord, float]], now: datetime) -> list[int]:
     """Lifecycle and notifications: a raised alert pages, a withdrawn one stops paging, an
     acknowledged one that got worse re-alarms; band alerts clear at a normal sodium."""
     deliveries: list[int] = []
@@ -363,11 +391,9 @@ def _follow_up(s: Session, agg: Aggregate, written: list[Written], now: datetime
         alert = s.get(Alert, alert_id)
         assert alert is not None
         deliveries += after_engine_change(s, alert, kind, now)
-    sodium = agg.ledger.series[Analyte.SODIUM]
-    band = any(a.state == ACTIVE and a.rule in (SEVERE_HYPONATREMIA, HYPERNATREMIA)
-               for a in agg.ledger.alerts)
-    if band and sodium.values:
-        clear_gone(s, agg.pid, sodium.values[-1], agg.ledger.policy, now)
+    for record, value in cleared:
+        if record.state == ACTIVE:
+            clear_gone(s, agg.pid, value, agg.ledger.policy, now, only=int(record.alert_id))
     return deliveries
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session
 
 from monitor.ingest import parse_hl7_message
@@ -36,6 +36,15 @@ def store_hl7(rt: Runtime, message: str, now: datetime) -> int:
     with rt.uow() as uow:
         return receive(uow, "hl7", "hl7:LIS", message.encode(), now,
                        items=screen(outcome.items, now), message_id=outcome.control_id)
+
+
+def forget_parsed(rt: Runtime, inbox_id: int) -> None:
+    """Drop the parsed items kept with an inbox row, as rows received by a version before
+    they were kept: the worker then parses the payload itself."""
+    with rt.uow() as uow:
+        uow.session.execute(update(InboxItem).where(InboxItem.id == inbox_id)
+                            .values(items=None))
+        uow.commit()
 
 
 def inbox_row(engine: Engine, inbox_id: int) -> InboxItem:

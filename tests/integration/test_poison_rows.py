@@ -25,7 +25,7 @@ from monitor.services.dispatch import drain_inbox
 from monitor.services.inbox import receive
 from monitor.storage.tables import Patient, RejectRow, Result
 from tests.hl7_builders import oru
-from tests.integration.helpers import inbox_row, store_hl7
+from tests.integration.helpers import forget_parsed, inbox_row, store_hl7
 
 START = (datetime.now(UTC) - timedelta(hours=6)).replace(minute=0, second=0, microsecond=0)
 PATIENT = "PSN01"
@@ -59,7 +59,7 @@ CASES = {
 }
 # What intake's screening says of each today (services.limits).
 REFUSED = {
-    "OBR-3 of 400": "result id is 404 characters",
+    "OBR-3 of 400": "result id is 40",
     "PV1-3.3 bed of 60": "bed is 60 characters",
     "PID-3 of 150": "patient id is 150 characters",
     "PV1-3.1 ward of 70": "ward is 70 characters",
@@ -85,12 +85,15 @@ def unscreened(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def receive_unscreened(rt: Runtime, message: str, now: datetime) -> int:
-    """Into the inbox (and inbox_patients) as an older version took it: nothing refused."""
+    """Into the inbox (and inbox_patients) as an older version took it: nothing refused,
+    and no parsed items kept with it (the worker parses it)."""
     outcome = parse_hl7_message(message, source="hl7:LIS", tz=rt.pipeline.tz)
     with rt.uow() as uow:
-        return receive(uow, "hl7", "hl7:LIS", message.encode(), now,
-                       items=[i for i in outcome.items if not isinstance(i, Reject)],
-                       message_id=outcome.control_id)
+        inbox_id = receive(uow, "hl7", "hl7:LIS", message.encode(), now,
+                           items=[i for i in outcome.items if not isinstance(i, Reject)],
+                           message_id=outcome.control_id)
+    forget_parsed(rt, inbox_id)
+    return inbox_id
 
 
 def poison_then_good(rt: Runtime, case: str) -> tuple[int, int]:
@@ -132,18 +135,19 @@ def test_a_poison_row_is_dealt_with_once_and_the_patient_goes_on(
     assert_never_again(rt, pg_engine, bad)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "processing.process_rows screens the parsed items again and drops what screening "
-    "refuses: the row is 'done', with no error and no reject row (the result vanishes)"))
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_a_poison_row_is_parked_with_a_reject_row(rt: Runtime, pg_engine: Engine,
-                                                  case: str) -> None:
-    bad, _ = poison_then_good(rt, case)
+def test_what_the_workers_screening_refuses_is_recorded_as_a_reject(
+        rt: Runtime, pg_engine: Engine, case: str) -> None:
+    """The worker parses such a row itself and screens it as intake does today: the item
+    that cannot be stored gets a reject row with the reason (as at intake), the row is done
+    and the rest of it, and the patient's next row, are processed."""
+    bad, good = poison_then_good(rt, case)
     drain_inbox(rt)
     row = inbox_row(pg_engine, bad)
-    assert row.state == "failed" and row.error is not None
-    assert REFUSED[case] in row.error
+    assert (row.state, row.error) == ("done", None)
     assert any(REFUSED[case] in reason for reason in rejects(pg_engine, bad))
+    assert inbox_row(pg_engine, good).state == "done"
+    assert orders(pg_engine) == ["NEXT"]
 
 
 @pytest.mark.usefixtures("unscreened")

@@ -23,7 +23,7 @@ from monitor.services.claims import Claimed
 from monitor.services.dispatch import MAX_ATTEMPTS, drain_inbox, run_inbox
 from monitor.storage.tables import RejectRow, Result
 from tests.hl7_builders import oru
-from tests.integration.helpers import alerts, inbox_row, store_hl7
+from tests.integration.helpers import alerts, forget_parsed, inbox_row, store_hl7
 
 START = (datetime.now(UTC) - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
 POISON = "POISON"
@@ -90,6 +90,7 @@ def test_an_unparsable_payload_is_parked_at_once_and_the_patient_goes_on(
         rt: Runtime, pg_engine: Engine) -> None:
     now = datetime.now(UTC)
     bad = store_hl7(rt, poisoned("FAIL01", "P-1", 0), now)
+    forget_parsed(rt, bad)  # the worker parses it (a row kept from an older version)
     good = store_hl7(rt, oru("FAIL01", "P-2", START + timedelta(hours=1), 115), now)
 
     drained = drain_inbox(rt)
@@ -124,8 +125,9 @@ def test_an_error_that_is_not_the_databases_is_retried_then_parked(
     after = store_hl7(rt, oru("OK02", "B-2", START, 115), now)
 
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        # budget 0: one claim and its processing per call (one "processing run").
-        drained = drain_inbox(rt, budget_s=0)
+        # budget 0: one claim and its processing per call (one "processing run"); a minute
+        # apart, past the back-off after each failure.
+        drained = drain_inbox(rt, budget_s=0, now=now + timedelta(minutes=attempt))
         assert drained.batches == 1
         row = inbox_row(pg_engine, bad)
         assert row.attempts == attempt
@@ -144,7 +146,7 @@ def test_an_error_that_is_not_the_databases_is_retried_then_parked(
     assert inbox_id == bad
     assert f"failed {MAX_ATTEMPTS} times" in reason and "RuntimeError" in reason
     assert sweep_inbox(rt, now=now + timedelta(hours=1)) == 0
-    assert drain_inbox(rt).batches == 0
+    assert drain_inbox(rt, now=now + timedelta(hours=1)).batches == 0
     assert inbox_row(pg_engine, bad).attempts == MAX_ATTEMPTS
     assert inbox_row(pg_engine, before).state == inbox_row(pg_engine, after).state == "done"
     assert result_orders(pg_engine) == ["B-0", "B-2"]

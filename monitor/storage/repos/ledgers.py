@@ -14,7 +14,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, true, update
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from monitor.engine.ledger import PatientLedger
@@ -337,56 +349,86 @@ def save_results(s: Session, aggs: Iterable[Aggregate]) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class Staged:
+    """A change of an alert as the engine made it, with what its event records of that
+    moment (the alert itself may change again later in the batch)."""
+
+    change: Change
+    notify: bool
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, change: Change, notify: bool) -> Staged:
+        latest = change.alert.latest
+        return cls(change, notify, {"value_mmol_l": latest.value_mmol_l,
+                                    "rise_mmol_l": latest.rise_mmol_l,
+                                    "result_key": latest.result_key})
+
+
+@dataclass(frozen=True, slots=True)
 class Written:
     alert_id: int
     kind: str  # raised / updated / withdrawn
     notify: bool
 
 
-def save_alerts(s: Session, agg: Aggregate, changes: list[tuple[Change, bool]],
-                now: datetime) -> list[Written]:
-    """Write the alerts the engine changed: the summary row, its evidence rows (only those
-    that changed), and one alert_event per change in the order they happened."""
-    if not changes:
-        return []
-    policy = agg.ledger.policy
-    final: dict[int, AlertRecord] = {}  # by object: one write per alert, its last state
+def save_alerts(s: Session, batch: list[tuple[Aggregate, list[Staged]]],
+                now: datetime) -> dict[int, list[Written]]:
+    """Write the alerts the engine changed, for every patient of the batch at once: new
+    alerts in one INSERT, summaries in one executemany, evidence rows (only those that
+    changed) and one alert_event per change, in the order they happened, in one each."""
+    raised: list[tuple[Aggregate, AlertRecord, dict[str, Any]]] = []
+    updated: list[dict[str, Any]] = []
     notify: dict[int, bool] = {}
-    for change, fresh in changes:
-        final[id(change.alert)] = change.alert
-        notify[id(change.alert)] = notify.get(id(change.alert), False) or fresh
-    real: dict[int, int] = {}
-    for obj, record in final.items():
-        values = _summary(s, agg, record, policy, now)
-        if record.alert_id.startswith("new:"):
-            test = agg.ledger.is_test(record)
-            new = s.execute(insert(ALERTS).returning(ALERTS.c.id).values(
-                patient_id=agg.pid, rule=record.rule, lifecycle="unacknowledged", test=test,
-                notify=notify[obj] and not test, created_at=now, **values)).scalar_one()
+    for agg, changes in batch:
+        final: dict[int, AlertRecord] = {}  # by object: one write per alert, its last state
+        for staged in changes:
+            change = staged.change
+            final[id(change.alert)] = change.alert
+            notify[id(change.alert)] = notify.get(id(change.alert), False) or staged.notify
+        for obj, record in final.items():
+            values = _summary(s, agg, record, agg.ledger.policy, now)
+            if record.alert_id.startswith("new:"):
+                test = agg.ledger.is_test(record)
+                raised.append((agg, record, {
+                    "patient_id": agg.pid, "rule": record.rule,
+                    # Raised and withdrawn within one batch: written as withdrawn.
+                    "lifecycle": "unacknowledged" if record.state == ACTIVE else "withdrawn",
+                    "test": test, "notify": notify[obj] and not test, "created_at": now,
+                    **values}))
+            else:
+                values["lifecycle"] = "withdrawn" if record.state != ACTIVE else \
+                    agg.alert_rows[record.alert_id]["lifecycle"]
+                updated.append({"aid": int(record.alert_id), **values})
+    if raised:
+        ids = s.execute(insert(ALERTS).returning(ALERTS.c.id, sort_by_parameter_order=True),
+                        [values for _, _, values in raised]).scalars().all()
+        for (agg, record, _), new in zip(raised, ids, strict=True):
             record.alert_id = str(new)
             agg.loaded_evidence[record.alert_id] = {}
-        else:
-            if record.state != ACTIVE:
-                values["lifecycle"] = "withdrawn"
-            s.execute(update(ALERTS).where(ALERTS.c.id == int(record.alert_id)).values(**values))
-        real[obj] = int(record.alert_id)
-        _save_evidence(s, agg, record)
-    events, written = [], []
-    seen: set[int] = set()
-    for change, _ in changes:
-        record, obj = change.alert, id(change.alert)
-        kind = "raised" if obj not in seen and change.kind == "raised" else change.kind
-        seen.add(obj)
-        latest = record.latest
-        events.append({
-            "alert_id": real[obj], "at": now, "actor": SYSTEM, "action": kind,
-            "from_state": None if kind == "raised" else "unacknowledged",
-            "to_state": "withdrawn" if kind == "withdrawn" else "unacknowledged",
-            "reason": record.withdrawn_reason if kind == "withdrawn" else None,
-            "details": {"value_mmol_l": latest.value_mmol_l, "rise_mmol_l": latest.rise_mmol_l,
-                        "result_key": latest.result_key}})
-        written.append(Written(real[obj], kind, notify[obj]))
-    s.execute(insert(EVENTS), events)
+    if updated:
+        s.execute(update(ALERTS).where(ALERTS.c.id == bindparam("aid")).values(
+            {k: bindparam(k) for k in updated[0] if k != "aid"}), updated)
+    _save_evidence(s, [(agg, c.change.alert) for agg, changes in batch for c in changes])
+    events: list[dict[str, Any]] = []
+    written: dict[int, list[Written]] = {}
+    for agg, changes in batch:
+        seen: set[int] = set()
+        for staged in changes:
+            change = staged.change
+            record, obj = change.alert, id(change.alert)
+            kind = "raised" if obj not in seen and change.kind == "raised" else change.kind
+            seen.add(obj)
+            events.append({
+                "alert_id": int(record.alert_id), "at": now, "actor": SYSTEM, "action": kind,
+                "from_state": None if kind == "raised" else "unacknowledged",
+                "to_state": "withdrawn" if kind == "withdrawn" else "unacknowledged",
+                "reason": record.withdrawn_reason if kind == "withdrawn" else None,
+                "details": staged.details})
+            written.setdefault(agg.pid, []).append(
+                Written(int(record.alert_id), kind, notify[obj]))
+    if events:
+        s.execute(insert(EVENTS), events)
     return written
 
 
@@ -413,23 +455,36 @@ def _summary(s: Session, agg: Aggregate, record: AlertRecord, policy: Policy,
     }
 
 
-def _save_evidence(s: Session, agg: Aggregate, record: AlertRecord) -> None:
-    alert_id = int(record.alert_id)
-    before = agg.loaded_evidence.get(record.alert_id, {})
-    after = record.evidence
-    gone = [k for k in before if k not in after]
-    added = [f for k, f in after.items() if k not in before]
-    changed = [f for k, f in after.items() if k in before and before[k] != f]
+def _save_evidence(s: Session, records: list[tuple[Aggregate, AlertRecord]]) -> None:
+    gone: list[tuple[int, str]] = []
+    added: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    done: set[int] = set()
+    for agg, record in records:
+        if id(record) in done:
+            continue
+        done.add(id(record))
+        alert_id = int(record.alert_id)
+        before = agg.loaded_evidence.get(record.alert_id, {})
+        after = record.evidence
+        gone += [(alert_id, k) for k in before if k not in after]
+        for k, f in after.items():
+            row = {"eid": alert_id, "ekey": f.result_key, "collected_at": f.collected_at,
+                   "finding": finding_to_json(f), "rank": evidence_rank(f)}
+            if k not in before:
+                added.append(row)
+            elif before[k] != f:
+                changed.append(row)
+        agg.loaded_evidence[record.alert_id] = dict(after)
     if gone:
-        s.execute(delete(EVIDENCE).where(EVIDENCE.c.alert_id == alert_id,
-                                         EVIDENCE.c.result_key.in_(gone)))
+        s.execute(delete(EVIDENCE).where(
+            tuple_(EVIDENCE.c.alert_id, EVIDENCE.c.result_key).in_(gone)))
     if added:
         s.execute(insert(EVIDENCE), [
-            {"alert_id": alert_id, "result_key": f.result_key, "collected_at": f.collected_at,
-             "finding": finding_to_json(f), "rank": evidence_rank(f)} for f in added])
-    for f in changed:
+            {"alert_id": r["eid"], "result_key": r["ekey"], "collected_at": r["collected_at"],
+             "finding": r["finding"], "rank": r["rank"]} for r in added])
+    if changed:
         s.execute(update(EVIDENCE).where(
-            EVIDENCE.c.alert_id == alert_id, EVIDENCE.c.result_key == f.result_key)
-            .values(collected_at=f.collected_at, finding=finding_to_json(f),
-                    rank=evidence_rank(f)))
-    agg.loaded_evidence[record.alert_id] = dict(after)
+            EVIDENCE.c.alert_id == bindparam("eid"), EVIDENCE.c.result_key == bindparam("ekey"))
+            .values(collected_at=bindparam("collected_at"), finding=bindparam("finding"),
+                    rank=bindparam("rank")), changed)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from monitor.storage.base import Base, BigId, UTCDateTime
@@ -32,6 +33,8 @@ class InboxItem(Base):
     feed: Mapped[str] = mapped_column(String(100))
     message_id: Mapped[str | None] = mapped_column(String(200))
     payload: Mapped[bytes] = mapped_column(LargeBinary)
+    # What the intake parsed (monitor.ingest.codec): the worker does not parse it again.
+    items: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

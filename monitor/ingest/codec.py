@@ -1,0 +1,70 @@
+"""Parsed events as JSON: the intake stores what it parsed with the payload, so a worker
+reads the events back instead of parsing the message a second time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from monitor.engine.model import Analyte, Diagnosis, Method, PatientRef, ResultStatus, RiskSource
+from monitor.ingest.events import DiagnosisEvent, Event, Item, MergeEvent, PatientEvent, ResultEvent
+
+# Bump when the shape changes: rows stored with another version are parsed again.
+VERSION = 1
+
+
+def _when(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _at(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def dump(items: Iterable[Item]) -> dict[str, Any] | None:
+    """The events (rejects are stored apart, as reject rows), as a JSON-ready value; None
+    when nothing was parsed (the payload is then parsed where it is processed)."""
+    out: list[list[Any]] = []
+    items = list(items)
+    for e in items:
+        if isinstance(e, ResultEvent):
+            out.append(["R", e.patient.authority, e.patient.identifier, e.result_key,
+                        e.analyte.value, e.code, e.method.value, e.specimen, e.value_raw,
+                        e.unit_raw, e.value_mmol_l, e.collected_at.isoformat(),
+                        e.status.value, e.position, e.ward, e.bed, e.test, e.message_id])
+        elif isinstance(e, DiagnosisEvent):
+            out.append(["D", e.patient.authority, e.patient.identifier, e.diagnosis.code,
+                        e.diagnosis.source.value, e.diagnosis.active, e.position,
+                        _when(e.recorded_at), e.test])
+        elif isinstance(e, PatientEvent):
+            out.append(["P", e.patient.authority, e.patient.identifier, e.event_type, e.ward,
+                        e.bed, e.discharged, e.position, _when(e.occurred_at), e.test])
+        elif isinstance(e, MergeEvent):
+            out.append(["M", e.survivor.authority, e.survivor.identifier, e.old.authority,
+                        e.old.identifier, e.position, e.test])
+    return {"v": VERSION, "items": out} if items else None
+
+
+def load(stored: dict[str, Any] | None) -> list[Event] | None:
+    """The events stored by `dump`; None when there are none of this version."""
+    if not stored or stored.get("v") != VERSION:
+        return None
+    events: list[Event] = []
+    for row in stored["items"]:
+        kind = row[0]
+        if kind == "R":
+            events.append(ResultEvent(
+                PatientRef(row[1], row[2]), row[3], Analyte(row[4]), row[5], Method(row[6]),
+                row[7], row[8], row[9], row[10], datetime.fromisoformat(row[11]),
+                ResultStatus(row[12]), row[13], row[14], row[15], row[16], row[17]))
+        elif kind == "D":
+            events.append(DiagnosisEvent(PatientRef(row[1], row[2]), Diagnosis(
+                row[3], RiskSource(row[4]), row[5]), row[6], _at(row[7]), row[8]))
+        elif kind == "P":
+            events.append(PatientEvent(PatientRef(row[1], row[2]), row[3], row[4], row[5],
+                                       row[6], row[7], _at(row[8]), row[9]))
+        elif kind == "M":
+            events.append(MergeEvent(PatientRef(row[1], row[2]), PatientRef(row[3], row[4]),
+                                     row[5], row[6]))
+    return events
