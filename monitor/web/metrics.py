@@ -16,7 +16,7 @@ from prometheus_client.core import (
     HistogramMetricFamily,
 )
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import Session
 
 from monitor.runtime import Runtime
@@ -40,9 +40,10 @@ class StoreCollector(Collector):
                 results.add_metric([feed, analyte], n)
             yield results
             rejects = CounterMetricFamily("sodium_rejects", "Rejected inputs", labels=["reason"])
-            for reason, n in s.execute(select(func.substr(RejectRow.reason, 1, 60),
-                                              func.count()).group_by(
-                    func.substr(RejectRow.reason, 1, 60))):
+            # Literal bounds: with bound parameters PostgreSQL cannot tell that the GROUP BY
+            # expression is the selected one (GroupingError).
+            head = func.substr(RejectRow.reason, literal_column("1"), literal_column("60"))
+            for reason, n in s.execute(select(head, func.count()).group_by(head)):
                 rejects.add_metric([reason], n)
             yield rejects
             alerts = CounterMetricFamily("sodium_alerts", "Alerts raised",
@@ -61,6 +62,11 @@ class StoreCollector(Collector):
                                .where(InboxItem.state == "pending")) or 0
             yield GaugeMetricFamily("sodium_inbox_pending", "Inbox rows not yet processed",
                                     value=pending)
+            parked = s.scalar(select(func.count()).select_from(InboxItem)
+                              .where(InboxItem.state == "failed")) or 0
+            yield GaugeMetricFamily("sodium_inbox_failed",
+                                    "Inbox rows parked: they cannot be processed (see rejects)",
+                                    value=parked)
             outbox = s.scalar(select(func.count()).select_from(Delivery)
                               .where(Delivery.state.in_(("pending", "sending")))) or 0
             yield GaugeMetricFamily("sodium_outbox_pending", "Deliveries not yet sent",

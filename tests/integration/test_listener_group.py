@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 from monitor.config import Settings
 from monitor.listener.service import build_server
 from monitor.runtime import Runtime
+from monitor.services.dispatch import drain_inbox
 from tests.hl7_builders import oru
 from tests.integration.helpers import alerts, all_processed
 from tests.integration.stack import MLLP_END, MLLP_START, ack_code, free_port, wait_for
@@ -54,7 +55,24 @@ def xmins(engine: Engine, table: str) -> set[str]:
         return {str(x) for x in c.execute(text(f"SELECT xmin FROM {table}")).scalars()}
 
 
-def test_frames_arriving_together_share_one_transaction(rt: Runtime, pg_engine: Engine) -> None:
+class Held:
+    """A dispatcher that keeps the wake-ups: the rows stay as the listener wrote them until
+    the test drains the inbox (a worker's claim rewrites them, and so their xmin)."""
+
+    def __init__(self) -> None:
+        self.woken: list[int | None] = []
+
+    def process(self, inbox_id: int | None = None) -> None:
+        self.woken.append(inbox_id)
+
+    def deliver(self, delivery_id: int) -> None:
+        pass
+
+
+def test_frames_arriving_together_share_one_transaction(pg_engine: Engine,
+                                                        pg_migrated: str) -> None:
+    held = Held()
+    rt = Runtime(Settings(database_url=pg_migrated, broker_url=""), _dispatcher=held)
     messages = [
         oru("GRP001", "G-1", START, 120, control_id="C1"),
         oru("GRP002", "G-2", START, 121, control_id="C2"),
@@ -70,7 +88,10 @@ def test_frames_arriving_together_share_one_transaction(rt: Runtime, pg_engine: 
         feeds = c.execute(text("SELECT name, last_message_at FROM feeds")).all()
     assert len(reasons) == 2 and any("at most 64 are stored" in r for r in reasons)
     assert [name for name, at in feeds if at is not None] == ["hl7:LIS"]
-    wait_for(lambda: all_processed(pg_engine, 2), 60, "the two accepted messages")
+    assert len(held.woken) == 2  # a wake-up for each committed row, after the commit
+    drain_inbox(rt)
+    assert all_processed(pg_engine, 2)
+    rt.engine.dispose()
 
 
 def test_the_patient_goes_on_after_a_refused_frame(rt: Runtime, pg_engine: Engine) -> None:
