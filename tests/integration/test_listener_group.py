@@ -15,6 +15,7 @@ from monitor.config import Settings
 from monitor.listener.service import build_server
 from monitor.runtime import Runtime
 from monitor.services.dispatch import drain_inbox
+from tests.conftest import run_async
 from tests.hl7_builders import oru
 from tests.integration.helpers import alerts, all_processed
 from tests.integration.stack import MLLP_END, MLLP_START, ack_code, free_port, wait_for
@@ -47,7 +48,7 @@ def exchange(rt: Runtime, messages: list[str], group: int) -> list[tuple[str, st
         async with server:
             return await asyncio.gather(*(send(port, m) for m in messages))
 
-    return [ack_code(ack) for ack in asyncio.run(run())]
+    return [ack_code(ack) for ack in run_async(run())]
 
 
 def xmins(engine: Engine, table: str) -> set[str]:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pytest
 
 from monitor.listener.group import GroupCommit
+from tests.conftest import run_async
 
 
 class Recorder:
@@ -31,7 +32,7 @@ def test_items_submitted_together_share_a_commit_up_to_the_group_size() -> None:
         group: GroupCommit[int, int] = GroupCommit(commit, window_s=0.0, max_items=4)
         return await asyncio.gather(*(group.submit(i) for i in range(10)))
 
-    assert asyncio.run(run()) == [i * 10 for i in range(10)]
+    assert run_async(run()) == [i * 10 for i in range(10)]
     assert commit.groups == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
 
 
@@ -42,7 +43,7 @@ def test_a_full_group_does_not_wait_for_its_window() -> None:
         group: GroupCommit[int, int] = GroupCommit(commit, window_s=3600, max_items=3)
         return await asyncio.gather(*(group.submit(i) for i in range(3)))
 
-    assert asyncio.run(run()) == [0, 10, 20]
+    assert run_async(run()) == [0, 10, 20]
     assert commit.groups == [[0, 1, 2]]
 
 
@@ -52,7 +53,7 @@ def test_a_failed_commit_fails_every_item_of_its_group() -> None:
         return await asyncio.gather(*(group.submit(i) for i in range(3)),
                                     return_exceptions=True)
 
-    outcomes = asyncio.run(run())
+    outcomes = run_async(run())
     assert all(isinstance(o, RuntimeError) for o in outcomes)
     with pytest.raises(RuntimeError):
         raise outcomes[0]  # type: ignore[misc]
