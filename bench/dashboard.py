@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from monitor.config import Settings
 from monitor.runtime import Runtime
-from monitor.services import admin
+from monitor.services.operations import admin
 from monitor.storage.migrate import upgrade
 from monitor.storage.tables import Alert, Patient, Result
 from monitor.web.app import create_app

@@ -16,8 +16,9 @@ from monitor.alerts.lifecycle import TransitionError
 from monitor.cli.common import settings_or_exit
 from monitor.engine.policy import PolicyError
 from monitor.runtime import Runtime
-from monitor.services import admin, alert_actions
-from monitor.services.compliance import INTERVALS, compliance
+from monitor.services.alerting import actions
+from monitor.services.alerting.compliance import INTERVALS, compliance
+from monitor.services.operations import admin
 from monitor.storage.tables import Alert
 
 wards_app = typer.Typer(help="Wards and their escalation settings.", no_args_is_help=True)
@@ -124,7 +125,7 @@ def roster_add(ward: str = typer.Option(...), user: str = typer.Option(...),
 def alerts_ack(alert_id: int, user: str = typer.Option(...),
                note: str = typer.Option(None)) -> None:
     """Acknowledge an alert: escalation and repeats stop."""
-    _alert_action(lambda rt: alert_actions.acknowledge(rt.uow, alert_id, user, note,
+    _alert_action(lambda rt: actions.acknowledge(rt.uow, alert_id, user, note,
                                                        datetime.now(UTC)), "acknowledged")
 
 
@@ -132,14 +133,14 @@ def alerts_shelve(alert_id: int, user: str = typer.Option(...),
                   reason: str = typer.Option(...),
                   for_: str = typer.Option(..., "--for", help="at most 12h")) -> None:
     """Shelve an alert for a while, with a reason."""
-    _alert_action(lambda rt: alert_actions.shelve(rt.uow, alert_id, user, reason,
+    _alert_action(lambda rt: actions.shelve(rt.uow, alert_id, user, reason,
                                                   duration(for_), datetime.now(UTC)), "shelved")
 
 
 def alerts_resolve(alert_id: int, user: str = typer.Option(...),
                    note: str = typer.Option(...)) -> None:
     """Resolve an alert (physicians), with a note."""
-    _alert_action(lambda rt: alert_actions.resolve(rt.uow, alert_id, user, note,
+    _alert_action(lambda rt: actions.resolve(rt.uow, alert_id, user, note,
                                                    datetime.now(UTC)), "resolved")
 
 
@@ -147,7 +148,7 @@ def _alert_action(act: Callable[[Runtime], Alert], done: str) -> None:
     rt = Runtime(settings_or_exit())
     try:
         alert = act(rt)
-    except (LookupError, TransitionError, alert_actions.AlertChanged) as error:
+    except (LookupError, TransitionError, actions.AlertChanged) as error:
         raise _fail(error) from None
     typer.echo(f"alert {alert.id} {done} ({alert.lifecycle})")
 

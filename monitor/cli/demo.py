@@ -18,7 +18,7 @@ from monitor.listener.service import serve as serve_mllp
 from monitor.logs import configure
 from monitor.runtime import Runtime
 from monitor.scheduling.scheduler import background
-from monitor.services.demo_seed import seed
+from monitor.services.operations.demo_seed import seed
 from monitor.sim.feed import run_in_background
 from monitor.storage.migrate import upgrade
 from monitor.web.app import create_app

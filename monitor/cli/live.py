@@ -12,13 +12,13 @@ from tqdm import tqdm
 from monitor.cli.common import settings_or_exit
 from monitor.ingest import detect_format
 from monitor.runtime import Runtime
+from monitor.services.access.tokens import ROLES, create_token
 from monitor.services.alert_view import STATES, list_alerts
-from monitor.services.backfill import chunks
 from monitor.services.dispatch import run_inbox
-from monitor.services.intake import receive_text
-from monitor.services.processing import IMPORT_FEED
-from monitor.services.rejects import list_rejects, retry_reject
-from monitor.services.tokens import ROLES, create_token
+from monitor.services.evaluation.processing import IMPORT_FEED
+from monitor.services.intake.backfill import chunks
+from monitor.services.intake.payload import receive_text
+from monitor.services.intake.rejects import list_rejects, retry_reject
 
 rejects_app = typer.Typer(help="Rejected inputs: list, retry.", no_args_is_help=True)
 alerts_app = typer.Typer(help="Alerts in the live database.", no_args_is_help=True)

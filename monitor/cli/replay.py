@@ -16,7 +16,7 @@ from tqdm import tqdm
 from monitor.cli.common import settings_or_exit
 from monitor.engine.policy import PolicyError, load_policy
 from monitor.ingest.events import Reject
-from monitor.services.replay_run import replay as run_replay
+from monitor.services.replay.run import replay as run_replay
 
 
 class InputFormat(StrEnum):

@@ -17,8 +17,8 @@ from monitor.listener.group import GroupCommit
 from monitor.listener.mllp import MAX_MESSAGE_BYTES, Limits, MllpServer
 from monitor.logs import request_id
 from monitor.runtime import Runtime
-from monitor.services.hl7_receive import Hl7Frame, Hl7Reply, commit_hl7, read_hl7, refused_frame
-from monitor.services.inbox import FeedLiveness
+from monitor.services.intake.hl7 import Hl7Frame, Hl7Reply, commit_hl7, read_hl7, refused_frame
+from monitor.services.intake.inbox import FeedLiveness
 
 log = logging.getLogger(__name__)
 OVERSIZE = f"message exceeds the {MAX_MESSAGE_BYTES >> 20} MiB limit"

@@ -11,10 +11,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitor.notify.sender import due
 from monitor.runtime import Runtime
-from monitor.services.claims import pending_count
+from monitor.services.alerting.escalate import escalate_due, expire_shelves
+from monitor.services.alerting.watch import check_feeds, check_overdue
 from monitor.services.dispatch import run_delivery
-from monitor.services.escalation import escalate_due, expire_shelves
-from monitor.services.watch import check_feeds, check_overdue
+from monitor.services.evaluation.claims import pending_count
 from monitor.storage.tables import Heartbeat
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Wake whatever processes the inbox: Celery workers, or a thread in-process.
 
-Workers claim rows from the database in batches (services/claims.py); a wake-up names no
+Workers claim rows from the database in batches (services/evaluation/claims.py); a wake-up names no
 row. After a commit the sender asks for a wake-up; the wake-ups asked for within a few
 milliseconds go out as one task, so the broker carries one task per batch, not per result
 (docs/scaling.md). If the broker is down, the rows stay pending and the scheduler's sweep
@@ -22,8 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from monitor.notify.sender import send
-from monitor.services.claims import BATCH_SIZE, MAX_ATTEMPTS, claim, note_failure
-from monitor.services.processing import Outcome, process_rows
+from monitor.services.evaluation.claims import BATCH_SIZE, MAX_ATTEMPTS, claim, note_failure
+from monitor.services.evaluation.processing import Outcome, process_rows
 from monitor.storage.tables import InboxItem
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ def _commit(rt: Runtime, rows: list, at: datetime) -> Outcome:  # type: ignore[t
 
 
 def _alone(rt: Runtime, row: object, at: datetime, into: Outcome) -> None:
-    from monitor.services.claims import Claimed
+    from monitor.services.evaluation.claims import Claimed
 
     assert isinstance(row, Claimed)
     try:
@@ -131,7 +131,7 @@ def _alone(rt: Runtime, row: object, at: datetime, into: Outcome) -> None:
         log.warning("inbox %s failed: %s", row.id, reason)
         with rt.uow() as uow:
             if data_error:  # the database refuses the row's content: it always will
-                from monitor.services.claims import park
+                from monitor.services.evaluation.claims import park
 
                 park(uow, row.id, f"the database refused it: {reason}", at)
                 status = "failed"

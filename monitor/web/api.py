@@ -11,12 +11,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from monitor.alerts.lifecycle import TransitionError
-from monitor.services import alert_actions, clinician
-from monitor.services.access import require, scoped_patients, visible_alert, visible_patient
+from monitor.services.access.audit import audit, entries
+from monitor.services.access.scope import require, scoped_patients, visible_alert, visible_patient
 from monitor.services.alert_view import alert_json
-from monitor.services.audit import audit, entries
-from monitor.services.rejects import list_rejects, retry_reject
-from monitor.services.views import PATIENT_WINDOW_DAYS, result_window, results_since
+from monitor.services.alerting import actions
+from monitor.services.dashboards.views import PATIENT_WINDOW_DAYS, result_window, results_since
+from monitor.services.evaluation import clinician
+from monitor.services.intake.rejects import list_rejects, retry_reject
 from monitor.storage.tables import (
     Alert,
     Feed,
@@ -128,7 +129,7 @@ def _alert_action(rt: RuntimeDep, c: Caller, alert_id: int, action: str, run: An
     now = _now()
     try:
         run(now)
-    except alert_actions.AlertChanged as error:
+    except actions.AlertChanged as error:
         raise HTTPException(409, str(error)) from None
     except (TransitionError, LookupError) as error:
         raise HTTPException(422, str(error)) from None
@@ -146,7 +147,7 @@ def _alert_action(rt: RuntimeDep, c: Caller, alert_id: int, action: str, run: An
 def acknowledge(rt: RuntimeDep, c: CallerDep, alert_id: int, body: Note,
                 x_csrf: Csrf = None) -> dict[str, Any]:
     check_csrf(c, x_csrf)
-    return _alert_action(rt, c, alert_id, "acknowledge", lambda now: alert_actions.acknowledge(
+    return _alert_action(rt, c, alert_id, "acknowledge", lambda now: actions.acknowledge(
         rt.uow, alert_id, c.who.username, body.note, now))
 
 
@@ -154,7 +155,7 @@ def acknowledge(rt: RuntimeDep, c: CallerDep, alert_id: int, body: Note,
 def shelve(rt: RuntimeDep, c: CallerDep, alert_id: int, body: Shelf,
            x_csrf: Csrf = None) -> dict[str, Any]:
     check_csrf(c, x_csrf)
-    return _alert_action(rt, c, alert_id, "shelve", lambda now: alert_actions.shelve(
+    return _alert_action(rt, c, alert_id, "shelve", lambda now: actions.shelve(
         rt.uow, alert_id, c.who.username, body.reason, timedelta(minutes=body.minutes), now))
 
 
@@ -162,7 +163,7 @@ def shelve(rt: RuntimeDep, c: CallerDep, alert_id: int, body: Shelf,
 def resolve(rt: RuntimeDep, c: CallerDep, alert_id: int, body: Note,
             x_csrf: Csrf = None) -> dict[str, Any]:
     check_csrf(c, x_csrf)
-    return _alert_action(rt, c, alert_id, "resolve", lambda now: alert_actions.resolve(
+    return _alert_action(rt, c, alert_id, "resolve", lambda now: actions.resolve(
         rt.uow, alert_id, c.who.username, body.note or "", now))
 
 

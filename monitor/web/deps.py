@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from monitor.runtime import Runtime
-from monitor.services.tokens import Caller, caller_for
+from monitor.services.access.tokens import Caller, caller_for
 
 _bearer = HTTPBearer(auto_error=False)
 

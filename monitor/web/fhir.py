@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from monitor.ingest import parse_fhir_resource
 from monitor.ingest.events import Reject
 from monitor.runtime import Runtime
-from monitor.services.inbox import receive, reject_payload, screen
+from monitor.services.intake.inbox import receive, reject_payload, screen
 from monitor.web.body import MAX_RESULTS_BYTES, TooLarge, read_body
 from monitor.web.deps import FeedDep, RuntimeDep
 from monitor.web.ingest import refuse_oversize

@@ -12,8 +12,8 @@ from monitor.ingest import build_ack
 from monitor.ingest.events import Reject
 from monitor.ingest.json_feed import parse_json_results
 from monitor.runtime import Runtime
-from monitor.services.hl7_receive import receive_hl7
-from monitor.services.inbox import receive, reject_payload, screen
+from monitor.services.intake.hl7 import receive_hl7
+from monitor.services.intake.inbox import receive, reject_payload, screen
 from monitor.web.body import MAX_HL7_BYTES, MAX_RESULTS_BYTES, TooLarge, read_body
 from monitor.web.deps import FeedDep, RuntimeDep
 

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from monitor.runtime import Runtime
-from monitor.services.access import Principal, visible_alert
-from monitor.services.events import CHANNEL, LocalHub
+from monitor.services.access.scope import Principal, visible_alert
+from monitor.services.dashboards.hub import CHANNEL, LocalHub
 from monitor.web.deps import RuntimeDep
 from monitor.web.security import CallerDep
 from monitor.web.templating import RULE_NAMES

@@ -14,13 +14,11 @@ from monitor.alerts.lifecycle import TransitionError
 from monitor.engine.model import Method
 from monitor.engine.risk import factors_from_diagnoses
 from monitor.runtime import Runtime
-from monitor.services import alert_actions
-from monitor.services.access import Forbidden, Principal, require, visible_alert
-from monitor.services.audit import audit
-from monitor.services.auth import LoginRefused, login, logout
-from monitor.services.evaluation import diagnosis_codes
-from monitor.services.rejects import list_rejects, retry_reject
-from monitor.services.views import (
+from monitor.services.access.audit import audit
+from monitor.services.access.auth import LoginRefused, login, logout
+from monitor.services.access.scope import Forbidden, Principal, require, visible_alert
+from monitor.services.alerting import actions
+from monitor.services.dashboards.views import (
     PATIENT_WINDOW_DAYS,
     Window,
     board,
@@ -29,6 +27,8 @@ from monitor.services.views import (
     patient_detail,
     ward_codes,
 )
+from monitor.services.evaluation.reevaluation import diagnosis_codes
+from monitor.services.intake.rejects import list_rejects, retry_reject
 from monitor.storage.tables import Feed, OnCallShift, User, Ward
 from monitor.web.api import WindowDays, WindowFrom
 from monitor.web.charts import Point, patient_chart, sparkline
@@ -180,7 +180,7 @@ def _act(rt: Runtime, c: Any, alert_id: int, action: str, run: Any, back: str) -
     try:
         run(now)
         message = f"Alert {alert_id}: {action} done."
-    except (TransitionError, alert_actions.AlertChanged, LookupError) as error:
+    except (TransitionError, actions.AlertChanged, LookupError) as error:
         message = f"Alert {alert_id}: {error}"
     else:  # audited like the API: the actions that happened
         with rt.uow() as uow:
@@ -196,7 +196,7 @@ def ack_form(rt: RuntimeDep, c: CallerDep, alert_id: int, csrf: FormStr = "",
              back: Annotated[str, Form()] = "/board") -> Response:
     # csrf defaults to "": a form without the field is refused by check_csrf (403), not 422.
     check_csrf(c, csrf)
-    return _act(rt, c, alert_id, "acknowledge", lambda now: alert_actions.acknowledge(
+    return _act(rt, c, alert_id, "acknowledge", lambda now: actions.acknowledge(
         rt.uow, alert_id, c.who.username, None, now), back)
 
 
@@ -205,7 +205,7 @@ def shelve_form(rt: RuntimeDep, c: CallerDep, alert_id: int, reason: FormStr,
                 csrf: FormStr = "", hours: Annotated[float, Form()] = 2,
                 back: Annotated[str, Form()] = "/board") -> Response:
     check_csrf(c, csrf)
-    return _act(rt, c, alert_id, "shelve", lambda now: alert_actions.shelve(
+    return _act(rt, c, alert_id, "shelve", lambda now: actions.shelve(
         rt.uow, alert_id, c.who.username, reason, timedelta(hours=hours), now), back)
 
 
@@ -213,7 +213,7 @@ def shelve_form(rt: RuntimeDep, c: CallerDep, alert_id: int, reason: FormStr,
 def resolve_form(rt: RuntimeDep, c: CallerDep, alert_id: int, note: FormStr,
                  csrf: FormStr = "", back: Annotated[str, Form()] = "/board") -> Response:
     check_csrf(c, csrf)
-    return _act(rt, c, alert_id, "resolve", lambda now: alert_actions.resolve(
+    return _act(rt, c, alert_id, "resolve", lambda now: actions.resolve(
         rt.uow, alert_id, c.who.username, note, now), back)
 
 

@@ -11,9 +11,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from monitor.runtime import Runtime
-from monitor.services.access import Principal, principal
-from monitor.services.auth import session_user
-from monitor.services.tokens import use_token
+from monitor.services.access.auth import session_user
+from monitor.services.access.scope import Principal, principal
+from monitor.services.access.tokens import use_token
 from monitor.storage.tables import User
 from monitor.web.deps import RuntimeDep
 

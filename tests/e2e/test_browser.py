@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from monitor.config import Settings
 from monitor.runtime import Runtime
-from monitor.services import admin
+from monitor.services.operations import admin
 from tests.hl7_builders import oru
 from tests.integration.helpers import all_processed
 from tests.integration.stack import stack, wait_for

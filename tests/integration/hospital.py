@@ -20,10 +20,10 @@ from sqlalchemy import select, update
 
 from monitor.config import Settings
 from monitor.runtime import Runtime
-from monitor.services import admin
+from monitor.services.access.tokens import create_token
 from monitor.services.dispatch import run_delivery, run_inbox
-from monitor.services.hl7_receive import receive_hl7
-from monitor.services.tokens import create_token
+from monitor.services.intake.hl7 import receive_hl7
+from monitor.services.operations import admin
 from monitor.storage.tables import (
     Alert,
     ApiToken,

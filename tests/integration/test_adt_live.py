@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from monitor.config import Settings
 from monitor.runtime import Runtime
 from monitor.services.dispatch import run_inbox
-from monitor.services.hl7_receive import receive_hl7
+from monitor.services.intake.hl7 import receive_hl7
 from monitor.storage.tables import Alert, AlertEvidence, Patient, Result, Ward
 from tests.hl7_builders import oru, ts
 from tests.integration.helpers import alerts

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 import monitor.services.dispatch as dispatch
 from monitor.config import Settings
 from monitor.runtime import Runtime
-from monitor.services.claims import BATCH_SIZE
 from monitor.services.dispatch import drain_inbox
+from monitor.services.evaluation.claims import BATCH_SIZE
 from monitor.storage.tables import Alert, AlertEvent, AlertEvidence, InboxItem, Patient
 from tests.hl7_builders import oru
 from tests.integration.helpers import empty_tables, inbox_states, store_hl7

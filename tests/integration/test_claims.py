@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from monitor.config import Settings
 from monitor.runtime import Runtime
 from monitor.scheduling.jobs import sweep_inbox
-from monitor.services.claims import LEASE, MAX_ATTEMPTS, claim
 from monitor.services.dispatch import drain_inbox
+from monitor.services.evaluation.claims import LEASE, MAX_ATTEMPTS, claim
 from monitor.storage.tables import RejectRow, Result
 from tests.hl7_builders import oru
 from tests.integration.helpers import inbox_row, store_hl7

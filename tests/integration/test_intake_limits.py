@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Settings
 from monitor.runtime import Runtime
+from monitor.services.access.tokens import create_token
 from monitor.services.dispatch import run_inbox
-from monitor.services.hl7_receive import receive_hl7
-from monitor.services.tokens import create_token
+from monitor.services.intake.hl7 import receive_hl7
 from monitor.storage.tables import InboxItem, RejectRow
 from monitor.web.app import create_app
 from monitor.web.body import MAX_HL7_BYTES, MAX_RESULTS_BYTES

@@ -20,11 +20,11 @@ from monitor.ingest.detect import detect_format
 from monitor.ingest.dispatch import parse_text
 from monitor.runtime import Runtime
 from monitor.services.alert_view import list_alerts
-from monitor.services.backfill import chunks
 from monitor.services.dispatch import drain_inbox
-from monitor.services.intake import receive_text
-from monitor.services.processing import IMPORT_FEED
-from monitor.services.replay import Replay
+from monitor.services.evaluation.processing import IMPORT_FEED
+from monitor.services.intake.backfill import chunks
+from monitor.services.intake.payload import receive_text
+from monitor.services.replay.replayer import Replay
 from tests.conftest import DATA
 
 V1 = DATA / "examples"

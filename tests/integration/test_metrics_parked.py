@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-import monitor.services.processing as processing
+import monitor.services.evaluation.processing as processing
 from monitor.ingest import parse_hl7_message
 from monitor.ingest.events import Item, Reject
 from monitor.services.dispatch import drain_inbox
-from monitor.services.inbox import receive
+from monitor.services.intake.inbox import receive
 from tests.hl7_builders import oru
 from tests.integration.helpers import forget_parsed, inbox_row
 from tests.integration.hospital import Hospital, build

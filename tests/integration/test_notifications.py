@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from monitor.config import Settings
 from monitor.runtime import Runtime
 from monitor.scheduling.jobs import alerting
-from monitor.services import admin, alert_actions
+from monitor.services.alerting import actions
+from monitor.services.operations import admin
 from monitor.storage.tables import Alert, Delivery
 from tests.hl7_builders import oru
 from tests.integration.helpers import all_processed
@@ -134,7 +135,7 @@ def test_a_critical_alert_reaches_nurses_by_webhook_and_email_then_escalates(
     alerting(rt, alert.created_at + timedelta(minutes=20))
     assert len(of_24h(hooks["physician"].events("repeated"))) == 1
 
-    alert_actions.acknowledge(rt.uow, alert.id, "nurse.kim", "on it",
+    actions.acknowledge(rt.uow, alert.id, "nurse.kim", "on it",
                               alert.created_at + timedelta(minutes=21))
     def count_24h() -> int:
         return len(of_24h(hooks["physician"].events()) + of_24h(hooks["nurse"].events()))

@@ -14,9 +14,9 @@ from html import unescape
 import pytest
 from sqlalchemy import Engine, select
 
+from monitor.services.dashboards.views import PATIENT_WINDOW_DAYS
 from monitor.services.dispatch import run_inbox
-from monitor.services.hl7_receive import receive_hl7
-from monitor.services.views import PATIENT_WINDOW_DAYS
+from monitor.services.intake.hl7 import receive_hl7
 from monitor.storage.tables import Patient
 from tests.hl7_builders import oru
 from tests.integration.hospital import WARD_A, Hospital, build

@@ -15,14 +15,14 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 import monitor.services.dispatch as dispatch
-import monitor.services.processing as processing
+import monitor.services.evaluation.processing as processing
 from monitor.config import Settings
 from monitor.ingest import parse_hl7_message
 from monitor.ingest.events import Item, Reject
 from monitor.runtime import Runtime
 from monitor.scheduling.jobs import sweep_inbox
 from monitor.services.dispatch import drain_inbox
-from monitor.services.inbox import receive
+from monitor.services.intake.inbox import receive
 from monitor.storage.tables import Patient, RejectRow, Result
 from tests.hl7_builders import oru
 from tests.integration.helpers import forget_parsed, inbox_row, store_hl7

@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-import monitor.services.processing as processing
+import monitor.services.evaluation.processing as processing
 from monitor.config import Settings
 from monitor.ingest.events import Item, ResultEvent
 from monitor.runtime import Runtime
 from monitor.scheduling.jobs import sweep_inbox
-from monitor.services.claims import Claimed
 from monitor.services.dispatch import MAX_ATTEMPTS, drain_inbox, run_inbox
+from monitor.services.evaluation.claims import Claimed
 from monitor.storage.tables import RejectRow, Result
 from tests.hl7_builders import oru
 from tests.integration.helpers import alerts, forget_parsed, inbox_row, store_hl7

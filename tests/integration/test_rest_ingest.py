@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Settings
 from monitor.runtime import Runtime
-from monitor.services.tokens import create_token
+from monitor.services.access.tokens import create_token
 from monitor.storage.tables import InboxItem, RejectRow, Result
 from tests.hl7_builders import oru
 from tests.integration.helpers import alerts, all_processed, count

@@ -15,7 +15,7 @@ from monitor.config import Settings
 from monitor.ingest import parse_hl7_message
 from monitor.runtime import Runtime
 from monitor.scheduling.jobs import sweep_inbox
-from monitor.services.inbox import receive, screen
+from monitor.services.intake.inbox import receive, screen
 from monitor.storage.tables import Alert, AlertEvent, InboxItem, Result
 from tests.hl7_builders import oru
 from tests.integration.helpers import alerts

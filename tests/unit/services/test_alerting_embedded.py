@@ -21,9 +21,9 @@ from monitor.cli import app
 from monitor.config import Settings
 from monitor.runtime import Runtime
 from monitor.scheduling.jobs import alerting
-from monitor.services import admin
 from monitor.services.dispatch import run_inbox
-from monitor.services.hl7_receive import receive_hl7
+from monitor.services.intake.hl7 import receive_hl7
+from monitor.services.operations import admin
 from monitor.storage.migrate import upgrade
 from monitor.storage.tables import (
     Alert,

@@ -25,7 +25,7 @@ from monitor.ingest.hl7_fields import split_messages
 from monitor.runtime import Runtime
 from monitor.services.alert_view import list_alerts
 from monitor.services.dispatch import run_inbox
-from monitor.services.hl7_receive import receive_hl7
+from monitor.services.intake.hl7 import receive_hl7
 from monitor.storage.migrate import upgrade
 from monitor.storage.tables import Alert, ApiToken, InboxItem
 from tests.expectations import EXAMPLES, SCENARIOS, problems

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from monitor.services.inbox import FeedLiveness
+from monitor.services.intake.inbox import FeedLiveness
 
 T0 = datetime(2026, 9, 14, 9, 30, tzinfo=UTC)
 

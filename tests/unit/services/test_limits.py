@@ -14,8 +14,8 @@ from monitor.engine.model import (
     RiskSource,
 )
 from monitor.ingest.events import DiagnosisEvent, MergeEvent, PatientEvent, Reject, ResultEvent
-from monitor.services.inbox import screen
-from monitor.services.limits import (
+from monitor.services.intake.inbox import screen
+from monitor.services.intake.limits import (
     BED,
     IDENTIFIER,
     RESULT_KEY,

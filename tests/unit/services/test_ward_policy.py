@@ -8,10 +8,10 @@ import pytest
 from monitor.config import Settings
 from monitor.engine.policy import PolicyError
 from monitor.runtime import Runtime
-from monitor.services import admin
 from monitor.services.alert_view import list_alerts
 from monitor.services.dispatch import run_inbox
-from monitor.services.hl7_receive import receive_hl7
+from monitor.services.intake.hl7 import receive_hl7
+from monitor.services.operations import admin
 from monitor.storage.migrate import upgrade
 from tests.hl7_builders import oru
 

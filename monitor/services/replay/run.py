@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from monitor.engine.policy import Policy
 from monitor.ingest.dispatch import parse_text
 from monitor.ingest.events import Reject
-from monitor.services.replay import Replay, SplitMerge
+from monitor.services.replay.replayer import Replay, SplitMerge
 
 PARALLEL_MIN_CHARS = 8 << 20  # below this, starting processes costs more than it saves
 Inputs = Sequence[tuple[str, str]]

@@ -33,11 +33,11 @@ from monitor.ingest.events import (
     Reject,
     ResultEvent,
 )
-from monitor.services.alert_actions import after_engine_change, clear_gone
-from monitor.services.claims import Claimed, finish, park, release
-from monitor.services.inbox import record_rejects, screen
-from monitor.services.patients import apply_diagnosis, merge
-from monitor.services.ward_policy import policy_named
+from monitor.services.alerting.actions import after_engine_change, clear_gone
+from monitor.services.evaluation.claims import Claimed, finish, park, release
+from monitor.services.evaluation.patients import apply_diagnosis, merge
+from monitor.services.evaluation.ward_policy import policy_named
+from monitor.services.intake.inbox import record_rejects, screen
 from monitor.storage.repos.common import insert_ignore
 from monitor.storage.repos.ledgers import (
     Aggregate,

@@ -12,7 +12,7 @@ from sqlalchemy import Table, insert, update
 
 from monitor.ingest import codec
 from monitor.ingest.events import Item, MergeEvent, Reject, ResultEvent
-from monitor.services.limits import REJECT_POSITION, storable_text, unstorable
+from monitor.services.intake.limits import REJECT_POSITION, storable_text, unstorable
 from monitor.storage.repos.common import insert_ignore
 from monitor.storage.tables import Feed, InboxItem, InboxPatient, RejectRow
 from monitor.storage.uow import UnitOfWork

@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 
-from monitor.services.audit import audit
+from monitor.services.access.audit import audit
 from monitor.storage.tables import User, WebSession
 from monitor.storage.uow import UnitOfWork
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from monitor.services import admin
+from monitor.services.operations import admin
 from monitor.storage.tables import OnCallShift, User, Ward
 from monitor.storage.uow import UnitOfWork
 

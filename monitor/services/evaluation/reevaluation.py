@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from monitor.engine.policy import Policy
-from monitor.services.processing import Outcome, Pipeline, reevaluate_current
+from monitor.services.evaluation.processing import Outcome, Pipeline, reevaluate_current
 from monitor.storage.repos import ledgers
 
 

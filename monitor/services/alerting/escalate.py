@@ -13,7 +13,7 @@ from monitor.alerts import lifecycle as lc
 from monitor.alerts.escalation import next_step
 from monitor.notify.outbox import announce
 from monitor.notify.routing import timing, ward_of
-from monitor.services.alert_actions import AlertChanged, record, view
+from monitor.services.alerting.actions import AlertChanged, record, view
 from monitor.storage.tables import Alert, AlertEvent
 from monitor.storage.uow import UnitOfWork
 

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from monitor.engine.policy import Policy
 from monitor.engine.risk import FACTOR_NAMES, normalise_code
-from monitor.services.audit import audit
-from monitor.services.evaluation import Evaluated, reevaluate_patient
+from monitor.services.access.audit import audit
+from monitor.services.evaluation.reevaluation import Evaluated, reevaluate_patient
 from monitor.storage.tables import EpisodeMark, RiskFactor
 from monitor.storage.uow import UnitOfWork
 

@@ -14,7 +14,7 @@ from monitor.alerts.lifecycle import OPEN
 from monitor.engine.model import Analyte
 from monitor.engine.policy import Policy
 from monitor.engine.risk import factors_from_diagnoses
-from monitor.services.access import Principal, scoped_patients, visible_patient
+from monitor.services.access.scope import Principal, scoped_patients, visible_patient
 from monitor.storage.tables import (
     Alert,
     AlertEvent,
