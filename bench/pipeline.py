@@ -879,7 +879,7 @@ def profile_worker(stack: Stack, count: int, workdir: Path) -> dict[str, Any]:
     os.environ["SODIUM_DATABASE_URL"], os.environ["SODIUM_BROKER_URL"] = target.database_url, ""
     from monitor.config import Settings
     from monitor.runtime import Runtime
-    from monitor.services.dispatch import run_batch, run_inbox
+    from monitor.runtime.drain import run_batch, run_inbox
 
     stack.stop("worker")
     feed = make_feed("F", count, 10, 2, 11, 0.1)

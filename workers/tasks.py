@@ -9,7 +9,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.config import get_settings
 from monitor.runtime import Runtime
-from monitor.services.dispatch import DELIVER_TASK, PROCESS_TASK, drain_inbox, run_delivery
+from monitor.runtime.dispatchers import DELIVER_TASK, PROCESS_TASK
+from monitor.runtime.drain import drain_inbox, run_delivery
 from workers.celery_app import app
 
 

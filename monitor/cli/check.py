@@ -9,7 +9,7 @@ import typer
 
 from monitor.cli.common import settings_or_exit
 from monitor.runtime import Runtime
-from monitor.services.health import NAMES, check
+from monitor.runtime.health import NAMES, check
 
 
 def check_command(as_json: bool = typer.Option(False, "--json")) -> None:

@@ -12,9 +12,9 @@ from tqdm import tqdm
 from monitor.cli.common import settings_or_exit
 from monitor.ingest import detect_format
 from monitor.runtime import Runtime
+from monitor.runtime.drain import run_inbox
 from monitor.services.access.tokens import ROLES, create_token
-from monitor.services.alert_view import STATES, list_alerts
-from monitor.services.dispatch import run_inbox
+from monitor.services.alerting.listing import STATES, list_alerts
 from monitor.services.evaluation.processing import IMPORT_FEED
 from monitor.services.intake.backfill import chunks
 from monitor.services.intake.payload import receive_text

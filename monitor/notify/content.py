@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from monitor.services.alert_view import alert_json
+from monitor.notify.alert_shape import alert_json
 from monitor.storage.tables import Alert, Delivery, Notice, NotificationChannel, Patient, Ward
 
 

@@ -11,9 +11,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitor.notify.sender import due
 from monitor.runtime import Runtime
+from monitor.runtime.drain import run_delivery
 from monitor.services.alerting.escalate import escalate_due, expire_shelves
 from monitor.services.alerting.watch import check_feeds, check_overdue
-from monitor.services.dispatch import run_delivery
 from monitor.services.evaluation.claims import pending_count
 from monitor.storage.tables import Heartbeat
 

@@ -11,9 +11,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from monitor.alerts.lifecycle import TransitionError
+from monitor.notify.alert_shape import alert_json
 from monitor.services.access.audit import audit, entries
 from monitor.services.access.scope import require, scoped_patients, visible_alert, visible_patient
-from monitor.services.alert_view import alert_json
 from monitor.services.alerting import actions
 from monitor.services.dashboards.views import PATIENT_WINDOW_DAYS, result_window, results_since
 from monitor.services.evaluation import clinician

@@ -17,8 +17,8 @@ from swagger_ui_bundle import swagger_ui_path
 
 from monitor.logs import request_id
 from monitor.runtime import Runtime
+from monitor.runtime.readiness import broker_status, database_status
 from monitor.services.access.scope import Forbidden, require
-from monitor.services.readiness import broker_status, database_status
 from monitor.web import api, fhir, ingest, live, pages
 from monitor.web.metrics import StoreCollector
 from monitor.web.security import CallerDep, NotSignedIn

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from monitor.ingest import parse_hl7_message
 from monitor.ingest.hl7_fields import split_messages
 from monitor.runtime import Runtime
-from monitor.services.alert_view import list_alerts
+from monitor.services.alerting.listing import list_alerts
 from monitor.services.intake.inbox import receive, screen
 from monitor.storage.base import Base
 from monitor.storage.tables import InboxItem, RejectRow, Result

@@ -20,8 +20,8 @@ from sqlalchemy import select, update
 
 from monitor.config import Settings
 from monitor.runtime import Runtime
+from monitor.runtime.drain import run_delivery, run_inbox
 from monitor.services.access.tokens import create_token
-from monitor.services.dispatch import run_delivery, run_inbox
 from monitor.services.intake.hl7 import receive_hl7
 from monitor.services.operations import admin
 from monitor.storage.tables import (

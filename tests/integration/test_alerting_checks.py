@@ -22,10 +22,10 @@ from monitor.alerts.lifecycle import TransitionError
 from monitor.cli import app
 from monitor.config import Settings
 from monitor.runtime import Runtime
+from monitor.runtime.drain import run_inbox
 from monitor.scheduling.jobs import alerting, send_due
 from monitor.services.alerting import actions
 from monitor.services.alerting.actions import AlertChanged
-from monitor.services.dispatch import run_inbox
 from monitor.services.intake.hl7 import receive_hl7
 from monitor.services.operations import admin
 from monitor.storage.tables import Alert, AlertEvent, Delivery, Notice, Patient

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-import monitor.services.dispatch as dispatch
+import monitor.runtime.drain as drain
 from monitor.config import Settings
 from monitor.runtime import Runtime
-from monitor.services.dispatch import drain_inbox
+from monitor.runtime.drain import drain_inbox
 from monitor.services.evaluation.claims import BATCH_SIZE
 from monitor.storage.tables import Alert, AlertEvent, AlertEvidence, InboxItem, Patient
 from tests.hl7_builders import oru
@@ -77,7 +77,7 @@ def processed(rt: Runtime, engine: Engine, messages: list[str], batch_size: int
     for message in messages:
         store_hl7(rt, message, NOW)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(dispatch, "BATCH_SIZE", batch_size)
+        patch.setattr(drain, "BATCH_SIZE", batch_size)
         drained = drain_inbox(rt, now=NOW)
     assert inbox_states(engine) == {"done": len(messages)}
     assert drained.batches == (len(messages) if batch_size == 1 else 1)

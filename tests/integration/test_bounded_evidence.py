@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Settings
 from monitor.runtime import Runtime
-from monitor.services.dispatch import drain_inbox
+from monitor.runtime.drain import drain_inbox
 from monitor.storage.repos.ledgers import Scope, load
 from monitor.storage.tables import Alert, AlertEvidence, Patient
 from tests.hl7_builders import oru

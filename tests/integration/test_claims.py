@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Settings
 from monitor.runtime import Runtime
+from monitor.runtime.drain import drain_inbox
 from monitor.scheduling.jobs import sweep_inbox
-from monitor.services.dispatch import drain_inbox
 from monitor.services.evaluation.claims import LEASE, MAX_ATTEMPTS, claim
 from monitor.storage.tables import RejectRow, Result
 from tests.hl7_builders import oru

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Settings
 from monitor.runtime import Runtime
+from monitor.runtime.drain import run_inbox
 from monitor.services.access.tokens import create_token
-from monitor.services.dispatch import run_inbox
 from monitor.services.intake.hl7 import receive_hl7
 from monitor.storage.tables import InboxItem, RejectRow
 from monitor.web.app import create_app

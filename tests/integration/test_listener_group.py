@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 from monitor.config import Settings
 from monitor.listener.service import build_server
 from monitor.runtime import Runtime
-from monitor.services.dispatch import drain_inbox
+from monitor.runtime.drain import drain_inbox
 from tests.conftest import run_async
 from tests.hl7_builders import oru
 from tests.integration.helpers import alerts, all_processed

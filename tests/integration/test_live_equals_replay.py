@@ -19,8 +19,8 @@ from monitor.engine.policy import load_policy
 from monitor.ingest.detect import detect_format
 from monitor.ingest.dispatch import parse_text
 from monitor.runtime import Runtime
-from monitor.services.alert_view import list_alerts
-from monitor.services.dispatch import drain_inbox
+from monitor.runtime.drain import drain_inbox
+from monitor.services.alerting.listing import list_alerts
 from monitor.services.evaluation.processing import IMPORT_FEED
 from monitor.services.intake.backfill import chunks
 from monitor.services.intake.payload import receive_text

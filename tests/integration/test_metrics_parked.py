@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 import monitor.services.evaluation.processing as processing
 from monitor.ingest import parse_hl7_message
 from monitor.ingest.events import Item, Reject
-from monitor.services.dispatch import drain_inbox
+from monitor.runtime.drain import drain_inbox
 from monitor.services.intake.inbox import receive
 from tests.hl7_builders import oru
 from tests.integration.helpers import forget_parsed, inbox_row

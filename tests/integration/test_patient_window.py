@@ -14,8 +14,8 @@ from html import unescape
 import pytest
 from sqlalchemy import Engine, select
 
+from monitor.runtime.drain import run_inbox
 from monitor.services.dashboards.views import PATIENT_WINDOW_DAYS
-from monitor.services.dispatch import run_inbox
 from monitor.services.intake.hl7 import receive_hl7
 from monitor.storage.tables import Patient
 from tests.hl7_builders import oru

@@ -14,14 +14,14 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-import monitor.services.dispatch as dispatch
+import monitor.runtime.drain as drain
 import monitor.services.evaluation.processing as processing
 from monitor.config import Settings
 from monitor.ingest import parse_hl7_message
 from monitor.ingest.events import Item, Reject
 from monitor.runtime import Runtime
+from monitor.runtime.drain import drain_inbox
 from monitor.scheduling.jobs import sweep_inbox
-from monitor.services.dispatch import drain_inbox
 from monitor.services.intake.inbox import receive
 from monitor.storage.tables import Patient, RejectRow, Result
 from tests.hl7_builders import oru
@@ -156,7 +156,7 @@ def test_a_row_the_database_refuses_is_parked_at_once(
         rt: Runtime, pg_engine: Engine, case: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # One row per batch, so the poison is written on its own (in a shared batch a later
     # bed of the patient supersedes a bad one before it is written: see below).
-    monkeypatch.setattr(dispatch, "BATCH_SIZE", 1)
+    monkeypatch.setattr(drain, "BATCH_SIZE", 1)
     bad, good = poison_then_good(rt, case)
     drained = drain_inbox(rt)
     assert drained.failed == [bad] and drained.done == [good]

@@ -18,9 +18,9 @@ import monitor.services.evaluation.processing as processing
 from monitor.config import Settings
 from monitor.ingest.events import Item, ResultEvent
 from monitor.runtime import Runtime
+from monitor.runtime.drain import drain_inbox, run_inbox
 from monitor.scheduling.jobs import sweep_inbox
-from monitor.services.dispatch import MAX_ATTEMPTS, drain_inbox, run_inbox
-from monitor.services.evaluation.claims import Claimed
+from monitor.services.evaluation.claims import MAX_ATTEMPTS, Claimed
 from monitor.storage.tables import RejectRow, Result
 from tests.hl7_builders import oru
 from tests.integration.helpers import alerts, forget_parsed, inbox_row, store_hl7

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Settings
 from monitor.runtime import Runtime
-from monitor.services.dispatch import run_inbox
+from monitor.runtime.drain import run_inbox
 from monitor.services.intake.hl7 import receive_hl7
 from monitor.storage.tables import InboxItem, RejectRow, Result
 from tests.hl7_builders import ts

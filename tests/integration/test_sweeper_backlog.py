@@ -16,8 +16,8 @@ from sqlalchemy import Engine, Table, insert
 
 from monitor.config import Settings
 from monitor.runtime import Runtime
+from monitor.runtime.dispatchers import PROCESS_TASK
 from monitor.scheduling.jobs import sweep_inbox
-from monitor.services.dispatch import PROCESS_TASK
 from monitor.services.evaluation.claims import claim, park
 from monitor.storage.tables import InboxItem, InboxPatient
 from tests.hl7_builders import oru

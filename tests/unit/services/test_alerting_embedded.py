@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from monitor.cli import app
 from monitor.config import Settings
 from monitor.runtime import Runtime
+from monitor.runtime.drain import run_inbox
 from monitor.scheduling.jobs import alerting
-from monitor.services.dispatch import run_inbox
 from monitor.services.intake.hl7 import receive_hl7
 from monitor.services.operations import admin
 from monitor.storage.migrate import upgrade

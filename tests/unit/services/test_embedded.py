@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from monitor.config import Settings
 from monitor.ingest.hl7_fields import split_messages
 from monitor.runtime import Runtime
-from monitor.services.alert_view import list_alerts
-from monitor.services.dispatch import run_inbox
+from monitor.runtime.drain import run_inbox
+from monitor.services.alerting.listing import list_alerts
 from monitor.services.intake.hl7 import receive_hl7
 from monitor.storage.migrate import upgrade
 from monitor.storage.tables import Alert, ApiToken, InboxItem

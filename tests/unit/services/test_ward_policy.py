@@ -8,8 +8,8 @@ import pytest
 from monitor.config import Settings
 from monitor.engine.policy import PolicyError
 from monitor.runtime import Runtime
-from monitor.services.alert_view import list_alerts
-from monitor.services.dispatch import run_inbox
+from monitor.runtime.drain import run_inbox
+from monitor.services.alerting.listing import list_alerts
 from monitor.services.intake.hl7 import receive_hl7
 from monitor.services.operations import admin
 from monitor.storage.migrate import upgrade

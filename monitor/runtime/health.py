@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from monitor.runtime import Runtime
-from monitor.services.readiness import broker_status, database_status
+from monitor.runtime.readiness import broker_status, database_status
 from monitor.storage.migrate import current_revision, head_revision
 from monitor.storage.tables import Feed, Heartbeat
 

@@ -10,19 +10,17 @@ sends a wake-up later: a lost task delays a result but never loses it.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from monitor.notify.sender import send
-from monitor.services.evaluation.claims import BATCH_SIZE, MAX_ATTEMPTS, claim, note_failure
+from monitor.services.evaluation.claims import BATCH_SIZE, claim, note_failure
 from monitor.services.evaluation.processing import Outcome, process_rows
 from monitor.storage.tables import InboxItem
 
@@ -30,10 +28,6 @@ if TYPE_CHECKING:
     from monitor.runtime import Runtime
 
 log = logging.getLogger(__name__)
-PROCESS_TASK = "sodium.process_inbox"
-DELIVER_TASK = "sodium.deliver"
-# Wake-ups asked for within this long share one task.
-COALESCE_S = 0.005
 # A task keeps claiming batches until the inbox is empty or this long has passed (well
 # inside the task's 30 s soft time limit), so a backlog is drained by few tasks.
 TASK_BUDGET_S = 10.0
@@ -43,16 +37,6 @@ TASK_BUDGET_S = 10.0
 # against the 1 s target; an idle inbox ends the drain at once).
 LINGER_S = 0.02
 SMALL_BATCH = 50
-
-__all__ = ["MAX_ATTEMPTS", "CeleryDispatcher", "Dispatcher", "InProcessDispatcher",
-           "drain_inbox", "run_batch", "run_delivery", "run_inbox"]
-
-
-class Dispatcher(Protocol):
-    def process(self, inbox_id: int | None = None) -> None: ...
-
-    def deliver(self, delivery_id: int) -> None: ...
-
 
 def retryable(error: BaseException) -> bool:
     """Operational errors (connection lost, database restarting, serialization failure,
@@ -189,80 +173,3 @@ def run_delivery(rt: Runtime, delivery_id: int, now: datetime | None = None) -> 
     except Exception:
         log.exception("delivery %s could not be attempted", delivery_id)
         return "error"
-
-
-class InProcessDispatcher:
-    """Embedded mode: one background thread, so SQLite sees one writer at a time."""
-
-    def __init__(self, rt: Runtime) -> None:
-        self._rt = rt
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox")
-        self._senders = ThreadPoolExecutor(max_workers=2, thread_name_prefix="deliver")
-        self._lock = threading.Lock()
-        self._queued = False
-
-    def process(self, inbox_id: int | None = None) -> None:
-        with self._lock:
-            if self._queued:
-                return  # a drain not yet started will see this row too
-            self._queued = True
-        self._pool.submit(self._run)
-
-    def deliver(self, delivery_id: int) -> None:
-        # A separate thread: a slow webhook must not hold up the next result.
-        self._senders.submit(run_delivery, self._rt, delivery_id)
-
-    def _run(self) -> None:
-        with self._lock:
-            self._queued = False
-        try:
-            drain_inbox(self._rt)
-        except SQLAlchemyError:
-            log.warning("inbox left pending for the sweeper")
-
-    def drain(self) -> None:
-        self._pool.shutdown(wait=True)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox")
-
-
-class CeleryDispatcher:
-    """Sends by task name, so the monitor package never imports `workers`. Wake-ups asked
-    for within COALESCE_S go out as one task, sent after the last of them."""
-
-    def __init__(self, broker_url: str) -> None:
-        from celery import Celery
-
-        self._app = Celery("sodium_monitor_sender", broker=broker_url)
-        # Kombu producers are not thread-safe, and the listener enqueues from a thread pool.
-        self._lock = threading.Lock()
-        self._wake = threading.Condition()
-        self._asked = False
-        self._app.conf.update(task_serializer="json", accept_content=["json"],
-                              broker_connection_timeout=2, broker_connection_max_retries=0)
-        threading.Thread(target=self._waker, name="inbox-wake", daemon=True).start()
-
-    def process(self, inbox_id: int | None = None) -> None:
-        with self._wake:
-            self._asked = True
-            self._wake.notify()
-
-    def deliver(self, delivery_id: int) -> None:
-        self._send(DELIVER_TASK, [delivery_id])
-
-    def _waker(self) -> None:
-        while True:
-            with self._wake:
-                while not self._asked:
-                    self._wake.wait()
-            time.sleep(COALESCE_S)  # let the commits of the same moment join this task
-            with self._wake:
-                self._asked = False
-            self._send(PROCESS_TASK, [])
-
-    def _send(self, task: str, args: list[int]) -> None:
-        try:
-            with self._lock:
-                self._app.send_task(task, args=args, retry=False)
-        except Exception as error:  # broker down: the scheduler's sweeps pick it up
-            log.warning("could not enqueue %s %s (%s); the sweeper will", task, args,
-                        type(error).__name__)

@@ -1,20 +1,15 @@
-"""The alert's JSON shape, shared by replay, `alerts list --format jsonl`, webhooks and the API.
+"""The alert's JSON shape, shared by replay, `alerts list --format jsonl`, webhooks and the API
+(here, below the services, so that notifications build it without importing them).
 
 One shape everywhere, so a live run and a replay of the same feed compare line for line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from monitor.engine.rules import ALL_RULES
 from monitor.storage.tables import Alert, Patient
-
-STATES = ("active", "withdrawn", "resolved", "all")
 
 
 def alert_json(alert: Alert, patient: Patient, *, result_key: bool = False) -> dict[str, Any]:
@@ -52,17 +47,3 @@ def _latest_result_key(alert: Alert) -> str | None:
     if alert.latest_key is None or alert.rule not in ALL_RULES:
         return None
     return alert.latest_key.partition("|")[2]
-
-
-def list_alerts(session: Session, patient: str | None = None,
-                state: str = "active", *, result_key: bool = False,
-                ) -> Iterator[dict[str, Any]]:
-    """Alerts, oldest trigger first; `active` is every alert neither withdrawn nor resolved."""
-    q = select(Alert, Patient).join(Patient, Patient.id == Alert.patient_id)
-    if patient:
-        q = q.where(Patient.identifier == patient)
-    if state != "all":
-        q = q.where(Alert.state == state)
-    for alert, owner in session.execute(q.order_by(Patient.identifier, Alert.triggered_at,
-                                                   Alert.rule)):
-        yield alert_json(alert, owner, result_key=result_key)
