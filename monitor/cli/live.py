@@ -43,12 +43,12 @@ def import_files(files: list[Path] = typer.Argument(..., metavar="FILE..."),
             kind = detect_format(path.name, text[:4096]) if fmt == "auto" else fmt
             for _, payload in chunks(kind, text):
                 with rt.uow() as uow:
+                    if not rt.settings.embedded:
+                        uow.on_commit(rt.dispatcher.process)
                     inbox_id = receive_text(uow, kind, IMPORT_FEED, payload, rt.pipeline,
                                             datetime.now(UTC))
-                if rt.settings.embedded:
+                if rt.settings.embedded:  # at once, in this process
                     run_inbox(rt, inbox_id)
-                else:
-                    rt.dispatcher.process(inbox_id)
                 stored += 1
                 bar.update(len(payload))
     typer.echo(f"import: {stored} payloads stored", err=True)
@@ -73,16 +73,16 @@ def rejects_list(limit: int = typer.Option(100),
 def rejects_retry(reject_id: int) -> None:
     """Run a rejected payload through ingest again (after a mapping or unit fix)."""
     rt = Runtime(settings_or_exit())
+    uow = rt.uow()
+    if not rt.settings.embedded:
+        uow.on_commit(rt.dispatcher.process)
     try:
-        result = retry_reject(rt.uow, reject_id, rt.pipeline, datetime.now(UTC))
+        result = retry_reject(lambda: uow, reject_id, rt.pipeline, datetime.now(UTC))
     except LookupError as error:
         typer.echo(f"sodium-monitor rejects retry: {error}", err=True)
         raise typer.Exit(1) from None
-    if result.inbox_id is not None:
-        if rt.settings.embedded:
-            run_inbox(rt, result.inbox_id)
-        else:
-            rt.dispatcher.process(result.inbox_id)
+    if result.inbox_id is not None and rt.settings.embedded:  # at once, in this process
+        run_inbox(rt, result.inbox_id)
     typer.echo(f"reject {reject_id}: {result.outcome} ({result.detail})")
     raise typer.Exit(0 if result.inbox_id is not None else 1)
 

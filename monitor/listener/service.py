@@ -40,15 +40,16 @@ def build_server(rt: Runtime, limits: Limits | None = None,
     liveness = FeedLiveness()  # feeds.last_message_at at most once a second per feed
 
     def commit(frames: Sequence[Hl7Frame]) -> list[Hl7Reply]:
-        return commit_hl7(rt.uow, frames, datetime.now(UTC), liveness)
+        uow = rt.uow()
+        # Committed: the workers may take the group now (a wake-up never blocks: coalesced).
+        uow.on_commit(rt.dispatcher.process)
+        return commit_hl7(lambda: uow, frames, datetime.now(UTC), liveness)
 
     group: GroupCommit[Hl7Frame, Hl7Reply] = GroupCommit(commit, window_s=window_s,
                                                          max_items=max_group)
 
     async def answer(frame: Hl7Frame) -> bytes:
         reply = await group.submit(frame)
-        if reply.inbox_id is not None:  # committed: the worker may take it now
-            rt.dispatcher.process(reply.inbox_id)  # never blocks: a wake-up is coalesced
         return reply.ack.encode()
 
     async def on_message(frame: bytes) -> bytes:

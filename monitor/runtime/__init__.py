@@ -42,7 +42,9 @@ class Runtime:
         return RedisPublisher(url) if url.startswith(("redis://", "rediss://")) else LocalHub()
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions)
+        """A unit of work whose follow-ups reach this runtime's dispatcher and hub."""
+        return UnitOfWork(self.sessions, deliver=lambda delivery_id: self.dispatcher.deliver(
+            delivery_id), publish=lambda payload: self.hub.publish(payload))
 
     @property
     def dispatcher(self) -> Dispatcher:

@@ -13,7 +13,6 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -92,11 +91,8 @@ def _commit(rt: Runtime, rows: list, at: datetime) -> Outcome:  # type: ignore[t
         # Committed first: a notification or live event may then fail without touching the
         # rows (the scheduler's outbox sweep sends what could not be enqueued; a missed
         # live event costs a refresh).
-        for delivery_id in outcome.deliveries:
-            uow.on_commit(partial(rt.dispatcher.deliver, delivery_id))
-        if outcome.alerts:
-            changed = {"alerts": sorted(set(outcome.alerts))}
-            uow.on_commit(lambda: rt.hub.publish(changed))
+        uow.deliver_on_commit(outcome.deliveries)
+        uow.publish_on_commit(outcome.alerts)
         uow.commit()
     return outcome
 

@@ -135,11 +135,11 @@ def _alert_action(rt: RuntimeDep, c: Caller, alert_id: int, action: str, run: An
         raise HTTPException(422, str(error)) from None
     with rt.uow() as uow:
         audit(uow.session, c.who.username, action, now, "alert", alert_id)
+        uow.publish_on_commit([alert_id])
         uow.commit()
         a = uow.session.get(Alert, alert_id)
         p = uow.session.get(Patient, a.patient_id) if a else None
         assert a is not None and p is not None
-        rt.hub.publish({"alerts": [alert_id]})
         return alert_json(a, p)
 
 
@@ -209,7 +209,6 @@ def add_risk(rt: RuntimeDep, c: CallerDep, patient_id: int, body: RiskIn,
     with rt.uow() as uow:
         row, done = clinician.add_risk_factor(uow, patient_id, body.factor, body.reason,
                                               c.who.username, rt.pipeline.policy, _now())
-    _after(rt, done)
     return {"id": row.id, "changed_alerts": done.alerts}
 
 
@@ -224,7 +223,6 @@ def remove_risk(rt: RuntimeDep, c: CallerDep, patient_id: int, risk_id: int, bod
                                                 c.who.username, rt.pipeline.policy, _now())
     except LookupError as error:
         raise HTTPException(404, str(error)) from None
-    _after(rt, done)
     return {"changed_alerts": done.alerts}
 
 
@@ -237,15 +235,7 @@ def acute(rt: RuntimeDep, c: CallerDep, patient_id: int, body: AcuteIn,
     with rt.uow() as uow:
         done = clinician.mark_acute(uow, patient_id, body.at, body.reason, c.who.username,
                                     rt.pipeline.policy, _now())
-    _after(rt, done)
     return {"changed_alerts": done.alerts}
-
-
-def _after(rt: RuntimeDep, done: Any) -> None:
-    for delivery_id in done.deliveries:
-        rt.dispatcher.deliver(delivery_id)
-    if done.alerts:
-        rt.hub.publish({"alerts": done.alerts})
 
 
 @router.get("/wards")
@@ -302,12 +292,12 @@ def rejects(rt: RuntimeDep, c: CallerDep, limit: int = 100) -> list[dict[str, An
 def retry(rt: RuntimeDep, c: CallerDep, reject_id: int, x_csrf: Csrf = None) -> dict[str, Any]:
     check_csrf(c, x_csrf)
     require(c.who, "admin")
+    uow = rt.uow()
+    uow.on_commit(rt.dispatcher.process)  # the row retried, if any, is the workers' now
     try:
-        result = retry_reject(rt.uow, reject_id, rt.pipeline, _now())
+        result = retry_reject(lambda: uow, reject_id, rt.pipeline, _now())
     except LookupError as error:
         raise HTTPException(404, str(error)) from None
-    if result.inbox_id is not None:
-        rt.dispatcher.process(result.inbox_id)
     return {"outcome": result.outcome, "inbox_id": result.inbox_id, "detail": result.detail}
 
 

@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from monitor.ingest import parse_fhir_resource
@@ -32,7 +32,7 @@ def outcome(status: int, problems: list[tuple[str, str]], code: str = "invalid")
                         status_code=status, media_type=FHIR_JSON)
 
 
-async def _ingest(request: Request, rt: Runtime, caller_name: str, tasks: BackgroundTasks,
+async def _ingest(request: Request, rt: Runtime, caller_name: str,
                   expect: set[str], path_id: str | None = None) -> JSONResponse:
     raw = await read_body(request, MAX_RESULTS_BYTES)
     feed, now = f"fhir:{caller_name}", datetime.now(UTC)
@@ -63,8 +63,8 @@ async def _ingest(request: Request, rt: Runtime, caller_name: str, tasks: Backgr
                            raw.decode("utf-8", errors="replace"), now)
         return outcome(422, [(r.position, r.reason) for r in rejects], "processing")
     with rt.uow() as uow:
-        inbox_id = receive(uow, "fhir", feed, raw, now, items=items)
-    tasks.add_task(rt.dispatcher.process, inbox_id)
+        uow.on_commit(rt.dispatcher.process)
+        receive(uow, "fhir", feed, raw, now, items=items)
     if kind != "Bundle":
         return JSONResponse(body, status_code=201 if path_id is None else 200,
                             media_type=FHIR_JSON)
@@ -84,31 +84,28 @@ def _bundle_response(bundle: dict[str, Any], rejects: list[Reject]) -> dict[str,
 
 
 @router.post("/Observation")
-async def post_observation(request: Request, rt: RuntimeDep, caller: FeedDep,
-                           tasks: BackgroundTasks) -> JSONResponse:
+async def post_observation(request: Request, rt: RuntimeDep, caller: FeedDep) -> JSONResponse:
     """Create an Observation (a lab result)."""
-    return await _ingest(request, rt, caller.name, tasks, {"Observation"})
+    return await _ingest(request, rt, caller.name, {"Observation"})
 
 
 @router.put("/Observation/{observation_id}")
 async def put_observation(observation_id: str, request: Request, rt: RuntimeDep,
-                          caller: FeedDep, tasks: BackgroundTasks) -> JSONResponse:
+                          caller: FeedDep) -> JSONResponse:
     """Update an Observation: corrections and cancellations."""
-    return await _ingest(request, rt, caller.name, tasks, {"Observation"}, observation_id)
+    return await _ingest(request, rt, caller.name, {"Observation"}, observation_id)
 
 
 @router.post("/Condition")
-async def post_condition(request: Request, rt: RuntimeDep, caller: FeedDep,
-                         tasks: BackgroundTasks) -> JSONResponse:
+async def post_condition(request: Request, rt: RuntimeDep, caller: FeedDep) -> JSONResponse:
     """Create a Condition (a diagnosis that may raise the patient's risk)."""
-    return await _ingest(request, rt, caller.name, tasks, {"Condition"})
+    return await _ingest(request, rt, caller.name, {"Condition"})
 
 
 @router.post("")
-async def post_bundle(request: Request, rt: RuntimeDep, caller: FeedDep,
-                      tasks: BackgroundTasks) -> JSONResponse:
+async def post_bundle(request: Request, rt: RuntimeDep, caller: FeedDep) -> JSONResponse:
     """A batch or transaction Bundle."""
-    return await _ingest(request, rt, caller.name, tasks, {"Bundle"})
+    return await _ingest(request, rt, caller.name, {"Bundle"})
 
 
 @router.get("/metadata")

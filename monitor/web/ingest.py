@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, BackgroundTasks, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -57,8 +57,7 @@ def refuse_oversize(rt: Runtime, feed: str, kind: str, big: TooLarge, now: datet
 
 @router.post("/results", status_code=202, response_model=Accepted,
              openapi_extra=_RESULTS_BODY, responses={413: {"description": "body over 10 MiB"}})
-async def post_results(request: Request, rt: RuntimeDep, caller: FeedDep,
-                       tasks: BackgroundTasks) -> JSONResponse:
+async def post_results(request: Request, rt: RuntimeDep, caller: FeedDep) -> JSONResponse:
     """A JSON list of results (at most 10 MiB), committed to the inbox before the 202."""
     raw = await read_body(request, MAX_RESULTS_BYTES)
     feed, now = f"json:{caller.name}", datetime.now(UTC)
@@ -75,8 +74,8 @@ async def post_results(request: Request, rt: RuntimeDep, caller: FeedDep,
                            raw.decode("utf-8", errors="replace"), now)
         return JSONResponse({"detail": "no usable result", "rejected": problems}, 422)
     with rt.uow() as uow:
+        uow.on_commit(rt.dispatcher.process)
         inbox_id = receive(uow, "json", feed, raw, now, items=items)
-    tasks.add_task(rt.dispatcher.process, inbox_id)
     return JSONResponse({"inbox_id": inbox_id, "accepted": len(items) - len(rejects),
                          "rejected": problems}, 202)
 
@@ -84,8 +83,7 @@ async def post_results(request: Request, rt: RuntimeDep, caller: FeedDep,
 @router.post("/hl7", response_class=Response,
              responses={200: {"content": {"x-application/hl7-v2+er7": {}}},
                         413: {"description": "message over 1 MiB: an AR acknowledgement"}})
-async def post_hl7(request: Request, rt: RuntimeDep, caller: FeedDep,
-                   tasks: BackgroundTasks) -> Response:
+async def post_hl7(request: Request, rt: RuntimeDep, caller: FeedDep) -> Response:
     """One raw HL7 v2 message (at most 1 MiB, as over MLLP); the reply body is the same ACK
     the MLLP listener sends."""
     raw = await read_body(request, MAX_HL7_BYTES)
@@ -95,7 +93,7 @@ async def post_hl7(request: Request, rt: RuntimeDep, caller: FeedDep,
         return Response(build_ack(raw.head, "AR", raw.reason), 413,
                         media_type="x-application/hl7-v2+er7")
     text = raw.decode("utf-8", errors="replace")
-    reply = receive_hl7(rt.uow, text, feed, rt.pipeline, now)
-    if reply.inbox_id is not None:
-        tasks.add_task(rt.dispatcher.process, reply.inbox_id)
+    uow = rt.uow()
+    uow.on_commit(rt.dispatcher.process)
+    reply = receive_hl7(lambda: uow, text, feed, rt.pipeline, now)
     return Response(reply.ack, media_type="x-application/hl7-v2+er7")

@@ -185,8 +185,8 @@ def _act(rt: Runtime, c: Any, alert_id: int, action: str, run: Any, back: str) -
     else:  # audited like the API: the actions that happened
         with rt.uow() as uow:
             audit(uow.session, c.who.username, action, now, "alert", alert_id)
+            uow.publish_on_commit([alert_id])
             uow.commit()
-    rt.hub.publish({"alerts": [alert_id]})
     target = back if back.startswith("/") and not back.startswith("//") else "/board"
     return RedirectResponse(f"{target}?flash={quote(message)}", status_code=303)
 
@@ -246,10 +246,10 @@ def retry_form(rt: RuntimeDep, c: CallerDep, reject_id: int, csrf: FormStr = "")
     check_csrf(c, csrf)
     require(c.who, "admin")
     now = datetime.now(UTC)
+    uow = rt.uow()
+    uow.on_commit(rt.dispatcher.process)  # the row retried, if any, is the workers' now
     try:
-        result = retry_reject(rt.uow, reject_id, rt.pipeline, now)
-        if result.inbox_id is not None:
-            rt.dispatcher.process(result.inbox_id)
+        result = retry_reject(lambda: uow, reject_id, rt.pipeline, now)
         message = f"Reject {reject_id}: {result.outcome}."
     except LookupError as error:
         message = str(error)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 
-from monitor.storage.tables import InboxItem, RejectRow
+from monitor.storage.tables import InboxItem, InboxPatient, RejectRow
 from monitor.storage.uow import UnitOfWork
 
 # Longer than a batch ever takes (the task time limit is 60 s): a live lease is never
@@ -85,6 +85,15 @@ def finish(uow: UnitOfWork, ids: Iterable[int], now: datetime) -> None:
         uow.session.execute(update(InboxItem).where(InboxItem.id.in_(ids)).values(
             state="done", processed_at=now, error=None, lease_until=None)
             .execution_options(synchronize_session=False))
+        _forget_patients(uow, ids)
+
+
+def _forget_patients(uow: UnitOfWork, ids: list[int]) -> None:
+    """`inbox_patients` lists the patients of rows not yet processed (it finds a patient's
+    earlier pending rows): a finished row leaves it, so the look-up stays as small as the
+    backlog, not as large as the patient's history."""
+    uow.session.execute(delete(InboxPatient).where(InboxPatient.inbox_id.in_(ids))
+                        .execution_options(synchronize_session=False))
 
 
 def park(uow: UnitOfWork, inbox_id: int, reason: str, now: datetime) -> None:
@@ -95,6 +104,7 @@ def park(uow: UnitOfWork, inbox_id: int, reason: str, now: datetime) -> None:
     if item is None or item.state != "pending":
         return
     item.state, item.error, item.lease_until = "failed", reason[:2000], None
+    _forget_patients(uow, [inbox_id])
     s.add(RejectRow(inbox_id=item.id, source=item.feed, position=f"inbox:{item.id}",
                     reason=f"processing failed: {reason}"[:4000],
                     payload=item.payload.decode("utf-8", errors="replace")

@@ -27,7 +27,7 @@ def add_risk_factor(uow: UnitOfWork, pid: int, factor: str, reason: str, actor: 
     uow.session.flush()
     audit(uow.session, actor, "add-risk-factor", now, "patient", pid, factor=factor,
           reason=reason)
-    done = reevaluate_patient(uow.session, pid, policy, now)
+    done = _reevaluate(uow, pid, policy, now)
     uow.commit()
     return row, done
 
@@ -43,7 +43,7 @@ def remove_risk_factor(uow: UnitOfWork, pid: int, risk_id: int, reason: str, act
     row.reason = f"{row.reason or ''} | removed by {actor}: {reason}".strip(" |")
     audit(uow.session, actor, "remove-risk-factor", now, "patient", pid, risk_id=risk_id,
           reason=reason)
-    done = reevaluate_patient(uow.session, pid, policy, now)
+    done = _reevaluate(uow, pid, policy, now)
     uow.commit()
     return done
 
@@ -58,6 +58,13 @@ def mark_acute(uow: UnitOfWork, pid: int, at: datetime, reason: str, actor: str,
     uow.session.flush()
     audit(uow.session, actor, "mark-acute", now, "patient", pid, at=at.isoformat(),
           reason=reason)
-    done = reevaluate_patient(uow.session, pid, policy, now)
+    done = _reevaluate(uow, pid, policy, now)
     uow.commit()
+    return done
+
+
+def _reevaluate(uow: UnitOfWork, pid: int, policy: Policy, now: datetime) -> Evaluated:
+    done = reevaluate_patient(uow.session, pid, policy, now)
+    uow.deliver_on_commit(done.deliveries)
+    uow.publish_on_commit(done.alerts)
     return done
