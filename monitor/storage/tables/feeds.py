@@ -47,8 +47,9 @@ class InboxItem(Base):
 
 
 class InboxPatient(Base):
-    """Which patients an inbox row concerns, written when it is received: a worker takes a
-    patient's pending rows in arrival order, whichever task reached it first."""
+    """Which patients a pending inbox row concerns, written when it is received and removed
+    when the row is done or parked: a worker finds a patient's earlier pending rows here, so
+    each patient's rows are applied in arrival order across workers."""
 
     __tablename__ = "inbox_patients"
 
