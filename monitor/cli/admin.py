@@ -125,7 +125,7 @@ def roster_add(ward: str = typer.Option(...), user: str = typer.Option(...),
 def alerts_ack(alert_id: int, user: str = typer.Option(...),
                note: str = typer.Option(None)) -> None:
     """Acknowledge an alert: escalation and repeats stop."""
-    _alert_action(lambda rt: actions.acknowledge(rt.uow, alert_id, user, note,
+    _alert_action(lambda rt: actions.acknowledge(rt.uow(), alert_id, user, note,
                                                        datetime.now(UTC)), "acknowledged")
 
 
@@ -133,14 +133,14 @@ def alerts_shelve(alert_id: int, user: str = typer.Option(...),
                   reason: str = typer.Option(...),
                   for_: str = typer.Option(..., "--for", help="at most 12h")) -> None:
     """Shelve an alert for a while, with a reason."""
-    _alert_action(lambda rt: actions.shelve(rt.uow, alert_id, user, reason,
+    _alert_action(lambda rt: actions.shelve(rt.uow(), alert_id, user, reason,
                                                   duration(for_), datetime.now(UTC)), "shelved")
 
 
 def alerts_resolve(alert_id: int, user: str = typer.Option(...),
                    note: str = typer.Option(...)) -> None:
     """Resolve an alert (physicians), with a note."""
-    _alert_action(lambda rt: actions.resolve(rt.uow, alert_id, user, note,
+    _alert_action(lambda rt: actions.resolve(rt.uow(), alert_id, user, note,
                                                    datetime.now(UTC)), "resolved")
 
 

@@ -53,7 +53,7 @@ def demo(
     configure("console", logging.WARNING)
     upgrade(settings.database_url)
     rt = Runtime(settings)
-    logins = seed(rt.uow, datetime.now(UTC))
+    logins = seed(rt.uow(), datetime.now(UTC))
     host, port = host or settings.api_host, port or settings.api_port
     mllp_port = mllp_port or settings.mllp_port
     typer.echo(f"sodium-monitor demo on {settings.database_url}")

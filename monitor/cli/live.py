@@ -77,7 +77,7 @@ def rejects_retry(reject_id: int) -> None:
     if not rt.settings.embedded:
         uow.on_commit(rt.dispatcher.process)
     try:
-        result = retry_reject(lambda: uow, reject_id, rt.pipeline, datetime.now(UTC))
+        result = retry_reject(uow, reject_id, rt.pipeline, datetime.now(UTC))
     except LookupError as error:
         typer.echo(f"sodium-monitor rejects retry: {error}", err=True)
         raise typer.Exit(1) from None

@@ -43,7 +43,7 @@ def build_server(rt: Runtime, limits: Limits | None = None,
         uow = rt.uow()
         # Committed: the workers may take the group now (a wake-up never blocks: coalesced).
         uow.on_commit(rt.dispatcher.process)
-        return commit_hl7(lambda: uow, frames, datetime.now(UTC), liveness)
+        return commit_hl7(uow, frames, datetime.now(UTC), liveness)
 
     group: GroupCommit[Hl7Frame, Hl7Reply] = GroupCommit(commit, window_s=window_s,
                                                          max_items=max_group)

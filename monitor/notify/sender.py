@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import logging
 import smtplib
-from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime, timedelta
 
@@ -87,13 +86,13 @@ def _transmit(uow: UnitOfWork, d: Delivery, settings: Settings) -> None:
         raise RuntimeError(f"unknown channel kind {channel.kind!r}")
 
 
-def send(new_uow: Callable[[], UnitOfWork], delivery_id: int, settings: Settings,
+def send(uow: UnitOfWork, delivery_id: int, settings: Settings,
          now: datetime) -> str:
     """One attempt at one delivery; returns sent / retry / failed / skipped."""
-    with new_uow() as uow:
+    with uow:
         if not claim(uow, delivery_id, now):
             return "skipped"
-    with new_uow() as uow:
+    with uow:
         d = uow.session.get(Delivery, delivery_id)
         assert d is not None
         try:

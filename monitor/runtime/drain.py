@@ -165,7 +165,7 @@ def run_inbox(rt: Runtime, inbox_id: int, now: datetime | None = None) -> str:
 def run_delivery(rt: Runtime, delivery_id: int, now: datetime | None = None) -> str:
     """One attempt at one notification (a failed one is retried by the scheduler)."""
     try:
-        return send(rt.uow, delivery_id, rt.settings, now or datetime.now(UTC))
+        return send(rt.uow(), delivery_id, rt.settings, now or datetime.now(UTC))
     except Exception:
         log.exception("delivery %s could not be attempted", delivery_id)
         return "error"

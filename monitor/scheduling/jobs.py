@@ -48,10 +48,10 @@ def alerting(rt: Runtime, now: datetime | None = None) -> None:
     """Escalations and repeats, shelf expiry, overdue measurements, silent feeds; then the
     notifications they wrote and the outbox retries that are due."""
     now = now or datetime.now(UTC)
-    escalate_due(rt.uow, now)
-    expire_shelves(rt.uow, now)
-    check_overdue(rt.uow, rt.pipeline.policy, now, rt.settings.notify_max_age)
-    check_feeds(rt.uow, now)
+    escalate_due(rt.uow(), now)
+    expire_shelves(rt.uow(), now)
+    check_overdue(rt.uow(), rt.pipeline.policy, now, rt.settings.notify_max_age)
+    check_feeds(rt.uow(), now)
     send_due(rt, now)
 
 

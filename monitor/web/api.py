@@ -148,7 +148,7 @@ def acknowledge(rt: RuntimeDep, c: CallerDep, alert_id: int, body: Note,
                 x_csrf: Csrf = None) -> dict[str, Any]:
     check_csrf(c, x_csrf)
     return _alert_action(rt, c, alert_id, "acknowledge", lambda now: actions.acknowledge(
-        rt.uow, alert_id, c.who.username, body.note, now))
+        rt.uow(), alert_id, c.who.username, body.note, now))
 
 
 @router.post("/alerts/{alert_id}/shelve")
@@ -156,7 +156,7 @@ def shelve(rt: RuntimeDep, c: CallerDep, alert_id: int, body: Shelf,
            x_csrf: Csrf = None) -> dict[str, Any]:
     check_csrf(c, x_csrf)
     return _alert_action(rt, c, alert_id, "shelve", lambda now: actions.shelve(
-        rt.uow, alert_id, c.who.username, body.reason, timedelta(minutes=body.minutes), now))
+        rt.uow(), alert_id, c.who.username, body.reason, timedelta(minutes=body.minutes), now))
 
 
 @router.post("/alerts/{alert_id}/resolve")
@@ -164,7 +164,7 @@ def resolve(rt: RuntimeDep, c: CallerDep, alert_id: int, body: Note,
             x_csrf: Csrf = None) -> dict[str, Any]:
     check_csrf(c, x_csrf)
     return _alert_action(rt, c, alert_id, "resolve", lambda now: actions.resolve(
-        rt.uow, alert_id, c.who.username, body.note or "", now))
+        rt.uow(), alert_id, c.who.username, body.note or "", now))
 
 
 @router.get("/patients/{patient_id}/risk-factors")
@@ -295,7 +295,7 @@ def retry(rt: RuntimeDep, c: CallerDep, reject_id: int, x_csrf: Csrf = None) -> 
     uow = rt.uow()
     uow.on_commit(rt.dispatcher.process)  # the row retried, if any, is the workers' now
     try:
-        result = retry_reject(lambda: uow, reject_id, rt.pipeline, _now())
+        result = retry_reject(uow, reject_id, rt.pipeline, _now())
     except LookupError as error:
         raise HTTPException(404, str(error)) from None
     return {"outcome": result.outcome, "inbox_id": result.inbox_id, "detail": result.detail}

@@ -95,5 +95,5 @@ async def post_hl7(request: Request, rt: RuntimeDep, caller: FeedDep) -> Respons
     text = raw.decode("utf-8", errors="replace")
     uow = rt.uow()
     uow.on_commit(rt.dispatcher.process)
-    reply = receive_hl7(lambda: uow, text, feed, rt.pipeline, now)
+    reply = receive_hl7(uow, text, feed, rt.pipeline, now)
     return Response(reply.ack, media_type="x-application/hl7-v2+er7")

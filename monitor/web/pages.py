@@ -197,7 +197,7 @@ def ack_form(rt: RuntimeDep, c: CallerDep, alert_id: int, csrf: FormStr = "",
     # csrf defaults to "": a form without the field is refused by check_csrf (403), not 422.
     check_csrf(c, csrf)
     return _act(rt, c, alert_id, "acknowledge", lambda now: actions.acknowledge(
-        rt.uow, alert_id, c.who.username, None, now), back)
+        rt.uow(), alert_id, c.who.username, None, now), back)
 
 
 @router.post("/alerts/{alert_id}/shelve")
@@ -206,7 +206,7 @@ def shelve_form(rt: RuntimeDep, c: CallerDep, alert_id: int, reason: FormStr,
                 back: Annotated[str, Form()] = "/board") -> Response:
     check_csrf(c, csrf)
     return _act(rt, c, alert_id, "shelve", lambda now: actions.shelve(
-        rt.uow, alert_id, c.who.username, reason, timedelta(hours=hours), now), back)
+        rt.uow(), alert_id, c.who.username, reason, timedelta(hours=hours), now), back)
 
 
 @router.post("/alerts/{alert_id}/resolve")
@@ -214,7 +214,7 @@ def resolve_form(rt: RuntimeDep, c: CallerDep, alert_id: int, note: FormStr,
                  csrf: FormStr = "", back: Annotated[str, Form()] = "/board") -> Response:
     check_csrf(c, csrf)
     return _act(rt, c, alert_id, "resolve", lambda now: actions.resolve(
-        rt.uow, alert_id, c.who.username, note, now), back)
+        rt.uow(), alert_id, c.who.username, note, now), back)
 
 
 @router.get("/admin", response_class=HTMLResponse)
@@ -249,7 +249,7 @@ def retry_form(rt: RuntimeDep, c: CallerDep, reject_id: int, csrf: FormStr = "")
     uow = rt.uow()
     uow.on_commit(rt.dispatcher.process)  # the row retried, if any, is the workers' now
     try:
-        result = retry_reject(lambda: uow, reject_id, rt.pipeline, now)
+        result = retry_reject(uow, reject_id, rt.pipeline, now)
         message = f"Reject {reject_id}: {result.outcome}."
     except LookupError as error:
         message = str(error)

@@ -182,7 +182,7 @@ def _results(h: Hospital) -> None:
         oru("A9", "A9-0", at(1), "not-a-number", ward=WARD_A),  # rejected
     ]
     for text in messages:
-        reply = receive_hl7(h.rt.uow, text, "hl7:lis", h.rt.pipeline, datetime.now(UTC))
+        reply = receive_hl7(h.rt.uow(), text, "hl7:lis", h.rt.pipeline, datetime.now(UTC))
         if reply.inbox_id is not None:
             run_inbox(h.rt, reply.inbox_id)
     with h.rt.uow() as uow:

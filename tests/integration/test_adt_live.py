@@ -41,7 +41,7 @@ def rt(pg_engine: Engine, pg_migrated: str) -> Iterator[Runtime]:
 
 
 def deliver(rt: Runtime, message: str) -> None:
-    reply = receive_hl7(rt.uow, message, "hl7:ADT", rt.pipeline, datetime.now(UTC))
+    reply = receive_hl7(rt.uow(), message, "hl7:ADT", rt.pipeline, datetime.now(UTC))
     assert reply.code == "AA", reply.ack
     assert reply.inbox_id is not None
     assert run_inbox(rt, reply.inbox_id) == "processed"

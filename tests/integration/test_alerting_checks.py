@@ -93,7 +93,7 @@ def hospital(rt: Runtime, hooks: dict[str, WebhookReceiver], now: datetime, *,
 
 def deliver(rt: Runtime, message: str, now: datetime, feed: str = "hl7:LIS") -> None:
     """Receive and process one message at `now`, then send what it wrote."""
-    reply = receive_hl7(rt.uow, message, feed, rt.pipeline, now)
+    reply = receive_hl7(rt.uow(), message, feed, rt.pipeline, now)
     assert reply.code == "AA", reply.ack
     assert reply.inbox_id is not None
     assert run_inbox(rt, reply.inbox_id, now) == "processed"
@@ -344,7 +344,7 @@ def test_a_shelved_alert_does_not_escalate_and_returns_when_the_shelf_expires(
     hospital(rt, hooks, T)
     alert = overcorrect(rt, "SH1", T)
     until = T + timedelta(minutes=1, hours=2)
-    shelved = actions.shelve(rt.uow, alert.id, "nurse.kim", "in theatre",
+    shelved = actions.shelve(rt.uow(), alert.id, "nurse.kim", "in theatre",
                                    timedelta(hours=2), T + timedelta(minutes=1))
     assert (shelved.lifecycle, shelved.shelved_until) == ("shelved", until)
     for minutes in (10, 30, 60, 120):
@@ -361,7 +361,7 @@ def test_a_shelved_alert_does_not_escalate_and_returns_when_the_shelf_expires(
     assert len(hooked(hooks["physician"], "escalated", alert_id=alert.id)) == 1
 
     with pytest.raises(TransitionError):
-        actions.shelve(rt.uow, alert.id, "nurse.kim", "night", timedelta(hours=13),
+        actions.shelve(rt.uow(), alert.id, "nurse.kim", "night", timedelta(hours=13),
                              until + timedelta(minutes=11))
     result = cli(pg_migrated, "alerts", "shelve", str(alert.id), "--user", "nurse.kim",
                  "--reason", "night", "--for", "13h")
@@ -377,7 +377,7 @@ def test_an_acknowledged_rise_re_alarms_when_it_grows_by_two(
         rt: Runtime, hooks: dict[str, WebhookReceiver]) -> None:
     hospital(rt, hooks, T)
     alert = overcorrect(rt, "RA1", T)
-    actions.acknowledge(rt.uow, alert.id, "nurse.kim", "seen", T + timedelta(minutes=2))
+    actions.acknowledge(rt.uow(), alert.id, "nurse.kim", "seen", T + timedelta(minutes=2))
 
     sodium(rt, "RA1", 10, T + timedelta(hours=1), 132)  # rise 11: +1
     after_one = get(rt, alert.id)
@@ -452,8 +452,8 @@ def test_two_acknowledgements_at_once_one_wins(
     alert = overcorrect(rt, "ACK", T)
     at = T + timedelta(minutes=3)
     outcome = together(
-        lambda: actions.acknowledge(rt.uow, alert.id, "nurse.kim", "mine", at),
-        lambda: actions.acknowledge(rt.uow, alert.id, "dr.ali", "mine", at))
+        lambda: actions.acknowledge(rt.uow(), alert.id, "nurse.kim", "mine", at),
+        lambda: actions.acknowledge(rt.uow(), alert.id, "dr.ali", "mine", at))
     won = [o for o in outcome if isinstance(o, Alert)]
     lost = [o for o in outcome if isinstance(o, AlertChanged | TransitionError)]
     assert len(won) == 1 and len(lost) == 1, outcome
@@ -472,11 +472,11 @@ def test_only_a_physician_resolves_and_the_cli_does_it_too(
     first = overcorrect(rt, "RS1", T)
     second = overcorrect(rt, "RS2", T)
     with pytest.raises(TransitionError):
-        actions.resolve(rt.uow, first.id, "nurse.kim", "fine", T + timedelta(minutes=1))
+        actions.resolve(rt.uow(), first.id, "nurse.kim", "fine", T + timedelta(minutes=1))
     with pytest.raises(TransitionError):
-        actions.resolve(rt.uow, first.id, "dr.ali", "  ", T + timedelta(minutes=1))
+        actions.resolve(rt.uow(), first.id, "dr.ali", "  ", T + timedelta(minutes=1))
     assert get(rt, first.id).lifecycle == "unacknowledged"
-    done = actions.resolve(rt.uow, first.id, "dr.ali", "fluids stopped",
+    done = actions.resolve(rt.uow(), first.id, "dr.ali", "fluids stopped",
                                  T + timedelta(minutes=2))
     assert (done.lifecycle, done.state, done.resolved_at) == \
         ("resolved", "resolved", T + timedelta(minutes=2))
@@ -511,9 +511,9 @@ def test_compliance_report_per_ward(
     alert = overcorrect(rt, "CMP1", T)  # raised at T, the last result collected T - 1 h
     sodium(rt, "CMP2", 0, T, 117, now=T + timedelta(minutes=1), ward="SUR2")  # severe
     [severe] = alerts_of(rt, "CMP2", "SEVERE_HYPONATREMIA")
-    actions.acknowledge(rt.uow, severe.id, "nurse.lee", None, T + timedelta(minutes=4))
+    actions.acknowledge(rt.uow(), severe.id, "nurse.lee", None, T + timedelta(minutes=4))
     alerting(rt, T + timedelta(minutes=10))  # MED4's alert escalates
-    actions.acknowledge(rt.uow, alert.id, "nurse.kim", "called",
+    actions.acknowledge(rt.uow(), alert.id, "nurse.kim", "called",
                               T + timedelta(minutes=15))
 
     day = T.date().isoformat()

@@ -60,7 +60,7 @@ HL7_POISON: dict[str, tuple[Callable[[], str], str]] = {
 
 
 def hl7(rt: Runtime, message: str) -> tuple[str, int | None]:
-    reply = receive_hl7(rt.uow, message, "hl7:LIS", rt.pipeline, datetime.now(UTC))
+    reply = receive_hl7(rt.uow(), message, "hl7:LIS", rt.pipeline, datetime.now(UTC))
     if reply.inbox_id is not None:
         assert run_inbox(rt, reply.inbox_id) == "processed"
     return ack_code(reply.ack)[0], reply.inbox_id

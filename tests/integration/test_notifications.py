@@ -135,7 +135,7 @@ def test_a_critical_alert_reaches_nurses_by_webhook_and_email_then_escalates(
     alerting(rt, alert.created_at + timedelta(minutes=20))
     assert len(of_24h(hooks["physician"].events("repeated"))) == 1
 
-    actions.acknowledge(rt.uow, alert.id, "nurse.kim", "on it",
+    actions.acknowledge(rt.uow(), alert.id, "nurse.kim", "on it",
                               alert.created_at + timedelta(minutes=21))
     def count_24h() -> int:
         return len(of_24h(hooks["physician"].events()) + of_24h(hooks["nurse"].events()))

@@ -29,7 +29,7 @@ def h(pg_engine: Engine, pg_migrated: str) -> Iterator[Hospital]:
     made = build(pg_migrated)
     for days, value in STAY.items():
         at = made.now - timedelta(days=days, hours=1)
-        reply = receive_hl7(made.rt.uow, oru("L1", f"L1-{days}", at, value, ward=WARD_A),
+        reply = receive_hl7(made.rt.uow(), oru("L1", f"L1-{days}", at, value, ward=WARD_A),
                             "hl7:lis", made.rt.pipeline, datetime.now(UTC))
         assert reply.inbox_id is not None
         run_inbox(made.rt, reply.inbox_id)

@@ -64,7 +64,7 @@ def rejects(engine: Engine) -> list[RejectRow]:
 
 def test_one_bad_result_is_rejected_the_message_accepted(
         rt: Runtime, pg_engine: Engine, pg_migrated: str) -> None:
-    reply = receive_hl7(rt.uow, mixed_message("REJ001", "CTRL-MIX-1"), "hl7:LIS",
+    reply = receive_hl7(rt.uow(), mixed_message("REJ001", "CTRL-MIX-1"), "hl7:LIS",
                         rt.pipeline, datetime.now(UTC))
     assert ack_code(reply.ack) == ("AA", "CTRL-MIX-1")
     assert "mg/dL" in reply.ack  # the warning names what was refused

@@ -66,10 +66,10 @@ def _user(s: Session, username: str) -> User:
     return user
 
 
-def _act(new_uow: Callable[[], UnitOfWork], alert_id: int,
+def _act(uow: UnitOfWork, alert_id: int,
          decide: Callable[[Session, Alert], tuple[lc.Transition, dict[str, object]]],
          now: datetime) -> Alert:
-    with new_uow() as uow:
+    with uow:
         a = uow.session.get(Alert, alert_id)
         if a is None:
             raise LookupError(f"no alert {alert_id}")
@@ -79,7 +79,7 @@ def _act(new_uow: Callable[[], UnitOfWork], alert_id: int,
         return a
 
 
-def acknowledge(new_uow: Callable[[], UnitOfWork], alert_id: int, username: str,
+def acknowledge(uow: UnitOfWork, alert_id: int, username: str,
                 note: str | None, now: datetime) -> Alert:
     """A named user takes ownership; escalation and repeats stop."""
     def decide(s: Session, a: Alert) -> tuple[lc.Transition, dict[str, object]]:
@@ -90,27 +90,27 @@ def acknowledge(new_uow: Callable[[], UnitOfWork], alert_id: int, username: str,
             "acknowledged_by": username, "acknowledged_at": now,
             "acknowledged_value": a.value_mmol_l, "acknowledged_severity": a.severity,
             "acknowledged_rise": a.rise_mmol_l, "next_notification_at": None}
-    return _act(new_uow, alert_id, decide, now)
+    return _act(uow, alert_id, decide, now)
 
 
-def shelve(new_uow: Callable[[], UnitOfWork], alert_id: int, username: str, reason: str,
+def shelve(uow: UnitOfWork, alert_id: int, username: str, reason: str,
            duration: timedelta, now: datetime) -> Alert:
     """Silence an alert for at most 12 h, with a reason; it returns when the shelf expires."""
     def decide(s: Session, a: Alert) -> tuple[lc.Transition, dict[str, object]]:
         _user(s, username)
         t = lc.shelve(view(a), username, reason, now + duration, now)
         return t, {"shelved_until": t.shelved_until, "next_notification_at": None}
-    return _act(new_uow, alert_id, decide, now)
+    return _act(uow, alert_id, decide, now)
 
 
-def resolve(new_uow: Callable[[], UnitOfWork], alert_id: int, username: str, note: str,
+def resolve(uow: UnitOfWork, alert_id: int, username: str, note: str,
             now: datetime) -> Alert:
     """A physician closes the alert, with a note."""
     def decide(s: Session, a: Alert) -> tuple[lc.Transition, dict[str, object]]:
         user = _user(s, username)
         return lc.resolve(view(a), username, user.role, note), {
             "resolved_at": now, "next_notification_at": None}
-    return _act(new_uow, alert_id, decide, now)
+    return _act(uow, alert_id, decide, now)
 
 
 def after_engine_change(s: Session, a: Alert, kind: str, now: datetime) -> list[int]:

@@ -4,7 +4,6 @@ update, so two schedulers never send the same escalation twice."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -18,16 +17,16 @@ from monitor.storage.tables import Alert, AlertEvent
 from monitor.storage.uow import UnitOfWork
 
 
-def escalate_due(new_uow: Callable[[], UnitOfWork], now: datetime) -> list[int]:
+def escalate_due(uow: UnitOfWork, now: datetime) -> list[int]:
     """Escalate or repeat every unacknowledged alert whose timer ran out; returns the
     deliveries to send."""
-    with new_uow() as uow:
+    with uow:
         ids = list(uow.session.scalars(select(Alert.id).where(
             Alert.lifecycle == lc.UNACKNOWLEDGED, Alert.notify.is_(True),
             Alert.next_notification_at <= now).order_by(Alert.next_notification_at)))
     deliveries: list[int] = []
     for alert_id in ids:
-        with new_uow() as uow:
+        with uow:
             s = uow.session
             a = s.get(Alert, alert_id)
             if a is None or a.next_notification_at is None:
@@ -51,14 +50,14 @@ def escalate_due(new_uow: Callable[[], UnitOfWork], now: datetime) -> list[int]:
     return deliveries
 
 
-def expire_shelves(new_uow: Callable[[], UnitOfWork], now: datetime) -> list[int]:
+def expire_shelves(uow: UnitOfWork, now: datetime) -> list[int]:
     """A shelved alert whose shelf expired returns, unacknowledged, and notifies again."""
-    with new_uow() as uow:
+    with uow:
         ids = list(uow.session.scalars(select(Alert.id).where(
             Alert.lifecycle == lc.SHELVED, Alert.shelved_until <= now)))
     deliveries: list[int] = []
     for alert_id in ids:
-        with new_uow() as uow:
+        with uow:
             a = uow.session.get(Alert, alert_id)
             t = lc.unshelve_if_due(view(a), now) if a is not None else None
             if a is None or t is None:

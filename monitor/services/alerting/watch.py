@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime, timedelta
 
@@ -39,12 +38,12 @@ def interval(policy: Policy, latest_mmol_l: float, rate_alert_open: bool) -> tim
     return timedelta(hours=hours)
 
 
-def check_overdue(new_uow: Callable[[], UnitOfWork], policy: Policy,
+def check_overdue(uow: UnitOfWork, policy: Policy,
                   now: datetime, notify_max_age: timedelta = NOTIFY_MAX_AGE) -> list[int]:
     """MEASUREMENT_OVERDUE for patients not discharged, in an open episode, whose last
     sodium is older than their interval: once per gap; it resolves when a result comes,
     and stops when the patient is discharged or the episode is over."""
-    with new_uow() as uow:
+    with uow:
         latest = dict(uow.session.execute(
             select(Result.patient_id, func.max(Result.collected_at))
             .join(Patient, Patient.id == Result.patient_id)
@@ -61,10 +60,10 @@ def check_overdue(new_uow: Callable[[], UnitOfWork], policy: Policy,
             Alert.rule == OVERDUE, Alert.state == "active"))) - set(latest)
     deliveries: list[int] = []
     for pid in sorted(gone):
-        with new_uow() as uow:
+        with uow:
             _stop_overdue(uow, pid, now)
     for pid, last_at in latest.items():
-        with new_uow() as uow:
+        with uow:
             deliveries += _overdue_one(uow, pid, last_at, policy, now, notify_max_age)
     return deliveries
 
@@ -139,10 +138,10 @@ def _overdue_one(uow: UnitOfWork, pid: int, last_at: datetime, policy: Policy,
     return deliveries
 
 
-def check_feeds(new_uow: Callable[[], UnitOfWork], now: datetime) -> list[int]:
+def check_feeds(uow: UnitOfWork, now: datetime) -> list[int]:
     """FEED_SILENT to admins when a registered feed sent nothing for its silence limit."""
     deliveries: list[int] = []
-    with new_uow() as uow:
+    with uow:
         # Locked, so two schedulers never both open a notice for the same feed.
         for feed in uow.session.scalars(select(Feed).where(Feed.name != "import")
                                         .order_by(Feed.id).with_for_update()):

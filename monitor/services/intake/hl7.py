@@ -12,7 +12,7 @@ together in one transaction (`commit_hl7`) and acknowledges each only after it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -92,13 +92,13 @@ def read_hl7(raw: str, feed: str, p: Pipeline, now: datetime) -> Hl7Frame:
     return Hl7Frame(arrival, outcome, _code(outcome, "A"), warning)
 
 
-def commit_hl7(new_uow: Callable[[], UnitOfWork], frames: Sequence[Hl7Frame], now: datetime,
+def commit_hl7(uow: UnitOfWork, frames: Sequence[Hl7Frame], now: datetime,
                liveness: FeedLiveness | None = None) -> list[Hl7Reply]:
     """Commit a group of frames in one transaction; their replies, in order. If the commit
     fails every frame is answered AR (nothing of the group was stored, not even its
     rejects), so the sender resends."""
     try:
-        with new_uow() as uow:
+        with uow:
             ids = store(uow, [f.arrival for f in frames], now, liveness)
             uow.commit()
     except SQLAlchemyError as error:
@@ -108,7 +108,7 @@ def commit_hl7(new_uow: Callable[[], UnitOfWork], frames: Sequence[Hl7Frame], no
     return [f.reply(inbox_id) for f, inbox_id in zip(frames, ids, strict=True)]
 
 
-def receive_hl7(new_uow: Callable[[], UnitOfWork], raw: str, feed: str, p: Pipeline,
+def receive_hl7(uow: UnitOfWork, raw: str, feed: str, p: Pipeline,
                 now: datetime) -> Hl7Reply:
     """One message on its own (HTTP, retry, tests): read, commit, acknowledge."""
-    return commit_hl7(new_uow, [read_hl7(raw, feed, p, now)], now)[0]
+    return commit_hl7(uow, [read_hl7(raw, feed, p, now)], now)[0]

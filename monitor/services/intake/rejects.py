@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,11 +34,11 @@ class Retry:
     detail: str
 
 
-def retry_reject(new_uow: Callable[[], UnitOfWork], reject_id: int, p: Pipeline,
+def retry_reject(uow: UnitOfWork, reject_id: int, p: Pipeline,
                  now: datetime) -> Retry:
     """Send a rejected payload through the receive path again (the whole message when the
     reject was one result of an accepted message: the accepted ones change nothing)."""
-    with new_uow() as uow:
+    with uow:
         row = uow.session.get(RejectRow, reject_id)
         if row is None:
             raise LookupError(f"no reject with id {reject_id}")
@@ -50,22 +50,22 @@ def retry_reject(new_uow: Callable[[], UnitOfWork], reject_id: int, p: Pipeline,
         else:
             fmt, payload = _KINDS.get(source.split(":")[0], "hl7"), row.payload
     if fmt == "hl7":
-        reply = receive_hl7(new_uow, payload, source, p, now)
+        reply = receive_hl7(uow, payload, source, p, now)
         inbox_id, detail = reply.inbox_id, reply.code
     else:
         items = screen(parse_payload(fmt, payload.encode(), source, p), now, fmt)
         refused = [i for i in items if isinstance(i, Reject)]
         if len(refused) < len(items):
-            with new_uow() as uow:
+            with uow:
                 inbox_id = receive(uow, fmt, source, payload.encode(), now, items=items)
             detail = "stored"
         else:  # still nothing usable: rejected again, like a live payload would be
             detail = "no usable item: " + "; ".join(r.reason for r in refused)
-            with new_uow() as uow:
+            with uow:
                 reject_payload(uow, source, fmt, f"retry of reject {reject_id}", detail,
                                payload, now)
             inbox_id = None
-    with new_uow() as uow:
+    with uow:
         row = uow.session.get(RejectRow, reject_id)
         assert row is not None
         row.retried_at, row.retry_inbox_id = now, inbox_id

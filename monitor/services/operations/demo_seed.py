@@ -3,7 +3,6 @@ running the demo again reuses them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -20,17 +19,17 @@ LOGINS = [  # username, role, wards, password (demo only: printed on start)
 ]
 
 
-def seed(new_uow: Callable[[], UnitOfWork], now: datetime) -> list[tuple[str, str, str]]:
+def seed(uow: UnitOfWork, now: datetime) -> list[tuple[str, str, str]]:
     """Create what is missing; returns (username, role, password) to print."""
     for code, name in (("MED4", "Medicine 4"), ("ICU1", "Intensive care 1")):
-        with new_uow() as uow:
+        with uow:
             admin.upsert_ward(uow, code, now, name=name, fallback="admin")
     for username, role, wards, password in LOGINS:
-        with new_uow() as uow:
+        with uow:
             if uow.session.scalar(select(User).where(User.username == username)) is None:
                 admin.create_user(uow, username, role, now, wards=wards, password=password)
     for code in ("MED4", "ICU1"):
-        with new_uow() as uow:
+        with uow:
             on_call = uow.session.scalar(
                 select(OnCallShift.id).join(User, User.id == OnCallShift.user_id)
                 .join(Ward, Ward.id == OnCallShift.ward_id)

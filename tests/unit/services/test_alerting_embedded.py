@@ -62,7 +62,7 @@ def cli(url: str, *args: str, stdin: str | None = None) -> Any:
 
 
 def deliver(rt: Runtime, message: str, now: datetime) -> None:
-    reply = receive_hl7(rt.uow, message, "hl7:LIS", rt.pipeline, now)
+    reply = receive_hl7(rt.uow(), message, "hl7:LIS", rt.pipeline, now)
     assert reply.code == "AA", reply.ack
     assert reply.inbox_id is not None
     assert run_inbox(rt, reply.inbox_id, now) == "processed"

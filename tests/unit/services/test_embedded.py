@@ -67,7 +67,7 @@ def test_hl7_examples_received_and_processed_in_process_alert_as_expected(
         runtime: Runtime) -> None:
     for scenario in HL7_SCENARIOS:
         for message in split_messages((EXAMPLES / scenario["file"]).read_text()):
-            reply = receive_hl7(runtime.uow, message.text, "hl7:LIS", runtime.pipeline,
+            reply = receive_hl7(runtime.uow(), message.text, "hl7:LIS", runtime.pipeline,
                                 datetime.now(UTC))
             assert reply.code == "AA", (scenario["file"], reply.ack)
             assert reply.inbox_id is not None

@@ -27,7 +27,7 @@ def runtime(tmp_path: Path) -> Runtime:
 def rise_of_nine(rt: Runtime, patient: str, ward: str) -> None:
     for n, (hours, value) in enumerate([(20, 118), (1, 127)]):
         at = NOW - timedelta(hours=hours)
-        reply = receive_hl7(rt.uow, oru(patient, f"{patient}-{n}", at, value, ward=ward),
+        reply = receive_hl7(rt.uow(), oru(patient, f"{patient}-{n}", at, value, ward=ward),
                             "hl7:LIS", rt.pipeline, NOW)
         assert reply.inbox_id is not None
         run_inbox(rt, reply.inbox_id, NOW)
