@@ -215,3 +215,22 @@ def test_a_nul_in_obx5_is_refused_by_the_parser_and_does_not_block(
     assert inbox_row(pg_engine, good).state == "done"
     assert orders(pg_engine) == ["NEXT"]
     assert_never_again(rt, pg_engine, bad)
+
+
+def test_a_thousand_failing_rows_ahead_do_not_starve_the_next_result(
+        rt: Runtime, pg_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Old rows that cannot be processed are parked as they come, not retried in front of
+    everything else: the good row behind them is processed in the same drain."""
+    def parse(fmt: str, payload: bytes, source: str, p: processing.Pipeline
+              ) -> Iterable[Item]:
+        raise ValueError("parser bug provoked by the test")
+
+    now = datetime.now(UTC)
+    bad = [receive_unscreened(rt, oru(f"OLD{n:04d}", f"O-{n}", START, 130,
+                                      control_id=f"C-OLD-{n}"), now) for n in range(1000)]
+    good = store_hl7(rt, oru(PATIENT, "NEXT", START + timedelta(hours=1), 128), now)
+    monkeypatch.setattr(processing, "parse_payload", parse)
+    drained = drain_inbox(rt)
+    assert sorted(drained.failed) == bad and drained.done == [good]
+    assert orders(pg_engine) == ["NEXT"]
+    assert {inbox_row(pg_engine, i).attempts for i in bad[:5] + bad[-5:]} == {1}

@@ -1,0 +1,30 @@
+"""What processing needs besides the database (policy, time zone, paging age), and how a
+stored payload is parsed with it: shared by intake, the inbox workers and reject retries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from monitor.engine.policy import Policy
+from monitor.ingest.dispatch import parse_text
+from monitor.ingest.events import Item
+
+IMPORT_FEED = "import"  # backfill: recorded and shown, never paged
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """What processing needs besides the database: policy, time zone, paging age."""
+
+    policy: Policy
+    tz: ZoneInfo
+    notify_max_age: timedelta = timedelta(hours=24)
+    local_codes: Mapping[str, str] = field(default_factory=dict)
+
+
+def parse_payload(fmt: str, payload: bytes, source: str, p: Pipeline) -> Iterable[Item]:
+    text = payload.decode("utf-8", errors="replace")
+    return parse_text(source, text, fmt, p.tz, p.local_codes)
