@@ -15,9 +15,9 @@ from monitor.runtime import Runtime
 from monitor.runtime.drain import run_inbox
 from monitor.services.access.tokens import ROLES, create_token
 from monitor.services.alerting.listing import STATES, list_alerts
-from monitor.services.evaluation.processing import IMPORT_FEED
 from monitor.services.intake.backfill import chunks
 from monitor.services.intake.payload import receive_text
+from monitor.services.intake.pipeline import IMPORT_FEED
 from monitor.services.intake.rejects import list_rejects, retry_reject
 
 rejects_app = typer.Typer(help="Rejected inputs: list, retry.", no_args_is_help=True)

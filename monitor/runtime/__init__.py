@@ -12,7 +12,7 @@ from monitor.config import Settings
 from monitor.engine.policy import load_policy
 from monitor.runtime.dispatchers import CeleryDispatcher, Dispatcher, InProcessDispatcher
 from monitor.services.dashboards.hub import LocalHub, RedisPublisher
-from monitor.services.evaluation.processing import Pipeline
+from monitor.services.intake.pipeline import Pipeline
 from monitor.storage.db import make_engine, session_factory
 from monitor.storage.uow import UnitOfWork
 

@@ -21,9 +21,9 @@ from monitor.ingest.dispatch import parse_text
 from monitor.runtime import Runtime
 from monitor.runtime.drain import drain_inbox
 from monitor.services.alerting.listing import list_alerts
-from monitor.services.evaluation.processing import IMPORT_FEED
 from monitor.services.intake.backfill import chunks
 from monitor.services.intake.payload import receive_text
+from monitor.services.intake.pipeline import IMPORT_FEED
 from monitor.services.replay.replayer import Replay
 from tests.conftest import DATA
 

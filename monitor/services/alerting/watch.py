@@ -14,7 +14,7 @@ from monitor.engine.policy import Policy
 from monitor.notify.outbox import announce, clear_notice, raise_notice
 from monitor.notify.routing import timing, ward_of
 from monitor.services.alerting.actions import AlertChanged, record, view
-from monitor.services.evaluation.processing import IMPORT_FEED
+from monitor.services.intake.pipeline import IMPORT_FEED
 from monitor.storage.repos.patients import lock
 from monitor.storage.repos.results import load_series
 from monitor.storage.tables import Alert, AlertEvent, Feed, Patient, Result

@@ -9,11 +9,10 @@ database work is per batch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
@@ -24,7 +23,6 @@ from monitor.engine.policy import Policy
 from monitor.engine.reconcile import ACTIVE, AlertRecord, Change
 from monitor.engine.rules import HYPERNATREMIA, SEVERE_HYPONATREMIA, still_present
 from monitor.ingest import codec
-from monitor.ingest.dispatch import parse_text
 from monitor.ingest.events import (
     DiagnosisEvent,
     Item,
@@ -38,6 +36,7 @@ from monitor.services.evaluation.claims import Claimed, finish, park, release
 from monitor.services.evaluation.patients import apply_diagnosis, merge
 from monitor.services.evaluation.ward_policy import policy_named
 from monitor.services.intake.inbox import record_rejects, screen
+from monitor.services.intake.pipeline import IMPORT_FEED, Pipeline, parse_payload
 from monitor.storage.repos.common import insert_ignore
 from monitor.storage.repos.ledgers import (
     Aggregate,
@@ -54,23 +53,6 @@ from monitor.storage.repos.ledgers import (
 from monitor.storage.tables import Alert, InboxItem, InboxPatient, Patient, Ward
 from monitor.storage.tables.results import arrival_seq
 from monitor.storage.uow import UnitOfWork
-
-IMPORT_FEED = "import"  # backfill: recorded and shown, never paged
-
-
-@dataclass(frozen=True)
-class Pipeline:
-    """What processing needs besides the database: policy, time zone, paging age."""
-
-    policy: Policy
-    tz: ZoneInfo
-    notify_max_age: timedelta = timedelta(hours=24)
-    local_codes: Mapping[str, str] = field(default_factory=dict)
-
-
-def parse_payload(fmt: str, payload: bytes, source: str, p: Pipeline) -> Iterable[Item]:
-    text = payload.decode("utf-8", errors="replace")
-    return parse_text(source, text, fmt, p.tz, p.local_codes)
 
 
 @dataclass

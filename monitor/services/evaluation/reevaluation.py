@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from monitor.engine.policy import Policy
-from monitor.services.evaluation.processing import Outcome, Pipeline, reevaluate_current
+from monitor.services.evaluation.processing import Outcome, reevaluate_current
+from monitor.services.intake.pipeline import Pipeline
 from monitor.storage.repos import ledgers
 
 

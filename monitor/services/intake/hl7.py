@@ -20,9 +20,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.ingest import Hl7Outcome, build_ack, parse_hl7_message
 from monitor.ingest.events import Reject
-from monitor.services.evaluation.processing import Pipeline
 from monitor.services.intake.inbox import Arrival, FeedLiveness, screen, store
 from monitor.services.intake.limits import unstorable_message_id
+from monitor.services.intake.pipeline import Pipeline
 from monitor.storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)

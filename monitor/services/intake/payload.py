@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from monitor.services.evaluation.processing import Pipeline, parse_payload
 from monitor.services.intake.inbox import receive, screen
+from monitor.services.intake.pipeline import Pipeline, parse_payload
 from monitor.storage.uow import UnitOfWork
 
 

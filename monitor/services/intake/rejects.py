@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import select
 
 from monitor.ingest.events import Reject
-from monitor.services.evaluation.processing import Pipeline, parse_payload
 from monitor.services.intake.hl7 import receive_hl7
 from monitor.services.intake.inbox import receive, reject_payload, screen
+from monitor.services.intake.pipeline import Pipeline, parse_payload
 from monitor.storage.tables import InboxItem, RejectRow
 from monitor.storage.uow import UnitOfWork
 
