@@ -13,7 +13,7 @@ stops rising, so only a physician resolves it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 UNACKNOWLEDGED = "unacknowledged"
@@ -23,7 +23,6 @@ CLEARED_UNACKNOWLEDGED = "cleared-unacknowledged"
 SHELVED = "shelved"
 WITHDRAWN = "withdrawn"
 OPEN = frozenset({UNACKNOWLEDGED, ACKNOWLEDGED, CLEARED_UNACKNOWLEDGED, SHELVED})
-NEEDS_ATTENTION = frozenset({UNACKNOWLEDGED})  # the only state that notifies and escalates
 
 MAX_SHELVE = timedelta(hours=12)
 REALARM_RISE_MMOL_L = 2.0  # project default (issue 5): re-alarm on a further rise of 2
@@ -125,14 +124,3 @@ def clear(a: AlertView) -> Transition | None:
         return Transition("cleared", a.lifecycle, RESOLVED, "system",
                           "condition no longer present")
     return None
-
-
-def withdraw(a: AlertView, reason: str) -> Transition | None:
-    if a.lifecycle in (RESOLVED, WITHDRAWN):
-        return None
-    return Transition("withdrawn", a.lifecycle, WITHDRAWN, "system", reason)
-
-
-def apply(a: AlertView, t: Transition) -> AlertView:
-    return replace(a, lifecycle=t.to_state,
-                   shelved_until=t.shelved_until if t.to_state == SHELVED else None)

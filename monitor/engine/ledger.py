@@ -122,13 +122,6 @@ class PatientLedger:
         self.diagnoses = set(codes)
         return changes + self.reevaluate(None, new_id)
 
-    def set_acute_marks(self, marks: list[datetime], new_id: Callable[[str], str]
-                        ) -> list[Change]:
-        """A clinician marked (or unmarked) an episode as acute."""
-        changes = self.flush()
-        self.acute_marks = sorted(marks)
-        return changes + self.reevaluate(None, new_id)
-
     def reevaluate(self, since: datetime | None, new_id: Callable[[str], str],
                    extra_keys: set[str] | None = None) -> list[Change]:
         if self.acute_marks:

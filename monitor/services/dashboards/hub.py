@@ -8,14 +8,10 @@ import asyncio
 import json
 import logging
 import threading
-from typing import Any, Protocol
+from typing import Any
 
 CHANNEL = "sodium:alerts"
 log = logging.getLogger(__name__)
-
-
-class Publisher(Protocol):
-    def publish(self, payload: dict[str, Any]) -> None: ...
 
 
 class LocalHub:

@@ -15,25 +15,6 @@ from monitor.storage.repos.results import move_results
 from monitor.storage.tables import Alert, AlertEvent, Patient, RiskFactor
 
 
-def apply_movement(s: Session, pid: int, ward: int | None, bed: str | None,
-                   discharged: bool | None, now: datetime) -> None:
-    """A patient is on the ward of its latest ADT or ORU message (PV1-3.1)."""
-    patient = s.get(Patient, pid)
-    assert patient is not None
-    before = (patient.ward_id, patient.bed, patient.discharged_at is None)
-    if ward is not None:
-        patient.ward_id = ward
-    if bed:
-        patient.bed = bed
-    if discharged is True:
-        patient.discharged_at = now
-    elif discharged is False:
-        patient.discharged_at = None
-    # Every ORU repeats PV1-3: write only when the patient actually moved.
-    if (patient.ward_id, patient.bed, patient.discharged_at is None) != before:
-        patient.updated_at = now
-
-
 def apply_diagnosis(s: Session, pid: int, event: DiagnosisEvent, now: datetime) -> bool:
     """Record a coded diagnosis; True when the patient's active codes changed."""
     d = event.diagnosis

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from monitor.engine.policy import Policy, PolicyError, load_policy
-from monitor.storage.tables import Patient, Ward
 
 
 @lru_cache(maxsize=32)
 def _load(name: str) -> Policy:
     return load_policy(name)
-
-
-def policy_for(s: Session, patient_id: int, default: Policy) -> Policy:
-    name = s.scalar(select(Ward.policy).join(Patient, Patient.ward_id == Ward.id)
-                    .where(Patient.id == patient_id))
-    return policy_named(name, default)
 
 
 def policy_named(name: str | None, default: Policy) -> Policy:

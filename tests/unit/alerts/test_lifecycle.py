@@ -78,10 +78,3 @@ def test_a_severe_alert_clears_unacknowledged_or_resolves_when_acknowledged() ->
     resolved = lc.clear(alert(lc.ACKNOWLEDGED, **severe))  # type: ignore[arg-type]
     assert resolved is not None and resolved.to_state == lc.RESOLVED
 
-
-def test_withdraw_from_any_open_state_but_not_twice() -> None:
-    for state in lc.OPEN:
-        t = lc.withdraw(alert(state), "corrected")
-        assert t is not None and t.to_state == lc.WITHDRAWN
-    assert lc.withdraw(alert(lc.WITHDRAWN), "again") is None
-    assert lc.withdraw(alert(lc.RESOLVED), "late") is None
