@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from monitor.engine.model import Diagnosis, PatientRef, RiskSource
 from monitor.ingest import hl7_fields as f
@@ -17,7 +16,7 @@ from monitor.ingest.times import parse_hl7_ts
 ADT_EVENTS = ("A01", "A02", "A03", "A04", "A08", "A40")
 
 
-def adt_items(message: Any, ctx: MessageContext, trigger: str) -> list[Item]:
+def adt_items(message: f.Message, ctx: MessageContext, trigger: str) -> list[Item]:
     if trigger == "A40":
         return _merges(message, ctx)
     pid_index = next((i for i, seg in enumerate(message) if f.segment_id(seg) == "PID"), None)
@@ -51,7 +50,7 @@ def _patient(pid: f.Segment) -> PatientRef:
     return patient
 
 
-def _event_time(message: Any, ctx: MessageContext) -> datetime | None:
+def _event_time(message: f.Message, ctx: MessageContext) -> datetime | None:
     """EVN-6 (when the event happened), else EVN-2 (when it was recorded)."""
     for evn in (seg for seg in message if f.segment_id(seg) == "EVN"):
         for label, text in (("EVN-6", f.value(evn, 6, 1)), ("EVN-2", f.value(evn, 2, 1))):
@@ -76,7 +75,7 @@ def _diagnosis(seg: f.Segment, index: int, patient: PatientRef, ctx: MessageCont
     return [DiagnosisEvent(patient, diagnosis, ctx.position(index), recorded_at, test=ctx.test)]
 
 
-def _merges(message: Any, ctx: MessageContext) -> list[Item]:
+def _merges(message: f.Message, ctx: MessageContext) -> list[Item]:
     """A40 repeats PID (survivor) + MRG (the record merged into it) pairs."""
     items: list[Item] = []
     survivor: PatientRef | None = None

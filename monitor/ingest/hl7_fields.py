@@ -1,7 +1,8 @@
-"""Typed access to python-hl7's parse tree, and splitting a feed into messages.
+"""Typed access to the fields of an HL7 v2 message, and splitting a feed into messages.
 
-python-hl7 has no type hints: every value read through here comes back as `str`, and a
-component that is absent reads as "" (HL7 treats absent and empty alike).
+Every value read through here is a `str`, and a component that is absent reads as "" (HL7
+treats absent and empty alike). The reader is monitor.ingest.hl7_er7, which reads what
+python-hl7 read before it (issue 10).
 """
 
 from __future__ import annotations
@@ -9,34 +10,30 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
-
-import hl7
 
 from monitor.engine.model import PatientRef
-
-Segment = Any  # an hl7.Segment; untyped library
+from monitor.ingest.hl7_er7 import Message as Message
+from monitor.ingest.hl7_er7 import Segment as Segment
+from monitor.ingest.hl7_er7 import parse as parse_er7
 
 
 def value(seg: Segment, field: int, comp: int = 1, *, rep: int = 1, sub: int = 1) -> str:
     """SEG-field.comp.sub of repetition `rep`, unescaped; "" when absent."""
-    try:
-        return str(seg.extract_field(1, field, rep, comp, sub)).strip()
-    except (IndexError, KeyError):
-        return ""
+    return seg.value(field, rep, comp, sub)
 
 
 def raw(seg: Segment, field: int) -> str:
     """A whole field as sent (separators and escapes kept), e.g. an SN value "<^100"."""
-    return str(seg(field)) if field < len(seg) else ""
+    fields = seg.fields
+    return fields[field] if field < len(fields) else ""
 
 
 def repetitions(seg: Segment, field: int) -> int:
-    return len(seg(field)) if field < len(seg) else 0
+    return seg.repetitions(field)
 
 
 def segment_id(seg: Segment) -> str:
-    return str(seg[0])
+    return seg.fields[0]
 
 
 def patient_from_cx(seg: Segment, field: int) -> PatientRef | None:
@@ -50,9 +47,9 @@ def patient_from_cx(seg: Segment, field: int) -> PatientRef | None:
     return PatientRef(value(seg, field, 4, rep=chosen, sub=1), identifier)
 
 
-def parse(text: str) -> Any:
-    """One message, segments joined by \\r; raises whatever python-hl7 raises."""
-    return hl7.parse(text)
+def parse(text: str) -> Message:
+    """One message, segments joined by \\r; raises Hl7SyntaxError where it cannot be read."""
+    return parse_er7(text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.ingest import hl7_fields as f
@@ -67,13 +66,13 @@ def read_header(message: f.MessageText) -> Hl7Outcome:
     return _read(message)[0]
 
 
-def _read(message: f.MessageText) -> tuple[Hl7Outcome, Any]:
-    """(header, python-hl7 message); the message is parsed once, for both."""
+def _read(message: f.MessageText) -> tuple[Hl7Outcome, f.Message | None]:
+    """(header, parsed message); the message is parsed once, for both."""
     outcome = Hl7Outcome("", "", "", "", "")
     try:
         parsed = f.parse(message.text)
         msh = parsed.segment("MSH")
-    except Exception:  # python-hl7 raises assorted errors on malformed input
+    except Exception:  # not MSH first, separators unusable, no MSH segment
         outcome.error = "not an HL7 message: the first segment is not a readable MSH"
         return outcome, None
     outcome.control_id = f.value(msh, 10)
@@ -93,8 +92,8 @@ def _parse(
     where = f"{source}:{message.lines[0]}"
     if outcome.control_id:
         where += f" (MSH-10 {outcome.control_id})"
-    if outcome.error is not None:
-        return _failed(outcome, where, outcome.error, message.text)
+    if outcome.error is not None or parsed is None:
+        return _failed(outcome, where, outcome.error or "", message.text)
     for required, label in (
         (outcome.message_type, "MSH-9 (message type)"),
         (outcome.control_id, "MSH-10 (message control id)"),

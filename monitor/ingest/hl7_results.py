@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from monitor.engine.model import PatientRef, ResultStatus
 from monitor.ingest import hl7_fields as f
@@ -39,7 +38,7 @@ class _Order:
     specimens: list[f.Segment] = field(default_factory=list)
 
 
-def oru_items(message: Any, ctx: MessageContext) -> list[Item]:
+def oru_items(message: f.Message, ctx: MessageContext) -> list[Item]:
     items: list[Item] = []
     for order in _orders(message):
         for index in order.observations:
@@ -53,7 +52,7 @@ def oru_items(message: Any, ctx: MessageContext) -> list[Item]:
     return items
 
 
-def _orders(message: Any) -> list[_Order]:
+def _orders(message: f.Message) -> list[_Order]:
     orders: list[_Order] = []
     patient: PatientRef | None = None
     ward = bed = None
