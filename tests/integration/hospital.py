@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 
 from monitor.config import Settings
 from monitor.runtime import Runtime
-from monitor.runtime.drain import run_delivery, run_inbox
+from monitor.runtime.drain import drain_inbox, run_delivery, run_inbox
 from monitor.services.access.tokens import create_token
 from monitor.services.intake.hl7 import receive_hl7
 from monitor.services.operations import admin
@@ -65,8 +65,12 @@ class Inline:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    def process(self, inbox_id: int) -> None:
-        run_inbox(self.rt, inbox_id)
+    def process(self, inbox_id: int | None = None) -> None:
+        # A wake-up after a commit names no row: drain what is claimable.
+        if inbox_id is None:
+            drain_inbox(self.rt)
+        else:
+            run_inbox(self.rt, inbox_id)
 
     def deliver(self, delivery_id: int) -> None:
         run_delivery(self.rt, delivery_id)
