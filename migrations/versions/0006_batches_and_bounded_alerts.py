@@ -59,6 +59,9 @@ def upgrade() -> None:
     op.add_column('inbox', sa.Column('lease_until', monitor.storage.base.UTCDateTime(),
                                      nullable=True))
     op.add_column('inbox', sa.Column('items', sa.JSON(), nullable=True))
+    op.create_index('ix_inbox_pending', 'inbox', ['id'], unique=False,
+                    postgresql_where=sa.text("state = 'pending'"),
+                    sqlite_where=sa.text("state = 'pending'"))
     op.execute("UPDATE results SET arrival_seq = inbox_id * 1048576 + "
                "(arrival_seq - inbox_id * 10000) WHERE inbox_id IS NOT NULL")
     with op.batch_alter_table('results', schema=None) as batch_op:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from monitor.storage.base import Base, BigId, UTCDateTime
@@ -26,7 +26,13 @@ class InboxItem(Base):
     """Every inbound payload, committed before it is acknowledged. `id` is the arrival order."""
 
     __tablename__ = "inbox"
-    __table_args__ = (Index("ix_inbox_state_received", "state", "received_at"),)
+    __table_args__ = (
+        Index("ix_inbox_state_received", "state", "received_at"),
+        # Workers claim the oldest pending rows: in id order through this small index, a
+        # claim reads its batch and stops, however long the inbox or its backlog.
+        Index("ix_inbox_pending", "id", postgresql_where=text("state = 'pending'"),
+              sqlite_where=text("state = 'pending'")),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     format: Mapped[str] = mapped_column(String(16))
