@@ -59,6 +59,9 @@ def upgrade() -> None:
     op.add_column('inbox', sa.Column('lease_until', monitor.storage.base.UTCDateTime(),
                                      nullable=True))
     op.add_column('inbox', sa.Column('items', sa.JSON(), nullable=True))
+    op.create_index('ix_results_result_key', 'results', ['result_key'], unique=False)
+    op.create_index('ix_patients_identifier_authority', 'patients',
+                    ['identifier', 'authority'], unique=False)
     op.create_index('ix_inbox_pending', 'inbox', ['id'], unique=False,
                     postgresql_where=sa.text("state = 'pending'"),
                     sqlite_where=sa.text("state = 'pending'"))

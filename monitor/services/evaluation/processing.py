@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from monitor.alerts import lifecycle as lc
@@ -53,6 +53,8 @@ from monitor.storage.repos.ledgers import (
 from monitor.storage.tables import Alert, InboxItem, InboxPatient, Patient, Ward
 from monitor.storage.tables.results import arrival_seq
 from monitor.storage.uow import UnitOfWork
+
+PATIENTS = cast(Table, Patient.__table__)
 
 
 @dataclass
@@ -136,17 +138,20 @@ def _register(s: Session, refs: set[PatientRef], now: datetime) -> dict[PatientR
         return {}
 
     def known() -> dict[PatientRef, int]:
-        pairs = sorted((r.authority, r.identifier) for r in refs)
-        return {PatientRef(a, i): pid for pid, a, i in s.execute(select(
+        # By identifier alone (ix_patients_identifier_authority), the authority checked
+        # here: a row-value IN, or an authority list (one or two values in a hospital),
+        # led PostgreSQL's plans to scan every patient.
+        found = {PatientRef(a, i): pid for pid, a, i in s.execute(select(
             Patient.id, Patient.authority, Patient.identifier).where(
-            tuple_(Patient.authority, Patient.identifier).in_(pairs)))}
+            Patient.identifier.in_(sorted({r.identifier for r in refs}))))}
+        return {ref: pid for ref, pid in found.items() if ref in refs}
 
     found = known()
     missing = sorted(refs - set(found), key=str)
-    for ref in missing:
-        insert_ignore(s, Patient.__table__, {  # type: ignore[arg-type]
-            "authority": ref.authority, "identifier": ref.identifier,
-            "created_at": now, "updated_at": now}, ["authority", "identifier"])
+    if missing:
+        insert_ignore(s, Patient.__table__, [  # type: ignore[arg-type]
+            {"authority": ref.authority, "identifier": ref.identifier, "created_at": now,
+             "updated_at": now} for ref in missing], ["authority", "identifier"])
     return known() if missing else found
 
 
@@ -346,14 +351,19 @@ class _Batch:
             out.deliveries += _follow_up(self.s, agg, mine, cleared, self.now)
 
     def _save_moves(self) -> None:
+        moved = []
         for pid, m in self.moves.items():
             info = self.patients[pid]
             if (m.ward, m.bed, m.discharged) != (info["ward_id"], info["bed"],
                                                 info["discharged_at"]):
-                self.s.execute(update(Patient).where(Patient.id == pid).values(
-                    ward_id=m.ward, bed=m.bed, discharged_at=m.discharged,
-                    updated_at=self.now).execution_options(synchronize_session=False))
+                moved.append({"pid": pid, "ward_id": m.ward, "bed": m.bed,
+                              "discharged_at": m.discharged, "updated_at": self.now})
                 info.update(ward_id=m.ward, bed=m.bed, discharged_at=m.discharged)
+        if moved:  # one executemany for the batch
+            self.s.execute(update(PATIENTS).where(PATIENTS.c.id == bindparam("pid")).values(
+                ward_id=bindparam("ward_id"), bed=bindparam("bed"),
+                discharged_at=bindparam("discharged_at"), updated_at=bindparam("updated_at")),
+                moved)
 
 
 def _follow_up(s: Session, agg: Aggregate, written: list[Written],
@@ -390,9 +400,9 @@ def _ward_ids(s: Session, codes: set[str], now: datetime) -> dict[str, int]:
 
     found = known()
     missing = sorted(codes - set(found))
-    for code in missing:
-        insert_ignore(s, Ward.__table__, {  # type: ignore[arg-type]
-            "code": code, "name": code, "created_at": now}, ["code"])
+    if missing:
+        insert_ignore(s, Ward.__table__, [  # type: ignore[arg-type]
+            {"code": code, "name": code, "created_at": now} for code in missing], ["code"])
     return known() if missing else found
 
 

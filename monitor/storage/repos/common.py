@@ -10,14 +10,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 
-def insert_ignore(session: Session, table: Table, values: dict[str, Any],
+def insert_ignore(session: Session, table: Table, values: dict[str, Any] | list[dict[str, Any]],
                   conflict: list[str]) -> bool:
-    """INSERT unless a row with the same `conflict` columns exists; True when inserted.
+    """INSERT (one row, or many in one statement) unless a row with the same `conflict`
+    columns exists; True when something was inserted.
 
     Redelivered tasks and concurrent listeners then race harmlessly on the unique index.
     """
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    statement = insert(table).values(values).on_conflict_do_nothing(index_elements=conflict)
     result: Any = session.execute(statement)
     return bool(result.rowcount)

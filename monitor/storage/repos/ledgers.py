@@ -156,11 +156,12 @@ def load(s: Session, scopes: dict[int, Scope], policies: dict[int, Policy]
     touched = {(pid, feed, key) for pid, sc in scopes.items() for feed, key in sc.keys}
     versions: dict[tuple[int, str], list[Any]] = {}
     if touched:
-        # By (feed, key): the unique index finds them whatever the patient's history.
+        # By key alone (ix_results_result_key; the feed and patient are checked here),
+        # whatever the patient's history: PostgreSQL does not drive a long IN list on the
+        # second column of the (feed, key, sequence) index.
         for r in s.execute(select(RESULTS).where(
-                tuple_(RESULTS.c.source_feed, RESULTS.c.result_key).in_(
-                    sorted({(f, k) for _, f, k in touched})),
-                RESULTS.c.patient_id.in_(pids)).order_by(RESULTS.c.arrival_seq)):
+                RESULTS.c.result_key.in_(sorted({k for _, _, k in touched})))
+                .order_by(RESULTS.c.arrival_seq)):
             if (r.patient_id, r.source_feed, r.result_key) in touched:
                 versions.setdefault((r.patient_id, measurement_key(
                     r.source_feed, r.result_key)), []).append(r)

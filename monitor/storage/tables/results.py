@@ -27,6 +27,8 @@ class Result(Base):
         # The same inbox row applied twice is the same version: redelivery changes nothing.
         UniqueConstraint("source_feed", "result_key", "arrival_seq"),
         Index("ix_results_patient_analyte_collected", "patient_id", "analyte", "collected_at"),
+        # A batch reads the stored versions of the results it touches by key.
+        Index("ix_results_result_key", "result_key"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
