@@ -56,6 +56,8 @@ def upgrade() -> None:
     if postgres:
         for table, column in _WIDEN:
             op.alter_column(table, column, existing_type=sa.Integer(), type_=sa.BigInteger())
+        for table in ("inbox", "results", "alert_events"):  # their ids' sequences too
+            op.execute(f"ALTER SEQUENCE IF EXISTS {table}_id_seq AS bigint")
     op.add_column('inbox', sa.Column('lease_until', monitor.storage.base.UTCDateTime(),
                                      nullable=True))
     op.add_column('inbox', sa.Column('items', sa.JSON(), nullable=True))

@@ -65,6 +65,17 @@ def run_batch(rt: Runtime, only: list[int] | None = None, now: datetime | None =
     if not rows:
         return 0
     into.batches += 1
+    # A row claimed before without being finished (its batch died with its worker, or kept
+    # failing) goes alone: only a row that really kills its worker uses up its attempts,
+    # never the rest of the batch it came with.
+    again = [r for r in rows if r.attempts > 1]
+    rows = [r for r in rows if r.attempts <= 1]
+    for row in again:
+        _alone(rt, row, at, into_outcome := Outcome())
+        into.done += into_outcome.done
+        into.failed += into_outcome.failed
+    if not rows:
+        return len(again)
     try:
         outcome = _commit(rt, rows, at)
     except SQLAlchemyError as error:
@@ -82,7 +93,9 @@ def run_batch(rt: Runtime, only: list[int] | None = None, now: datetime | None =
             _alone(rt, row, at, outcome)
     into.done += outcome.done
     into.failed += outcome.failed
-    return len(rows) - len(outcome.deferred)
+    # Deferred rows count as work: the drain goes on (after its pause) until the worker
+    # holding their patient has committed, instead of leaving them to the sweeper.
+    return len(rows) + len(again)
 
 
 def _commit(rt: Runtime, rows: list, at: datetime) -> Outcome:  # type: ignore[type-arg]

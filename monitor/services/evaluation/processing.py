@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from monitor.alerts import lifecycle as lc
 from monitor.engine.model import Analyte, PatientRef
 from monitor.engine.policy import Policy
-from monitor.engine.reconcile import ACTIVE, AlertRecord, Change
+from monitor.engine.reconcile import ACTIVE, RESOLVED, AlertRecord, Change
 from monitor.engine.rules import HYPERNATREMIA, SEVERE_HYPONATREMIA, still_present
 from monitor.ingest import codec
 from monitor.ingest.events import (
@@ -221,6 +221,7 @@ class _Batch:
         self.clear_at: dict[int, dict[int, tuple[AlertRecord, float]]] = {}
         self.wards: dict[str, int] = {}
         self.moves: dict[int, _Move] = {}
+        self.keys: dict[int, set[tuple[str, str]]] = {}  # (feed, result key) per patient
         # What saving before a merge produced, reported with the batch.
         self.pending_out: list[Outcome] = []
 
@@ -248,6 +249,7 @@ class _Batch:
                 elif isinstance(e, DiagnosisEvent):
                     since[self.pids[e.patient]] = None
                     keys.setdefault(self.pids[e.patient], set())
+        self.keys = keys
         self._load({pid: Scope(since.get(pid), frozenset(k)) for pid, k in keys.items()})
 
     def _load(self, scopes: dict[int, Scope]) -> None:
@@ -262,7 +264,7 @@ class _Batch:
 
     def _agg(self, pid: int) -> Aggregate:
         if pid not in self.aggs:  # after a merge: reloaded for the current episode
-            self._load({pid: Scope(None)})
+            self._load({pid: Scope(None, frozenset(self.keys.get(pid, ())))})
         return self.aggs[pid]
 
     def _move(self, e: ResultEvent | PatientEvent) -> None:
@@ -312,6 +314,11 @@ class _Batch:
                 if a.state == ACTIVE and a.rule in (SEVERE_HYPONATREMIA, HYPERNATREMIA) \
                         and not still_present(a.rule, sodium[-1], agg.ledger.policy):
                     gone.setdefault(id(a), (a, sodium[-1]))  # the first value clears it
+                    stored = agg.alert_rows.get(a.alert_id)
+                    if stored is not None and stored["lifecycle"] == lc.ACKNOWLEDGED:
+                        # Clearing resolves an acknowledged alert, as one row at a time
+                        # would now: a later finding of the batch raises a new one.
+                        a.state = RESOLVED
 
     def _record(self, pid: int, changes: list[Change], notify: bool) -> None:
         if changes:
@@ -329,6 +336,9 @@ class _Batch:
             self.aggs.pop(pid, None)
         merge(self.s, old, survivor, self.now)
         self.s.flush()
+        # The survivor now holds the old identifier's results: the batch's later rows of
+        # either may touch them, so their stored versions are loaded too.
+        self.keys[survivor] = self.keys.get(survivor, set()) | self.keys.pop(old, set())
         agg = self._agg(survivor)
         self._record(survivor, agg.ledger.reevaluate(None, agg.new_id), True)
 
@@ -383,8 +393,16 @@ def _follow_up(s: Session, agg: Aggregate, written: list[Written],
         alert = s.get(Alert, alert_id)
         assert alert is not None
         deliveries += after_engine_change(s, alert, kind, now)
+    latest = sodium.values[-1] if (sodium := agg.ledger.series[Analyte.SODIUM]).values \
+        else None
     for record, value in cleared:
-        if record.state == ACTIVE:
+        # Not when the batch's last sodium is back in the band: the alert then holds (and
+        # re-alarms if acknowledged and worse), rather than clearing on a value since
+        # superseded. One row at a time would clear it and raise a new alert instead.
+        if record.state == ACTIVE and latest is not None and \
+                still_present(record.rule, latest, agg.ledger.policy):
+            continue
+        if record.state in (ACTIVE, RESOLVED):
             clear_gone(s, agg.pid, value, agg.ledger.policy, now, only=int(record.alert_id))
     return deliveries
 

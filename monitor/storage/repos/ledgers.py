@@ -33,7 +33,7 @@ from monitor.engine.ledger import PatientLedger
 from monitor.engine.messages import message
 from monitor.engine.model import Analyte, Finding, Method, ResultStatus
 from monitor.engine.policy import Policy
-from monitor.engine.reconcile import ACTIVE, AlertRecord, Change, Settled, badness
+from monitor.engine.reconcile import ACTIVE, WITHDRAWN, AlertRecord, Change, Settled, badness
 from monitor.engine.rules import ALL_RULES
 from monitor.engine.versions import Version
 from monitor.ingest.events import ResultEvent
@@ -381,6 +381,7 @@ def save_alerts(s: Session, batch: list[tuple[Aggregate, list[Staged]]],
     changed) and one alert_event per change, in the order they happened, in one each."""
     raised: list[tuple[Aggregate, AlertRecord, dict[str, Any]]] = []
     updated: list[dict[str, Any]] = []
+    withdrawn: list[dict[str, Any]] = []
     notify: dict[int, bool] = {}
     for agg, changes in batch:
         final: dict[int, AlertRecord] = {}  # by object: one write per alert, its last state
@@ -398,9 +399,14 @@ def save_alerts(s: Session, batch: list[tuple[Aggregate, list[Staged]]],
                     "lifecycle": "unacknowledged" if record.state == ACTIVE else "withdrawn",
                     "test": test, "notify": notify[obj] and not test, "created_at": now,
                     **values}))
+            elif record.state == WITHDRAWN:
+                withdrawn.append({"aid": int(record.alert_id), **values,
+                                  "lifecycle": "withdrawn"})
             else:
-                values["lifecycle"] = "withdrawn" if record.state != ACTIVE else \
-                    agg.alert_rows[record.alert_id]["lifecycle"]
+                # Neither state nor lifecycle: a nurse may acknowledge, shelve or resolve
+                # while the batch runs (alert actions take no patient lock); the engine's
+                # update never undoes that.
+                del values["state"]
                 updated.append({"aid": int(record.alert_id), **values})
     if raised:
         ids = s.execute(insert(ALERTS).returning(ALERTS.c.id, sort_by_parameter_order=True),
@@ -408,9 +414,10 @@ def save_alerts(s: Session, batch: list[tuple[Aggregate, list[Staged]]],
         for (agg, record, _), new in zip(raised, ids, strict=True):
             record.alert_id = str(new)
             agg.loaded_evidence[record.alert_id] = {}
-    if updated:
-        s.execute(update(ALERTS).where(ALERTS.c.id == bindparam("aid")).values(
-            {k: bindparam(k) for k in updated[0] if k != "aid"}), updated)
+    for rows in (updated, withdrawn):
+        if rows:
+            s.execute(update(ALERTS).where(ALERTS.c.id == bindparam("aid")).values(
+                {k: bindparam(k) for k in rows[0] if k != "aid"}), rows)
     _save_evidence(s, [(agg, c.change.alert) for agg, changes in batch for c in changes])
     events: list[dict[str, Any]] = []
     written: dict[int, list[Written]] = {}
