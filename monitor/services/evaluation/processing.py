@@ -393,15 +393,10 @@ def _follow_up(s: Session, agg: Aggregate, written: list[Written],
         alert = s.get(Alert, alert_id)
         assert alert is not None
         deliveries += after_engine_change(s, alert, kind, now)
-    latest = sodium.values[-1] if (sodium := agg.ledger.series[Analyte.SODIUM]).values \
-        else None
     for record, value in cleared:
-        # Not when the batch's last sodium is back in the band: the alert then holds (and
-        # re-alarms if acknowledged and worse), rather than clearing on a value since
-        # superseded. One row at a time would clear it and raise a new alert instead.
-        if record.state == ACTIVE and latest is not None and \
-                still_present(record.rule, latest, agg.ledger.policy):
-            continue
+        # As one row at a time: an acknowledged alert resolved when its condition went
+        # (the batch already raised anew for later findings), an unacknowledged one is
+        # cleared and still waits for its acknowledgement.
         if record.state in (ACTIVE, RESOLVED):
             clear_gone(s, agg.pid, value, agg.ledger.policy, now, only=int(record.alert_id))
     return deliveries
