@@ -7,6 +7,7 @@ message control id) so that errors can be reported back to the sender.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -84,3 +85,14 @@ class Reject:
 
 Event = ResultEvent | DiagnosisEvent | PatientEvent | MergeEvent
 Item = Event | Reject
+
+
+def patients_of(items: Iterable[Item]) -> set[PatientRef]:
+    """The patients that events concern (a merge names two; rejects none)."""
+    refs: set[PatientRef] = set()
+    for e in items:
+        if isinstance(e, MergeEvent):
+            refs |= {e.survivor, e.old}
+        elif not isinstance(e, Reject):
+            refs.add(e.patient)
+    return refs

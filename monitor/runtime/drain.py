@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from monitor.notify.sender import send
-from monitor.services.evaluation.claims import BATCH_SIZE, claim, note_failure
+from monitor.services.evaluation.claims import BATCH_SIZE, Claimed, claim, note_failure, park
 from monitor.services.evaluation.processing import Outcome, process_rows
 from monitor.storage.tables import InboxItem
 
@@ -68,37 +68,28 @@ def run_batch(rt: Runtime, only: list[int] | None = None, now: datetime | None =
     # A row claimed before without being finished (its batch died with its worker, or kept
     # failing) goes alone: only a row that really kills its worker uses up its attempts,
     # never the rest of the batch it came with.
-    again = [r for r in rows if r.attempts > 1]
-    rows = [r for r in rows if r.attempts <= 1]
-    for row in again:
-        _alone(rt, row, at, into_outcome := Outcome())
-        into.done += into_outcome.done
-        into.failed += into_outcome.failed
-    if not rows:
-        return len(again)
-    try:
-        outcome = _commit(rt, rows, at)
-    except SQLAlchemyError as error:
-        if retryable(error):
-            raise  # the rows keep their lease, then are claimed again
-        log.warning("batch of %d failed (%s); processing its rows one by one", len(rows),
-                    type(error).__name__)
-        outcome = Outcome()
-        for row in rows:
-            _alone(rt, row, at, outcome)
-    except Exception:
-        log.exception("batch of %d failed; processing its rows one by one", len(rows))
-        outcome = Outcome()
-        for row in rows:
-            _alone(rt, row, at, outcome)
+    fresh = [r for r in rows if r.attempts <= 1]
+    alone = [r for r in rows if r.attempts > 1]
+    outcome = Outcome()
+    if fresh:
+        try:
+            outcome = _commit(rt, fresh, at)
+        except Exception as error:
+            if isinstance(error, SQLAlchemyError) and retryable(error):
+                raise  # the rows keep their lease, then are claimed again
+            log.warning("batch of %d failed (%s); processing its rows one by one",
+                        len(fresh), type(error).__name__, exc_info=True)
+            alone = fresh + alone
+    for row in alone:
+        _alone(rt, row, at, outcome)
     into.done += outcome.done
     into.failed += outcome.failed
     # Deferred rows count as work: the drain goes on (after its pause) until the worker
     # holding their patient has committed, instead of leaving them to the sweeper.
-    return len(rows) + len(again)
+    return len(rows)
 
 
-def _commit(rt: Runtime, rows: list, at: datetime) -> Outcome:  # type: ignore[type-arg]
+def _commit(rt: Runtime, rows: list[Claimed], at: datetime) -> Outcome:
     with rt.uow() as uow:
         outcome = process_rows(uow, rows, rt.pipeline, at)
         # Committed first: a notification or live event may then fail without touching the
@@ -110,22 +101,18 @@ def _commit(rt: Runtime, rows: list, at: datetime) -> Outcome:  # type: ignore[t
     return outcome
 
 
-def _alone(rt: Runtime, row: object, at: datetime, into: Outcome) -> None:
-    from monitor.services.evaluation.claims import Claimed
-
-    assert isinstance(row, Claimed)
+def _alone(rt: Runtime, row: Claimed, at: datetime, into: Outcome) -> None:
+    """One row in its own transaction; if it fails, it is parked (the database refuses
+    its content: it always will) or its failure counted towards parking."""
     try:
         done = _commit(rt, [row], at)
     except Exception as error:
         if isinstance(error, SQLAlchemyError) and retryable(error):
             raise
-        data_error = isinstance(error, SQLAlchemyError)
         reason = f"{type(error).__name__}: {error}".splitlines()[0]
         log.warning("inbox %s failed: %s", row.id, reason)
         with rt.uow() as uow:
-            if data_error:  # the database refuses the row's content: it always will
-                from monitor.services.evaluation.claims import park
-
+            if isinstance(error, SQLAlchemyError):
                 park(uow, row.id, f"the database refused it: {reason}", at)
                 status = "failed"
             else:

@@ -12,32 +12,15 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from monitor.config import Settings
-from monitor.ingest import parse_hl7_message
 from monitor.runtime import Runtime
 from monitor.scheduling.jobs import sweep_inbox
-from monitor.services.intake.inbox import receive, screen
-from monitor.storage.tables import Alert, AlertEvent, InboxItem, Result
+from monitor.storage.tables import Alert, AlertEvent, Result
 from tests.hl7_builders import oru
-from tests.integration.helpers import alerts
+from tests.integration.helpers import alerts, inbox_row, store_hl7
 from tests.integration.stack import stack, wait_for
 
 START = (datetime.now(UTC) - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
 SWEEP_AFTER = timedelta(seconds=5)
-
-
-def store(rt: Runtime, message: str, now: datetime) -> int:
-    """Commit a message to the inbox the way the listener does, but enqueue nothing."""
-    outcome = parse_hl7_message(message, source="hl7:LIS", tz=rt.pipeline.tz)
-    with rt.uow() as uow:
-        return receive(uow, "hl7", "hl7:LIS", message.encode(), now,
-                       items=screen(outcome.items, now), message_id=outcome.control_id)
-
-
-def row(engine: Engine, inbox_id: int) -> InboxItem:
-    with Session(engine) as s:
-        item = s.get_one(InboxItem, inbox_id)
-        s.expunge(item)
-        return item
 
 
 def queue_idle(url: str) -> bool:
@@ -55,16 +38,17 @@ def test_sweeper_reenqueues_a_stale_row_and_a_double_sweep_processes_it_once(
                     inbox_sweep_after=SWEEP_AFTER)
     rt, other = Runtime(Settings(**settings)), Runtime(Settings(**settings))
     received = datetime.now(UTC)
-    first = store(rt, oru("SWP001", "S-1", START, 120), received)
+    first = store_hl7(rt, oru("SWP001", "S-1", START, 120), received)
     with stack(pg_migrated, redis_url, tmp_path) as s:
         s.worker(concurrency=2)
         # Younger than SODIUM_INBOX_SWEEP_AFTER: the sweeper leaves it to its own task.
         assert sweep_inbox(rt, now=received + SWEEP_AFTER / 2) == 0
-        assert row(pg_engine, first).state == "pending"
+        assert inbox_row(pg_engine, first).state == "pending"
         assert sweep_inbox(rt, now=received + 2 * SWEEP_AFTER) == 1
-        wait_for(lambda: row(pg_engine, first).state == "done", 60, "the swept row")
+        wait_for(lambda: inbox_row(pg_engine, first).state == "done", 60, "the swept row")
 
-        second = store(rt, oru("SWP001", "S-2", START + timedelta(hours=20), 130), received)
+        second = store_hl7(rt, oru("SWP001", "S-2", START + timedelta(hours=20), 130),
+                           received)
         barrier = threading.Barrier(2)
         swept: list[int] = []
 
@@ -78,12 +62,13 @@ def test_sweeper_reenqueues_a_stale_row_and_a_double_sweep_processes_it_once(
         for t in threads:
             t.join(timeout=60)
         assert sorted(swept) == [1, 1]  # both re-enqueued it: two tasks for one row
-        wait_for(lambda: row(pg_engine, second).state == "done", 60, "the doubly swept row")
+        wait_for(lambda: inbox_row(pg_engine, second).state == "done", 60,
+                 "the doubly swept row")
         wait_for(lambda: queue_idle(redis_url), 60, "the duplicate task")
     for r in (rt, other):
         r.engine.dispose()
 
-    done = row(pg_engine, second)
+    done = inbox_row(pg_engine, second)
     assert (done.state, done.attempts, done.error) == ("done", 1, None)
     with Session(pg_engine) as db:
         assert db.scalar(select(func.count()).select_from(Result)) == 2

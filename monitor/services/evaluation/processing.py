@@ -30,6 +30,7 @@ from monitor.ingest.events import (
     PatientEvent,
     Reject,
     ResultEvent,
+    patients_of,
 )
 from monitor.services.alerting.actions import after_engine_change, clear_gone
 from monitor.services.evaluation.claims import Claimed, finish, park, release
@@ -66,16 +67,6 @@ class Outcome:
     alerts: list[int] = field(default_factory=list)  # raised or changed, for the dashboards
 
 
-def _patients_of(events: Sequence[Item]) -> set[PatientRef]:
-    refs: set[PatientRef] = set()
-    for e in events:
-        if isinstance(e, MergeEvent):
-            refs |= {e.survivor, e.old}
-        elif isinstance(e, ResultEvent | DiagnosisEvent | PatientEvent):
-            refs.add(e.patient)
-    return refs
-
-
 def process_rows(uow: UnitOfWork, rows: Sequence[Claimed], p: Pipeline,
                  now: datetime) -> Outcome:
     """Apply claimed rows (in id order) and stage everything they change; not committed."""
@@ -97,14 +88,14 @@ def process_rows(uow: UnitOfWork, rows: Sequence[Claimed], p: Pipeline,
         # were kept): what screening refuses now was never recorded, so it is recorded now.
         record_rejects(uow, [i for i in items if isinstance(i, Reject)], row.feed, row.id, now)
         parsed.append((row, [i for i in items if not isinstance(i, Reject)]))
-    refs = {ref for _, items in parsed for ref in _patients_of(items)}
+    refs = {ref for _, items in parsed for ref in patients_of(items)}
     pids = _register(s, refs, now)
     patients = _lock(s, sorted(set(pids.values())), skip_locked=True)
     busy = {ref for ref, pid in pids.items() if pid not in patients}
-    blocked = _blocked(s, [(row.id, _patients_of(items)) for row, items in parsed], busy)
+    blocked = _blocked(s, [(row.id, patients_of(items)) for row, items in parsed], busy)
     work: list[tuple[Claimed, list[Item]]] = []
     for row, items in parsed:
-        if _patients_of(items) & blocked:
+        if patients_of(items) & blocked:
             out.deferred.append(row.id)
         else:
             work.append((row, items))
@@ -124,8 +115,6 @@ def reevaluate_current(s: Session, pid: int, p: Pipeline, now: datetime) -> Outc
     changed outside the inbox); not committed."""
     out = Outcome()
     batch = _Batch(s, p, now, {}, _lock(s, [pid]))
-    info = batch.patients[pid]
-    batch.moves = {pid: _Move(info["ward_id"], info["bed"], info["discharged_at"])}
     agg = batch._agg(pid)
     batch._record(pid, agg.ledger.reevaluate(None, agg.new_id), True)
     batch.save(out)
@@ -220,7 +209,9 @@ class _Batch:
         # that value: they clear, as one row at a time would have cleared them then.
         self.clear_at: dict[int, dict[int, tuple[AlertRecord, float]]] = {}
         self.wards: dict[str, int] = {}
-        self.moves: dict[int, _Move] = {}
+        # Where each locked patient is; the batch's ADT and ORU moves change it.
+        self.moves = {pid: _Move(info["ward_id"], info["bed"], info["discharged_at"])
+                      for pid, info in patients.items()}
         self.keys: dict[int, set[tuple[str, str]]] = {}  # (feed, result key) per patient
         # What saving before a merge produced, reported with the batch.
         self.pending_out: list[Outcome] = []
@@ -230,8 +221,6 @@ class _Batch:
         codes = {e.ward for _, items in work for e in items
                  if isinstance(e, ResultEvent | PatientEvent) and e.ward}
         self.wards = _ward_ids(self.s, codes, self.now)
-        for pid, info in self.patients.items():
-            self.moves[pid] = _Move(info["ward_id"], info["bed"], info["discharged_at"])
         for _, items in work:
             for e in items:
                 if isinstance(e, ResultEvent | PatientEvent):

@@ -11,7 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, update
 
 from monitor.ingest import codec
-from monitor.ingest.events import Item, MergeEvent, Reject, ResultEvent
+from monitor.ingest.events import Item, Reject, ResultEvent, patients_of
 from monitor.services.intake.limits import REJECT_POSITION, storable_text, unstorable
 from monitor.storage.repos.common import insert_ignore
 from monitor.storage.tables import Feed, InboxItem, InboxPatient, RejectRow
@@ -97,13 +97,7 @@ def record_rejects(uow: UnitOfWork, rejects: Iterable[Reject], source: str,
 
 
 def patient_keys(items: Iterable[Item]) -> set[str]:
-    keys: set[str] = set()
-    for item in items:
-        if isinstance(item, MergeEvent):
-            keys |= {str(item.survivor), str(item.old)}
-        elif not isinstance(item, Reject):
-            keys.add(str(item.patient))
-    return keys
+    return {str(ref) for ref in patients_of(items)}
 
 
 @dataclass(frozen=True)
