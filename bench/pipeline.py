@@ -6,7 +6,8 @@
     .venv/bin/python bench/pipeline.py --database-url postgresql+psycopg://u@db:5432/x_bench \
         --redis-url redis://cache:6379/14 --mllp-port 2576
 
-Starts the real processes (`sodium-monitor db upgrade`, `mllp`, `worker --concurrency 2`) on
+Starts the real processes (`sodium-monitor db upgrade`, `mllp`, `worker --concurrency 2`,
+`scheduler`: its sweeps and planner-statistics job, as deployed) on
 a dedicated database (--database-url, default `sodium_monitor_bench` on 127.0.0.1; its name
 must contain "bench": its schema is dropped and recreated on every run) and Redis db
 (--redis-url, default db 14 on 127.0.0.1; flushed, so never db 0), the listener on
@@ -222,6 +223,8 @@ class Stack:
         self.port = self.target.mllp_port or free_port()
         self.start("mllp", "mllp", "--host", HOST, "--port", str(self.port))
         self.start("worker", "worker", "--concurrency", "2", "--loglevel", "WARNING")
+        # As deployed: the scheduler's sweeps and its planner-statistics job run too.
+        self.start("scheduler", "scheduler")
         wait_for(lambda: port_open(self.port), 60, "the MLLP listener")
         self.check_alive()
         ping_worker(self.target.broker_url, 60)
@@ -418,7 +421,9 @@ class Sampler:
     def _per_process(self, worker: int, listener: int, kids: list[int]) -> None:
         if self._frozen:
             return
+        scheduler = self.stack.processes["scheduler"].pid
         owners = {listener: "listener", worker: "worker_main", os.getpid(): "bench",
+                  scheduler: "scheduler",
                   **{k: f"worker[{k}]" for k in kids}}
         backends = self.pg.execute(
             "SELECT pid, client_port FROM pg_stat_activity WHERE datname = %s "
@@ -446,6 +451,7 @@ class Sampler:
             if owner == "bench":
                 continue
             group = ("listener" if owner == "listener" else
+                     "scheduler" if owner == "scheduler" else
                      "workers" if owner.startswith("worker") else "other")
             key = f"postgres_for_{group}" if label.startswith("postgres[") else group
             groups[key] = groups.get(key, 0.0) + v

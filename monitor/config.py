@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # How long an inbox row may stay pending before the sweeper re-enqueues it.
     inbox_sweep_after: timedelta = timedelta(seconds=30)
     sweep_interval: timedelta = timedelta(seconds=15)
+    # How often the scheduler looks for tables whose planner statistics lag their growth
+    # (PostgreSQL only; monitor/storage/statistics.py).
+    statistics_interval: timedelta = timedelta(seconds=10)
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 

@@ -15,6 +15,7 @@ from monitor.runtime.drain import run_delivery
 from monitor.services.alerting.escalate import escalate_due, expire_shelves
 from monitor.services.alerting.watch import check_feeds, check_overdue
 from monitor.services.evaluation.claims import pending_count
+from monitor.storage.statistics import refresh_statistics
 from monitor.storage.tables import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,15 @@ def heartbeat(rt: Runtime, name: str = "scheduler", now: datetime | None = None)
         uow.session.execute(statement.on_conflict_do_update(
             index_elements=["name"], set_={"beat_at": now}))
         uow.commit()
+
+
+def planner_statistics(rt: Runtime) -> list[str]:
+    """Re-analyse the tables that grew fast (PostgreSQL); see monitor/storage/statistics."""
+    with rt.uow() as uow:
+        analysed = refresh_statistics(uow.session)
+    if analysed:
+        log.info("planner statistics refreshed: %s", ", ".join(analysed))
+    return analysed
 
 
 def alerting(rt: Runtime, now: datetime | None = None) -> None:

@@ -9,7 +9,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from monitor.runtime import Runtime
-from monitor.scheduling.jobs import alerting, heartbeat, sweep_inbox
+from monitor.scheduling.jobs import alerting, heartbeat, planner_statistics, sweep_inbox
 
 S = TypeVar("S", bound=BaseScheduler)
 
@@ -24,6 +24,9 @@ def configure(scheduler: S, rt: Runtime) -> S:
                       **options)
     scheduler.add_job(alerting, "interval", seconds=every, args=[rt], id="alerting",
                       **options)
+    scheduler.add_job(planner_statistics, "interval",
+                      seconds=rt.settings.statistics_interval.total_seconds(), args=[rt],
+                      id="planner-statistics", **options)
     return scheduler
 
 
