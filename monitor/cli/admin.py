@@ -167,7 +167,7 @@ def report_compliance(start: str = typer.Option(..., "--from", help="YYYY-MM-DD"
     except ValueError:
         raise typer.BadParameter("--from and --to are dates, YYYY-MM-DD") from None
     with rt.uow() as uow:
-        rows = compliance(uow.session, begin, finish, ward)
+        rows = compliance(uow, begin, finish, ward)
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=2))
         return

@@ -97,7 +97,7 @@ def alerts_list(patient: str = typer.Option(None, help="patient identifier"),
         raise typer.Exit(2)
     rt = Runtime(settings_or_exit())
     with rt.uow() as uow:
-        for a in list_alerts(uow.session, patient, state, result_key=fmt == "jsonl"):
+        for a in list_alerts(uow, patient, state, result_key=fmt == "jsonl"):
             if fmt == "jsonl":
                 typer.echo(json.dumps(a))
             else:

@@ -65,10 +65,10 @@ def patients(rt: RuntimeDep, c: CallerDep, ward: str | None = None) -> list[dict
 def _visible(rt: RuntimeDep, c: Caller, patient_id: int, what: str) -> Patient:
     require(c.who, "view")
     with rt.uow() as uow:
-        p = visible_patient(uow.session, c.who, patient_id)
+        p = visible_patient(uow, c.who, patient_id)
         if p is None:
             raise HTTPException(404, "no such patient")
-        audit(uow.session, c.who.username, what, _now(), "patient", patient_id)
+        audit(uow, c.who.username, what, _now(), "patient", patient_id)
         uow.commit()
         return p
 
@@ -88,12 +88,12 @@ def results(rt: RuntimeDep, c: CallerDep, patient_id: int, days: WindowDays = No
     `from` for all since a date), oldest first."""
     _visible(rt, c, patient_id, "view-results")
     with rt.uow() as uow:
-        since = result_window(uow.session, patient_id, _now(), days, from_).since
+        since = result_window(uow, patient_id, _now(), days, from_).since
         return [{"id": r.id, "analyte": r.analyte, "value_mmol_l": r.value_mmol_l,
                  "value": r.value_raw, "unit": r.unit_raw, "method": r.method,
                  "status": r.status, "collected_at": r.collected_at.isoformat(),
                  "current": r.is_current, "removed": r.removed, "feed": r.source_feed}
-                for r in results_since(uow.session, patient_id, since)]
+                for r in results_since(uow, patient_id, since)]
 
 
 @router.get("/alerts")
@@ -124,7 +124,7 @@ def _alert_action(rt: RuntimeDep, c: Caller, alert_id: int, action: str, run: An
                   ) -> dict[str, Any]:
     require(c.who, action)
     with rt.uow() as uow:
-        if visible_alert(uow.session, c.who, alert_id) is None:
+        if visible_alert(uow, c.who, alert_id) is None:
             raise HTTPException(404, "no such alert")
     now = _now()
     try:
@@ -134,7 +134,7 @@ def _alert_action(rt: RuntimeDep, c: Caller, alert_id: int, action: str, run: An
     except (TransitionError, LookupError) as error:
         raise HTTPException(422, str(error)) from None
     with rt.uow() as uow:
-        audit(uow.session, c.who.username, action, now, "alert", alert_id)
+        audit(uow, c.who.username, action, now, "alert", alert_id)
         uow.publish_on_commit([alert_id])
         uow.commit()
         a = uow.session.get(Alert, alert_id)
@@ -196,7 +196,7 @@ class AcuteIn(BaseModel):
 def _clinical(rt: RuntimeDep, c: Caller, patient_id: int, action: str) -> None:
     require(c.who, action)
     with rt.uow() as uow:
-        if visible_patient(uow.session, c.who, patient_id) is None:
+        if visible_patient(uow, c.who, patient_id) is None:
             raise HTTPException(404, "no such patient")
 
 
@@ -306,4 +306,4 @@ def audit_log(rt: RuntimeDep, c: CallerDep, limit: int = 200,
               actor: str | None = None) -> list[dict[str, Any]]:
     require(c.who, "admin")
     with rt.uow() as uow:
-        return list(entries(uow.session, min(limit, 5000), actor))
+        return list(entries(uow, min(limit, 5000), actor))

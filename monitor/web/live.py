@@ -58,7 +58,7 @@ def _visible(rt: Runtime, who: Principal, payload: dict[str, Any]) -> list[dict[
     shown = []
     with rt.uow() as uow:
         for alert_id in payload.get("alerts", []):
-            a = visible_alert(uow.session, who, int(alert_id))
+            a = visible_alert(uow, who, int(alert_id))
             if a is not None:
                 shown.append({"id": a.id, "rule": a.rule, "severity": a.severity,
                               "lifecycle": a.lifecycle,

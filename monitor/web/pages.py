@@ -43,8 +43,8 @@ FormStr = Annotated[str, Form()]
 def _page(request: Request, rt: Runtime, who: Principal, csrf: str | None, name: str,
           **context: Any) -> HTMLResponse:
     with rt.uow() as uow:
-        wards = ward_codes(uow.session, who)
-        active = count_active(uow.session, who)
+        wards = ward_codes(uow, who)
+        active = count_active(uow, who)
     return templates.TemplateResponse(request, name, {
         "who": who, "csrf": csrf or "", "wards": wards, "active_count": active, **context})
 
@@ -93,7 +93,7 @@ def board_page(request: Request, rt: RuntimeDep, c: CallerDep, flash: str = "") 
     require(c.who, "view")
     now = datetime.now(UTC)
     with rt.uow() as uow:
-        rows = board(uow.session, c.who, now)
+        rows = board(uow, c.who, now)
     return _page(request, rt, c.who, c.csrf, "board.html", rows=rows, nav="board",
                  flash=flash)
 
@@ -108,7 +108,7 @@ def census_page(request: Request, rt: RuntimeDep, c: CallerDep, code: str, q: st
     require(c.who, "view")
     now = datetime.now(UTC)
     with rt.uow() as uow:
-        rows = census(uow.session, c.who, code, rt.pipeline.policy, now)
+        rows = census(uow, c.who, code, rt.pipeline.policy, now)
     if rows is None:
         raise HTTPException(404, "no such ward")
     if q:
@@ -134,11 +134,11 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: int
     now = datetime.now(UTC)
     policy = rt.pipeline.policy
     with rt.uow() as uow:
-        d = patient_detail(uow.session, c.who, patient_id, now, days, from_)
+        d = patient_detail(uow, c.who, patient_id, now, days, from_)
         if d is None:
             raise HTTPException(404, "no such patient")
-        audit(uow.session, c.who.username, "view-patient", now, "patient", patient_id)
-        codes = diagnosis_codes(uow.session, patient_id)
+        audit(uow, c.who.username, "view-patient", now, "patient", patient_id)
+        codes = diagnosis_codes(uow, patient_id)
         uow.commit()
     results = d["results"]
     sodium = [_point(r) for r in results if r.analyte == "sodium" and r.value_mmol_l is not None]
@@ -175,7 +175,7 @@ def _act(rt: Runtime, c: Any, alert_id: int, action: str, run: Any, back: str) -
     now = datetime.now(UTC)
     require(c.who, action)
     with rt.uow() as uow:
-        if visible_alert(uow.session, c.who, alert_id) is None:
+        if visible_alert(uow, c.who, alert_id) is None:
             raise HTTPException(404, "no such alert")
     try:
         run(now)
@@ -184,7 +184,7 @@ def _act(rt: Runtime, c: Any, alert_id: int, action: str, run: Any, back: str) -
         message = f"Alert {alert_id}: {error}"
     else:  # audited like the API: the actions that happened
         with rt.uow() as uow:
-            audit(uow.session, c.who.username, action, now, "alert", alert_id)
+            audit(uow, c.who.username, action, now, "alert", alert_id)
             uow.publish_on_commit([alert_id])
             uow.commit()
     target = back if back.startswith("/") and not back.startswith("//") else "/board"
@@ -254,7 +254,7 @@ def retry_form(rt: RuntimeDep, c: CallerDep, reject_id: int, csrf: FormStr = "")
     except LookupError as error:
         message = str(error)
     with rt.uow() as uow:
-        audit(uow.session, c.who.username, "retry-reject", now, "reject", reject_id)
+        audit(uow, c.who.username, "retry-reject", now, "reject", reject_id)
         uow.commit()
     return RedirectResponse(f"/admin?flash={quote(message)}", status_code=303)
 

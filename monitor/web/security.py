@@ -37,7 +37,7 @@ def _from_token(rt: Runtime, token: str, now: datetime) -> Principal | None:
             return None
         if row.user_id is not None:
             user = uow.session.get(User, row.user_id)
-            return principal(uow.session, user, now) if user and user.active else None
+            return principal(uow, user, now) if user and user.active else None
         return Principal(None, f"token:{row.name}", row.role,
                          None if row.role == "admin" else frozenset())
 
@@ -59,7 +59,7 @@ def caller(request: Request, rt: RuntimeDep) -> Caller:
             found = session_user(uow, token, now)
             if found is not None:
                 user, csrf = found
-                return Caller(principal(uow.session, user, now), csrf)
+                return Caller(principal(uow, user, now), csrf)
     raise NotSignedIn()
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.ingest import parse_hl7_message
 from monitor.ingest.hl7_fields import split_messages
@@ -15,12 +15,14 @@ from monitor.services.alerting.listing import list_alerts
 from monitor.services.intake.inbox import receive, screen
 from monitor.storage.base import Base
 from monitor.storage.tables import InboxItem, RejectRow, Result
+from monitor.storage.uow import UnitOfWork
 from tests.expectations import EXAMPLES
 
 
 def alerts(engine: Engine, state: str = "all") -> list[dict[str, Any]]:
-    with Session(engine) as s:
-        return list(list_alerts(s, state=state))
+    # Tests hold the engine, not a runtime: a bare unit of work over it, nothing to deliver.
+    with UnitOfWork(sessionmaker(engine)) as uow:
+        return list(list_alerts(uow, state=state))
 
 
 def empty_tables(engine: Engine) -> None:

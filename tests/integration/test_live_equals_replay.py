@@ -57,7 +57,7 @@ def live(path: Path, rt: Runtime) -> list[tuple[Any, ...]]:
             receive_text(uow, kind, IMPORT_FEED, payload, rt.pipeline, datetime.now(UTC))
     drain_inbox(rt)
     with rt.uow() as uow:
-        return sorted((shape(a) for a in list_alerts(uow.session, state="all",
+        return sorted((shape(a) for a in list_alerts(uow, state="all",
                                                      result_key=True)), key=repr)
 
 

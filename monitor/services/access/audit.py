@@ -8,22 +8,23 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from monitor.storage.tables import AuditEntry
+from monitor.storage.uow import UnitOfWork
 
 
-def audit(s: Session, actor: str, action: str, now: datetime, target_type: str | None = None,
-          target_id: object = None, **details: Any) -> None:
-    s.add(AuditEntry(at=now, actor=actor, action=action, target_type=target_type,
+def audit(uow: UnitOfWork, actor: str, action: str, now: datetime,
+          target_type: str | None = None, target_id: object = None, **details: Any) -> None:
+    uow.session.add(AuditEntry(at=now, actor=actor, action=action, target_type=target_type,
                      target_id=None if target_id is None else str(target_id),
                      details=details))
 
 
-def entries(s: Session, limit: int = 200, actor: str | None = None) -> Iterator[dict[str, Any]]:
+def entries(uow: UnitOfWork, limit: int = 200, actor: str | None = None
+            ) -> Iterator[dict[str, Any]]:
     q = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if actor:
         q = q.where(AuditEntry.actor == actor)
-    for e in s.scalars(q):
+    for e in uow.session.scalars(q):
         yield {"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
                "target_type": e.target_type, "target_id": e.target_id, "details": e.details}

@@ -41,11 +41,11 @@ def login(uow: UnitOfWork, username: str, password: str, now: datetime,
     s = uow.session
     user = s.scalar(select(User).where(User.username == username, User.active.is_(True)))
     if user is None or not user.password_hash:
-        audit(s, username or "?", "login-failed", now, "user", username, source=source)
+        audit(uow, username or "?", "login-failed", now, "user", username, source=source)
         uow.commit()
         raise LoginRefused("wrong username or password")
     if user.locked_until is not None and user.locked_until > now:
-        audit(s, username, "login-locked", now, "user", user.id, source=source)
+        audit(uow, username, "login-locked", now, "user", user.id, source=source)
         uow.commit()
         raise LoginRefused("too many failed attempts: the account is locked for a while")
     try:
@@ -54,14 +54,14 @@ def login(uow: UnitOfWork, username: str, password: str, now: datetime,
         user.failed_logins += 1
         if user.failed_logins >= MAX_FAILURES:
             user.locked_until, user.failed_logins = now + LOCKOUT, 0
-        audit(s, username, "login-failed", now, "user", user.id, source=source)
+        audit(uow, username, "login-failed", now, "user", user.id, source=source)
         uow.commit()
         raise LoginRefused("wrong username or password") from None
     user.failed_logins, user.locked_until = 0, None
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
     s.add(WebSession(token_hash=_hash(token), user_id=user.id, csrf_token=csrf,
                      created_at=now, expires_at=now + SESSION_LIFETIME))
-    audit(s, username, "login", now, "user", user.id, source=source)
+    audit(uow, username, "login", now, "user", user.id, source=source)
     uow.commit()
     return SignedIn(token, csrf, user.id)
 

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
 
 from monitor.storage.tables import Alert, OnCallShift, Patient, User, WardMembership
+from monitor.storage.uow import UnitOfWork
 
 Q = TypeVar("Q", bound=Select)  # type: ignore[type-arg]
 
@@ -41,10 +41,11 @@ class Forbidden(Exception):
     """The role does not allow the action."""
 
 
-def principal(s: Session, user: User, now: datetime) -> Principal:
+def principal(uow: UnitOfWork, user: User, now: datetime) -> Principal:
     """A user's wards: memberships, plus the wards a physician is on call for now."""
     if user.role == "admin":
         return Principal(user.id, user.username, user.role, None)
+    s = uow.session
     wards = set(s.scalars(select(WardMembership.ward_id).where(
         WardMembership.user_id == user.id)))
     if user.role == "physician":
@@ -66,13 +67,13 @@ def scoped_patients(q: Q, p: Principal) -> Q:
     return q.where(Patient.ward_id.in_(p.wards))
 
 
-def visible_patient(s: Session, p: Principal, patient_id: int) -> Patient | None:
-    found: Patient | None = s.scalar(
+def visible_patient(uow: UnitOfWork, p: Principal, patient_id: int) -> Patient | None:
+    found: Patient | None = uow.session.scalar(
         scoped_patients(select(Patient).where(Patient.id == patient_id), p))
     return found
 
 
-def visible_alert(s: Session, p: Principal, alert_id: int) -> Alert | None:
+def visible_alert(uow: UnitOfWork, p: Principal, alert_id: int) -> Alert | None:
     q = select(Alert).join(Patient, Patient.id == Alert.patient_id).where(Alert.id == alert_id)
-    found: Alert | None = s.scalar(scoped_patients(q, p))
+    found: Alert | None = uow.session.scalar(scoped_patients(q, p))
     return found

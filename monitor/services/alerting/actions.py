@@ -39,9 +39,10 @@ def _state(lifecycle: str) -> str:
     return {lc.RESOLVED: "resolved", lc.WITHDRAWN: "withdrawn"}.get(lifecycle, "active")
 
 
-def record(s: Session, a: Alert, t: lc.Transition, now: datetime,
+def record(uow: UnitOfWork, a: Alert, t: lc.Transition, now: datetime,
            **values: object) -> None:
     """Apply a transition with a conditional update; raise AlertChanged if it lost a race."""
+    s = uow.session
     result = s.execute(update(Alert).where(Alert.id == a.id, Alert.lifecycle == t.from_state)
                        .values(lifecycle=t.to_state, state=_state(t.to_state), updated_at=now,
                                **values))
@@ -74,7 +75,7 @@ def _act(uow: UnitOfWork, alert_id: int,
         if a is None:
             raise LookupError(f"no alert {alert_id}")
         t, values = decide(uow.session, a)
-        record(uow.session, a, t, now, **values)
+        record(uow, a, t, now, **values)
         uow.commit()
         return a
 
@@ -113,9 +114,10 @@ def resolve(uow: UnitOfWork, alert_id: int, username: str, note: str,
     return _act(uow, alert_id, decide, now)
 
 
-def after_engine_change(s: Session, a: Alert, kind: str, now: datetime) -> list[int]:
+def after_engine_change(uow: UnitOfWork, a: Alert, kind: str, now: datetime) -> list[int]:
     """Lifecycle and notifications after the engine raised, updated or withdrew an alert;
     returns the deliveries to send once committed."""
+    s = uow.session
     if kind == "raised":
         if a.notify:
             a.next_notification_at = first_due(now, a.severity, timing(ward_of(s, a.patient_id)))
@@ -129,12 +131,12 @@ def after_engine_change(s: Session, a: Alert, kind: str, now: datetime) -> list[
     if t is None:
         return []
     after = timing(ward_of(s, a.patient_id)).escalate_after(a.severity)
-    record(s, a, t, now, next_notification_at=now + after, acknowledged_severity=None,
+    record(uow, a, t, now, next_notification_at=now + after, acknowledged_severity=None,
            acknowledged_rise=None)
     return announce(s, a, "re-alarmed", now.isoformat(), now)
 
 
-def clear_gone(s: Session, pid: int, latest_mmol_l: float, policy: Policy,
+def clear_gone(uow: UnitOfWork, pid: int, latest_mmol_l: float, policy: Policy,
                now: datetime, only: int | None = None) -> None:
     """Band alerts whose condition is gone at the latest sodium clear (ISA-18.2 'return to
     normal'): unacknowledged ones wait for an acknowledgement, acknowledged ones resolve.
@@ -143,7 +145,7 @@ def clear_gone(s: Session, pid: int, latest_mmol_l: float, policy: Policy,
                             Alert.lifecycle.in_((lc.UNACKNOWLEDGED, lc.ACKNOWLEDGED)))
     if only is not None:
         q = q.where(Alert.id == only)
-    for a in s.scalars(q):
+    for a in uow.session.scalars(q):
         if still_present(a.rule, latest_mmol_l, policy):
             continue
         t = lc.clear(view(a))
@@ -151,4 +153,4 @@ def clear_gone(s: Session, pid: int, latest_mmol_l: float, policy: Policy,
             extra: dict[str, object] = {"next_notification_at": None}
             if t.to_state == lc.RESOLVED:
                 extra["resolved_at"] = now
-            record(s, a, t, now, **extra)
+            record(uow, a, t, now, **extra)

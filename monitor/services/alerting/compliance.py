@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from monitor.storage.base import UTCDateTime
 from monitor.storage.tables import Alert, Delivery, Patient, Ward
+from monitor.storage.uow import UnitOfWork
 
 INTERVALS = ("collected_to_raised", "raised_to_first_notification",
              "first_notification_to_acknowledged")
@@ -27,7 +27,7 @@ def _summary(minutes: list[float]) -> dict[str, float | None]:
             "p90_min": round(p90, 2)}
 
 
-def compliance(session: Session, start: datetime, end: datetime,
+def compliance(uow: UnitOfWork, start: datetime, end: datetime,
                ward: str | None = None) -> list[dict[str, Any]]:
     """Per ward: alert counts, median and p90 of the three intervals, escalated, never
     acknowledged. Alerts that paged nobody (backfill, test, stale) count but have no
@@ -46,7 +46,7 @@ def compliance(session: Session, start: datetime, end: datetime,
     per: dict[str, dict[str, Any]] = defaultdict(lambda: {
         "alerts": 0, "critical": 0, "warning": 0, "escalated": 0, "never_acknowledged": 0,
         **{name: [] for name in INTERVALS}})
-    for alert, code, notified in session.execute(q):
+    for alert, code, notified in uow.session.execute(q):
         w = per[code or "(no ward)"]
         w["alerts"] += 1
         w[alert.severity] = w.get(alert.severity, 0) + 1

@@ -64,7 +64,7 @@ def expire_shelves(uow: UnitOfWork, now: datetime) -> list[int]:
                 continue
             after = timing(ward_of(uow.session, a.patient_id)).escalate_after(a.severity)
             try:
-                record(uow.session, a, t, now, shelved_until=None,
+                record(uow, a, t, now, shelved_until=None,
                        next_notification_at=now + after)
             except AlertChanged:  # lost the race to another scheduler or a user: fine
                 continue

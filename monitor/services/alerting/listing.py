@@ -6,15 +6,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from monitor.notify.alert_shape import alert_json
 from monitor.storage.tables import Alert, Patient
+from monitor.storage.uow import UnitOfWork
 
 STATES = ("active", "withdrawn", "resolved", "all")
 
 
-def list_alerts(session: Session, patient: str | None = None,
+def list_alerts(uow: UnitOfWork, patient: str | None = None,
                 state: str = "active", *, result_key: bool = False,
                 ) -> Iterator[dict[str, Any]]:
     """Alerts, oldest trigger first; `active` is every alert neither withdrawn nor resolved."""
@@ -23,6 +23,6 @@ def list_alerts(session: Session, patient: str | None = None,
         q = q.where(Patient.identifier == patient)
     if state != "all":
         q = q.where(Alert.state == state)
-    for alert, owner in session.execute(q.order_by(Patient.identifier, Alert.triggered_at,
-                                                   Alert.rule)):
+    for alert, owner in uow.session.execute(q.order_by(Patient.identifier, Alert.triggered_at,
+                                                       Alert.rule)):
         yield alert_json(alert, owner, result_key=result_key)

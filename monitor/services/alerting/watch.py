@@ -74,8 +74,8 @@ def _stop_overdue(uow: UnitOfWork, pid: int, now: datetime) -> None:
     for a in s.scalars(select(Alert).where(Alert.patient_id == pid, Alert.rule == OVERDUE,
                                            Alert.state == "active")).all():
         with suppress(AlertChanged):
-            record(s, a, lc.Transition("resolved", a.lifecycle, lc.RESOLVED, "scheduler",
-                                       "no longer monitored (discharged or episode over)"),
+            record(uow, a, lc.Transition("resolved", a.lifecycle, lc.RESOLVED, "scheduler",
+                                           "no longer monitored (discharged or episode over)"),
                    now, resolved_at=now, next_notification_at=None)
     uow.commit()
 
@@ -92,8 +92,8 @@ def _overdue_one(uow: UnitOfWork, pid: int, last_at: datetime, policy: Policy,
     for a in existing:  # a result came: the gap is closed
         if a.latest_key != gap_key:
             with suppress(AlertChanged):
-                record(s, a, lc.Transition("resolved", a.lifecycle, lc.RESOLVED, "scheduler",
-                                           "a sodium result arrived"), now, resolved_at=now,
+                record(uow, a, lc.Transition("resolved", a.lifecycle, lc.RESOLVED, "scheduler",
+                                             "a sodium result arrived"), now, resolved_at=now,
                        next_notification_at=None)
     series = load_series(s, pid, last_at - timedelta(days=7))
     times = [m.collected_at.timestamp() for m in series.sodium]

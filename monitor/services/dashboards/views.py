@@ -24,11 +24,13 @@ from monitor.storage.tables import (
     RiskFactor,
     Ward,
 )
+from monitor.storage.uow import UnitOfWork
 
 SEVERITY_ORDER = case((Alert.severity == "critical", 0), else_=1)
 
 
-def board(s: Session, p: Principal, now: datetime, limit: int = 500) -> list[dict[str, Any]]:
+def board(uow: UnitOfWork, p: Principal, now: datetime, limit: int = 500
+          ) -> list[dict[str, Any]]:
     """Active alerts of my wards: critical first, then newest."""
     q = (select(Alert, Patient, Ward.code)
          .join(Patient, Patient.id == Alert.patient_id)
@@ -36,7 +38,7 @@ def board(s: Session, p: Principal, now: datetime, limit: int = 500) -> list[dic
          .where(Alert.state == "active", Alert.lifecycle.in_(OPEN))
          .order_by(SEVERITY_ORDER, Alert.created_at.desc()).limit(limit))
     rows = []
-    for a, patient, ward in s.execute(scoped_patients(q, p)):
+    for a, patient, ward in uow.session.execute(scoped_patients(q, p)):
         rows.append({"alert": a, "patient": patient, "ward": ward,
                      "age_min": int((now - a.created_at).total_seconds() // 60)})
     return rows
@@ -55,9 +57,10 @@ class CensusRow:
     spark: str = ""  # the sparkline, rendered by the web layer
 
 
-def census(s: Session, p: Principal, ward_code: str, policy: Policy,
+def census(uow: UnitOfWork, p: Principal, ward_code: str, policy: Policy,
            now: datetime) -> list[CensusRow] | None:
     """One row per patient of a ward (None when the ward is not visible)."""
+    s = uow.session
     ward = s.scalar(select(Ward).where(Ward.code == ward_code))
     if ward is None or (p.wards is not None and ward.id not in p.wards):
         return None
@@ -115,7 +118,7 @@ class Window:
         return self.earliest is not None and self.earliest < self.since
 
 
-def result_window(s: Session, patient_id: int, now: datetime, days: int | None = None,
+def result_window(uow: UnitOfWork, patient_id: int, now: datetime, days: int | None = None,
                   start: date | None = None) -> Window:
     """The window before the patient's latest result (or `now` without results): `days`
     long (default PATIENT_WINDOW_DAYS), or from midnight UTC of `start`."""
@@ -124,7 +127,7 @@ def result_window(s: Session, patient_id: int, now: datetime, days: int | None =
     probes = [select(agg(Result.collected_at)).where(
         Result.patient_id == patient_id, Result.analyte == analyte).scalar_subquery()
         for agg in (func.min, func.max) for analyte in Analyte]
-    row = s.execute(select(*probes)).one()
+    row = uow.session.execute(select(*probes)).one()
     n = len(Analyte)
     firsts = [t for t in row[:n] if t is not None]
     lasts = [t for t in row[n:] if t is not None]
@@ -137,26 +140,27 @@ def result_window(s: Session, patient_id: int, now: datetime, days: int | None =
     return Window(since, days, latest, min(firsts) if firsts else None)
 
 
-def results_since(s: Session, patient_id: int, since: datetime) -> list[Result]:
+def results_since(uow: UnitOfWork, patient_id: int, since: datetime) -> list[Result]:
     """Every version of the patient's results collected at or after `since`, oldest first."""
     # The analytes listed, so that `since` bounds the scan of
     # ix_results_patient_analyte_collected (patient, analyte, collected_at) for each.
-    return list(s.scalars(select(Result).where(
+    return list(uow.session.scalars(select(Result).where(
         Result.patient_id == patient_id, Result.analyte.in_(list(Analyte)),
         Result.collected_at >= since).order_by(Result.collected_at, Result.arrival_seq)))
 
 
-def patient_detail(s: Session, p: Principal, patient_id: int, now: datetime,
+def patient_detail(uow: UnitOfWork, p: Principal, patient_id: int, now: datetime,
                    days: int | None = None, start: date | None = None) -> dict[str, Any] | None:
     """The patient page's rows within its `window` (see result_window): results (and
     `lead_in`, the counted sodium values of the 48 h before it, for the corridor), the alerts
     open or changed in it, their events in it, and the results that hold the active ones."""
-    patient = visible_patient(s, p, patient_id)
+    s = uow.session
+    patient = visible_patient(uow, p, patient_id)
     if patient is None:
         return None
-    window = result_window(s, patient_id, now, days, start)
+    window = result_window(uow, patient_id, now, days, start)
     since = window.since
-    rows = results_since(s, patient_id, since - CORRIDOR_LEAD_IN)
+    rows = results_since(uow, patient_id, since - CORRIDOR_LEAD_IN)
     results = [r for r in rows if r.collected_at >= since]
     lead_in = [r for r in rows if r.collected_at < since and r.analyte == Analyte.SODIUM
                and r.is_current and not r.removed]
@@ -186,14 +190,14 @@ def _triggering(s: Session, alerts: list[Alert], since: datetime) -> set[str]:
         AlertEvidence.alert_id.in_(active), AlertEvidence.collected_at >= since))}
 
 
-def ward_codes(s: Session, p: Principal) -> list[str]:
+def ward_codes(uow: UnitOfWork, p: Principal) -> list[str]:
     q = select(Ward.code).order_by(Ward.code)
     if p.wards is not None:
         q = q.where(Ward.id.in_(p.wards))
-    return list(s.scalars(q))
+    return list(uow.session.scalars(q))
 
 
-def count_active(s: Session, p: Principal) -> int:
+def count_active(uow: UnitOfWork, p: Principal) -> int:
     q = (select(func.count()).select_from(Alert).join(Patient, Patient.id == Alert.patient_id)
          .where(Alert.state == "active", Alert.lifecycle.in_(OPEN)))
-    return int(s.scalar(scoped_patients(q, p)) or 0)
+    return int(uow.session.scalar(scoped_patients(q, p)) or 0)

@@ -25,7 +25,7 @@ def add_risk_factor(uow: UnitOfWork, pid: int, factor: str, reason: str, actor: 
                      reason=reason)
     uow.session.add(row)
     uow.session.flush()
-    audit(uow.session, actor, "add-risk-factor", now, "patient", pid, factor=factor,
+    audit(uow, actor, "add-risk-factor", now, "patient", pid, factor=factor,
           reason=reason)
     done = _reevaluate(uow, pid, policy, now)
     uow.commit()
@@ -41,7 +41,7 @@ def remove_risk_factor(uow: UnitOfWork, pid: int, risk_id: int, reason: str, act
         raise ValueError("a risk-factor change needs a reason")
     row.active, row.removed_at = False, now
     row.reason = f"{row.reason or ''} | removed by {actor}: {reason}".strip(" |")
-    audit(uow.session, actor, "remove-risk-factor", now, "patient", pid, risk_id=risk_id,
+    audit(uow, actor, "remove-risk-factor", now, "patient", pid, risk_id=risk_id,
           reason=reason)
     done = _reevaluate(uow, pid, policy, now)
     uow.commit()
@@ -56,7 +56,7 @@ def mark_acute(uow: UnitOfWork, pid: int, at: datetime, reason: str, actor: str,
     uow.session.add(EpisodeMark(patient_id=pid, episode_start=at, acute=True, reason=reason,
                                 marked_by=actor, marked_at=now))
     uow.session.flush()
-    audit(uow.session, actor, "mark-acute", now, "patient", pid, at=at.isoformat(),
+    audit(uow, actor, "mark-acute", now, "patient", pid, at=at.isoformat(),
           reason=reason)
     done = _reevaluate(uow, pid, policy, now)
     uow.commit()
@@ -64,7 +64,7 @@ def mark_acute(uow: UnitOfWork, pid: int, at: datetime, reason: str, actor: str,
 
 
 def _reevaluate(uow: UnitOfWork, pid: int, policy: Policy, now: datetime) -> Evaluated:
-    done = reevaluate_patient(uow.session, pid, policy, now)
+    done = reevaluate_patient(uow, pid, policy, now)
     uow.deliver_on_commit(done.deliveries)
     uow.publish_on_commit(done.alerts)
     return done

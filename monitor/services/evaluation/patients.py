@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from monitor.engine.reconcile import ACTIVE, WITHDRAWN
 from monitor.engine.risk import FACTOR_NAMES
@@ -13,10 +12,12 @@ from monitor.ingest.events import DiagnosisEvent
 from monitor.storage.repos.alerts import move_alerts
 from monitor.storage.repos.results import move_results
 from monitor.storage.tables import Alert, AlertEvent, Patient, RiskFactor
+from monitor.storage.uow import UnitOfWork
 
 
-def apply_diagnosis(s: Session, pid: int, event: DiagnosisEvent, now: datetime) -> bool:
+def apply_diagnosis(uow: UnitOfWork, pid: int, event: DiagnosisEvent, now: datetime) -> bool:
     """Record a coded diagnosis; True when the patient's active codes changed."""
+    s = uow.session
     d = event.diagnosis
     named = d.code in FACTOR_NAMES
     row = s.scalar(select(RiskFactor).where(
@@ -37,11 +38,12 @@ def apply_diagnosis(s: Session, pid: int, event: DiagnosisEvent, now: datetime) 
     return True
 
 
-def merge(s: Session, old: int, survivor: int, now: datetime) -> None:
+def merge(uow: UnitOfWork, old: int, survivor: int, now: datetime) -> None:
     """ADT^A40: results and alerts of the old identifier move to the survivor; an active
     alert of the old patient whose rule the survivor already has is withdrawn."""
     if old == survivor:
         return
+    s = uow.session
     kept = set(s.scalars(select(Alert.rule).where(Alert.patient_id == survivor,
                                                   Alert.state == ACTIVE)))
     for alert in s.scalars(select(Alert).where(Alert.patient_id == old, Alert.state == ACTIVE)):

@@ -100,7 +100,7 @@ def process_rows(uow: UnitOfWork, rows: Sequence[Claimed], p: Pipeline,
         else:
             work.append((row, items))
     release(uow, out.deferred)
-    batch = _Batch(s, p, now, pids, patients)
+    batch = _Batch(uow, p, now, pids, patients)
     batch.load(work)
     for row, items in work:
         batch.apply(row, items)
@@ -110,11 +110,11 @@ def process_rows(uow: UnitOfWork, rows: Sequence[Claimed], p: Pipeline,
     return out
 
 
-def reevaluate_current(s: Session, pid: int, p: Pipeline, now: datetime) -> Outcome:
+def reevaluate_current(uow: UnitOfWork, pid: int, p: Pipeline, now: datetime) -> Outcome:
     """Re-evaluate a patient's current episode from storage (diagnoses or acute marks
     changed outside the inbox); not committed."""
     out = Outcome()
-    batch = _Batch(s, p, now, {}, _lock(s, [pid]))
+    batch = _Batch(uow, p, now, {}, _lock(uow.session, [pid]))
     agg = batch._agg(pid)
     batch._record(pid, agg.ledger.reevaluate(None, agg.new_id), True)
     batch.save(out)
@@ -199,9 +199,9 @@ class _Move:
 class _Batch:
     """The aggregates of one batch and what applying its rows changed."""
 
-    def __init__(self, s: Session, p: Pipeline, now: datetime, pids: dict[PatientRef, int],
-                 patients: dict[int, dict[str, Any]]) -> None:
-        self.s, self.p, self.now, self.pids = s, p, now, pids
+    def __init__(self, uow: UnitOfWork, p: Pipeline, now: datetime,
+                 pids: dict[PatientRef, int], patients: dict[int, dict[str, Any]]) -> None:
+        self.uow, self.s, self.p, self.now, self.pids = uow, uow.session, p, now, pids
         self.patients = patients
         self.aggs: dict[int, Aggregate] = {}
         self.changes: dict[int, list[Staged]] = {}
@@ -275,7 +275,7 @@ class _Batch:
                 self._result(row, position, e)
             elif isinstance(e, DiagnosisEvent):
                 pid = self.pids[e.patient]
-                if apply_diagnosis(self.s, pid, e, self.now):
+                if apply_diagnosis(self.uow, pid, e, self.now):
                     self.s.flush()
                     agg = self._agg(pid)
                     codes = diagnosis_codes(self.s, [pid]).get(pid, set())
@@ -323,7 +323,7 @@ class _Batch:
         self.pending_out.append(out)
         for pid in (old, survivor):
             self.aggs.pop(pid, None)
-        merge(self.s, old, survivor, self.now)
+        merge(self.uow, old, survivor, self.now)
         self.s.flush()
         # The survivor now holds the old identifier's results: the batch's later rows of
         # either may touch them, so their stored versions are loaded too.
@@ -347,7 +347,7 @@ class _Batch:
             mine = written.get(agg.pid, [])
             out.alerts += [w.alert_id for w in mine]
             cleared = list(self.clear_at.pop(agg.pid, {}).values())
-            out.deliveries += _follow_up(self.s, agg, mine, cleared, self.now)
+            out.deliveries += _follow_up(self.uow, agg, mine, cleared, self.now)
 
     def _save_moves(self) -> None:
         moved = []
@@ -365,7 +365,7 @@ class _Batch:
                 moved)
 
 
-def _follow_up(s: Session, agg: Aggregate, written: list[Written],
+def _follow_up(uow: UnitOfWork, agg: Aggregate, written: list[Written],
                cleared: list[tuple[AlertRecord, float]], now: datetime) -> list[int]:
     """Lifecycle and notifications: a raised alert pages, a withdrawn one stops paging, an
     acknowledged one that got worse re-alarms; band alerts clear at a normal sodium."""
@@ -379,15 +379,15 @@ def _follow_up(s: Session, agg: Aggregate, written: list[Written],
         row = agg.alert_rows.get(str(alert_id))
         if kind == "updated" and row is not None and row["lifecycle"] != lc.ACKNOWLEDGED:
             continue  # re-alarm concerns acknowledged alerts only: no need to load it
-        alert = s.get(Alert, alert_id)
+        alert = uow.session.get(Alert, alert_id)
         assert alert is not None
-        deliveries += after_engine_change(s, alert, kind, now)
+        deliveries += after_engine_change(uow, alert, kind, now)
     for record, value in cleared:
         # As one row at a time: an acknowledged alert resolved when its condition went
         # (the batch already raised anew for later findings), an unacknowledged one is
         # cleared and still waits for its acknowledgement.
         if record.state in (ACTIVE, RESOLVED):
-            clear_gone(s, agg.pid, value, agg.ledger.policy, now, only=int(record.alert_id))
+            clear_gone(uow, agg.pid, value, agg.ledger.policy, now, only=int(record.alert_id))
     return deliveries
 
 

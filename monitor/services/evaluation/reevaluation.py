@@ -7,12 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import Session
-
 from monitor.engine.policy import Policy
 from monitor.services.evaluation.processing import Outcome, reevaluate_current
 from monitor.services.intake.pipeline import Pipeline
 from monitor.storage.repos import ledgers
+from monitor.storage.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -21,13 +20,13 @@ class Evaluated:
     alerts: list[int] = field(default_factory=list)  # alert rows raised or changed
 
 
-def diagnosis_codes(session: Session, pid: int) -> frozenset[str]:
-    return frozenset(ledgers.diagnosis_codes(session, [pid]).get(pid, set()))
+def diagnosis_codes(uow: UnitOfWork, pid: int) -> frozenset[str]:
+    return frozenset(ledgers.diagnosis_codes(uow.session, [pid]).get(pid, set()))
 
 
-def reevaluate_patient(session: Session, pid: int, policy: Policy, now: datetime
+def reevaluate_patient(uow: UnitOfWork, pid: int, policy: Policy, now: datetime
                        ) -> Evaluated:
     """Re-evaluate the patient's current episode with the diagnoses and marks now stored."""
     p = Pipeline(policy=policy, tz=ZoneInfo("UTC"))
-    out: Outcome = reevaluate_current(session, pid, p, now)
+    out: Outcome = reevaluate_current(uow, pid, p, now)
     return Evaluated(out.deliveries, out.alerts)

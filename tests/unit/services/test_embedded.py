@@ -73,7 +73,7 @@ def test_hl7_examples_received_and_processed_in_process_alert_as_expected(
             assert reply.inbox_id is not None
             assert run_inbox(runtime, reply.inbox_id) in {"processed", "already-done"}
     with runtime.uow() as uow:
-        found = list(list_alerts(uow.session, state="all"))
+        found = list(list_alerts(uow, state="all"))
         states = set(uow.session.scalars(select(InboxItem.state)))
     assert states == {"done"}
     assert found, "no alert at all"

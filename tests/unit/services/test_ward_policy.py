@@ -40,7 +40,7 @@ def test_the_salsa_ward_allows_12_while_the_default_ward_alerts_above_8(tmp_path
     rise_of_nine(rt, "S1", "SALSA")
     rise_of_nine(rt, "D1", "MED4")
     with rt.uow() as uow:
-        fired = {(a["patient_id"], a["policy"]) for a in list_alerts(uow.session)
+        fired = {(a["patient_id"], a["policy"]) for a in list_alerts(uow)
                  if a["rule"] == "OVERCORRECTION_24H"}
     assert fired == {("D1", "default")}
 
