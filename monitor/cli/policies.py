@@ -23,12 +23,14 @@ def policies(
         if as_json:
             typer.echo(json.dumps(p.model_dump(), indent=2))
             continue
-        s, h = p.limits.standard, p.limits.high
+        s, h = p.limits.standard, p.tier_limits(True)
         first = f" (first 24 h of an episode: {s.first_day_rise_24h:g})" \
             if s.first_day_rise_24h else ""
         typer.echo(f"{p.name}: {p.title}")
         typer.echo(f"  standard risk: {s.rise_24h:g} mmol/L per 24 h{first}, "
                    f"{s.rise_48h:g} per 48 h")
-        typer.echo(f"  high risk:     {h.rise_24h:g} mmol/L per 24 h, {h.rise_48h:g} per 48 h")
+        floor = f" ({p.limit_source(True)})" if p.limits.high is None else ""
+        typer.echo(f"  high risk:     {h.rise_24h:g} mmol/L per 24 h, {h.rise_48h:g} per 48 h"
+                   f"{floor}")
         typer.echo(f"  severe band:   < {p.bands.severe_below:g} mmol/L")
         typer.echo(f"  source:        {p.source}\n")

@@ -10,19 +10,27 @@ result of the patient, earlier ones included.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.engine.model import Analyte, Measurement, Method, ResultStatus
 from monitor.engine.policy import Policy
-from monitor.engine.reconcile import AlertRecord, Change, reconcile
+from monitor.engine.reconcile import ACTIVE, WITHDRAWN, AlertRecord, Change, reconcile
 from monitor.engine.risk import FACTOR_NAMES, normalise_code
-from monitor.engine.rules import Columns, evaluate_columns
+from monitor.engine.rules import (
+    PROJECTED_OVERCORRECTION,
+    Columns,
+    evaluate_columns,
+    projection_expired,
+)
 from monitor.engine.versions import Effective, Version, apply_version, resolve
 
 _RULED = (Analyte.SODIUM, Analyte.POTASSIUM)
+NOT_BORNE_OUT = "not borne out"
+EXPIRED = "projection over"
 
 
 @dataclass(slots=True)
@@ -85,6 +93,7 @@ class PatientLedger:
             self._pending_ids = new_id
             return []
         changes = self.flush()
+        appended = self._appends(before, after)
         if before is not None and before.counted:
             self.series[analyte].remove(key, before.collected_at)
         if after is not None and after.counted and after.value_mmol_l is not None:
@@ -93,7 +102,8 @@ class PatientLedger:
         times = [e.collected_at for e in (before, after) if e is not None and e.counted]
         if not times:
             return changes
-        return changes + self.reevaluate(min(times), new_id, extra_keys={key})
+        return changes + self.reevaluate(min(times), new_id, extra_keys={key},
+                                         appended=appended)
 
     def _appends(self, before: Effective | None, after: Effective | None) -> bool:
         if before is not None or after is None or not after.counted:
@@ -107,7 +117,7 @@ class PatientLedger:
             return []
         since, keys, new_id = self._pending_since, self._pending_keys, self._pending_ids
         self._pending_since, self._pending_keys, self._pending_ids = None, set(), None
-        return self.reevaluate(since, new_id, extra_keys=keys)
+        return self.reevaluate(since, new_id, extra_keys=keys, appended=True)
 
     def set_diagnosis(self, code: str, active: bool, new_id: Callable[[str], str]) -> list[Change]:
         code = normalise_code(code) if code.lower() not in FACTOR_NAMES else code.lower()
@@ -123,7 +133,10 @@ class PatientLedger:
         return changes + self.reevaluate(None, new_id)
 
     def reevaluate(self, since: datetime | None, new_id: Callable[[str], str],
-                   extra_keys: set[str] | None = None) -> list[Change]:
+                   extra_keys: set[str] | None = None, appended: bool = False) -> list[Change]:
+        """Re-evaluate the results collected from `since` on (all when None). `appended`:
+        those from `since` on are new, in collection order (see rules.not_borne_out)."""
+        known_until = since.timestamp() if appended and since is not None else math.inf
         if self.acute_marks:
             # A mark applies to the episode containing it, and a later result can end that
             # episode before the mark, changing the findings of earlier results too.
@@ -133,12 +146,39 @@ class PatientLedger:
         sodium = self.series[Analyte.SODIUM]
         findings = evaluate_columns(sodium, self.series[Analyte.POTASSIUM],
                                     frozenset(self.diagnoses), self.acute_marks, self.policy,
-                                    since)
+                                    since, known_until)
         first = 0 if since is None else bisect_left(sodium.times, since.timestamp())
         keys = {m.result_key for m in sodium.measurements[first:]} | (extra_keys or set())
-        changes = reconcile(self.alerts, findings, keys, new_id)
+        changes = reconcile(self.alerts, findings, keys, new_id,
+                            self.policy.rates.relowering_hours)
         self.alerts.extend(c.alert for c in changes if c.kind == "raised")
+        for change in changes:
+            if change.kind == "withdrawn" and change.alert.rule == PROJECTED_OVERCORRECTION:
+                reason = self._not_borne_out(change.alert)
+                change.alert.withdrawn_reason = reason or change.alert.withdrawn_reason
+        for alert in self.alerts:  # raised by appends, refuted by what is known now
+            if alert.state == ACTIVE and alert.rule == PROJECTED_OVERCORRECTION:
+                reason = self._not_borne_out(alert)
+                if reason is not None:
+                    alert.state, alert.withdrawn_reason = WITHDRAWN, reason
+                    changes.append(Change("withdrawn", alert))
         return changes
+
+    def _not_borne_out(self, alert: AlertRecord) -> str | None:
+        """Why a projection no longer holds, once its 24 h have passed; None before."""
+        f = alert.latest
+        nadir_at, nadir = f.extra.get("from_at"), f.extra.get("low_mmol_l")
+        sodium = self.series[Analyte.SODIUM]
+        if nadir_at is None or nadir is None or f.limit_mmol_l is None or \
+                not projection_expired(nadir_at, sodium.times):
+            return None
+        lo = bisect_right(sodium.times, nadir_at)
+        hi = bisect_right(sodium.times, nadir_at + 24 * 3600)
+        if any(v - nadir > f.limit_mmol_l for v in sodium.values[lo:hi]):
+            return (f"{EXPIRED}: the 24 h after the low value of {_n(nadir)} mmol/L have "
+                    f"passed and sodium crossed the limit (see the overcorrection alert)")
+        return (f"{NOT_BORNE_OUT}: in the 24 h after the low value of {_n(nadir)} mmol/L "
+                f"sodium stayed within the {_n(f.limit_mmol_l)} mmol/L limit")
 
     def restore(self, key: str, analyte: Analyte, method: Method, versions: list[Version],
                 test: bool) -> None:
@@ -153,6 +193,10 @@ class PatientLedger:
 
     def is_test(self, alert: AlertRecord) -> bool:
         return all(self.results[k].test for k in alert.evidence if k in self.results)
+
+
+def _n(x: float) -> str:
+    return f"{x:.0f}" if float(x).is_integer() else f"{x:.1f}"
 
 
 def _same(a: Effective | None, b: Effective | None) -> bool:

@@ -6,8 +6,12 @@ after overcorrection stop active treatment and let the physician consider re-low
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import UTC, datetime, tzinfo
+
 from monitor.engine.model import Finding
 from monitor.engine.policy import Policy
+from monitor.engine.risk import POTASSIUM_LOW, SODIUM_LOW, factors_from_diagnoses
 from monitor.engine.rules import (
     FALLING_SODIUM,
     HYPERNATREMIA,
@@ -20,6 +24,9 @@ from monitor.engine.rules import (
 MIXED = " (point-of-care and laboratory values are mixed in this window: part of the rise " \
         "may be a method difference of 2-4 mmol/L)"
 
+FACTOR_WORDS = {"liver-disease": "liver disease", "alcohol-use-disorder": "alcohol use disorder",
+                "malnutrition": "malnutrition", "hypokalemia": "hypokalemia"}
+
 
 def _n(x: float | None) -> str:
     if x is None:
@@ -27,46 +34,111 @@ def _n(x: float | None) -> str:
     return f"{x:.0f}" if float(x).is_integer() else f"{x:.1f}"
 
 
-def _tier(f: Finding) -> str:
+def _icd(code: str) -> str:
+    """ICD-10 as clinicians write it: the dot after the category (F1020 -> F10.20)."""
+    return f"{code[:3]}.{code[3:]}" if len(code) > 3 and code[0].isalpha() else code
+
+
+def _hours(h: float) -> str:
+    whole, minutes = int(h), round((h - int(h)) * 60)
+    if minutes == 60:
+        whole, minutes = whole + 1, 0
+    return f"{whole} h {minutes} min" if minutes else f"{whole} h"
+
+
+def clock(epoch: float, tz: tzinfo = UTC) -> str:
+    """"07:00 on 5 Oct" in the display zone."""
+    t = datetime.fromtimestamp(epoch, tz)
+    return f"{t:%H:%M} on {t.day} {t:%b}"
+
+
+def factor_words(f: Finding, policy: Policy, diagnoses: Iterable[str] = ()) -> list[str]:
+    """Each risk factor in words, with the codes that gave it."""
+    codes = sorted(diagnoses)
+    out = []
+    for factor in f.risk_factors:
+        if factor == SODIUM_LOW:
+            out.append(f"sodium \u2264 {_n(policy.lab_risk.sodium_at_or_below)} mmol/L in "
+                       f"this episode")
+            continue
+        given = [c for c in codes if factors_from_diagnoses([c], policy) == {factor}]
+        words = FACTOR_WORDS.get(factor, factor.replace("-", " "))
+        named = [_icd(c) for c in given if c.lower() != factor]
+        if named:
+            out.append(f"{words} ({', '.join(named)})")
+        elif factor == POTASSIUM_LOW and not given:
+            out.append(f"hypokalemia (potassium below {_n(policy.lab_risk.potassium_below)} "
+                       f"mmol/L)")
+        else:
+            out.append(words)
+    return out
+
+
+def _tier(f: Finding, policy: Policy, diagnoses: Iterable[str]) -> str:
     if not f.risk_factors:
-        return "standard-risk"
-    return "high-risk (" + ", ".join(f.risk_factors) + ")"
+        return "a standard-risk patient"
+    return "a high-risk patient (" + "; ".join(factor_words(f, policy, diagnoses)) + ")"
 
 
-def message(f: Finding, policy: Policy) -> str:
+def _limit(f: Finding, policy: Policy) -> str:
+    return (f"the limit of {_n(f.limit_mmol_l)} mmol/L per {_n(f.window_hours)} h "
+            f"\u2014 {policy.limit_source(bool(f.risk_factors))}")
+
+
+def _act(f: Finding, policy: Policy) -> str:
+    """Only a critical finding asks for re-lowering; a warning asks for a recheck."""
+    if f.severity == "critical":
+        return "Call the physician now; stop active correction; consider re-lowering per " \
+               "protocol."
+    return (f"Tell the physician; recheck sodium within "
+            f"{_n(policy.monitoring.during_rate_alert_hours)} h.")
+
+
+def message(f: Finding, policy: Policy, diagnoses: Iterable[str] = (),
+            tz: tzinfo = UTC) -> str:
     low = f.extra.get("low_mmol_l")
     mixed = MIXED if f.mixed_methods else ""
     if f.rule in (OVERCORRECTION_24H, OVERCORRECTION_48H):
+        start, at = f.extra.get("from_mmol_l", low), f.extra.get("from_at")
+        span = f.extra.get("span_hours", f.window_hours or 0)
+        since = f" at {clock(at, tz)}" if at is not None else ""
+        rose = f.value_mmol_l - start if start is not None else f.rise_mmol_l
+        interpolated = (f" ({_n(round(f.rise_mmol_l or 0, 1))} mmol/L over the "
+                        f"{_n(f.window_hours)} h window, interpolated between samples)"
+                        if f.extra.get("interpolated") else "")
         return (
-            f"Sodium rose {_n(f.rise_mmol_l)} mmol/L in {_n(f.window_hours)} h "
-            f"({_n(low)} to {_n(f.value_mmol_l)} mmol/L), above the {_n(f.limit_mmol_l)} mmol/L "
-            f"limit for a {_tier(f)} patient{mixed}: stop active sodium correction and call "
-            f"the physician now to consider re-lowering (policy {policy.name})."
+            f"Sodium rose {_n(rose)} mmol/L in {_hours(span)}, from {_n(start)}{since} to "
+            f"{_n(f.value_mmol_l)} mmol/L{interpolated}: above {_limit(f, policy)}, for "
+            f"{_tier(f, policy, diagnoses)}{mixed}. {_act(f, policy)}"
         )
     if f.rule == PROJECTED_OVERCORRECTION:
+        at, limit_at = f.extra.get("from_at"), f.extra.get("limit_at")
+        recheck = f.extra.get("recheck_by")
+        since = f" at {clock(at, tz)}" if at is not None else ""
+        when = (f"at this rate the limit is reached about {clock(limit_at, tz)}"
+                if limit_at is not None else "at this rate the limit will be crossed")
+        by = f"; recheck sodium by {clock(recheck, tz)}" if recheck is not None else \
+            "; recheck sodium"
         return (
-            f"Sodium has risen {_n(f.rise_mmol_l)} mmol/L from {_n(low)} and is rising "
-            f"{f.extra.get('velocity_mmol_l_h', 0):.2f} mmol/L/h, a projected rise of "
-            f"{_n(f.extra.get('projected_rise_mmol_l'))} mmol/L within 24 h of the low value, "
-            f"above the {_n(f.limit_mmol_l)} mmol/L limit for a {_tier(f)} patient{mixed}: "
-            f"tell the physician, review fluids and urine output, and recheck sodium "
-            f"(policy {policy.name})."
+            f"Sodium has risen {_n(f.rise_mmol_l)} mmol/L from {_n(low)}{since} and is rising "
+            f"{f.extra.get('velocity_mmol_l_h', 0):.2f} mmol/L/h: {when} ({_limit(f, policy)}, "
+            f"for {_tier(f, policy, diagnoses)}){by}{mixed}. Tell the physician and review "
+            f"fluids and urine output."
         )
     if f.rule == SEVERE_HYPONATREMIA:
         return (
             f"Sodium {_n(f.value_mmol_l)} mmol/L is in the severe band (below "
             f"{_n(f.limit_mmol_l)}): call the physician now and recheck sodium every "
-            f"{_n(policy.monitoring.severe_hours)} h (policy {policy.name})."
+            f"{_n(policy.monitoring.severe_hours)} h ({policy.limit_source(False)})."
         )
     if f.rule == FALLING_SODIUM:
         return (
             f"Sodium fell {_n(-(f.rise_mmol_l or 0))} mmol/L to {_n(f.value_mmol_l)} mmol/L "
-            f"within {_n(f.window_hours)} h: tell the physician and review fluids "
-            f"(policy {policy.name})."
+            f"within {_n(f.window_hours)} h: tell the physician and review fluids."
         )
     if f.rule == HYPERNATREMIA:
         return (
             f"Sodium {_n(f.value_mmol_l)} mmol/L is above {_n(f.limit_mmol_l)}: tell the "
-            f"physician (policy {policy.name})."
+            f"physician."
         )
-    return f"{f.rule}: sodium {_n(f.value_mmol_l)} mmol/L (policy {policy.name})."
+    return f"{f.rule}: sodium {_n(f.value_mmol_l)} mmol/L."

@@ -30,9 +30,18 @@ class TierLimits(_Strict):
     first_day_rise_24h: float | None = Field(default=None, gt=0)
 
 
+# Project safety floor: a profile that sets no high-risk tier of its own (its source defines
+# one threshold for everyone, as SALSA and the European guideline do) would otherwise hold an
+# alcoholic cirrhotic to 10-12 mmol/L a day. Such a profile takes the 2013 US panel's
+# high-risk limit instead (Verbalis et al., Am J Med 2013: 8 per 24 h; 48 h project default).
+SAFETY_FLOOR = TierLimits(rise_24h=8, rise_48h=16)
+SAFETY_FLOOR_SOURCE = "project safety floor (Verbalis 2013 high-risk limit)"
+
+
 class Limits(_Strict):
     standard: TierLimits
-    high: TierLimits
+    # None: the profile's source has no high-risk tier; `Policy.tier_limits` applies the floor.
+    high: TierLimits | None = None
 
 
 class Bands(_Strict):
@@ -65,6 +74,14 @@ class Rates(_Strict):
     projection_trigger_fraction: float = Field(default=0.5, gt=0, le=1)
     falling_drop: float = 6
     falling_window_hours: float = 24
+    # Gap-aware windows (Woodfine & van Walraven 2020, "interpolated" method): when no value
+    # lies exactly at t - W, the value there is interpolated from the samples around it, if
+    # the earlier one lies within this many hours of t. 0 turns interpolation off.
+    interpolate_gap_hours: float = Field(default=72, ge=0)
+    # After an overcorrection, a fall that stays at or above the event's lowest value and
+    # comes within this many hours of the event's latest finding is re-lowering (project
+    # default): noted on the overcorrection alert, not raised as FALLING_SODIUM.
+    relowering_hours: float = Field(default=48, ge=0)
 
 
 class LabRisk(_Strict):
@@ -97,7 +114,7 @@ class Monitoring(_Strict):
 DEFAULT_RISK_CODES: dict[str, list[str]] = {
     "liver-disease": ["K70-K77"],
     "alcohol-use-disorder": ["F10"],
-    "malnutrition": ["E40-E46"],
+    "malnutrition": ["E40-E46", "E64", "R64"],
     "hypokalemia": ["E876"],
 }
 
@@ -106,6 +123,8 @@ class Policy(_Strict):
     name: str
     title: str = ""
     source: str
+    # The short name of the source that messages cite next to a limit ("seed guideline").
+    cites: str = ""
     limits: Limits
     bands: Bands = Bands()
     rates: Rates = Rates()
@@ -115,7 +134,26 @@ class Policy(_Strict):
     risk_codes: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_RISK_CODES))
 
     def tier_limits(self, high_risk: bool) -> TierLimits:
-        return self.limits.high if high_risk else self.limits.standard
+        if not high_risk:
+            return self.limits.standard
+        return self.limits.high if self.limits.high is not None else _floored(
+            self.limits.standard)
+
+    def limit_source(self, high_risk: bool) -> str:
+        """Who set the limit a patient of this tier is held to, for messages."""
+        if high_risk and self.limits.high is None:
+            return SAFETY_FLOOR_SOURCE
+        return self.cites or self.title or self.name
+
+
+@cache
+def _floored(std: TierLimits) -> TierLimits:
+    """The high-risk tier of a profile without one: its own limits, never above the floor."""
+    first_day = (None if std.first_day_rise_24h is None
+                 else min(std.first_day_rise_24h, SAFETY_FLOOR.rise_24h))
+    return TierLimits(rise_24h=min(std.rise_24h, SAFETY_FLOOR.rise_24h),
+                      rise_48h=min(std.rise_48h, SAFETY_FLOOR.rise_48h),
+                      first_day_rise_24h=first_day)
 
 
 class PolicyError(Exception):

@@ -6,6 +6,7 @@ comes from the policy profile (monitor.engine.policy, sources in docs/clinical-r
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -97,6 +98,10 @@ class _Context:
     k_values: list[float]
     diagnosed: frozenset[str]
     policy: Policy
+    # Results collected from here on are new (appended in collection order): a projection
+    # they expire was raised when it was found and is withdrawn by the ledger, as it would
+    # have been had they arrived one by one.
+    known_until: float = math.inf
 
 
 def evaluate(data: PatientData, policy: Policy, since: datetime | None = None) -> list[Finding]:
@@ -107,8 +112,10 @@ def evaluate(data: PatientData, policy: Policy, since: datetime | None = None) -
 
 def evaluate_columns(sodium: Columns, potassium: Columns, diagnosis_codes: frozenset[str],
                      acute_marks: Sequence[datetime], policy: Policy,
-                     since: datetime | None = None) -> list[Finding]:
-    """As `evaluate`, on series already in columns."""
+                     since: datetime | None = None,
+                     known_until: float = math.inf) -> list[Finding]:
+    """As `evaluate`, on series already in columns. Results collected at or after
+    `known_until` (epoch seconds) are new appends (see `projection_expired`)."""
     episodes = find_episodes(sodium.times, sodium.values, policy)
     acute: set[int] = set()
     if acute_marks:
@@ -124,6 +131,7 @@ def evaluate_columns(sodium: Columns, potassium: Columns, diagnosis_codes: froze
         diagnosed=factors_from_diagnoses(diagnosis_codes, policy) if diagnosis_codes
         else frozenset(), policy=policy,
     )
+    ctx.known_until = known_until
     first = 0 if since is None else bisect_left(ctx.times, since.timestamp())
     findings: list[Finding] = []
     for i in range(first, len(ctx.times)):
@@ -157,13 +165,44 @@ def _risk_factors(i: int, ctx: _Context) -> tuple[str, ...]:
     return tuple(sorted(factors))
 
 
-def _limit_24h(i: int, high: bool, ctx: _Context) -> float:
+def _limit_24h(t: float, k: int | None, high: bool, ctx: _Context) -> float:
+    """European 2014: a window that starts inside the episode's first 24 h is held to the
+    first-day limit (10), a later one to the daily limit (8)."""
     tier = ctx.policy.tier_limits(high)
-    k = ctx.owner[i]
     if (tier.first_day_rise_24h is not None and k is not None
-            and ctx.times[i] - ctx.episodes[k].start <= 24 * HOUR):
+            and t - 24 * HOUR < ctx.episodes[k].start + 24 * HOUR):
         return tier.first_day_rise_24h
     return tier.rise_24h
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """Where a window's rise is measured from. `start` is the lowest counted value in
+    [t - W, t], or the value at t - W interpolated between the samples around it when that
+    is lower (daily draws drift: 121 at 07:00, 130 at 07:20 the next day is +8.9 in 24 h,
+    not "no value 24 h ago"). `anchor` is the sample a message quotes: the lowest one, or
+    the earlier of the two the interpolation used."""
+
+    lo: int
+    hi: int
+    start: float
+    anchor: int
+    interpolated: bool
+
+
+def _window(i: int, hours: float, ctx: _Context) -> _Window:
+    times, values, t = ctx.times, ctx.values, ctx.times[i]
+    lo, hi = window_bounds(times, t, hours)
+    low, low_at = lowest(values, lo, hi)
+    edge = t - hours * HOUR
+    gap = ctx.policy.rates.interpolate_gap_hours * HOUR
+    if gap > 0 and lo > 0 and times[lo] != edge and t - times[lo - 1] <= gap:
+        j = lo - 1
+        at_edge = values[j] + (values[lo] - values[j]) * (edge - times[j]) / (times[lo]
+                                                                                - times[j])
+        if at_edge < low:
+            return _Window(lo, hi, at_edge, j, True)
+    return _Window(lo, hi, low, low_at, False)
 
 
 def _findings_at(i: int, m: Measurement, ctx: _Context) -> list[Finding]:
@@ -179,20 +218,21 @@ def _findings_at(i: int, m: Measurement, ctx: _Context) -> list[Finding]:
                            **numbers))
 
     rate_allowed = _not_acute(i, ctx)
-    limit_24h = _limit_24h(i, high, ctx)
-    window_24h: tuple[int, int, float, int] | None = None
+    limit_24h = _limit_24h(t, ctx.owner[i], high, ctx)
+    window_24h: _Window | None = None
     for hours, limit in ((24.0, limit_24h), (48.0, p.tier_limits(high).rise_48h)):
-        lo, hi = window_bounds(ctx.times, t, hours)
-        low, low_at = lowest(ctx.values, lo, hi)
+        w = _window(i, hours, ctx)
         if hours == 24.0:
-            window_24h = (lo, hi, low, low_at)
+            window_24h = w
         # A rise that starts inside an acute episode is exempt even after the episode ended.
-        exempt = not (rate_allowed and _not_acute(low_at, ctx))
-        if not exempt and v - low > limit and low <= p.bands.hyponatremia_max:
+        exempt = not (rate_allowed and _not_acute(w.anchor, ctx))
+        if not exempt and v - w.start > limit and w.start <= p.bands.hyponatremia_max:
+            first = w.anchor if w.interpolated else w.lo
             found(OVERCORRECTION_24H if hours == 24.0 else OVERCORRECTION_48H,
-                  "critical" if low <= p.rates.critical_baseline_max else "warning",
-                  rise_mmol_l=v - low, window_hours=hours, limit_mmol_l=limit,
-                  mixed_methods=_mixed(ctx.methods, lo, hi), extra={"low_mmol_l": low})
+                  "critical" if w.start <= p.rates.critical_baseline_max else "warning",
+                  rise_mmol_l=v - w.start, window_hours=hours, limit_mmol_l=limit,
+                  mixed_methods=_mixed(ctx.methods, first, w.hi),
+                  extra=_from(w, ctx, t))
     fired_24h = bool(out) and out[0].rule == OVERCORRECTION_24H
     if rate_allowed and not fired_24h and window_24h is not None:
         projected = _projection(i, limit_24h, window_24h, ctx)
@@ -212,6 +252,14 @@ def _findings_at(i: int, m: Measurement, ctx: _Context) -> list[Finding]:
     return out
 
 
+def _from(w: _Window, ctx: _Context, t: float) -> dict[str, float]:
+    """The numbers a message quotes: the rule's starting value, and the real sample it
+    rests on with the real span (the rise from it is the value minus `from_mmol_l`)."""
+    return {"low_mmol_l": round(w.start, 2), "from_mmol_l": ctx.values[w.anchor],
+            "from_at": ctx.times[w.anchor], "span_hours": (t - ctx.times[w.anchor]) / HOUR,
+            "interpolated": float(w.interpolated)}
+
+
 def _not_acute(i: int, ctx: _Context) -> bool:
     """European 2014: no correction limit in acute (< 48 h, documented) hyponatremia."""
     return ctx.owner[i] is None or ctx.owner[i] not in ctx.acute
@@ -221,30 +269,50 @@ def _mixed(methods: Sequence[Method], lo: int, hi: int) -> bool:
     return len({methods[j] for j in range(lo, hi)}) > 1
 
 
-def _projection(i: int, limit: float, window: tuple[int, int, float, int],
-                ctx: _Context) -> dict[str, Any] | None:
-    """Rise so far plus velocity times the hours left until 24 h after the window's nadir."""
+def _projection(i: int, limit: float, window: _Window, ctx: _Context) -> dict[str, Any] | None:
+    """Rise so far plus velocity times the hours left until 24 h after the window's nadir.
+    The velocity counts only values from the nadir on: a fall before it says nothing about
+    how fast sodium is rising now."""
     p, t, v = ctx.policy, ctx.times[i], ctx.values[i]
-    lo, hi, low, low_at = window
+    nadir, low = window.anchor, window.start
     rise = v - low
-    if not _not_acute(low_at, ctx) or low > p.bands.hyponatremia_max:
-        return None
+    if window.interpolated or not _not_acute(nadir, ctx) or low > p.bands.hyponatremia_max:
+        return None  # an interpolated start lies 24 h back: no hours left to project over
     if rise < limit * p.rates.projection_trigger_fraction:
         return None
     vlo, vhi = window_bounds(ctx.times, t, p.rates.projection_lookback_hours)
+    vlo = max(vlo, nadir)
     if vhi - vlo < p.rates.projection_min_points:
         return None
     if ctx.times[vhi - 1] - ctx.times[vlo] < p.rates.projection_min_span_hours * HOUR:
         return None
     velocity = slope_per_hour(ctx.times, ctx.values, vlo, vhi)
-    hours_left = (ctx.times[low_at] + 24 * HOUR - t) / HOUR
+    nadir_at = ctx.times[nadir]
+    hours_left = (nadir_at + 24 * HOUR - t) / HOUR
     projected = rise + velocity * hours_left
     if velocity <= 0 or projected <= limit:
         return None
+    if projection_expired(nadir_at, ctx.times, ctx.known_until):
+        return None  # withdrawn when that was known: re-evaluating must not raise it again
+    limit_at = t + (limit - rise) / velocity * HOUR
+    recheck_by = min(limit_at, t + p.monitoring.during_rate_alert_hours * HOUR)
     return {"rise_mmol_l": rise, "window_hours": 24.0, "limit_mmol_l": limit,
-            "mixed_methods": _mixed(ctx.methods, lo, hi),
-            "extra": {"low_mmol_l": low, "velocity_mmol_l_h": round(velocity, 3),
-                      "projected_rise_mmol_l": round(projected, 1)}}
+            "mixed_methods": _mixed(ctx.methods, window.lo, window.hi),
+            "extra": {"low_mmol_l": low, "from_mmol_l": low, "from_at": nadir_at,
+                      "velocity_mmol_l_h": round(velocity, 3),
+                      "projected_rise_mmol_l": round(projected, 1),
+                      "limit_at": limit_at, "recheck_by": recheck_by}}
+
+
+def projection_expired(nadir_at: float, times: Sequence[float],
+                       known_until: float = math.inf) -> bool:
+    """A projection speaks of the 24 h after its nadir: once a counted value collected 24 h
+    or more after the nadir exists (among those collected before `known_until`), either
+    the limit was crossed (an overcorrection alert says so) or it was not borne out. Either
+    way it no longer holds. Monotone in the data, so arrival order cannot change it."""
+    end = nadir_at + 24 * HOUR
+    last = bisect_left(times, known_until) - 1
+    return last >= 0 and times[last] >= end
 
 
 def _fall(i: int, ctx: _Context) -> float | None:

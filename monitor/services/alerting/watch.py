@@ -56,13 +56,23 @@ def check_overdue(uow: UnitOfWork, policy: Policy,
                 hours=policy.episodes.gap_hours))).all())
         # Open overdue alerts of patients no longer watched (discharged, merged, or past
         # the episode gap): nothing is overdue for them any more.
-        gone = set(uow.session.scalars(select(Alert.patient_id).where(
-            Alert.rule == OVERDUE, Alert.state == "active"))) - set(latest)
+        open_gaps = set(uow.session.scalars(select(Alert.patient_id).where(
+            Alert.rule == OVERDUE, Alert.state == "active")))
+        gone = open_gaps - set(latest)
     deliveries: list[int] = []
     for pid in sorted(gone):
         with uow:
             _stop_overdue(uow, pid, now)
+    # A patient sampled more recently than the shortest interval any band asks for cannot
+    # be overdue: only the others (and open gaps, which a result may have closed) take the
+    # patient's lock and a look at the series, so a ward of recently sampled patients costs
+    # one query instead of a transaction each (and never holds up their results).
+    m = policy.monitoring
+    shortest = timedelta(hours=min(m.severe_hours, m.moderate_hours, m.mild_hours,
+                                   m.during_rate_alert_hours))
     for pid, last_at in latest.items():
+        if now - last_at <= shortest and pid not in open_gaps:
+            continue
         with uow:
             deliveries += _overdue_one(uow, pid, last_at, policy, now, notify_max_age)
     return deliveries

@@ -6,7 +6,7 @@ order. Nothing is compared with the wall clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from zlib import crc32
@@ -99,11 +99,12 @@ class Replay:
         for patient in sorted(self.patients, key=lambda p: (p.authority, p.identifier)):
             ledger = self.patients[patient]
             for alert in sorted(ledger.alerts, key=lambda a: (a.triggered_at, a.rule)):
-                yield alert_json(patient, alert, self.policy, ledger.is_test(alert))
+                yield alert_json(patient, alert, self.policy, ledger.is_test(alert),
+                                 ledger.diagnoses)
 
 
 def alert_json(patient: PatientRef, alert: AlertRecord, policy: Policy,
-               test: bool) -> dict[str, Any]:
+               test: bool, diagnoses: Iterable[str] = ()) -> dict[str, Any]:
     """The alert's JSON shape, shared by replay, `alerts list --format jsonl` and webhooks."""
     worst = alert.worst
     return {
@@ -125,7 +126,7 @@ def alert_json(patient: PatientRef, alert: AlertRecord, policy: Policy,
         "mixed_methods": any(f.mixed_methods for f in alert.evidence.values()),
         "test": test,
         "policy": policy.name,
-        "message": message(worst, policy),
+        "message": message(worst, policy, diagnoses),
         "result_key": alert.latest.result_key,
         "withdrawn_reason": alert.withdrawn_reason,
     }

@@ -215,7 +215,7 @@ def _load_alerts(s: Session, aggs: dict[int, Aggregate]) -> None:
         Alert.id, Alert.patient_id, Alert.rule, Alert.state, Alert.lifecycle, Alert.severity,
         Alert.value_mmol_l, Alert.rise_mmol_l, Alert.acknowledged_severity,
         Alert.acknowledged_rise, Alert.shelved_until, Alert.notify, Alert.evidence_count,
-        Alert.first_key, Alert.worst_key, Alert.latest_key).where(
+        Alert.first_key, Alert.worst_key, Alert.latest_key, Alert.event).where(
         Alert.patient_id.in_(list(aggs)), Alert.state == ACTIVE,
         Alert.rule.in_(ALL_RULES)))]
     if not rows:
@@ -240,7 +240,7 @@ def _load_alerts(s: Session, aggs: dict[int, Aggregate]) -> None:
     for r in rows:
         agg = aggs[r["patient_id"]]
         mine = inside[r["id"]]
-        record = AlertRecord(str(r["id"]), r["rule"], r["state"], dict(mine))
+        record = AlertRecord(str(r["id"]), r["rule"], r["state"], dict(mine), event=r["event"])
         outside = r["evidence_count"] - len(mine)
         if outside > 0:
             record.settled = _settled(s, r, outside, mine, known, cut[r["id"]])
@@ -394,7 +394,7 @@ def save_alerts(s: Session, batch: list[tuple[Aggregate, list[Staged]]],
             if record.alert_id.startswith("new:"):
                 test = agg.ledger.is_test(record)
                 raised.append((agg, record, {
-                    "patient_id": agg.pid, "rule": record.rule,
+                    "patient_id": agg.pid, "rule": record.rule, "event": record.event,
                     # Raised and withdrawn within one batch: written as withdrawn.
                     "lifecycle": "unacknowledged" if record.state == ACTIVE else "withdrawn",
                     "test": test, "notify": notify[obj] and not test, "created_at": now,
@@ -408,16 +408,20 @@ def save_alerts(s: Session, batch: list[tuple[Aggregate, list[Staged]]],
                 # update never undoes that.
                 del values["state"]
                 updated.append({"aid": int(record.alert_id), **values})
+    # Withdrawals first: a new alert may open the event of one withdrawn in this batch
+    # (one active alert per patient, rule and event).
+    if withdrawn:
+        s.execute(update(ALERTS).where(ALERTS.c.id == bindparam("aid")).values(
+            {k: bindparam(k) for k in withdrawn[0] if k != "aid"}), withdrawn)
     if raised:
         ids = s.execute(insert(ALERTS).returning(ALERTS.c.id, sort_by_parameter_order=True),
                         [values for _, _, values in raised]).scalars().all()
         for (agg, record, _), new in zip(raised, ids, strict=True):
             record.alert_id = str(new)
             agg.loaded_evidence[record.alert_id] = {}
-    for rows in (updated, withdrawn):
-        if rows:
-            s.execute(update(ALERTS).where(ALERTS.c.id == bindparam("aid")).values(
-                {k: bindparam(k) for k in rows[0] if k != "aid"}), rows)
+    if updated:
+        s.execute(update(ALERTS).where(ALERTS.c.id == bindparam("aid")).values(
+            {k: bindparam(k) for k in updated[0] if k != "aid"}), updated)
     _save_evidence(s, [(agg, c.change.alert) for agg, changes in batch for c in changes])
     events: list[dict[str, Any]] = []
     written: dict[int, list[Written]] = {}
@@ -432,7 +436,7 @@ def save_alerts(s: Session, batch: list[tuple[Aggregate, list[Staged]]],
                 "alert_id": int(record.alert_id), "at": now, "actor": SYSTEM, "action": kind,
                 "from_state": None if kind == "raised" else "unacknowledged",
                 "to_state": "withdrawn" if kind == "withdrawn" else "unacknowledged",
-                "reason": record.withdrawn_reason if kind == "withdrawn" else None,
+                "reason": record.withdrawn_reason if kind == "withdrawn" else change.note,
                 "details": staged.details})
             written.setdefault(agg.pid, []).append(
                 Written(int(record.alert_id), kind, notify[obj]))
@@ -457,7 +461,7 @@ def _summary(s: Session, agg: Aggregate, record: AlertRecord, policy: Policy,
         "limit_mmol_l": worst.limit_mmol_l, "risk_tier": worst.risk_tier,
         "risk_factors": list(worst.risk_factors),
         "mixed_methods": any(f.mixed_methods for f in record.evidence.values()),
-        "policy": policy.name, "message": message(worst, policy),
+        "policy": policy.name, "message": message(worst, policy, agg.ledger.diagnoses),
         "withdrawn_reason": record.withdrawn_reason, "triggering_result_id": current,
         "evidence_count": record.count, "first_key": first.result_key,
         "worst_key": worst.result_key, "latest_key": latest.result_key, "updated_at": now,

@@ -15,19 +15,33 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from monitor.storage.base import Base, BigId, UTCDateTime
 
+# The engine's rules: one active alert per patient, rule and overcorrection event (the
+# event is "" for the rules that have none, so for them one per patient and rule).
+# MEASUREMENT_OVERDUE is the alerting service's and keeps its own invariant.
+ENGINE_ALERT = ("state = 'active' AND rule IN ('OVERCORRECTION_24H', 'OVERCORRECTION_48H', "
+                "'PROJECTED_OVERCORRECTION', 'SEVERE_HYPONATREMIA', 'FALLING_SODIUM', "
+                "'HYPERNATREMIA')")
+
 
 class Alert(Base):
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_patient_rule_state", "patient_id", "rule", "state"),)
+    __table_args__ = (
+        Index("ix_alerts_patient_rule_state", "patient_id", "rule", "state"),
+        Index("uq_alerts_active_event", "patient_id", "rule", "event", unique=True,
+              postgresql_where=text(ENGINE_ALERT), sqlite_where=text(ENGINE_ALERT)),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     rule: Mapped[str] = mapped_column(String(64))
+    # Rate rules: the key of the finding that opened the overcorrection event.
+    event: Mapped[str] = mapped_column(String(440), default="", server_default="")
     severity: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16))  # active / withdrawn / resolved
     lifecycle: Mapped[str] = mapped_column(String(32))  # ISA-18.2 state (issue 5)

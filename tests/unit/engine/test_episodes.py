@@ -89,15 +89,24 @@ def test_eu_2014_allows_10_in_the_first_24h(end: float, fires: bool) -> None:
 
 @pytest.mark.parametrize(("end", "fires"), [(129, False), (129.5, True)])
 def test_eu_2014_allows_8_after_the_first_24h(end: float, fires: bool) -> None:
-    # Episode starts at 0 h; the result at 44 h rises from 121 at 20 h.
-    found = findings(timed([(0, 120), (20, 121), (44, end)]), "eu-2014")
+    # Episode starts at 0 h; the window of the result at 50 h starts at 26 h, after the
+    # first day, and rises from 121 there.
+    found = findings(timed([(0, 120), (26, 121), (50, end)]), "eu-2014")
     assert fired(found, OVERCORRECTION_24H) == (["r3"] if fires else [])
 
 
-def test_eu_2014_first_day_counts_from_the_episode_start_not_the_window() -> None:
-    # The episode starts at 0 h with 134, so at 34 h the limit is 8 even though the
-    # window's lowest value (120 at 10 h) is less than 24 h old.
-    found = findings(timed([(0, 134), (10, 120), (34, 129.5)]), "eu-2014")
+def test_eu_2014_a_window_starting_inside_the_first_day_keeps_its_limit() -> None:
+    # V2-10: the window [8 h, 32 h] starts inside the episode's first day, so +9 from 119
+    # is held to the first-day limit 10, not to 8.
+    found = findings(timed([(0, 116), (8, 119), (22, 126), (32, 128)]), "eu-2014")
+    assert fired(found, OVERCORRECTION_24H) == []
+    assert [f.limit_mmol_l for f in found if f.rule == OVERCORRECTION_24H] == []
+
+
+def test_eu_2014_first_day_counts_from_the_episode_start_not_the_nadir() -> None:
+    # The episode starts at 0 h with 134, so at 50 h (window from 26 h) the limit is 8 even
+    # though the window's lowest value (120 at 30 h) is less than 24 h old.
+    found = findings(timed([(0, 134), (30, 120), (50, 128.5)]), "eu-2014")
     assert [f.limit_mmol_l for f in found if f.rule == OVERCORRECTION_24H] == [8]
 
 
@@ -123,7 +132,10 @@ def test_an_acute_mark_suppresses_the_rate_rules_of_its_episode() -> None:
     points = [(0, 112), (2, 114), (4, 116), (24, 121), (48, 130)]
     plain = findings(timed(points))
     assert {f.rule for f in plain} >= {OVERCORRECTION_24H, OVERCORRECTION_48H,
-                                       PROJECTED_OVERCORRECTION, SEVERE_HYPONATREMIA}
+                                       SEVERE_HYPONATREMIA}
+    # The projection holds only until the value 24 h after its nadir arrives.
+    assert PROJECTED_OVERCORRECTION in {f.rule for f in findings(timed(points[:3]))}
+    assert not {f.rule for f in findings(timed(points[:3]), acute=[at(1)])} & RATE_RULES
     acute = findings(timed(points), acute=[at(1)])
     assert not {f.rule for f in acute} & RATE_RULES
     assert fired(acute, SEVERE_HYPONATREMIA) == fired(plain, SEVERE_HYPONATREMIA)

@@ -9,7 +9,6 @@ from monitor.engine.rules import (
     FALLING_SODIUM,
     HYPERNATREMIA,
     OVERCORRECTION_24H,
-    OVERCORRECTION_48H,
     PROJECTED_OVERCORRECTION,
     SEVERE_HYPONATREMIA,
 )
@@ -21,15 +20,46 @@ DEFAULT = built_in("default")
 def test_overcorrection_message_has_numbers_limit_tier_and_action() -> None:
     f = only(findings(timed([(0, 120), (24, 128.5)])), OVERCORRECTION_24H)
     text = message(f, DEFAULT)
-    for part in ("rose 8.5 mmol/L in 24 h", "120 to 128.5", "8 mmol/L limit",
-                 "standard-risk", "stop active sodium correction", "policy default"):
-        assert part in text
-    assert "point-of-care" not in text
+    # T0 is 08:00 UTC on 4 Mar 2024.
+    for part in ("rose 8.5 mmol/L in 24 h, from 120 at 08:00 on 4 Mar to 128.5 mmol/L",
+                 "the limit of 8 mmol/L per 24 h \u2014 seed guideline",
+                 "a standard-risk patient", "Call the physician now; stop active correction; "
+                 "consider re-lowering per protocol."):
+        assert part in text, text
+    assert "point-of-care" not in text and "policy default" not in text
 
 
-def test_high_risk_message_names_the_factors() -> None:
-    f = only(findings(timed([(0, 120), (48, 132.5)]), codes=["K70"]), OVERCORRECTION_48H)
-    assert "high-risk (liver-disease)" in message(f, DEFAULT)
+def test_the_real_span_and_start_of_an_interpolated_window() -> None:
+    # V2-01: 121 at 07:00, 130 at 07:20 the next day.
+    f = only(findings(timed([(-1, 121), (23 + 20 / 60, 130)])), OVERCORRECTION_24H)
+    text = message(f, DEFAULT)
+    assert "rose 9 mmol/L in 24 h 20 min, from 121 at 07:00 on 4 Mar" in text, text
+    assert "8.9 mmol/L over the 24 h window, interpolated" in text
+
+
+def test_a_warning_asks_for_a_recheck_not_for_re_lowering() -> None:
+    # V2-08: mild nadir (130), +9 in 20 h.
+    f = only(findings(timed([(0, 130), (20, 139)])), OVERCORRECTION_24H)
+    assert f.severity == "warning"
+    text = message(f, DEFAULT)
+    assert "Tell the physician; recheck sodium within 4 h." in text
+    assert "re-lowering" not in text and "call the physician now" not in text.lower()
+
+
+def test_high_risk_message_names_the_factors_in_words() -> None:
+    f = only(findings(timed([(0, 104), (24, 111)]), codes=["F10.20"]), OVERCORRECTION_24H)
+    text = message(f, DEFAULT, diagnoses={"F1020"})
+    assert "high-risk patient (alcohol use disorder (F10.20); sodium \u2264 105 mmol/L in " \
+           "this episode)" in text, text
+    assert "sodium<=105" not in text and "alcohol-use-disorder" not in text
+    assert "limit of 6 mmol/L per 24 h \u2014 seed guideline" in text
+
+
+def test_the_safety_floor_is_named_as_the_source() -> None:
+    f = only(findings(timed([(0, 114), (20, 124)]), "salsa-2021", codes=["K70.30"]),
+             OVERCORRECTION_24H)
+    assert "limit of 8 mmol/L per 24 h \u2014 project safety floor" in message(
+        f, built_in("salsa-2021"), diagnoses={"K7030"})
 
 
 def test_a_mixed_window_says_so() -> None:
@@ -38,11 +68,14 @@ def test_a_mixed_window_says_so() -> None:
     assert "point-of-care and laboratory values are mixed" in text
 
 
-def test_projection_message() -> None:
+def test_projection_message_says_when_the_limit_is_reached_and_when_to_recheck() -> None:
     f = only(findings(timed([(0, 120), (2, 122), (4, 124)])), PROJECTED_OVERCORRECTION)
     text = message(f, DEFAULT)
-    assert "risen 4 mmol/L from 120" in text and "rising 1.00 mmol/L/h" in text
-    assert "24 mmol/L within 24 h of the low value" in text and "8 mmol/L limit" in text
+    assert "risen 4 mmol/L from 120 at 08:00 on 4 Mar" in text and "rising 1.00" in text
+    # 4 mmol/L left at 1 mmol/L/h from 12:00: the limit at 16:00; recheck by then.
+    assert "at this rate the limit is reached about 16:00 on 4 Mar" in text, text
+    assert "recheck sodium by 16:00 on 4 Mar" in text
+    assert "projected rise" not in text
 
 
 def test_the_other_rules_have_their_message() -> None:

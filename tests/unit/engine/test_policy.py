@@ -31,8 +31,9 @@ rise_48h = 13
     [
         ("default", (8, 16), (6, 12), None, 120),
         ("us-2013", (12, 18), (8, 16), None, 125),
-        ("eu-2014", (8, 18), (8, 18), 10, 125),
-        ("salsa-2021", (12, 18), (12, 18), None, 125),
+        # No high-risk tier of their own: the project safety floor (8 / 16).
+        ("eu-2014", (8, 18), (8, 16), 10, 125),
+        ("salsa-2021", (12, 18), (8, 16), None, 125),
     ],
 )
 def test_built_in_profiles_hold_the_documented_numbers(
@@ -42,9 +43,12 @@ def test_built_in_profiles_hold_the_documented_numbers(
     p = load_policy(name)
     assert p.name == name and p.source
     assert (p.limits.standard.rise_24h, p.limits.standard.rise_48h) == standard
-    assert (p.limits.high.rise_24h, p.limits.high.rise_48h) == high
+    high_tier = p.tier_limits(True)
+    assert (high_tier.rise_24h, high_tier.rise_48h) == high
     assert p.limits.standard.first_day_rise_24h == first_day
-    assert p.limits.high.first_day_rise_24h == first_day
+    # The floor caps the first-day limit too.
+    assert high_tier.first_day_rise_24h == (None if first_day is None
+                                            else min(first_day, high_tier.rise_24h))
     assert p.bands.severe_below == severe_below
     assert p.bands.hyponatremia_max == 135 and p.bands.hypernatremia_above == 145
     assert p.rates.critical_baseline_max == 125
@@ -85,8 +89,12 @@ def test_each_profile_fires_just_above_its_own_limits(name: str, high: bool) -> 
                      ("OVERCORRECTION_48H", "r3")}),
         ("us-2013", {("SEVERE_HYPONATREMIA", "r1"), ("OVERCORRECTION_24H", "r2"),
                      ("OVERCORRECTION_24H", "r3"), ("OVERCORRECTION_48H", "r3")}),
-        ("eu-2014", {("SEVERE_HYPONATREMIA", "r1"), ("OVERCORRECTION_24H", "r3")}),
-        ("salsa-2021", {("SEVERE_HYPONATREMIA", "r1")}),
+        # eu-2014 and salsa-2021 hold liver disease to the safety floor (8 / 16); at 40 h
+        # the 24 h window starts at 16 h, interpolated 128.2, so the rise is 10.3.
+        ("eu-2014", {("SEVERE_HYPONATREMIA", "r1"), ("OVERCORRECTION_24H", "r2"),
+                     ("OVERCORRECTION_24H", "r3"), ("OVERCORRECTION_48H", "r3")}),
+        ("salsa-2021", {("SEVERE_HYPONATREMIA", "r1"), ("OVERCORRECTION_24H", "r2"),
+                        ("OVERCORRECTION_24H", "r3"), ("OVERCORRECTION_48H", "r3")}),
     ],
 )
 def test_the_four_profiles_disagree_on_the_same_high_risk_series(
@@ -120,6 +128,14 @@ def test_a_custom_profile_drives_the_rules(tmp_path: Path) -> None:
     assert fired(findings(timed([(0, 120), (24, 129.5)]), p), OVERCORRECTION_24H) == ["r2"]
 
 
+def test_a_profile_without_a_high_risk_tier_takes_the_safety_floor(tmp_path: Path) -> None:
+    p = load_policy(write(tmp_path, MINIMAL.replace("[limits.high]\nrise_24h = 7\n"
+                                                    "rise_48h = 13", "")))
+    assert (p.tier_limits(True).rise_24h, p.tier_limits(True).rise_48h) == (8, 16)
+    assert "safety floor" in p.limit_source(True)
+    assert p.limit_source(False) == "ward-7"
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
@@ -128,7 +144,7 @@ def test_a_custom_profile_drives_the_rules(tmp_path: Path) -> None:
         (("rise_24h = 9", "rise_24h = \"nine\""), "limits.standard.rise_24h"),
         (('name = "ward-7"\n', ""), "name"),
         (("[limits.high]", "[limits.high]\nrise_72h = 20"), "limits.high.rise_72h"),
-        (("[limits.high]\nrise_24h = 7\nrise_48h = 13", ""), "limits.high"),
+        (("[limits.standard]\nrise_24h = 9\nrise_48h = 17", ""), "limits.standard"),
     ],
 )
 def test_an_invalid_field_is_a_policy_error_naming_it(

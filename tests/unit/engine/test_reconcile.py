@@ -121,3 +121,56 @@ def test_badness_orders_by_the_rule_meaning() -> None:
         finding(FALLING_SODIUM, "b", 0, rise=-6))
     assert badness(finding(OVERCORRECTION_24H, "a", 0, rise=12)) > badness(
         finding(OVERCORRECTION_24H, "b", 0, rise=9))
+
+
+# --- overcorrection events --------------------------------------------------------------
+
+def rise_from(key: str, hours: float, value: float, from_hours: float,
+              from_value: float) -> Finding:
+    return Finding(rule=OVERCORRECTION_24H, severity="critical", result_key=key,
+                   collected_at=at(hours), value_mmol_l=value, rise_mmol_l=value - from_value,
+                   window_hours=24, limit_mmol_l=8, risk_tier="standard",
+                   extra={"from_at": at(from_hours).timestamp(), "low_mmol_l": from_value})
+
+
+def test_a_rise_from_a_value_after_the_event_peak_is_a_new_event() -> None:
+    # V2-06: 116 -> 125 (peak at 18 h), re-lowered to 119 at 26 h, then 128 at 44 h.
+    new_id = ids()
+    first = reconcile([], [rise_from("r2", 18, 125, 0, 116)], {"r2"}, new_id)[0].alert
+    changes = reconcile([first], [rise_from("r4", 44, 128, 26, 119)], {"r4"}, new_id)
+    assert [c.kind for c in changes] == ["raised"]
+    second = changes[0].alert
+    assert first.state == ACTIVE and second.state == ACTIVE
+    assert second.event != first.event and second.triggered_at == at(44)
+
+
+def test_a_rise_from_before_the_peak_stays_in_its_event() -> None:
+    new_id = ids()
+    first = reconcile([], [rise_from("r2", 18, 125, 0, 116)], {"r2"}, new_id)[0].alert
+    changes = reconcile([first], [rise_from("r3", 20, 126, 0, 116)], {"r3"}, new_id)
+    assert [(c.kind, c.alert is first) for c in changes] == [("updated", True)]
+
+
+def test_events_do_not_depend_on_arrival_order() -> None:
+    a, b = rise_from("r2", 18, 125, 0, 116), rise_from("r4", 44, 128, 26, 119)
+    new_id = ids()
+    late = reconcile([], [b], {"r4"}, new_id)[0].alert
+    changes = reconcile([late], [a], {"r2"}, new_id)
+    alerts = [late] + [c.alert for c in changes if c.kind == "raised"]
+    assert sorted(x.triggered_at for x in alerts if x.state == ACTIVE) == [at(18), at(44)]
+
+
+def test_re_lowering_above_the_event_nadir_is_noted_not_a_falling_warning() -> None:
+    new_id = ids()
+    event = reconcile([], [rise_from("r2", 18, 125, 0, 116)], {"r2"}, new_id)[0].alert
+    fall = Finding(rule=FALLING_SODIUM, severity="warning", result_key="r3",
+                   collected_at=at(26), value_mmol_l=119, rise_mmol_l=-6, window_hours=24,
+                   limit_mmol_l=6, risk_tier="standard")
+    changes = reconcile([event], [fall], {"r3"}, new_id)
+    assert [(c.kind, c.alert is event) for c in changes] == [("updated", True)]
+    assert changes[0].note == "re-lowered to 119 at 10:00 on 5 Mar"
+    below = Finding(rule=FALLING_SODIUM, severity="warning", result_key="r5",
+                    collected_at=at(30), value_mmol_l=114, rise_mmol_l=-11, window_hours=24,
+                    limit_mmol_l=6, risk_tier="standard")
+    raised = [c for c in reconcile([event], [below], {"r5"}, new_id) if c.kind == "raised"]
+    assert [c.alert.rule for c in raised] == [FALLING_SODIUM]  # below the first nadir

@@ -19,6 +19,10 @@ from monitor.engine.rules import (
 from tests.unit.engine.builders import T0, at, findings, fired, na, only, rules_at, series, timed
 
 SECOND = 1 / 3600
+# Interpolation off: what the window alone sees (the 48 h tests below would otherwise also
+# see the interpolated 24 h rise).
+NO_INTERPOLATION = built_in("default").model_copy(update={"rates": built_in(
+    "default").rates.model_copy(update={"interpolate_gap_hours": 0})})
 
 
 # --- OVERCORRECTION_24H ---------------------------------------------------------------------
@@ -48,8 +52,35 @@ def test_a_value_exactly_24h_before_is_in_the_window() -> None:
 
 
 def test_a_value_just_over_24h_before_is_not_in_the_window() -> None:
-    found = findings(timed([(0, 120), (24 + SECOND, 128.5)]))
+    found = findings(timed([(0, 120), (24 + SECOND, 128.5)]), NO_INTERPOLATION)
     assert fired(found, OVERCORRECTION_24H) == []
+
+
+def test_a_value_just_over_24h_before_starts_the_window_by_interpolation() -> None:
+    # V2-01: daily draws drift later; the value at t - 24 h is interpolated (121.1).
+    found = findings(timed([(0, 121), (24 + 20 / 60, 130)]))
+    f = only(found, OVERCORRECTION_24H)
+    assert f.rise_mmol_l == pytest.approx(130 - (121 + 9 * 20 / 1460))
+    assert f.extra["from_mmol_l"] == 121 and f.extra["interpolated"] == 1.0
+    assert f.extra["span_hours"] == pytest.approx(24 + 20 / 60)
+
+
+def test_interpolation_uses_the_sample_after_the_window_start() -> None:
+    # V2-02: 119 at 0 h, 131 at 28 h: 120.7 at 4 h, +10.3 in 24 h.
+    f = only(findings(timed([(0, 119), (28, 131)])), OVERCORRECTION_24H)
+    assert f.extra["low_mmol_l"] == pytest.approx(120.71, abs=0.01)
+    assert f.severity == "critical"
+
+
+def test_no_interpolation_beyond_the_gap() -> None:
+    # The earlier sample lies 73 h before: beyond interpolate_gap_hours (72).
+    assert fired(findings(timed([(0, 110), (73, 125)])), OVERCORRECTION_24H) == []
+
+
+def test_interpolation_only_lowers_the_start() -> None:
+    # The lowest value in the window (122 at 10 h) is lower than the interpolated one.
+    f = only(findings(timed([(0, 125), (10, 122), (30, 131)])), OVERCORRECTION_24H)
+    assert f.extra["low_mmol_l"] == 122 and f.extra["interpolated"] == 0.0
 
 
 @pytest.mark.parametrize(("low", "fires"), [(135, True), (136, False)])
@@ -75,7 +106,7 @@ def test_the_lowest_value_of_the_window_is_used_not_the_first() -> None:
 @pytest.mark.parametrize(("end", "fires"), [(136, False), (136.5, True)])
 def test_48h_rise_of_exactly_16_does_not_fire(end: float, fires: bool) -> None:
     # No result in between, so no 24 h window sees a rise.
-    found = findings(timed([(0, 120), (48, end)]))
+    found = findings(timed([(0, 120), (48, end)]), NO_INTERPOLATION)
     assert fired(found, OVERCORRECTION_24H) == []
     assert fired(found, OVERCORRECTION_48H) == (["r2"] if fires else [])
 
@@ -88,7 +119,7 @@ def test_48h_limit_is_12_for_a_high_risk_patient(end: float, fires: bool) -> Non
 
 def test_48h_window_ends_are_inclusive() -> None:
     assert fired(findings(timed([(0, 120), (48, 136.5)])), OVERCORRECTION_48H) == ["r2"]
-    late = findings(timed([(0, 120), (48 + SECOND, 136.5)]))
+    late = findings(timed([(0, 120), (48 + SECOND, 136.5)]), NO_INTERPOLATION)
     assert fired(late, OVERCORRECTION_48H) == []
 
 
@@ -161,10 +192,25 @@ def test_projection_is_not_reported_where_24h_overcorrection_fires() -> None:
 
 
 def test_projection_counts_24h_from_the_latest_occurrence_of_the_lowest_value() -> None:
-    # The 120 repeats at 10 h: 22 h left (not 12 h), so 4 + 0.226 x 22 = 8.97 > 8.
+    # The 120 repeats at 10 h: 22 h left (not 12 h); the velocity counts from that nadir
+    # on (2 mmol/L/h), so 4 + 2 x 22 = 48 > 8.
     found = findings(timed([(0, 120), (10, 120), (12, 124)]))
     f = only(found, PROJECTED_OVERCORRECTION)
-    assert f.extra["projected_rise_mmol_l"] == pytest.approx(9.0)
+    assert f.extra["projected_rise_mmol_l"] == pytest.approx(48.0)
+
+
+def test_projection_velocity_ignores_the_fall_before_the_nadir() -> None:
+    # 130 -> 120 -> 124: the fall before 120 would flatten the slope (0.14 /h); from the
+    # nadir on sodium rises 2 /h.
+    f = only(findings(timed([(0, 130), (8, 120), (10, 124)])), PROJECTED_OVERCORRECTION)
+    assert f.extra["velocity_mmol_l_h"] == pytest.approx(2.0)
+
+
+def test_projection_says_when_the_limit_is_reached_and_when_to_recheck() -> None:
+    f = only(findings(timed([(0, 120), (4, 124)])), PROJECTED_OVERCORRECTION)
+    # 4 mmol/L left at 1 /h: limit at 8 h; recheck within the rate-alert interval (4 h).
+    assert f.extra["limit_at"] == at(8).timestamp()
+    assert f.extra["recheck_by"] == at(8).timestamp()
 
 
 def test_projection_needs_a_lowest_at_or_below_135() -> None:
