@@ -342,7 +342,7 @@ class _Batch:
         self._save_moves()  # first: notifications are routed by the patient's ward
         save_results(self.s, aggs)
         written = save_alerts(self.s, [(agg, self.changes.pop(agg.pid, [])) for agg in aggs],
-                              self.now)
+                              self.now, self.p.tz)
         for agg in aggs:
             mine = written.get(agg.pid, [])
             out.alerts += [w.alert_id for w in mine]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import Any
 from zlib import crc32
 
@@ -36,6 +37,8 @@ class Replay:
 
     policy: Policy
     patients: dict[PatientRef, PatientLedger] = field(default_factory=dict)
+    # The zone messages give clock times in (SODIUM_TIMEZONE, as the feeds' local times).
+    tz: tzinfo = UTC
     rejects: list[Reject] = field(default_factory=list)
     seq: int = 0
     results: int = 0
@@ -100,11 +103,12 @@ class Replay:
             ledger = self.patients[patient]
             for alert in sorted(ledger.alerts, key=lambda a: (a.triggered_at, a.rule)):
                 yield alert_json(patient, alert, self.policy, ledger.is_test(alert),
-                                 ledger.diagnoses)
+                                 ledger.diagnoses, self.tz)
 
 
 def alert_json(patient: PatientRef, alert: AlertRecord, policy: Policy,
-               test: bool, diagnoses: Iterable[str] = ()) -> dict[str, Any]:
+               test: bool, diagnoses: Iterable[str] = (),
+               tz: tzinfo = UTC) -> dict[str, Any]:
     """The alert's JSON shape, shared by replay, `alerts list --format jsonl` and webhooks."""
     worst = alert.worst
     return {
@@ -126,7 +130,7 @@ def alert_json(patient: PatientRef, alert: AlertRecord, policy: Policy,
         "mixed_methods": any(f.mixed_methods for f in alert.evidence.values()),
         "test": test,
         "policy": policy.name,
-        "message": message(worst, policy, diagnoses),
+        "message": message(worst, policy, diagnoses, tz),
         "result_key": alert.latest.result_key,
         "withdrawn_reason": alert.withdrawn_reason,
     }

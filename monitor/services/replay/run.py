@@ -34,7 +34,7 @@ class Outcome:
 
 def run_part(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy, part: int = 0,
              parts: int = 1, progress: Callable[[int], object] | None = None) -> Outcome:
-    run = Replay(policy, part=part, parts=parts)
+    run = Replay(policy, part=part, parts=parts, tz=tz)
     # A replay builds millions of long-lived, acyclic objects: the cyclic collector would
     # rescan them again and again for nothing (it is re-enabled at once afterwards).
     collecting = gc.isenabled()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -375,7 +375,7 @@ class Written:
 
 
 def save_alerts(s: Session, batch: list[tuple[Aggregate, list[Staged]]],
-                now: datetime) -> dict[int, list[Written]]:
+                now: datetime, tz: tzinfo = UTC) -> dict[int, list[Written]]:
     """Write the alerts the engine changed, for every patient of the batch at once: new
     alerts in one INSERT, summaries in one executemany, evidence rows (only those that
     changed) and one alert_event per change, in the order they happened, in one each."""
@@ -390,7 +390,7 @@ def save_alerts(s: Session, batch: list[tuple[Aggregate, list[Staged]]],
             final[id(change.alert)] = change.alert
             notify[id(change.alert)] = notify.get(id(change.alert), False) or staged.notify
         for obj, record in final.items():
-            values = _summary(s, agg, record, agg.ledger.policy, now)
+            values = _summary(s, agg, record, agg.ledger.policy, now, tz)
             if record.alert_id.startswith("new:"):
                 test = agg.ledger.is_test(record)
                 raised.append((agg, record, {
@@ -446,7 +446,7 @@ def save_alerts(s: Session, batch: list[tuple[Aggregate, list[Staged]]],
 
 
 def _summary(s: Session, agg: Aggregate, record: AlertRecord, policy: Policy,
-             now: datetime) -> dict[str, Any]:
+             now: datetime, tz: tzinfo) -> dict[str, Any]:
     worst, latest, first = record.worst, record.latest, record.first
     current = agg.current_ids.get(latest.result_key)
     if current is None:
@@ -461,7 +461,7 @@ def _summary(s: Session, agg: Aggregate, record: AlertRecord, policy: Policy,
         "limit_mmol_l": worst.limit_mmol_l, "risk_tier": worst.risk_tier,
         "risk_factors": list(worst.risk_factors),
         "mixed_methods": any(f.mixed_methods for f in record.evidence.values()),
-        "policy": policy.name, "message": message(worst, policy, agg.ledger.diagnoses),
+        "policy": policy.name, "message": message(worst, policy, agg.ledger.diagnoses, tz),
         "withdrawn_reason": record.withdrawn_reason, "triggering_result_id": current,
         "evidence_count": record.count, "first_key": first.result_key,
         "worst_key": worst.result_key, "latest_key": latest.result_key, "updated_at": now,
