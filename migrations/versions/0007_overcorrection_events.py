@@ -24,7 +24,7 @@ depends_on = None
 
 ENGINE_ALERT = ("state = 'active' AND rule IN ('OVERCORRECTION_24H', 'OVERCORRECTION_48H', "
                 "'PROJECTED_OVERCORRECTION', 'SEVERE_HYPONATREMIA', 'FALLING_SODIUM', "
-                "'HYPERNATREMIA')")
+                "'HYPERNATREMIA', 'HYPERNATREMIA_LOWERED_TOO_FAST')")
 
 
 def upgrade() -> None:

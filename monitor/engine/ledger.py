@@ -63,6 +63,10 @@ class PatientLedger:
     _pending_since: datetime | None = None
     _pending_keys: set[str] = field(default_factory=set)
     _pending_ids: Callable[[str], str] | None = None
+    # Every counted sodium, suspected artefacts included (series[SODIUM] leaves them out),
+    # and the suspected artefacts by key (see `_spike`).
+    raw: Columns = field(default_factory=Columns)
+    suspects: set[str] = field(default_factory=set)
 
     def add_result(self, key: str, analyte: Analyte, method: Method, status: ResultStatus,
                    value: float | None, collected_at: datetime, arrival_seq: int,
@@ -85,31 +89,116 @@ class PatientLedger:
             return []
         if self.defer_appends and self._appends(before, after) and not self.acute_marks:
             assert after is not None and after.value_mmol_l is not None
-            self.series[analyte].insert(
+            exposed = self._insert(
                 Measurement(key, analyte, after.value_mmol_l, after.collected_at, method))
             if self._pending_since is None:
                 self._pending_since = after.collected_at
             self._pending_keys.add(key)
             self._pending_ids = new_id
-            return []
+            if not exposed:
+                return []
+            # It exposed an earlier sample as a suspected artefact: that one's findings go.
+            return self.flush() + self._reevaluate_flipped(exposed, new_id)
         changes = self.flush()
         appended = self._appends(before, after)
+        flipped: dict[str, datetime] = {}
         if before is not None and before.counted:
-            self.series[analyte].remove(key, before.collected_at)
+            flipped.update(self._remove(key, analyte, before.collected_at))
         if after is not None and after.counted and after.value_mmol_l is not None:
-            self.series[analyte].insert(
-                Measurement(key, analyte, after.value_mmol_l, after.collected_at, method))
+            flipped.update(self._insert(
+                Measurement(key, analyte, after.value_mmol_l, after.collected_at, method)))
         times = [e.collected_at for e in (before, after) if e is not None and e.counted]
         if not times:
             return changes
+        if flipped:
+            return changes + self._reevaluate_flipped(flipped, new_id, min(times), key)
         return changes + self.reevaluate(min(times), new_id, extra_keys={key},
                                          appended=appended)
+
+    def _reevaluate_flipped(self, flipped: dict[str, datetime], new_id: Callable[[str], str],
+                            since: datetime | None = None, key: str | None = None
+                            ) -> list[Change]:
+        times = list(flipped.values()) + ([since] if since is not None else [])
+        keys = set(flipped) | ({key} if key else set())
+        suspected = [k for k in flipped if k in self.suspects]
+        reason = None
+        if suspected:
+            m = self._raw_measurement(suspected[0])
+            reason = ("not confirmed by the next sample: suspected artefact"
+                      + (f" ({_n(m.value_mmol_l)} at {m.collected_at:%H:%M} on "
+                         f"{m.collected_at.day} {m.collected_at:%b})" if m else ""))
+        return self.reevaluate(min(times), new_id, extra_keys=keys, withdraw_reason=reason)
+
+    def _raw_measurement(self, key: str) -> Measurement | None:
+        return next((m for m in self.raw.measurements if m.result_key == key), None)
+
+    def _insert(self, m: Measurement) -> dict[str, datetime]:
+        """Count a measurement; for sodium, returns the samples whose artefact status this
+        changed (key -> collection time)."""
+        if m.analyte is not Analyte.SODIUM:
+            self.series[m.analyte].insert(m)
+            return {}
+        self.raw.insert(m)
+        t = m.collected_at.timestamp()
+        i = bisect_left(self.raw.times, t)
+        while self.raw.measurements[i].result_key != m.result_key:
+            i += 1
+        return self._restatus(i - 1, i + 1, m.result_key)
+
+    def _remove(self, key: str, analyte: Analyte, at: datetime) -> dict[str, datetime]:
+        if analyte is not Analyte.SODIUM:
+            self.series[analyte].remove(key, at)
+            return {}
+        i = bisect_left(self.raw.times, at.timestamp())
+        self.raw.remove(key, at)
+        if key in self.suspects:
+            self.suspects.discard(key)
+        else:
+            self.series[Analyte.SODIUM].remove(key, at)
+        return self._restatus(i - 1, i, None)
+
+    def _restatus(self, lo: int, hi: int, new: str | None) -> dict[str, datetime]:
+        """Recompute the artefact status of raw samples lo..hi (a change at one sample
+        changes its neighbours'); move them in or out of the counted series."""
+        flipped: dict[str, datetime] = {}
+        for j in range(max(lo, 0), min(hi, len(self.raw.times) - 1) + 1):
+            m = self.raw.measurements[j]
+            spike = self._spike(j)
+            if m.result_key == new:
+                if spike:
+                    self.suspects.add(m.result_key)
+                else:
+                    self.series[Analyte.SODIUM].insert(m)
+                continue
+            if spike and m.result_key not in self.suspects:
+                self.suspects.add(m.result_key)
+                self.series[Analyte.SODIUM].remove(m.result_key, m.collected_at)
+                flipped[m.result_key] = m.collected_at
+            elif not spike and m.result_key in self.suspects:
+                self.suspects.discard(m.result_key)
+                self.series[Analyte.SODIUM].insert(m)
+                flipped[m.result_key] = m.collected_at
+        return flipped
+
+    def _spike(self, j: int) -> bool:
+        """A sample that jumps by >= jump_mmol_l from the one before and that the next one,
+        collected within confirm_hours, brings back to within return_mmol_l of it: a
+        suspected artefact (a drip-arm sample, redrawn). A rise the next sample keeps, or
+        one confirmed only later, stays counted."""
+        a = self.policy.artefacts
+        times, values = self.raw.times, self.raw.values
+        if j <= 0 or j + 1 >= len(times):
+            return False
+        before, value, after = values[j - 1], values[j], values[j + 1]
+        return (abs(value - before) >= a.jump_mmol_l
+                and times[j + 1] - times[j] <= a.confirm_hours * 3600
+                and abs(after - before) <= a.return_mmol_l)
 
     def _appends(self, before: Effective | None, after: Effective | None) -> bool:
         if before is not None or after is None or not after.counted:
             return False
         t = after.collected_at.timestamp()
-        return all(not c.times or t > c.times[-1] for c in self.series.values())
+        return all(not c.times or t > c.times[-1] for c in (*self.series.values(), self.raw))
 
     def flush(self) -> list[Change]:
         """Evaluate the deferred appended results."""
@@ -133,7 +222,8 @@ class PatientLedger:
         return changes + self.reevaluate(None, new_id)
 
     def reevaluate(self, since: datetime | None, new_id: Callable[[str], str],
-                   extra_keys: set[str] | None = None, appended: bool = False) -> list[Change]:
+                   extra_keys: set[str] | None = None, appended: bool = False,
+                   withdraw_reason: str | None = None) -> list[Change]:
         """Re-evaluate the results collected from `since` on (all when None). `appended`:
         those from `since` on are new, in collection order (see rules.not_borne_out)."""
         known_until = since.timestamp() if appended and since is not None else math.inf
@@ -150,7 +240,7 @@ class PatientLedger:
         first = 0 if since is None else bisect_left(sodium.times, since.timestamp())
         keys = {m.result_key for m in sodium.measurements[first:]} | (extra_keys or set())
         changes = reconcile(self.alerts, findings, keys, new_id,
-                            self.policy.rates.relowering_hours)
+                            self.policy.rates.relowering_hours, withdraw_reason)
         self.alerts.extend(c.alert for c in changes if c.kind == "raised")
         for change in changes:
             if change.kind == "withdrawn" and change.alert.rule == PROJECTED_OVERCORRECTION:
@@ -188,8 +278,7 @@ class PatientLedger:
         eff = res.effective
         if analyte in _RULED and eff is not None and eff.counted and \
                 eff.value_mmol_l is not None:
-            self.series[analyte].insert(
-                Measurement(key, analyte, eff.value_mmol_l, eff.collected_at, method))
+            self._insert(Measurement(key, analyte, eff.value_mmol_l, eff.collected_at, method))
 
     def is_test(self, alert: AlertRecord) -> bool:
         return all(self.results[k].test for k in alert.evidence if k in self.results)
@@ -230,7 +319,11 @@ def absorb(survivor: PatientLedger, old: PatientLedger, reason: str,
         if res.analyte in _RULED and (eff := res.effective) is not None and eff.counted
         and eff.value_mmol_l is not None
     ]
-    survivor.series = {a: Columns.of([m for m in counted if m.analyte is a]) for a in _RULED}
+    survivor.series = {a: Columns() for a in _RULED}
+    survivor.raw, survivor.suspects = Columns(), set()
+    for m in sorted(counted, key=lambda x: (x.collected_at, x.result_key)):
+        survivor._insert(m)
     old.results, old.alerts = {}, []
     old.series = {a: Columns() for a in _RULED}
+    old.raw, old.suspects = Columns(), set()
     return changes + survivor.reevaluate(None, new_id)

@@ -15,6 +15,7 @@ from monitor.engine.risk import POTASSIUM_LOW, SODIUM_LOW, factors_from_diagnose
 from monitor.engine.rules import (
     FALLING_SODIUM,
     HYPERNATREMIA,
+    HYPERNATREMIA_LOWERED_TOO_FAST,
     OVERCORRECTION_24H,
     OVERCORRECTION_48H,
     PROJECTED_OVERCORRECTION,
@@ -94,8 +95,16 @@ def _act(f: Finding, policy: Policy) -> str:
             f"{_n(policy.monitoring.during_rate_alert_hours)} h.")
 
 
+REDRAW = " Implausibly fast change: redraw before acting."
+
+
 def message(f: Finding, policy: Policy, diagnoses: Iterable[str] = (),
             tz: tzinfo = UTC) -> str:
+    text = _message(f, policy, diagnoses, tz)
+    return text + REDRAW if f.extra.get("unconfirmed_jump") else text
+
+
+def _message(f: Finding, policy: Policy, diagnoses: Iterable[str], tz: tzinfo) -> str:
     low = f.extra.get("low_mmol_l")
     mixed = MIXED if f.mixed_methods else ""
     if f.rule in (OVERCORRECTION_24H, OVERCORRECTION_48H):
@@ -106,6 +115,15 @@ def message(f: Finding, policy: Policy, diagnoses: Iterable[str] = (),
         interpolated = (f" ({_n(round(f.rise_mmol_l or 0, 1))} mmol/L over the "
                         f"{_n(f.window_hours)} h window, interpolated between samples)"
                         if f.extra.get("interpolated") else "")
+        if f.extra.get("method_adjusted"):
+            return (
+                f"Sodium rose {_n(rose)} mmol/L in {_hours(span)}, from {_n(start)}{since} "
+                f"(laboratory) to {_n(f.value_mmol_l)} mmol/L (point of care): "
+                f"{_n(round(f.rise_mmol_l or 0, 1))} on the laboratory's scale, above "
+                f"{_limit(f, policy)}, for {_tier(f, policy, diagnoses)}. A point-of-care "
+                f"value may read about {_n(policy.methods.poc_offset_mmol_l)} mmol/L lower "
+                f"than the laboratory: confirm with a laboratory sample. {_act(f, policy)}"
+            )
         return (
             f"Sodium rose {_n(rose)} mmol/L in {_hours(span)}, from {_n(start)}{since} to "
             f"{_n(f.value_mmol_l)} mmol/L{interpolated}: above {_limit(f, policy)}, for "
@@ -137,8 +155,19 @@ def message(f: Finding, policy: Policy, diagnoses: Iterable[str] = (),
             f"within {_n(f.window_hours)} h: tell the physician and review fluids."
         )
     if f.rule == HYPERNATREMIA:
+        if f.severity == "critical":
+            return (f"Sodium {_n(f.value_mmol_l)} mmol/L is at or above the critical "
+                    f"{_n(policy.bands.hypernatremia_critical)}: call the physician now.")
         return (
             f"Sodium {_n(f.value_mmol_l)} mmol/L is above {_n(f.limit_mmol_l)}: tell the "
             f"physician."
+        )
+    if f.rule == HYPERNATREMIA_LOWERED_TOO_FAST:
+        return (
+            f"Sodium fell {_n(-(f.rise_mmol_l or 0))} mmol/L within 24 h to "
+            f"{_n(f.value_mmol_l)} mmol/L from above {_n(policy.bands.hypernatremia_above)}: "
+            f"faster than {_n(f.limit_mmol_l)} mmol/L a day risks cerebral oedema. Tell the "
+            f"physician; slow the correction; recheck sodium within "
+            f"{_n(policy.monitoring.during_rate_alert_hours)} h."
         )
     return f"{f.rule}: sodium {_n(f.value_mmol_l)} mmol/L."

@@ -52,6 +52,8 @@ class Bands(_Strict):
     moderate_min: float = 120
     severe_below: float = 120
     hypernatremia_above: float = 145
+    # Project default: the common laboratory critical value for sodium.
+    hypernatremia_critical: float = 160
 
     @model_validator(mode="after")
     def _ordered(self) -> Bands:
@@ -82,6 +84,30 @@ class Rates(_Strict):
     # comes within this many hours of the event's latest finding is re-lowering (project
     # default): noted on the overcorrection alert, not raised as FALLING_SODIUM.
     relowering_hours: float = Field(default=48, ge=0)
+
+
+class Hypernatremia(_Strict):
+    """Lowering a high sodium too fast (cerebral oedema): Adrogue & Madias, NEJM 2000, about
+    10 mmol/L a day in chronic hypernatremia; the limit 12 is a project default."""
+
+    lowering_24h: float = Field(default=12, gt=0)
+
+
+class Artefacts(_Strict):
+    """Suspected artefacts (project defaults): a jump of at least `jump_mmol_l` from the
+    previous counted value that the next one, within `confirm_hours`, brings back to within
+    `return_mmol_l` of it (a drip-arm or contaminated sample, redrawn)."""
+
+    jump_mmol_l: float = Field(default=8, gt=0)
+    confirm_hours: float = Field(default=6, ge=0)
+    return_mmol_l: float = Field(default=3, ge=0)
+
+
+class Methods(_Strict):
+    """Direct ISE (blood gas, point of care) reads about 1.9 mmol/L lower than the
+    laboratory's indirect ISE (Refardt et al., EJE 2019); project default 2."""
+
+    poc_offset_mmol_l: float = Field(default=2, ge=0)
 
 
 class LabRisk(_Strict):
@@ -129,6 +155,9 @@ class Policy(_Strict):
     bands: Bands = Bands()
     rates: Rates = Rates()
     lab_risk: LabRisk = LabRisk()
+    hypernatremia: Hypernatremia = Hypernatremia()
+    artefacts: Artefacts = Artefacts()
+    methods: Methods = Methods()
     episodes: Episodes = Episodes()
     monitoring: Monitoring = Monitoring()
     risk_codes: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_RISK_CODES))

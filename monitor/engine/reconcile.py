@@ -135,6 +135,7 @@ def reconcile(
     reevaluated: Collection[str],
     new_id: Callable[[str], str],
     relowering_hours: float = 48.0,
+    withdraw_reason: str | None = None,
 ) -> list[Change]:
     """Fold the findings of re-evaluated results into a patient's alerts (in place).
 
@@ -174,6 +175,10 @@ def reconcile(
             changes.append(Change("raised", alert))
             continue
         changes += _fold(alert, fresh, reevaluated)
+    if withdraw_reason:  # why the evidence went, when the caller knows better
+        for change in changes:
+            if change.kind == "withdrawn":
+                change.alert.withdrawn_reason = withdraw_reason
     return changes
 
 

@@ -25,9 +25,10 @@ PROJECTED_OVERCORRECTION = "PROJECTED_OVERCORRECTION"
 SEVERE_HYPONATREMIA = "SEVERE_HYPONATREMIA"
 FALLING_SODIUM = "FALLING_SODIUM"
 HYPERNATREMIA = "HYPERNATREMIA"
+HYPERNATREMIA_LOWERED_TOO_FAST = "HYPERNATREMIA_LOWERED_TOO_FAST"
 RATE_RULES = frozenset({OVERCORRECTION_24H, OVERCORRECTION_48H, PROJECTED_OVERCORRECTION})
 ALL_RULES = (OVERCORRECTION_24H, OVERCORRECTION_48H, PROJECTED_OVERCORRECTION,
-             SEVERE_HYPONATREMIA, FALLING_SODIUM, HYPERNATREMIA)
+             SEVERE_HYPONATREMIA, FALLING_SODIUM, HYPERNATREMIA, HYPERNATREMIA_LOWERED_TOO_FAST)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,8 +211,14 @@ def _findings_at(i: int, m: Measurement, ctx: _Context) -> list[Finding]:
     factors = _risk_factors(i, ctx)
     high = bool(factors)
     out: list[Finding] = []
+    # The latest value jumped: until the next sample confirms or reverses it (a reversal
+    # makes it a suspected artefact, see PatientLedger._spike), findings say to redraw.
+    jumped = i == len(ctx.times) - 1 and i > 0 and \
+        abs(v - ctx.values[i - 1]) >= p.artefacts.jump_mmol_l
 
     def found(rule: str, severity: str, **numbers: Any) -> None:
+        if jumped:
+            numbers["extra"] = {**numbers.get("extra", {}), "unconfirmed_jump": 1.0}
         out.append(Finding(rule=rule, severity=severity, result_key=m.result_key,
                            collected_at=m.collected_at, value_mmol_l=v,
                            risk_tier="high" if high else "standard", risk_factors=factors,
@@ -226,13 +233,23 @@ def _findings_at(i: int, m: Measurement, ctx: _Context) -> list[Finding]:
             window_24h = w
         # A rise that starts inside an acute episode is exempt even after the episode ended.
         exempt = not (rate_allowed and _not_acute(w.anchor, ctx))
-        if not exempt and v - w.start > limit and w.start <= p.bands.hyponatremia_max:
+        raw = v - w.start
+        adjusted = raw + _method_shift(ctx.methods[w.anchor], ctx.methods[i], p)
+        if not exempt and max(raw, adjusted) > limit and w.start <= p.bands.hyponatremia_max:
             first = w.anchor if w.interpolated else w.lo
+            extra = _from(w, ctx, t)
+            # A raw rise above the limit is never explained away; one that is above it
+            # only once the methods are put on one scale is a warning asking for a lab value.
+            only_adjusted = raw <= limit
+            if only_adjusted:
+                extra["method_adjusted"] = 1.0
             found(OVERCORRECTION_24H if hours == 24.0 else OVERCORRECTION_48H,
-                  "critical" if w.start <= p.rates.critical_baseline_max else "warning",
-                  rise_mmol_l=v - w.start, window_hours=hours, limit_mmol_l=limit,
-                  mixed_methods=_mixed(ctx.methods, first, w.hi),
-                  extra=_from(w, ctx, t))
+                  "critical" if w.start <= p.rates.critical_baseline_max and not only_adjusted
+                  else "warning",
+                  rise_mmol_l=adjusted if only_adjusted else raw, window_hours=hours,
+                  limit_mmol_l=limit,
+                  mixed_methods=only_adjusted or _mixed(ctx.methods, first, w.hi),
+                  extra=extra)
     fired_24h = bool(out) and out[0].rule == OVERCORRECTION_24H
     if rate_allowed and not fired_24h and window_24h is not None:
         projected = _projection(i, limit_24h, window_24h, ctx)
@@ -247,9 +264,34 @@ def _findings_at(i: int, m: Measurement, ctx: _Context) -> list[Finding]:
             found(FALLING_SODIUM, "warning", rise_mmol_l=-fall,
                   window_hours=p.rates.falling_window_hours, limit_mmol_l=p.rates.falling_drop)
     if v > p.bands.hypernatremia_above:
-        found(HYPERNATREMIA, "warning", rise_mmol_l=None, window_hours=None,
-              limit_mmol_l=p.bands.hypernatremia_above)
+        found(HYPERNATREMIA, "critical" if v >= p.bands.hypernatremia_critical else "warning",
+              rise_mmol_l=None, window_hours=None, limit_mmol_l=p.bands.hypernatremia_above)
+    lowered = _hypernatremia_fall(i, ctx)
+    if lowered is not None and lowered > p.hypernatremia.lowering_24h:
+        found(HYPERNATREMIA_LOWERED_TOO_FAST, "warning", rise_mmol_l=-lowered,
+              window_hours=24.0, limit_mmol_l=p.hypernatremia.lowering_24h)
     return out
+
+
+def _method_shift(start: Method, value: Method, p: Policy) -> float:
+    """What a rise gains on the laboratory's scale: a point-of-care value reads about
+    `poc_offset` lower, so lab -> poc understates the rise and poc -> lab overstates it."""
+    if start is value:
+        return 0.0
+    if start is Method.LAB and value is Method.POINT_OF_CARE:
+        return p.methods.poc_offset_mmol_l
+    if start is Method.POINT_OF_CARE and value is Method.LAB:
+        return -p.methods.poc_offset_mmol_l
+    return 0.0
+
+
+def _hypernatremia_fall(i: int, ctx: _Context) -> float | None:
+    """How far the value lies below the highest value above the hypernatremia band in the
+    preceding 24 h (None when there is none)."""
+    t, above = ctx.times[i], ctx.policy.bands.hypernatremia_above
+    lo, hi = bisect_left(ctx.times, t - 24 * HOUR), bisect_left(ctx.times, t)
+    top = max((x for x in ctx.values[lo:hi] if x > above), default=None)
+    return None if top is None else top - ctx.values[i]
 
 
 def _from(w: _Window, ctx: _Context, t: float) -> dict[str, float]:

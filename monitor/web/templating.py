@@ -14,6 +14,7 @@ RULE_NAMES = {
     "SEVERE_HYPONATREMIA": "Severe hyponatremia",
     "FALLING_SODIUM": "Falling sodium",
     "HYPERNATREMIA": "Hypernatremia",
+    "HYPERNATREMIA_LOWERED_TOO_FAST": "Hypernatremia lowered too fast",
     "MEASUREMENT_OVERDUE": "Sodium overdue",
 }
 
