@@ -16,7 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from monitor.engine.model import Analyte, Measurement, Method, ResultStatus
+from monitor.engine.model import (
+    GLUCOSE_MG_DL_PER_MMOL_L,
+    Analyte,
+    Measurement,
+    Method,
+    ResultStatus,
+)
 from monitor.engine.policy import Policy
 from monitor.engine.reconcile import ACTIVE, WITHDRAWN, AlertRecord, Change, reconcile
 from monitor.engine.risk import FACTOR_NAMES, normalise_code
@@ -28,7 +34,9 @@ from monitor.engine.rules import (
 )
 from monitor.engine.versions import Effective, Version, apply_version, resolve
 
-_RULED = (Analyte.SODIUM, Analyte.POTASSIUM)
+# What the ledger keeps in series: sodium and potassium for the rules, glucose to correct
+# the sodium it pairs with.
+_RULED = (Analyte.SODIUM, Analyte.POTASSIUM, Analyte.GLUCOSE)
 NOT_BORNE_OUT = "not borne out"
 EXPIRED = "projection over"
 
@@ -89,16 +97,22 @@ class PatientLedger:
             return []
         if self.defer_appends and self._appends(before, after) and not self.acute_marks:
             assert after is not None and after.value_mmol_l is not None
-            exposed = self._insert(
-                Measurement(key, analyte, after.value_mmol_l, after.collected_at, method))
-            if self._pending_since is None:
-                self._pending_since = after.collected_at
-            self._pending_keys.add(key)
-            self._pending_ids = new_id
-            if not exposed:
+            m = Measurement(key, analyte, after.value_mmol_l, after.collected_at, method)
+            if not self._changes_earlier(m):
+                self._insert(m)
+                if self._pending_since is None:
+                    self._pending_since = after.collected_at
+                self._pending_keys.add(key)
+                self._pending_ids = new_id
                 return []
-            # It exposed an earlier sample as a suspected artefact: that one's findings go.
-            return self.flush() + self._reevaluate_flipped(exposed, new_id)
+            # It changes how earlier samples count (a spike it reverses, a sodium its glucose
+            # corrects): what was deferred is evaluated first, as it would have been then.
+            changes = self.flush()
+            exposed = self._insert(m)
+            if not exposed:
+                return changes + self.reevaluate(m.collected_at, new_id, extra_keys={key},
+                                                 appended=True)
+            return changes + self._reevaluate_flipped(exposed, new_id, m.collected_at, key)
         changes = self.flush()
         appended = self._appends(before, after)
         flipped: dict[str, datetime] = {}
@@ -129,12 +143,26 @@ class PatientLedger:
                          f"{m.collected_at.day} {m.collected_at:%b})" if m else ""))
         return self.reevaluate(min(times), new_id, extra_keys=keys, withdraw_reason=reason)
 
+    def _changes_earlier(self, m: Measurement) -> bool:
+        """Whether appending `m` may change how an earlier sample counts."""
+        if m.analyte is Analyte.GLUCOSE:
+            return True
+        if m.analyte is not Analyte.SODIUM or len(self.raw.times) < 2:
+            return False
+        a, times, values = self.policy.artefacts, self.raw.times, self.raw.values
+        return (abs(values[-1] - values[-2]) >= a.jump_mmol_l
+                and m.collected_at.timestamp() - times[-1] <= a.confirm_hours * 3600
+                and abs(m.value_mmol_l - values[-2]) <= a.return_mmol_l)
+
     def _raw_measurement(self, key: str) -> Measurement | None:
         return next((m for m in self.raw.measurements if m.result_key == key), None)
 
     def _insert(self, m: Measurement) -> dict[str, datetime]:
-        """Count a measurement; for sodium, returns the samples whose artefact status this
-        changed (key -> collection time)."""
+        """Count a measurement; returns the sodium samples whose artefact status or
+        glucose correction this changed (key -> collection time)."""
+        if m.analyte is Analyte.GLUCOSE:
+            self.series[m.analyte].insert(m)
+            return self._recorrect(m.collected_at)
         if m.analyte is not Analyte.SODIUM:
             self.series[m.analyte].insert(m)
             return {}
@@ -146,6 +174,9 @@ class PatientLedger:
         return self._restatus(i - 1, i + 1, m.result_key)
 
     def _remove(self, key: str, analyte: Analyte, at: datetime) -> dict[str, datetime]:
+        if analyte is Analyte.GLUCOSE:
+            self.series[analyte].remove(key, at)
+            return self._recorrect(at)
         if analyte is not Analyte.SODIUM:
             self.series[analyte].remove(key, at)
             return {}
@@ -168,7 +199,7 @@ class PatientLedger:
                 if spike:
                     self.suspects.add(m.result_key)
                 else:
-                    self.series[Analyte.SODIUM].insert(m)
+                    self.series[Analyte.SODIUM].insert(self._corrected(m))
                 continue
             if spike and m.result_key not in self.suspects:
                 self.suspects.add(m.result_key)
@@ -176,7 +207,48 @@ class PatientLedger:
                 flipped[m.result_key] = m.collected_at
             elif not spike and m.result_key in self.suspects:
                 self.suspects.discard(m.result_key)
-                self.series[Analyte.SODIUM].insert(m)
+                self.series[Analyte.SODIUM].insert(self._corrected(m))
+                flipped[m.result_key] = m.collected_at
+        return flipped
+
+    def _corrected(self, m: Measurement) -> Measurement:
+        """The sodium as the rules see it: corrected for the nearest glucose collected within
+        `glucose.pair_minutes` when that is above `glucose.correct_above_mg_dl` (a high
+        glucose draws water into the plasma and lowers the measured sodium)."""
+        g = self.policy.glucose
+        glucose = self.series[Analyte.GLUCOSE]
+        if not glucose.times:
+            return m
+        t, reach = m.collected_at.timestamp(), g.pair_minutes * 60
+        lo, hi = bisect_left(glucose.times, t - reach), bisect_right(glucose.times, t + reach)
+        if lo >= hi:
+            return m
+        near = min(range(lo, hi), key=lambda j: (abs(glucose.times[j] - t), -glucose.times[j]))
+        mg_dl = glucose.values[near] * GLUCOSE_MG_DL_PER_MMOL_L
+        if mg_dl <= g.correct_above_mg_dl:
+            return m
+        value = m.value_mmol_l + g.factor * (mg_dl - 100) / 100
+        return Measurement(m.result_key, m.analyte, round(value, 1), m.collected_at,
+                           m.method, measured_mmol_l=m.value_mmol_l)
+
+    def _recorrect(self, at: datetime) -> dict[str, datetime]:
+        """A glucose came or went: re-correct the counted sodium it may pair with."""
+        reach = self.policy.glucose.pair_minutes * 60
+        t = at.timestamp()
+        raw, counted = self.raw, self.series[Analyte.SODIUM]
+        lo, hi = bisect_left(raw.times, t - reach), bisect_right(raw.times, t + reach)
+        flipped: dict[str, datetime] = {}
+        for j in range(lo, hi):
+            m = raw.measurements[j]
+            if m.result_key in self.suspects:
+                continue
+            now = self._corrected(m)
+            k = bisect_left(counted.times, m.collected_at.timestamp())
+            while counted.measurements[k].result_key != m.result_key:
+                k += 1
+            if counted.values[k] != now.value_mmol_l:
+                counted.remove(m.result_key, m.collected_at)
+                counted.insert(now)
                 flipped[m.result_key] = m.collected_at
         return flipped
 

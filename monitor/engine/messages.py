@@ -101,6 +101,10 @@ REDRAW = " Implausibly fast change: redraw before acting."
 def message(f: Finding, policy: Policy, diagnoses: Iterable[str] = (),
             tz: tzinfo = UTC) -> str:
     text = _message(f, policy, diagnoses, tz)
+    measured = f.extra.get("measured_mmol_l")
+    if measured is not None:
+        text += (f" Sodium {_n(f.value_mmol_l)} is corrected for a high glucose (measured "
+                 f"{_n(measured)} mmol/L).")
     return text + REDRAW if f.extra.get("unconfirmed_jump") else text
 
 

@@ -11,11 +11,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+GLUCOSE_MG_DL_PER_MMOL_L = 18.016  # glucose, 180.16 g/mol
+
 
 class Analyte(StrEnum):
     SODIUM = "sodium"
     POTASSIUM = "potassium"
     URINE_SODIUM = "urine-sodium"
+    # Stored in mmol/L like the others; the glucose correction works in mg/dL.
+    GLUCOSE = "glucose"
 
 
 class Method(StrEnum):
@@ -64,6 +68,8 @@ class Measurement:  # not frozen: built per result on the hot path
     value_mmol_l: float
     collected_at: datetime
     method: Method = Method.LAB
+    # A sodium the rules see corrected for a paired high glucose: the value as measured.
+    measured_mmol_l: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

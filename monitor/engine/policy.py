@@ -110,6 +110,17 @@ class Methods(_Strict):
     poc_offset_mmol_l: float = Field(default=2, ge=0)
 
 
+class Glucose(_Strict):
+    """Glucose-corrected sodium: a sodium paired with a glucose above `correct_above_mg_dl`
+    collected within `pair_minutes` is evaluated as Na + factor x (glucose - 100) / 100 mg/dL.
+    Factor 2.4: Hillier et al., Am J Med 1999 (Katz 1973's 1.6 is the documented
+    alternative); the threshold 200 and the 60 min pairing are project defaults."""
+
+    pair_minutes: float = Field(default=60, ge=0)
+    correct_above_mg_dl: float = Field(default=200, gt=0)
+    factor: float = Field(default=2.4, ge=0)
+
+
 class LabRisk(_Strict):
     """Risk factors derived from lab values (2013 US panel: Na <= 105, hypokalemia)."""
 
@@ -158,6 +169,7 @@ class Policy(_Strict):
     hypernatremia: Hypernatremia = Hypernatremia()
     artefacts: Artefacts = Artefacts()
     methods: Methods = Methods()
+    glucose: Glucose = Glucose()
     episodes: Episodes = Episodes()
     monitoring: Monitoring = Monitoring()
     risk_codes: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_RISK_CODES))

@@ -219,6 +219,8 @@ def _findings_at(i: int, m: Measurement, ctx: _Context) -> list[Finding]:
     def found(rule: str, severity: str, **numbers: Any) -> None:
         if jumped:
             numbers["extra"] = {**numbers.get("extra", {}), "unconfirmed_jump": 1.0}
+        if m.measured_mmol_l is not None:  # the rules saw the glucose-corrected value
+            numbers["extra"] = {**numbers.get("extra", {}), "measured_mmol_l": m.measured_mmol_l}
         out.append(Finding(rule=rule, severity=severity, result_key=m.result_key,
                            collected_at=m.collected_at, value_mmol_l=v,
                            risk_tier="high" if high else "standard", risk_factors=factors,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from monitor.engine.model import Analyte, ResultStatus
+from monitor.engine.model import GLUCOSE_MG_DL_PER_MMOL_L, Analyte, ResultStatus
 
 
 class Unusable(ValueError):
@@ -23,6 +23,9 @@ _AS_SENT = frozenset({"mmol/L", "mEq/L", "meq/L"})  # skips lower() for the usua
 # transcription or contamination error rather than a measured value.
 SODIUM_MIN_MMOL_L = 80.0
 SODIUM_MAX_MMOL_L = 200.0
+# Glucose: mg/dL or mmol/L (1 mmol/L = 18.016 mg/dL), stored in mmol/L; outside 10-3,000
+# mg/dL a value is a unit or transcription error (project default).
+GLUCOSE_MIN_MG_DL, GLUCOSE_MAX_MG_DL = 10.0, 3000.0
 
 _COMPARATORS = ("<", ">", "≤", "≥")
 
@@ -49,6 +52,8 @@ def measured_value(
         raise Unusable(f"value '{value_text.strip()}' is not a number")
     if analyte is Analyte.URINE_SODIUM:
         return number
+    if analyte is Analyte.GLUCOSE:
+        return _glucose(number, unit)
     if unit not in _AS_SENT and unit.strip().lower() not in ACCEPTED_UNITS:
         raise Unusable(f"unit '{unit.strip()}' is not accepted for {analyte} (mmol/L or mEq/L)")
     if analyte is Analyte.SODIUM and not SODIUM_MIN_MMOL_L <= number <= SODIUM_MAX_MMOL_L:
@@ -57,6 +62,20 @@ def measured_value(
             f"{SODIUM_MIN_MMOL_L:g}-{SODIUM_MAX_MMOL_L:g} mmol/L"
         )
     return number
+
+
+def _glucose(number: float, unit: str) -> float:
+    u = unit.strip().lower()
+    if u in ("mg/dl", "mg/100ml"):
+        mg_dl = number
+    elif u == "mmol/l":
+        mg_dl = number * GLUCOSE_MG_DL_PER_MMOL_L
+    else:
+        raise Unusable(f"unit '{unit.strip()}' is not accepted for glucose (mg/dL or mmol/L)")
+    if not GLUCOSE_MIN_MG_DL <= mg_dl <= GLUCOSE_MAX_MG_DL:
+        raise Unusable(f"glucose {mg_dl:g} mg/dL is outside the plausible range "
+                       f"{GLUCOSE_MIN_MG_DL:g}-{GLUCOSE_MAX_MG_DL:g} mg/dL")
+    return mg_dl / GLUCOSE_MG_DL_PER_MMOL_L
 
 
 def _not_a_number(text: str) -> str:

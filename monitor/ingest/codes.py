@@ -27,6 +27,9 @@ ANALYTES: dict[str, tuple[Analyte, Method]] = {
     "2956-1": (Analyte.URINE_SODIUM, _URINE),  # per 24 h
     "2823-3": (Analyte.POTASSIUM, _LAB),  # serum or plasma
     "6298-4": (Analyte.POTASSIUM, _POC),  # blood
+    "2345-7": (Analyte.GLUCOSE, _LAB),  # serum or plasma
+    "2339-0": (Analyte.GLUCOSE, _POC),  # blood
+    "41653-7": (Analyte.GLUCOSE, _POC),  # capillary blood, glucometer
 }
 
 # Codes whose specimen may be serum or whole blood; only the specimen text tells the method.

@@ -49,7 +49,7 @@ EVIDENCE = cast(Table, AlertEvidence.__table__)
 # potassium look-back and, for practical purposes, the start of the episode. A diagnosis
 # change re-evaluates the results within CONTEXT of the latest one (the current episode).
 CONTEXT = timedelta(days=7)
-_RULED = (Analyte.SODIUM.value, Analyte.POTASSIUM.value)
+_RULED = (Analyte.SODIUM.value, Analyte.POTASSIUM.value, Analyte.GLUCOSE.value)
 
 
 def measurement_key(feed: str, result_key: str) -> str:
@@ -145,6 +145,10 @@ def acute_marks(s: Session, pids: Iterable[int]) -> dict[int, list[datetime]]:
     return found
 
 
+def _reach(p: Policy) -> timedelta:
+    return timedelta(hours=max(p.artefacts.confirm_hours, p.glucose.pair_minutes / 60))
+
+
 def load(s: Session, scopes: dict[int, Scope], policies: dict[int, Policy]
          ) -> dict[int, Aggregate]:
     """The ledgers of the scoped patients, each holding what its re-evaluation needs."""
@@ -178,7 +182,9 @@ def load(s: Session, scopes: dict[int, Scope], policies: dict[int, Policy]
         else:
             times.append(sc.since)
         if times:
-            horizons[pid] = min(times)
+            # A new sample can change how the ones just before it count (a spike it
+            # reverses, a sodium its glucose corrects): their findings are re-evaluated too.
+            horizons[pid] = min(times) - _reach(policies[pid])
     clauses = [and_(Result.patient_id == pid, Result.collected_at >= at - CONTEXT)
                for pid, at in horizons.items()]
     current: list[Any] = []

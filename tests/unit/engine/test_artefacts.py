@@ -123,3 +123,57 @@ def test_hypernatremia_lowered_more_than_12_in_24h_warns() -> None:
     assert "cerebral oedema" in message(f, DEFAULT)
     # A fall from a value that was never above 145 is not this rule's.
     assert fired(findings(timed([(0, 145), (20, 130)])), HYPERNATREMIA_LOWERED_TOO_FAST) == []
+
+
+# --- glucose-corrected sodium -----------------------------------------------------------
+
+def with_glucose(points: list[tuple[float, float, float | None]],
+                 policy: str = "default") -> PatientLedger:
+    """(hours, sodium, glucose mg/dL or None at the same time)."""
+    ledger, new_id, seq = PatientLedger(built_in(policy)), ids(), 0
+    for n, (hours, sodium, glucose) in enumerate(points):
+        seq += 1
+        ledger.add_result(f"na{n}", Analyte.SODIUM, Method.LAB, ResultStatus.FINAL, sodium,
+                          at(hours), seq, False, new_id)
+        if glucose is not None:
+            seq += 1
+            ledger.add_result(f"glu{n}", Analyte.GLUCOSE, Method.LAB, ResultStatus.FINAL,
+                              glucose / 18.016, at(hours), seq, False, new_id)
+    return ledger
+
+
+def test_dka_treatment_is_not_an_overcorrection_once_sodium_is_corrected() -> None:
+    # V2-05: Na 126 with glucose 720 (corrected 140.9), then 136 with glucose 180.
+    ledger = with_glucose([(0, 126, 720), (12, 136, 180)])
+    assert OVERCORRECTION_24H not in active(ledger)
+    assert ledger.series[Analyte.SODIUM].values == [140.9, 136]
+    withdrawn = [a for a in ledger.alerts if a.rule == OVERCORRECTION_24H]
+    assert all(a.state == WITHDRAWN for a in withdrawn)
+
+
+def test_a_glucose_arriving_first_or_later_gives_the_same_series() -> None:
+    later = with_glucose([(0, 126, None), (12, 136, None)])
+    later.add_result("glu", Analyte.GLUCOSE, Method.LAB, ResultStatus.FINAL, 720 / 18.016,
+                     at(0.5), 9, False, ids())
+    assert later.series[Analyte.SODIUM].values == [140.9, 136]
+    assert OVERCORRECTION_24H not in active(later)
+
+
+def test_a_glucose_at_or_below_200_or_beyond_60_min_does_not_correct() -> None:
+    assert with_glucose([(0, 126, 200)]).series[Analyte.SODIUM].values == [126]
+    ledger = with_glucose([(0, 126, None)])
+    ledger.add_result("glu", Analyte.GLUCOSE, Method.LAB, ResultStatus.FINAL, 720 / 18.016,
+                      at(1.5), 2, False, ids())
+    assert ledger.series[Analyte.SODIUM].values == [126]
+
+
+def test_a_corrected_finding_shows_measured_and_corrected() -> None:
+    # 108 with glucose 600: 120.0 is not severe; 104 with 600 is 116, severe.
+    ledger = with_glucose([(0, 108, 600)])
+    assert "SEVERE_HYPONATREMIA" not in active(ledger)
+    ledger = with_glucose([(0, 104, 600)])
+    severe = next(a for a in ledger.alerts if a.rule == "SEVERE_HYPONATREMIA"
+                  and a.state == ACTIVE)
+    f = severe.latest
+    assert f.value_mmol_l == 116.0 and f.extra["measured_mmol_l"] == 104
+    assert "corrected for a high glucose (measured 104 mmol/L)" in message(f, DEFAULT)

@@ -137,11 +137,19 @@ def test_invalid_observation_is_rejected() -> None:
 
 
 def test_other_codes_and_resource_types_are_ignored() -> None:
-    glucose = observation(code={"coding": [{"system": LOINC, "code": "2345-7"}]})
+    haemoglobin = observation(code={"coding": [{"system": LOINC, "code": "718-7"}]})
 
-    assert parse_fhir_resource(glucose, position="r", tz=UTC_TZ) == []
+    assert parse_fhir_resource(haemoglobin, position="r", tz=UTC_TZ) == []
     encounter = {"resourceType": "Encounter", "id": "e1", "status": "in-progress"}
     assert parse_fhir_resource(encounter, position="r", tz=UTC_TZ) == []
+
+
+def test_glucose_is_read_in_mg_dl_and_stored_in_mmol_l() -> None:
+    glucose = observation(code={"coding": [{"system": LOINC, "code": "2345-7"}]},
+                          valueQuantity={"value": 720, "unit": "mg/dL"})
+    [event] = parse_fhir_resource(glucose, position="r", tz=UTC_TZ)
+    assert event.analyte.value == "glucose"
+    assert round(event.value_mmol_l * 18.016) == 720
 
 
 def test_local_code_map_and_specimen() -> None:
