@@ -318,10 +318,12 @@ def _projection(i: int, limit: float, window: _Window, ctx: _Context) -> dict[st
     The velocity counts only values from the nadir on: a fall before it says nothing about
     how fast sodium is rising now."""
     p, t, v = ctx.policy, ctx.times[i], ctx.values[i]
-    nadir, low = window.anchor, window.start
+    # From the lowest counted value: an interpolated start lies 24 h back, with no hours
+    # left to project over, while the question is where the rise from the nadir is going.
+    low, nadir = lowest(ctx.values, window.lo, window.hi)
     rise = v - low
-    if window.interpolated or not _not_acute(nadir, ctx) or low > p.bands.hyponatremia_max:
-        return None  # an interpolated start lies 24 h back: no hours left to project over
+    if not _not_acute(nadir, ctx) or low > p.bands.hyponatremia_max:
+        return None
     if rise < limit * p.rates.projection_trigger_fraction:
         return None
     vlo, vhi = window_bounds(ctx.times, t, p.rates.projection_lookback_hours)
