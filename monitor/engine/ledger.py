@@ -55,6 +55,8 @@ class PatientLedger:
     policy: Policy
     results: dict[str, _Result] = field(default_factory=dict)
     diagnoses: set[str] = field(default_factory=set)
+    # Where each diagnosis came from (ADT, FHIR, CSV, clinician), for messages.
+    diagnosis_sources: dict[str, str] = field(default_factory=dict)
     acute_marks: list[datetime] = field(default_factory=list)
     alerts: list[AlertRecord] = field(default_factory=list)
     # Loaded from storage: results before this moment are context only (their own windows
@@ -280,8 +282,11 @@ class PatientLedger:
         self._pending_since, self._pending_keys, self._pending_ids = None, set(), None
         return self.reevaluate(since, new_id, extra_keys=keys, appended=True)
 
-    def set_diagnosis(self, code: str, active: bool, new_id: Callable[[str], str]) -> list[Change]:
+    def set_diagnosis(self, code: str, active: bool, new_id: Callable[[str], str],
+                      source: str | None = None) -> list[Change]:
         code = normalise_code(code) if code.lower() not in FACTOR_NAMES else code.lower()
+        if source and active:
+            self.diagnosis_sources[code] = source
         codes = self.diagnoses | {code} if active else self.diagnoses - {code}
         return self.set_diagnoses(codes, new_id)
 
@@ -351,6 +356,10 @@ class PatientLedger:
         if analyte in _RULED and eff is not None and eff.counted and \
                 eff.value_mmol_l is not None:
             self._insert(Measurement(key, analyte, eff.value_mmol_l, eff.collected_at, method))
+
+    def described_diagnoses(self) -> dict[str, str | None]:
+        """The active codes with where each came from, as messages name them."""
+        return {c: self.diagnosis_sources.get(c) for c in self.diagnoses}
 
     def is_test(self, alert: AlertRecord) -> bool:
         return all(self.results[k].test for k in alert.evidence if k in self.results)

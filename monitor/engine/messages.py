@@ -6,7 +6,7 @@ after overcorrection stop active treatment and let the physician consider re-low
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, tzinfo
 
 from monitor.engine.model import Finding
@@ -54,8 +54,10 @@ def clock(epoch: float, tz: tzinfo = UTC) -> str:
 
 
 def factor_words(f: Finding, policy: Policy, diagnoses: Iterable[str] = ()) -> list[str]:
-    """Each risk factor in words, with the codes that gave it."""
+    """Each risk factor in words, with the codes that gave it (and where from, when
+    `diagnoses` maps codes to their source: "alcohol use disorder (F10.20, from ADT)")."""
     codes = sorted(diagnoses)
+    sources = diagnoses if isinstance(diagnoses, Mapping) else {}
     out = []
     for factor in f.risk_factors:
         if factor == SODIUM_LOW:
@@ -64,7 +66,8 @@ def factor_words(f: Finding, policy: Policy, diagnoses: Iterable[str] = ()) -> l
             continue
         given = [c for c in codes if factors_from_diagnoses([c], policy) == {factor}]
         words = FACTOR_WORDS.get(factor, factor.replace("-", " "))
-        named = [_icd(c) for c in given if c.lower() != factor]
+        named = [_icd(c) + (f", from {sources[c]}" if sources.get(c) else "")
+                 for c in given if c.lower() != factor]
         if named:
             out.append(f"{words} ({', '.join(named)})")
         elif factor == POTASSIUM_LOW and not given:

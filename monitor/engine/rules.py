@@ -213,8 +213,10 @@ def _findings_at(i: int, m: Measurement, ctx: _Context) -> list[Finding]:
     out: list[Finding] = []
     # The latest value jumped: until the next sample confirms or reverses it (a reversal
     # makes it a suspected artefact, see PatientLedger._spike), findings say to redraw.
+    # A jump over a long gap may be the patient's course; one within hours is implausible.
     jumped = i == len(ctx.times) - 1 and i > 0 and \
-        abs(v - ctx.values[i - 1]) >= p.artefacts.jump_mmol_l
+        abs(v - ctx.values[i - 1]) >= p.artefacts.jump_mmol_l and \
+        t - ctx.times[i - 1] <= p.artefacts.confirm_hours * HOUR
 
     def found(rule: str, severity: str, **numbers: Any) -> None:
         if jumped:

@@ -45,7 +45,7 @@ from monitor.storage.repos.ledgers import (
     Staged,
     Written,
     add_version,
-    diagnosis_codes,
+    diagnosis_sources,
     load,
     measurement_key,
     save_alerts,
@@ -278,8 +278,9 @@ class _Batch:
                 if apply_diagnosis(self.uow, pid, e, self.now):
                     self.s.flush()
                     agg = self._agg(pid)
-                    codes = diagnosis_codes(self.s, [pid]).get(pid, set())
-                    self._record(pid, agg.ledger.set_diagnoses(codes, agg.new_id), True)
+                    codes = diagnosis_sources(self.s, [pid]).get(pid, {})
+                    agg.ledger.diagnosis_sources = codes
+                    self._record(pid, agg.ledger.set_diagnoses(set(codes), agg.new_id), True)
             elif isinstance(e, MergeEvent):
                 self._merge(self.pids[e.old], self.pids[e.survivor])
 

@@ -82,7 +82,8 @@ class Replay:
                 item.collected_at, self.seq, item.test, self._ids(item.patient))
         elif isinstance(item, DiagnosisEvent):
             self.ledger(item.patient).set_diagnosis(
-                item.diagnosis.code, item.diagnosis.active, self._ids(item.patient))
+                item.diagnosis.code, item.diagnosis.active, self._ids(item.patient),
+                item.diagnosis.source.value)
         elif isinstance(item, PatientEvent):
             self.ledger(item.patient)  # registers the patient; wards matter only live
 
@@ -103,7 +104,7 @@ class Replay:
             ledger = self.patients[patient]
             for alert in sorted(ledger.alerts, key=lambda a: (a.triggered_at, a.rule)):
                 yield alert_json(patient, alert, self.policy, ledger.is_test(alert),
-                                 ledger.diagnoses, self.tz)
+                                 ledger.described_diagnoses(), self.tz)
 
 
 def alert_json(patient: PatientRef, alert: AlertRecord, policy: Policy,

@@ -129,11 +129,17 @@ def finding_from_json(d: dict[str, Any]) -> Finding:
 
 def diagnosis_codes(s: Session, pids: Iterable[int]) -> dict[int, set[str]]:
     """Active diagnosis codes (or factor names) per patient."""
-    found: dict[int, set[str]] = {}
-    for pid, code, factor in s.execute(select(
-            RiskFactor.patient_id, RiskFactor.icd10_code, RiskFactor.factor).where(
+    return {pid: set(codes) for pid, codes in diagnosis_sources(s, pids).items()}
+
+
+def diagnosis_sources(s: Session, pids: Iterable[int]) -> dict[int, dict[str, str]]:
+    """Active diagnosis codes (or factor names) per patient, with where each came from."""
+    found: dict[int, dict[str, str]] = {}
+    for pid, code, factor, source in s.execute(select(
+            RiskFactor.patient_id, RiskFactor.icd10_code, RiskFactor.factor,
+            RiskFactor.source).where(
             RiskFactor.patient_id.in_(list(pids)), RiskFactor.active.is_(True))):
-        found.setdefault(pid, set()).add(code or factor)
+        found.setdefault(pid, {})[code or factor] = source
     return found
 
 
@@ -195,10 +201,11 @@ def load(s: Session, scopes: dict[int, Scope], policies: dict[int, Policy]
             Result.value_mmol_l, Result.collected_at, Result.test).where(
             or_(*clauses), Result.is_current.is_(True), Result.removed.is_(False),
             Result.analyte.in_(_RULED))))
-    codes, marks = diagnosis_codes(s, pids), acute_marks(s, pids)
+    codes, marks = diagnosis_sources(s, pids), acute_marks(s, pids)
     for pid, agg in aggs.items():
         agg.ledger.horizon = horizons.get(pid)
-        agg.ledger.diagnoses = codes.get(pid, set())
+        agg.ledger.diagnosis_sources = codes.get(pid, {})
+        agg.ledger.diagnoses = set(agg.ledger.diagnosis_sources)
         agg.ledger.acute_marks = sorted(marks.get(pid, []))
     for (pid, key), rows in versions.items():
         agg = aggs[pid]
@@ -467,7 +474,8 @@ def _summary(s: Session, agg: Aggregate, record: AlertRecord, policy: Policy,
         "limit_mmol_l": worst.limit_mmol_l, "risk_tier": worst.risk_tier,
         "risk_factors": list(worst.risk_factors),
         "mixed_methods": any(f.mixed_methods for f in record.evidence.values()),
-        "policy": policy.name, "message": message(worst, policy, agg.ledger.diagnoses, tz),
+        "policy": policy.name,
+        "message": message(worst, policy, agg.ledger.described_diagnoses(), tz),
         "withdrawn_reason": record.withdrawn_reason, "triggering_result_id": current,
         "evidence_count": record.count, "first_key": first.result_key,
         "worst_key": worst.result_key, "latest_key": latest.result_key, "updated_at": now,

@@ -55,6 +55,12 @@ def test_high_risk_message_names_the_factors_in_words() -> None:
     assert "limit of 6 mmol/L per 24 h \u2014 seed guideline" in text
 
 
+def test_a_diagnosis_is_named_with_where_it_came_from() -> None:
+    f = only(findings(timed([(0, 110), (24, 117)]), codes=["F10.20"]), OVERCORRECTION_24H)
+    assert "alcohol use disorder (F10.20, from ADT)" in message(f, DEFAULT,
+                                                                 diagnoses={"F1020": "ADT"})
+
+
 def test_the_safety_floor_is_named_as_the_source() -> None:
     f = only(findings(timed([(0, 114), (20, 124)]), "salsa-2021", codes=["K70.30"]),
              OVERCORRECTION_24H)
