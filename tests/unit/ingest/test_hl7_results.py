@@ -300,3 +300,16 @@ def test_obx_without_obr_uses_orc_and_obx14() -> None:
 
     assert result.result_key == "ORCF|2951-2|"
     assert result.collected_at == datetime(2026, 9, 14, 9, 45, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("value", "unit", "mg_dl"), [("720", "mg/dL", 720.0),
+                                                      ("40", "mmol/L", 720.64)])
+def test_glucose_is_read_for_the_sodium_correction(value: str, unit: str, mg_dl: float) -> None:
+    result = one_result(oru(obx(value, code="2345-7^Glucose^LN", unit=unit)))
+    assert result.analyte is Analyte.GLUCOSE
+    assert round(result.value_mmol_l * 18.016, 2) == mg_dl  # type: ignore[operator]
+
+
+def test_an_implausible_glucose_is_refused() -> None:
+    reject = one_reject(oru(obx("9000", code="2345-7^Glucose^LN", unit="mg/dL")))
+    assert "outside the plausible range" in reject.reason
