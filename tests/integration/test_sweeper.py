@@ -40,13 +40,16 @@ def test_sweeper_reenqueues_a_stale_row_and_a_double_sweep_processes_it_once(
     received = datetime.now(UTC)
     first = store_hl7(rt, oru("SWP001", "S-1", START, 120), received)
     with stack(pg_migrated, redis_url, tmp_path) as s:
-        s.worker(concurrency=2)
+        worker = s.worker(concurrency=2)
         # Younger than SODIUM_INBOX_SWEEP_AFTER: the sweeper leaves it to its own task.
         assert sweep_inbox(rt, now=received + SWEEP_AFTER / 2) == 0
         assert inbox_row(pg_engine, first).state == "pending"
         assert sweep_inbox(rt, now=received + 2 * SWEEP_AFTER) == 1
         wait_for(lambda: inbox_row(pg_engine, first).state == "done", 60, "the swept row")
 
+        # No worker while the two sweeps run: a worker still draining would claim the row
+        # first and leave the sweeps nothing to count (the race a loaded machine shows).
+        s.stop(worker)
         second = store_hl7(rt, oru("SWP001", "S-2", START + timedelta(hours=20), 130),
                            received)
         barrier = threading.Barrier(2)
@@ -62,6 +65,7 @@ def test_sweeper_reenqueues_a_stale_row_and_a_double_sweep_processes_it_once(
         for t in threads:
             t.join(timeout=60)
         assert sorted(swept) == [1, 1]  # both re-enqueued it: two tasks for one row
+        s.worker(concurrency=2)
         wait_for(lambda: inbox_row(pg_engine, second).state == "done", 60,
                  "the doubly swept row")
         wait_for(lambda: queue_idle(redis_url), 60, "the duplicate task")
