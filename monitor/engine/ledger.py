@@ -14,7 +14,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from monitor.engine.model import Analyte, Measurement, Method, ResultStatus
 from monitor.engine.policy import Policy
@@ -83,7 +83,7 @@ class PatientLedger:
         res.effective = after
         if _same(before, after) or analyte not in _RULED:
             return []
-        if self.defer_appends and self._appends(before, after) and not self.acute_marks:
+        if self.defer_appends and self._appends(before, after):
             assert after is not None and after.value_mmol_l is not None
             self.series[analyte].insert(
                 Measurement(key, analyte, after.value_mmol_l, after.collected_at, method))
@@ -132,15 +132,22 @@ class PatientLedger:
         self.diagnoses = set(codes)
         return changes + self.reevaluate(None, new_id)
 
+    def mark_acute(self, onset: datetime, new_id: Callable[[str], str]) -> list[Change]:
+        """A clinician documented acute hyponatremia with this onset: the results whose
+        windows may start within `acute_hours` of it are re-evaluated (none earlier can)."""
+        if onset in self.acute_marks:
+            return []
+        changes = self.flush()
+        self.acute_marks.append(onset)
+        self.acute_marks.sort()
+        return changes + self.reevaluate(
+            onset - timedelta(hours=self.policy.episodes.acute_hours), new_id)
+
     def reevaluate(self, since: datetime | None, new_id: Callable[[str], str],
                    extra_keys: set[str] | None = None, appended: bool = False) -> list[Change]:
         """Re-evaluate the results collected from `since` on (all when None). `appended`:
         those from `since` on are new, in collection order (see rules.not_borne_out)."""
         known_until = since.timestamp() if appended and since is not None else math.inf
-        if self.acute_marks:
-            # A mark applies to the episode containing it, and a later result can end that
-            # episode before the mark, changing the findings of earlier results too.
-            since = None
         if self.horizon is not None and (since is None or since < self.horizon):
             since = self.horizon
         sodium = self.series[Analyte.SODIUM]

@@ -37,7 +37,9 @@ class PatientData:
     sodium: Sequence[Measurement]
     potassium: Sequence[Measurement] = ()
     diagnosis_codes: frozenset[str] = frozenset()
-    # Times a clinician marked as inside an acute episode (onset < 48 h, documented).
+    # Documented onsets of acute hyponatremia (< 48 h, Spasovski 2014), one per clinician
+    # mark: windows whose lowest value lies within `episodes.acute_hours` of one are exempt
+    # from the rate rules.
     acute_marks: tuple[datetime, ...] = ()
 
 
@@ -93,7 +95,7 @@ class _Context:
     methods: list[Method]
     episodes: list[Episode]
     owner: list[int | None]
-    acute: set[int]
+    onsets: list[float]  # sorted epoch seconds of the acute marks' onsets
     k_times: list[float]
     k_values: list[float]
     diagnosed: frozenset[str]
@@ -117,16 +119,10 @@ def evaluate_columns(sodium: Columns, potassium: Columns, diagnosis_codes: froze
     """As `evaluate`, on series already in columns. Results collected at or after
     `known_until` (epoch seconds) are new appends (see `projection_expired`)."""
     episodes = find_episodes(sodium.times, sodium.values, policy)
-    acute: set[int] = set()
-    if acute_marks:
-        marks = [m.timestamp() for m in acute_marks]
-        acute = {
-            k for k, ep in enumerate(episodes)
-            if any(ep.start <= mark and (ep.end is None or mark <= ep.end) for mark in marks)
-        }
     ctx = _Context(
         times=sodium.times, values=sodium.values, methods=sodium.methods, episodes=episodes,
-        owner=episode_index(episodes, len(sodium.times)), acute=acute,
+        owner=episode_index(episodes, len(sodium.times)),
+        onsets=sorted(m.timestamp() for m in acute_marks),
         k_times=potassium.times, k_values=potassium.values,
         diagnosed=factors_from_diagnoses(diagnosis_codes, policy) if diagnosis_codes
         else frozenset(), policy=policy,
@@ -217,15 +213,14 @@ def _findings_at(i: int, m: Measurement, ctx: _Context) -> list[Finding]:
                            risk_tier="high" if high else "standard", risk_factors=factors,
                            **numbers))
 
-    rate_allowed = _not_acute(i, ctx)
     limit_24h = _limit_24h(t, ctx.owner[i], high, ctx)
     window_24h: _Window | None = None
+    exempt_24h = False
     for hours, limit in ((24.0, limit_24h), (48.0, p.tier_limits(high).rise_48h)):
         w = _window(i, hours, ctx)
+        exempt = _acute(w.anchor, ctx)
         if hours == 24.0:
-            window_24h = w
-        # A rise that starts inside an acute episode is exempt even after the episode ended.
-        exempt = not (rate_allowed and _not_acute(w.anchor, ctx))
+            window_24h, exempt_24h = w, exempt
         if not exempt and v - w.start > limit and w.start <= p.bands.hyponatremia_max:
             first = w.anchor if w.interpolated else w.lo
             found(OVERCORRECTION_24H if hours == 24.0 else OVERCORRECTION_48H,
@@ -234,7 +229,7 @@ def _findings_at(i: int, m: Measurement, ctx: _Context) -> list[Finding]:
                   mixed_methods=_mixed(ctx.methods, first, w.hi),
                   extra=_from(w, ctx, t))
     fired_24h = bool(out) and out[0].rule == OVERCORRECTION_24H
-    if rate_allowed and not fired_24h and window_24h is not None:
+    if not exempt_24h and not fired_24h and window_24h is not None:
         projected = _projection(i, limit_24h, window_24h, ctx)
         if projected is not None:
             found(PROJECTED_OVERCORRECTION, "warning", **projected)
@@ -260,9 +255,17 @@ def _from(w: _Window, ctx: _Context, t: float) -> dict[str, float]:
             "interpolated": float(w.interpolated)}
 
 
-def _not_acute(i: int, ctx: _Context) -> bool:
-    """European 2014: no correction limit in acute (< 48 h, documented) hyponatremia."""
-    return ctx.owner[i] is None or ctx.owner[i] not in ctx.acute
+def _acute(anchor: int, ctx: _Context) -> bool:
+    """European 2014: no correction limit in acute hyponatremia (documented onset < 48 h).
+    A rise is judged from its window's lowest value (`anchor`): exempt when that value was
+    collected less than `acute_hours` from an onset, either side (the default onset, the
+    time of marking, comes after the low value that prompted the mark). A rise from a value
+    collected later is a rise in hyponatremia that has become chronic."""
+    if not ctx.onsets:
+        return False
+    t, span = ctx.times[anchor], ctx.policy.episodes.acute_hours * HOUR
+    k = bisect_right(ctx.onsets, t - span)
+    return k < len(ctx.onsets) and ctx.onsets[k] < t + span
 
 
 def _mixed(methods: Sequence[Method], lo: int, hi: int) -> bool:
@@ -276,7 +279,7 @@ def _projection(i: int, limit: float, window: _Window, ctx: _Context) -> dict[st
     p, t, v = ctx.policy, ctx.times[i], ctx.values[i]
     nadir, low = window.anchor, window.start
     rise = v - low
-    if window.interpolated or not _not_acute(nadir, ctx) or low > p.bands.hyponatremia_max:
+    if window.interpolated or low > p.bands.hyponatremia_max:
         return None  # an interpolated start lies 24 h back: no hours left to project over
     if rise < limit * p.rates.projection_trigger_fraction:
         return None
