@@ -14,7 +14,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from monitor.engine.model import Analyte, Measurement, Method, ResultStatus
 from monitor.engine.policy import Policy
@@ -22,9 +22,11 @@ from monitor.engine.reconcile import ACTIVE, WITHDRAWN, AlertRecord, Change, rec
 from monitor.engine.risk import FACTOR_NAMES, normalise_code
 from monitor.engine.rules import (
     PROJECTED_OVERCORRECTION,
+    RATE_RULES,
     Columns,
     evaluate_columns,
     projection_expired,
+    sparing_onset,
 )
 from monitor.engine.versions import Effective, Version, apply_version, resolve
 
@@ -169,7 +171,25 @@ class PatientLedger:
                 if reason is not None:
                     alert.state, alert.withdrawn_reason = WITHDRAWN, reason
                     changes.append(Change("withdrawn", alert))
+        for change in changes:
+            if change.kind == "withdrawn" and change.alert.rule in RATE_RULES:
+                reason = self._marked_acute(change.alert)
+                change.alert.withdrawn_reason = reason or change.alert.withdrawn_reason
         return changes
+
+    def _marked_acute(self, alert: AlertRecord) -> str | None:
+        """Why a rate alert went, when an acute mark spares every rise it rested on (the
+        nurse who was paged should read that, not that a result was corrected)."""
+        onsets = sorted(m.timestamp() for m in self.acute_marks)
+        hours = self.policy.episodes.acute_hours
+        sparing = [sparing_onset(f.extra["from_at"], onsets, hours) if "from_at" in f.extra
+                   else None for f in alert.evidence.values()]
+        if not onsets or not sparing or None in sparing:
+            return None
+        onset = datetime.fromtimestamp(min(o for o in sparing if o is not None), UTC)
+        return (f"hyponatremia marked acute (onset {onset:%Y-%m-%d %H:%M} UTC): no "
+                f"correction limit applies to a rise from a value collected within "
+                f"{_n(hours)} h of the onset")
 
     def _not_borne_out(self, alert: AlertRecord) -> str | None:
         """Why a projection no longer holds, once its 24 h have passed; None before."""

@@ -256,16 +256,20 @@ def _from(w: _Window, ctx: _Context, t: float) -> dict[str, float]:
 
 
 def _acute(anchor: int, ctx: _Context) -> bool:
+    return bool(ctx.onsets) and sparing_onset(ctx.times[anchor], ctx.onsets,
+                                              ctx.policy.episodes.acute_hours) is not None
+
+
+def sparing_onset(low_at: float, onsets: Sequence[float], acute_hours: float) -> float | None:
     """European 2014: no correction limit in acute hyponatremia (documented onset < 48 h).
-    A rise is judged from its window's lowest value (`anchor`): exempt when that value was
-    collected less than `acute_hours` from an onset, either side (the default onset, the
-    time of marking, comes after the low value that prompted the mark). A rise from a value
-    collected later is a rise in hyponatremia that has become chronic."""
-    if not ctx.onsets:
-        return False
-    t, span = ctx.times[anchor], ctx.policy.episodes.acute_hours * HOUR
-    k = bisect_right(ctx.onsets, t - span)
-    return k < len(ctx.onsets) and ctx.onsets[k] < t + span
+    A rise is judged from its window's lowest value, collected at `low_at` (epoch seconds):
+    the onset (sorted epoch seconds) less than `acute_hours` from it, either side, spares
+    the rise (the default onset, the time of marking, comes after the low value that
+    prompted the mark); None when there is none. A rise from a value collected later is a
+    rise in hyponatremia that has become chronic."""
+    span = acute_hours * HOUR
+    k = bisect_right(onsets, low_at - span)
+    return onsets[k] if k < len(onsets) and onsets[k] < low_at + span else None
 
 
 def _mixed(methods: Sequence[Method], lo: int, hi: int) -> bool:

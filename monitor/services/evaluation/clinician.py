@@ -1,5 +1,5 @@
-"""What a physician records: risk factors (with a reason) and acute episodes. Each change
-re-evaluates the patient's current episode at once."""
+"""What a physician records: risk factors (with a reason) and acute hyponatremia (with its
+documented onset). Each change re-evaluates the patient's current episode at once."""
 
 from __future__ import annotations
 
@@ -48,19 +48,24 @@ def remove_risk_factor(uow: UnitOfWork, pid: int, risk_id: int, reason: str, act
     return done
 
 
-def mark_acute(uow: UnitOfWork, pid: int, at: datetime, reason: str, actor: str,
-               policy: Policy, now: datetime) -> Evaluated:
-    """Acute hyponatremia (documented onset < 48 h): its rate rules no longer alert."""
+def mark_acute(uow: UnitOfWork, pid: int, onset: datetime | None, reason: str, actor: str,
+               policy: Policy, now: datetime) -> tuple[EpisodeMark, Evaluated]:
+    """Acute hyponatremia, documented to have begun at `onset` (None: now): the rate rules
+    spare rises from values collected within the policy's acute_hours of it."""
     if not reason.strip():
-        raise ValueError("marking an episode acute needs a reason")
-    uow.session.add(EpisodeMark(patient_id=pid, episode_start=at, acute=True, reason=reason,
-                                marked_by=actor, marked_at=now))
+        raise ValueError("marking hyponatremia acute needs a reason")
+    onset = now if onset is None else onset
+    if onset > now:
+        raise ValueError("the onset of acute hyponatremia cannot be in the future")
+    row = EpisodeMark(patient_id=pid, onset_at=onset, acute=True, reason=reason,
+                      marked_by=actor, marked_at=now)
+    uow.session.add(row)
     uow.session.flush()
-    audit(uow, actor, "mark-acute", now, "patient", pid, at=at.isoformat(),
+    audit(uow, actor, "mark-acute", now, "patient", pid, onset=onset.isoformat(),
           reason=reason)
     done = _reevaluate(uow, pid, policy, now)
     uow.commit()
-    return done
+    return row, done
 
 
 def _reevaluate(uow: UnitOfWork, pid: int, policy: Policy, now: datetime) -> Evaluated:

@@ -24,6 +24,7 @@ from monitor.engine.reconcile import ACTIVE, RESOLVED, AlertRecord, Change
 from monitor.engine.rules import HYPERNATREMIA, SEVERE_HYPONATREMIA, still_present
 from monitor.ingest import codec
 from monitor.ingest.events import (
+    AcuteMarkEvent,
     DiagnosisEvent,
     Item,
     MergeEvent,
@@ -34,7 +35,7 @@ from monitor.ingest.events import (
 )
 from monitor.services.alerting.actions import after_engine_change, clear_gone
 from monitor.services.evaluation.claims import Claimed, finish, park, release
-from monitor.services.evaluation.patients import apply_diagnosis, merge
+from monitor.services.evaluation.patients import apply_acute_mark, apply_diagnosis, merge
 from monitor.services.evaluation.ward_policy import policy_named
 from monitor.services.intake.inbox import record_rejects, screen
 from monitor.services.intake.pipeline import IMPORT_FEED, Pipeline, parse_payload
@@ -235,7 +236,7 @@ class _Batch:
                     if pid not in since or (since[pid] is not None and
                                             e.collected_at < since[pid]):  # type: ignore
                         since[pid] = e.collected_at
-                elif isinstance(e, DiagnosisEvent):
+                elif isinstance(e, DiagnosisEvent | AcuteMarkEvent):
                     since[self.pids[e.patient]] = None
                     keys.setdefault(self.pids[e.patient], set())
         self.keys = keys
@@ -280,6 +281,12 @@ class _Batch:
                     agg = self._agg(pid)
                     codes = diagnosis_codes(self.s, [pid]).get(pid, set())
                     self._record(pid, agg.ledger.set_diagnoses(codes, agg.new_id), True)
+            elif isinstance(e, AcuteMarkEvent):
+                pid = self.pids[e.patient]
+                if apply_acute_mark(self.uow, pid, e, row.feed, self.now):
+                    agg = self._agg(pid)
+                    self._record(pid, agg.ledger.mark_acute(e.onset, agg.new_id),
+                                 row.feed != IMPORT_FEED)  # never page for backfill
             elif isinstance(e, MergeEvent):
                 self._merge(self.pids[e.old], self.pids[e.survivor])
 

@@ -136,6 +136,9 @@ def test_an_acute_mark_takes_effect_on_re_evaluation() -> None:
     feed.send("r2", 24, 128.5)
     changes = feed.ledger.mark_acute(at(1), feed.new_id)
     assert kinds(changes) == [("withdrawn", OVERCORRECTION_24H)]
+    assert changes[0].alert.withdrawn_reason == (
+        "hyponatremia marked acute (onset 2024-03-04 09:00 UTC): no correction limit applies "
+        "to a rise from a value collected within 48 h of the onset")
     assert set(feed.active()) == {SEVERE_HYPONATREMIA}
     assert feed.ledger.mark_acute(at(1), feed.new_id) == []  # the same onset again
 
