@@ -157,7 +157,8 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: int
                  lab_factors=lab, chart=chart, policy=policy, window=d["window"],
                  older=_older(d["window"]), default_days=PATIENT_WINDOW_DAYS,
                  tier="high" if high else "standard", limits=policy.tier_limits(high),
-                 high_limits=policy.tier_limits(True), nav="patient")
+                 high_limits=policy.tier_limits(True), marks=d["marks"],
+                 acute_span=timedelta(hours=policy.episodes.acute_hours), nav="patient")
 
 
 def _older(w: Window) -> dict[str, str] | None:

@@ -20,6 +20,7 @@ from monitor.storage.tables import (
     Alert,
     AlertEvent,
     AlertEvidence,
+    EpisodeMark,
     Patient,
     Result,
     RiskFactor,
@@ -163,8 +164,8 @@ def patient_detail(uow: UnitOfWork, p: Principal, patient_id: int, default: Poli
                    ) -> dict[str, Any] | None:
     """The patient page's rows within its `window` (see result_window): results (and
     `lead_in`, the counted sodium values of the 48 h before it, for the corridor), the alerts
-    open or changed in it, their events in it, the results that hold the active ones, and
-    the policy in force (the ward's; `default` where it has none)."""
+    open or changed in it, their events in it, the results that hold the active ones, the
+    acute marks, and the policy in force (the ward's; `default` where it has none)."""
     s = uow.session
     patient = visible_patient(uow, p, patient_id)
     if patient is None:
@@ -186,11 +187,14 @@ def patient_detail(uow: UnitOfWork, p: Principal, patient_id: int, default: Poli
         events[e.alert_id].append(e)
     risks = list(s.scalars(select(RiskFactor).where(RiskFactor.patient_id == patient_id)
                            .order_by(RiskFactor.recorded_at)))
+    marks = list(s.scalars(select(EpisodeMark).where(
+        EpisodeMark.patient_id == patient_id, EpisodeMark.acute.is_(True))
+        .order_by(EpisodeMark.onset_at)))
     ward = s.get(Ward, patient.ward_id) if patient.ward_id else None
     policy = ward_policies(s, [patient.ward_id], default)[patient.ward_id]
     return {"patient": patient, "ward": ward, "results": results, "lead_in": lead_in,
             "alerts": alerts, "events": events, "risks": risks, "window": window,
-            "triggering": _triggering(s, alerts, since), "policy": policy}
+            "triggering": _triggering(s, alerts, since), "marks": marks, "policy": policy}
 
 
 def _triggering(s: Session, alerts: list[Alert], since: datetime) -> set[str]:
