@@ -192,7 +192,7 @@ def test_the_census_reads_risk_factors_as_the_wards_policy_does(w: Wards) -> Non
     # The protocol counts only liver disease: alcohol use (a factor under default) is not.
     assert risk_cell(page.text, "P1") == "standard"
     assert risk_cell(page.text, "P2") == "high liver-disease"
-    assert "Policy in force: ward-protocol (Ward protocol)" in page.text
+    assert "Policy in force: ward-protocol · Ward protocol" in page.text
 
 
 def test_the_patient_chart_draws_the_wards_corridor_and_tier(w: Wards) -> None:
