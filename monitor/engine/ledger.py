@@ -14,7 +14,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from monitor.engine.model import (
     GLUCOSE_MG_DL_PER_MMOL_L,
@@ -28,9 +28,11 @@ from monitor.engine.reconcile import ACTIVE, WITHDRAWN, AlertRecord, Change, rec
 from monitor.engine.risk import FACTOR_NAMES, normalise_code
 from monitor.engine.rules import (
     PROJECTED_OVERCORRECTION,
+    RATE_RULES,
     Columns,
     evaluate_columns,
     projection_expired,
+    sparing_onset,
 )
 from monitor.engine.versions import Effective, Version, apply_version, resolve
 
@@ -97,7 +99,7 @@ class PatientLedger:
         res.effective = after
         if _same(before, after) or analyte not in _RULED:
             return []
-        if self.defer_appends and self._appends(before, after) and not self.acute_marks:
+        if self.defer_appends and self._appends(before, after):
             assert after is not None and after.value_mmol_l is not None
             m = Measurement(key, analyte, after.value_mmol_l, after.collected_at, method)
             if not self._changes_earlier(m):
@@ -298,16 +300,23 @@ class PatientLedger:
         self.diagnoses = set(codes)
         return changes + self.reevaluate(None, new_id)
 
+    def mark_acute(self, onset: datetime, new_id: Callable[[str], str]) -> list[Change]:
+        """A clinician documented acute hyponatremia with this onset: the results whose
+        windows may start within `acute_hours` of it are re-evaluated (none earlier can)."""
+        if onset in self.acute_marks:
+            return []
+        changes = self.flush()
+        self.acute_marks.append(onset)
+        self.acute_marks.sort()
+        return changes + self.reevaluate(
+            onset - timedelta(hours=self.policy.episodes.acute_hours), new_id)
+
     def reevaluate(self, since: datetime | None, new_id: Callable[[str], str],
                    extra_keys: set[str] | None = None, appended: bool = False,
                    withdraw_reason: str | None = None) -> list[Change]:
         """Re-evaluate the results collected from `since` on (all when None). `appended`:
-        those from `since` on are new, in collection order (see rules.not_borne_out)."""
+        those from `since` on are new, in collection order (see rules.projection_expired)."""
         known_until = since.timestamp() if appended and since is not None else math.inf
-        if self.acute_marks:
-            # A mark applies to the episode containing it, and a later result can end that
-            # episode before the mark, changing the findings of earlier results too.
-            since = None
         if self.horizon is not None and (since is None or since < self.horizon):
             since = self.horizon
         sodium = self.series[Analyte.SODIUM]
@@ -329,7 +338,25 @@ class PatientLedger:
                 if reason is not None:
                     alert.state, alert.withdrawn_reason = WITHDRAWN, reason
                     changes.append(Change("withdrawn", alert))
+        for change in changes:
+            if change.kind == "withdrawn" and change.alert.rule in RATE_RULES:
+                reason = self._marked_acute(change.alert)
+                change.alert.withdrawn_reason = reason or change.alert.withdrawn_reason
         return changes
+
+    def _marked_acute(self, alert: AlertRecord) -> str | None:
+        """Why a rate alert went, when an acute mark spares every rise it rested on (the
+        nurse who was paged should read that, not that a result was corrected)."""
+        onsets = sorted(m.timestamp() for m in self.acute_marks)
+        hours = self.policy.episodes.acute_hours
+        sparing = [sparing_onset(f.extra["from_at"], onsets, hours) if "from_at" in f.extra
+                   else None for f in alert.evidence.values()]
+        if not onsets or not sparing or None in sparing:
+            return None
+        onset = datetime.fromtimestamp(min(o for o in sparing if o is not None), UTC)
+        return (f"hyponatremia marked acute (onset {onset:%Y-%m-%d %H:%M} UTC): no "
+                f"correction limit applies to a rise from a value collected within "
+                f"{_n(hours)} h of the onset")
 
     def _not_borne_out(self, alert: AlertRecord) -> str | None:
         """Why a projection no longer holds, once its 24 h have passed; None before."""

@@ -136,6 +136,11 @@ class Episodes(_Strict):
     normal_min: float = 136
     normal_span_hours: float = 12
     gap_hours: float = 72
+    # European guideline (Spasovski et al., Eur J Endocrinol 2014): hyponatremia is acute
+    # when documented to have begun < 48 h before. A clinician's acute mark exempts from the
+    # rate rules only the windows whose lowest value lies within this many hours of the
+    # documented onset; later, the hyponatremia is chronic again as far as the rules go.
+    acute_hours: float = Field(default=48, gt=0)
 
 
 class Monitoring(_Strict):

@@ -38,7 +38,9 @@ class PatientData:
     sodium: Sequence[Measurement]
     potassium: Sequence[Measurement] = ()
     diagnosis_codes: frozenset[str] = frozenset()
-    # Times a clinician marked as inside an acute episode (onset < 48 h, documented).
+    # Documented onsets of acute hyponatremia (< 48 h, Spasovski 2014), one per clinician
+    # mark: windows whose lowest value lies within `episodes.acute_hours` of one are exempt
+    # from the rate rules.
     acute_marks: tuple[datetime, ...] = ()
 
 
@@ -94,7 +96,7 @@ class _Context:
     methods: list[Method]
     episodes: list[Episode]
     owner: list[int | None]
-    acute: set[int]
+    onsets: list[float]  # sorted epoch seconds of the acute marks' onsets
     k_times: list[float]
     k_values: list[float]
     diagnosed: frozenset[str]
@@ -118,16 +120,10 @@ def evaluate_columns(sodium: Columns, potassium: Columns, diagnosis_codes: froze
     """As `evaluate`, on series already in columns. Results collected at or after
     `known_until` (epoch seconds) are new appends (see `projection_expired`)."""
     episodes = find_episodes(sodium.times, sodium.values, policy)
-    acute: set[int] = set()
-    if acute_marks:
-        marks = [m.timestamp() for m in acute_marks]
-        acute = {
-            k for k, ep in enumerate(episodes)
-            if any(ep.start <= mark and (ep.end is None or mark <= ep.end) for mark in marks)
-        }
     ctx = _Context(
         times=sodium.times, values=sodium.values, methods=sodium.methods, episodes=episodes,
-        owner=episode_index(episodes, len(sodium.times)), acute=acute,
+        owner=episode_index(episodes, len(sodium.times)),
+        onsets=sorted(m.timestamp() for m in acute_marks),
         k_times=potassium.times, k_values=potassium.values,
         diagnosed=factors_from_diagnoses(diagnosis_codes, policy) if diagnosis_codes
         else frozenset(), policy=policy,
@@ -228,15 +224,14 @@ def _findings_at(i: int, m: Measurement, ctx: _Context) -> list[Finding]:
                            risk_tier="high" if high else "standard", risk_factors=factors,
                            **numbers))
 
-    rate_allowed = _not_acute(i, ctx)
     limit_24h = _limit_24h(t, ctx.owner[i], high, ctx)
     window_24h: _Window | None = None
+    exempt_24h = False
     for hours, limit in ((24.0, limit_24h), (48.0, p.tier_limits(high).rise_48h)):
         w = _window(i, hours, ctx)
+        exempt = _acute(w.anchor, ctx)
         if hours == 24.0:
-            window_24h = w
-        # A rise that starts inside an acute episode is exempt even after the episode ended.
-        exempt = not (rate_allowed and _not_acute(w.anchor, ctx))
+            window_24h, exempt_24h = w, exempt
         raw = v - w.start
         adjusted = raw + _method_shift(ctx.methods[w.anchor], ctx.methods[i], p)
         if not exempt and max(raw, adjusted) > limit and w.start <= p.bands.hyponatremia_max:
@@ -255,7 +250,7 @@ def _findings_at(i: int, m: Measurement, ctx: _Context) -> list[Finding]:
                   mixed_methods=only_adjusted or _mixed(ctx.methods, first, w.hi),
                   extra=extra)
     fired_24h = bool(out) and out[0].rule == OVERCORRECTION_24H
-    if rate_allowed and not fired_24h and window_24h is not None:
+    if not exempt_24h and not fired_24h and window_24h is not None:
         projected = _projection(i, limit_24h, window_24h, ctx)
         if projected is not None:
             found(PROJECTED_OVERCORRECTION, "warning", **projected)
@@ -306,9 +301,21 @@ def _from(w: _Window, ctx: _Context, t: float) -> dict[str, float]:
             "interpolated": float(w.interpolated)}
 
 
-def _not_acute(i: int, ctx: _Context) -> bool:
-    """European 2014: no correction limit in acute (< 48 h, documented) hyponatremia."""
-    return ctx.owner[i] is None or ctx.owner[i] not in ctx.acute
+def _acute(anchor: int, ctx: _Context) -> bool:
+    return bool(ctx.onsets) and sparing_onset(ctx.times[anchor], ctx.onsets,
+                                              ctx.policy.episodes.acute_hours) is not None
+
+
+def sparing_onset(low_at: float, onsets: Sequence[float], acute_hours: float) -> float | None:
+    """European 2014: no correction limit in acute hyponatremia (documented onset < 48 h).
+    A rise is judged from its window's lowest value, collected at `low_at` (epoch seconds):
+    the onset (sorted epoch seconds) less than `acute_hours` from it, either side, spares
+    the rise (the default onset, the time of marking, comes after the low value that
+    prompted the mark); None when there is none. A rise from a value collected later is a
+    rise in hyponatremia that has become chronic."""
+    span = acute_hours * HOUR
+    k = bisect_right(onsets, low_at - span)
+    return onsets[k] if k < len(onsets) and onsets[k] < low_at + span else None
 
 
 def _mixed(methods: Sequence[Method], lo: int, hi: int) -> bool:
@@ -324,7 +331,7 @@ def _projection(i: int, limit: float, window: _Window, ctx: _Context) -> dict[st
     # left to project over, while the question is where the rise from the nadir is going.
     low, nadir = lowest(ctx.values, window.lo, window.hi)
     rise = v - low
-    if not _not_acute(nadir, ctx) or low > p.bands.hyponatremia_max:
+    if _acute(nadir, ctx) or low > p.bands.hyponatremia_max:
         return None
     if rise < limit * p.rates.projection_trigger_fraction:
         return None

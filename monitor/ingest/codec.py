@@ -8,10 +8,19 @@ from datetime import datetime
 from typing import Any
 
 from monitor.engine.model import Analyte, Diagnosis, Method, PatientRef, ResultStatus, RiskSource
-from monitor.ingest.events import DiagnosisEvent, Event, Item, MergeEvent, PatientEvent, ResultEvent
+from monitor.ingest.events import (
+    AcuteMarkEvent,
+    DiagnosisEvent,
+    Event,
+    Item,
+    MergeEvent,
+    PatientEvent,
+    ResultEvent,
+)
 
 # Bump when the shape changes: rows stored with another version are parsed again.
-VERSION = 1
+# 2: acute marks ("A"), which a worker reading version 1 would drop without a word.
+VERSION = 2
 
 
 def _when(moment: datetime | None) -> str | None:
@@ -37,6 +46,9 @@ def dump(items: Iterable[Item]) -> dict[str, Any] | None:
             out.append(["D", e.patient.authority, e.patient.identifier, e.diagnosis.code,
                         e.diagnosis.source.value, e.diagnosis.active, e.position,
                         _when(e.recorded_at), e.test])
+        elif isinstance(e, AcuteMarkEvent):
+            out.append(["A", e.patient.authority, e.patient.identifier, e.onset.isoformat(),
+                        e.position, e.test])
         elif isinstance(e, PatientEvent):
             out.append(["P", e.patient.authority, e.patient.identifier, e.event_type, e.ward,
                         e.bed, e.discharged, e.position, _when(e.occurred_at), e.test])
@@ -61,6 +73,9 @@ def load(stored: dict[str, Any] | None) -> list[Event] | None:
         elif kind == "D":
             events.append(DiagnosisEvent(PatientRef(row[1], row[2]), Diagnosis(
                 row[3], RiskSource(row[4]), row[5]), row[6], _at(row[7]), row[8]))
+        elif kind == "A":
+            events.append(AcuteMarkEvent(PatientRef(row[1], row[2]),
+                                         datetime.fromisoformat(row[3]), row[4], row[5]))
         elif kind == "P":
             events.append(PatientEvent(PatientRef(row[1], row[2]), row[3], row[4], row[5],
                                        row[6], row[7], _at(row[8]), row[9]))

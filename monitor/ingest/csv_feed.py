@@ -1,7 +1,9 @@
 """CSV feeds -> events, one row at a time (hot path: the replay benchmark reads millions).
 
 Columns (names case-insensitive, trimmed): patient_id, collected_at, sodium are required;
-result_id, status, unit, analyte, specimen, risk_factors and patient_authority are optional.
+result_id, status, unit, analyte, specimen, risk_factors, acute_onset and patient_authority
+are optional. acute_onset, on any row of a patient, is the documented onset (ISO 8601) of
+acute hyponatremia: a clinician's acute mark, so that a replay can include the marks.
 The `sodium` column holds the row's value whatever its analyte (the potassium value when
 analyte is "potassium"): the name is kept so that existing exports stay readable.
 Without a unit (no column, or a blank cell) a value is in mmol/L.
@@ -19,7 +21,7 @@ from zoneinfo import ZoneInfo
 from monitor.engine.model import Analyte, Diagnosis, Method, PatientRef, ResultStatus, RiskSource
 from monitor.ingest.checks import Unusable, measured_value
 from monitor.ingest.codes import RISK_NAMES, is_blood_gas, risk_factor_code
-from monitor.ingest.events import DiagnosisEvent, Item, Reject, ResultEvent
+from monitor.ingest.events import AcuteMarkEvent, DiagnosisEvent, Item, Reject, ResultEvent
 
 REQUIRED = ("patient_id", "collected_at", "sodium")
 CSV_ANALYTES = {a.value: a for a in Analyte}  # sodium, potassium, urine-sodium
@@ -54,7 +56,7 @@ def parse_csv(
         return
     columns = {name: index for index, name in enumerate(names)}
     patients: dict[tuple[str, str], PatientRef] = {}
-    known_risks: set[tuple[PatientRef, str]] = set()
+    known_risks: set[tuple[PatientRef, str]] = set()  # and acute onsets, as ISO text
     while True:  # a row the csv module cannot read (an oversized field) must not end the file
         try:
             yield from _rows(reader, columns, source, tz, patients, known_risks, keep)
@@ -86,7 +88,7 @@ def _rows(
     i_patient, i_time, i_value = columns["patient_id"], columns["collected_at"], columns["sodium"]
     i_authority, i_key, i_status = at("patient_authority"), at("result_id"), at("status")
     i_unit, i_analyte, i_specimen = at("unit"), at("analyte"), at("specimen")
-    i_risks = at("risk_factors")
+    i_risks, i_onset = at("risk_factors"), at("acute_onset")
     for row in reader:
         if not row:
             continue  # a blank line holds no row
@@ -106,6 +108,8 @@ def _rows(
                 patient = patients[(authority, identifier)] = PatientRef(authority, identifier)
             if i_risks is not None and row[i_risks].strip():
                 yield from _risks(row[i_risks], patient, position, known_risks)
+            if i_onset is not None and row[i_onset].strip():
+                yield from _onset(row[i_onset].strip(), patient, position, tz, known_risks)
             stamp = row[i_time].strip()
             try:
                 moment = datetime.fromisoformat(stamp)
@@ -163,6 +167,25 @@ def _lookup(table: dict[str, _T], name: str, column: str) -> _T:
         return table[name]
     except KeyError:
         raise Unusable(f"{column} '{name}' is not one of {', '.join(table)}") from None
+
+
+def _onset(
+    cell: str, patient: PatientRef, position: str, tz: ZoneInfo,
+    known: set[tuple[PatientRef, str]],
+) -> Iterator[Item]:
+    """An AcuteMarkEvent the first time a patient's onset appears; a bad one its own Reject
+    (the row's result still counts)."""
+    try:
+        onset = datetime.fromisoformat(cell)
+    except ValueError:
+        yield Reject(position, f"acute_onset '{cell}' is not an ISO 8601 date-time", cell)
+        return
+    if onset.tzinfo is None:
+        onset = onset.replace(tzinfo=tz)
+    onset = onset.astimezone(UTC)
+    if (patient, f"acute@{onset.isoformat()}") not in known:
+        known.add((patient, f"acute@{onset.isoformat()}"))
+        yield AcuteMarkEvent(patient, onset, position)
 
 
 def _risks(

@@ -50,6 +50,17 @@ class DiagnosisEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class AcuteMarkEvent:
+    """Acute hyponatremia documented to have begun at `onset` (a CSV feed's acute_onset):
+    the same statement as a clinician's acute mark, for backfill and retrospective replay."""
+
+    patient: PatientRef
+    onset: datetime  # UTC
+    position: str
+    test: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class PatientEvent:
     """ADT: admit, transfer, discharge, register, update (ward from PV1-3.1)."""
 
@@ -83,7 +94,7 @@ class Reject:
     content_error: bool = True  # False: rejected for reasons unrelated to content (HL7 AR)
 
 
-Event = ResultEvent | DiagnosisEvent | PatientEvent | MergeEvent
+Event = ResultEvent | DiagnosisEvent | AcuteMarkEvent | PatientEvent | MergeEvent
 Item = Event | Reject
 
 

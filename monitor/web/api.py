@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from monitor.alerts.lifecycle import TransitionError
@@ -189,7 +189,12 @@ class Reason(BaseModel):
 
 
 class AcuteIn(BaseModel):
-    at: datetime = Field(description="a time inside the episode (ISO 8601 with offset)")
+    # Refused rather than ignored: `at` (a time inside the episode, before contract v2)
+    # sent to this route would otherwise mark an onset of now without a word.
+    model_config = ConfigDict(extra="forbid")
+
+    onset: AwareDatetime | None = Field(default=None, description=(
+        "the documented onset of the acute hyponatremia (ISO 8601 with offset); default: now"))
     reason: str = Field(min_length=1)
 
 
@@ -229,13 +234,17 @@ def remove_risk(rt: RuntimeDep, c: CallerDep, patient_id: int, risk_id: int, bod
 @router.post("/patients/{patient_id}/acute", status_code=201)
 def acute(rt: RuntimeDep, c: CallerDep, patient_id: int, body: AcuteIn,
           x_csrf: Csrf = None) -> dict[str, Any]:
-    """Mark the episode containing `at` acute (documented onset < 48 h)."""
+    """Mark hyponatremia acute (documented onset < 48 h): the rate rules spare rises from
+    values collected within the policy's acute_hours (48 h) of `onset`."""
     check_csrf(c, x_csrf)
     _clinical(rt, c, patient_id, "mark-acute")
-    with rt.uow() as uow:
-        done = clinician.mark_acute(uow, patient_id, body.at, body.reason, c.who.username,
-                                    rt.pipeline.policy, _now())
-    return {"changed_alerts": done.alerts}
+    try:
+        with rt.uow() as uow:
+            row, done = clinician.mark_acute(uow, patient_id, body.onset, body.reason,
+                                             c.who.username, rt.pipeline.policy, _now())
+    except ValueError as error:
+        raise HTTPException(422, str(error)) from None
+    return {"id": row.id, "onset": row.onset_at.isoformat(), "changed_alerts": done.alerts}
 
 
 @router.get("/wards")

@@ -108,9 +108,10 @@ def census_page(request: Request, rt: RuntimeDep, c: CallerDep, code: str, q: st
     require(c.who, "view")
     now = datetime.now(UTC)
     with rt.uow() as uow:
-        rows = census(uow, c.who, code, rt.pipeline.policy, now)
-    if rows is None:
+        found = census(uow, c.who, code, rt.pipeline.policy, now)
+    if found is None:
         raise HTTPException(404, "no such ward")
+    rows = found.rows
     if q:
         rows = [r for r in rows if q.lower() in f"{r.patient.bed} {r.patient.identifier}".lower()]
     if alerts:
@@ -124,7 +125,7 @@ def census_page(request: Request, rt: RuntimeDep, c: CallerDep, code: str, q: st
         r.spark = sparkline([v for _, v in r.sparkline])
     return _page(request, rt, c.who, c.csrf, "census.html", rows=rows, ward=code, q=q,
                  sort=sort, sorts=SORTS, only_alerts=bool(alerts), now=now,
-                 nav=f"ward:{code}")
+                 policy=found.policy, nav=f"ward:{code}")
 
 
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
@@ -132,9 +133,8 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: int
                  days: WindowDays = None, from_: WindowFrom = None) -> HTMLResponse:
     require(c.who, "view")
     now = datetime.now(UTC)
-    policy = rt.pipeline.policy
     with rt.uow() as uow:
-        d = patient_detail(uow, c.who, patient_id, now, days, from_)
+        d = patient_detail(uow, c.who, patient_id, rt.pipeline.policy, now, days, from_)
         if d is None:
             raise HTTPException(404, "no such patient")
         audit(uow, c.who.username, "view-patient", now, "patient", patient_id)
@@ -145,16 +145,20 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: int
     potassium = [_point(r) for r in results if r.analyte == "potassium" and r.is_current
                  and not r.removed and r.value_mmol_l is not None]
     lead_in = [_point(r) for r in d["lead_in"] if r.value_mmol_l is not None]
+    policy = d["policy"]
+    diagnosed = factors_from_diagnoses(codes, policy)
     lab = sorted({f for a in d["alerts"] if a.state == "active" for f in a.risk_factors}
-                 - set(factors_from_diagnoses(codes, policy)))
-    high = bool(codes) or bool(lab)
+                 - set(diagnosed))
+    # The tier the rules use: a code the policy maps to no risk factor raises no tier.
+    high = bool(diagnosed) or bool(lab)
     chart = patient_chart(sodium, potassium, policy, high, d["triggering"], lead_in=lead_in)
     return _page(request, rt, c.who, c.csrf, "patient.html", p=d["patient"], ward=d["ward"],
                  results=results, alerts=d["alerts"], events=d["events"], risks=d["risks"],
                  lab_factors=lab, chart=chart, policy=policy, window=d["window"],
                  older=_older(d["window"]), default_days=PATIENT_WINDOW_DAYS,
                  tier="high" if high else "standard", limits=policy.tier_limits(high),
-                 nav="patient")
+                 high_limits=policy.tier_limits(True), marks=d["marks"],
+                 acute_span=timedelta(hours=policy.episodes.acute_hours), nav="patient")
 
 
 def _older(w: Window) -> dict[str, str] | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import DATA
 from tests.expectations import EXAMPLES, SCENARIOS, problems
 
 CLI = Path(sys.executable).parent / "sodium-monitor"
@@ -77,3 +78,19 @@ def test_standard_input_is_read_with_dash() -> None:
     assert run.returncode == 0
     rules = {json.loads(x)["rule"] for x in run.stdout.splitlines()}
     assert "OVERCORRECTION_24H" in rules
+
+
+def test_acute_onsets_in_a_csv_feed_spare_the_rises_near_them_and_expire() -> None:
+    alerts, _ = replay(str(DATA / "acute" / "acute_marks.csv"))
+    rises = {(a["patient_id"], a["triggered_at"], a["state"]) for a in alerts
+             if a["rule"] == "OVERCORRECTION_24H"}
+    first, second = "2026-10-06T03:00:00+00:00", "2026-10-09T03:00:00+00:00"
+    assert rises == {
+        ("AC1", second, "active"),  # 121 drawn 73 h after the onset: chronic by then
+        ("AC2", first, "withdrawn"), ("AC2", second, "active"),  # the mark came last
+        ("AC3", first, "active"), ("AC3", second, "active"),  # no mark
+    }
+    [withdrawn] = [a for a in alerts if a["patient_id"] == "AC2" and a["state"] == "withdrawn"]
+    assert withdrawn["withdrawn_reason"] == (
+        "hyponatremia marked acute (onset 2026-10-05 06:00 UTC): no correction limit applies "
+        "to a rise from a value collected within 48 h of the onset")

@@ -52,7 +52,7 @@ def h(pg_engine: Engine, pg_migrated: str) -> Iterator[Hospital]:
 def call(c: TestClient, h: Hospital, method: str, path: str, body: Body,
          patient: str = "A1", **headers: str) -> Response:
     if path.endswith("/acute"):
-        body = {"at": (h.now - timedelta(hours=20)).isoformat(), "reason": "onset < 48 h"}
+        body = {"onset": (h.now - timedelta(hours=20)).isoformat(), "reason": "onset < 48 h"}
     reply: Response = c.request(method, fill(path, h, patient), json=body, headers=headers)
     return reply
 
@@ -129,6 +129,34 @@ def test_a_ward_physician_resolves_and_a_risk_factor_re_evaluates_the_patient(
     assert acute.status_code == 201, acute.text
     assert only(403, statuses(dr, h, [("GET", p, None) for p in ADMIN_READS]
                               + ADMIN_WRITES)) == {}
+
+
+def test_an_acute_mark_spares_only_rises_from_values_near_its_documented_onset(
+        h: Hospital) -> None:
+    # A2: 127 drawn 20 h ago, 136 1 h ago: a warning OVERCORRECTION_24H.
+    dr, path = h.bearer("dr.a"), fill("/api/v1/patients/{p}/acute", h, "A2")
+    a2 = f"/api/v1/alerts?patient_id={h.patients['A2']}&state=all"
+    three_days_ago = (h.now - timedelta(hours=70)).isoformat()
+    old = dr.post(path, json={"onset": three_days_ago, "reason": "post-op, onset documented"})
+    assert (old.status_code, old.json()["changed_alerts"]) == (201, [])  # 127 came 50 h later
+    assert [a["state"] for a in dr.get(a2).json() if a["rule"] == C24] == ["active"]
+
+    now = dr.post(path, json={"reason": "marathon runner, onset this morning"})
+    assert now.status_code == 201, now.text  # no onset: the time of marking
+    assert now.json()["changed_alerts"]
+    [alert] = [a for a in dr.get(a2).json() if a["rule"] == C24]
+    assert alert["state"] == "withdrawn"
+    assert alert["withdrawn_reason"].startswith("hyponatremia marked acute (onset ")
+
+    future = dr.post(path, json={"onset": (h.now + timedelta(days=1)).isoformat(),
+                                 "reason": "typo"})
+    assert (future.status_code, future.json()["detail"]) == (
+        422, "the onset of acute hyponatremia cannot be in the future")
+    # `at` (a time inside the episode, before the onset) is refused, not read as "now".
+    assert dr.post(path, json={"at": three_days_ago, "reason": "old client"}
+                   ).status_code == 422
+    naive = dr.post(path, json={"onset": "2026-09-14T08:00:00", "reason": "no offset"})
+    assert naive.status_code == 422
 
 
 def test_the_on_call_physician_resolves_on_the_roster_ward(h: Hospital) -> None:

@@ -1,7 +1,8 @@
 """Live equals replay on every example feed: the same alerts whether a feed goes through
 the inbox, the batch workers and PostgreSQL (`import`) or through `replay` in memory. Both
 run the same engine code (the patient ledger); this shows the storage around it loses and
-adds nothing. On real PostgreSQL; the v2 feeds are copied from shared/examples/v2."""
+adds nothing. On real PostgreSQL; the v2 feeds are copied from shared/examples/v2, and
+acute_marks.csv carries acute onsets (tests/data/acute/README.md)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from tests.conftest import DATA
 V1 = DATA / "examples"
 V2 = DATA / "examples_v2"
 FEEDS = sorted(p for p in V1.iterdir() if p.suffix in (".hl7", ".ndjson", ".csv")) + \
-    sorted(V2.glob("*.csv"))
+    sorted(V2.glob("*.csv")) + [DATA / "acute" / "acute_marks.csv"]
 POLICIES = {e["file"]: e["policy"] for e in json.loads((V2 / "expected.json").read_text())}
 
 

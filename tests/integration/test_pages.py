@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -195,6 +196,24 @@ def test_the_patient_page_draws_corridor_trigger_point_of_care_and_superseded(
     assert re.search(r'<circle class="na lab superseded"[^>]*><title>124 mmol/L', html)
     assert '<line class="strike"' in html
     assert "<s>124</s>" in html and "(superseded)" in html
+
+
+def test_the_patient_page_shows_an_acute_mark_with_the_hours_it_spares(h: Hospital) -> None:
+    page = fill("/patients/{p}", h, "A2")
+    nurse = h.signed_in("nurse.a")
+    assert "Not marked acute: the correction limits apply." in nurse.get(page).text
+    onset = (h.now - timedelta(hours=30)).replace(second=0, microsecond=0)
+    reply = h.bearer("dr.a").post(fill("/api/v1/patients/{p}/acute", h, "A2"),
+                                  json={"onset": onset.isoformat(), "reason": "post-op"})
+    assert reply.status_code == 201, reply.text
+    section = nurse.get(page).text.split('data-testid="acute-marks"')[1]
+    item = re.sub(r"<[^>]+>", "", section.split("<li>")[1].split("</li>")[0])
+    minute = "%Y-%m-%d %H:%M"
+    marked, spared = item.split(": post-op): ")
+    assert re.fullmatch(rf"Onset {onset:{minute}} UTC \(marked by dr\.a [\d-]+ [\d:]+", marked)
+    assert spared == (
+        f"no rate alert for a rise from a value collected {onset - timedelta(hours=48):{minute}}"
+        f" to {onset + timedelta(hours=48):{minute}} UTC; later rises are held to the limits.")
 
 
 def test_the_census_has_one_row_per_patient_with_latest_sodium_and_a_sparkline(

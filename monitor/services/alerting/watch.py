@@ -17,6 +17,7 @@ from monitor.services.alerting.actions import AlertChanged, record, view
 from monitor.services.intake.pipeline import IMPORT_FEED
 from monitor.storage.repos.patients import lock
 from monitor.storage.repos.results import load_series
+from monitor.storage.repos.ward_policy import policies_in_force, ward_policies
 from monitor.storage.tables import Alert, AlertEvent, Feed, Patient, Result
 from monitor.storage.uow import UnitOfWork
 
@@ -38,44 +39,53 @@ def interval(policy: Policy, latest_mmol_l: float, rate_alert_open: bool) -> tim
     return timedelta(hours=hours)
 
 
-def check_overdue(uow: UnitOfWork, policy: Policy,
+def check_overdue(uow: UnitOfWork, default: Policy,
                   now: datetime, notify_max_age: timedelta = NOTIFY_MAX_AGE) -> list[int]:
     """MEASUREMENT_OVERDUE for patients not discharged, in an open episode, whose last
     sodium is older than their interval: once per gap; it resolves when a result comes,
-    and stops when the patient is discharged or the episode is over."""
+    and stops when the patient is discharged or the episode is over. Each patient is
+    watched under their ward's policy (`default` where the ward has none)."""
     with uow:
-        latest = dict(uow.session.execute(
-            select(Result.patient_id, func.max(Result.collected_at))
+        s = uow.session
+        # Past the longest episode gap of any policy in force nobody is in an open episode.
+        gap = max(p.episodes.gap_hours for p in policies_in_force(s, default))
+        rows = s.execute(
+            select(Result.patient_id, Patient.ward_id, func.max(Result.collected_at))
             .join(Patient, Patient.id == Result.patient_id)
             .where(Result.analyte == "sodium", Result.is_current.is_(True),
                    Result.removed.is_(False), Patient.discharged_at.is_(None),
                    Patient.merged_into_id.is_(None))
-            .group_by(Result.patient_id)
-            # Past the episode gap nobody is in an open episode: no need to look.
-            .having(func.max(Result.collected_at) >= now - timedelta(
-                hours=policy.episodes.gap_hours))).all())
+            .group_by(Result.patient_id, Patient.ward_id)
+            .having(func.max(Result.collected_at) >= now - timedelta(hours=gap))).all()
+        policies = ward_policies(s, {ward for _, ward, _ in rows}, default)
+        latest = {pid: (last_at, policies[ward]) for pid, ward, last_at in rows
+                  if now - last_at <= timedelta(hours=policies[ward].episodes.gap_hours)}
         # Open overdue alerts of patients no longer watched (discharged, merged, or past
-        # the episode gap): nothing is overdue for them any more.
-        open_gaps = set(uow.session.scalars(select(Alert.patient_id).where(
+        # their episode gap): nothing is overdue for them any more.
+        open_gaps = set(s.scalars(select(Alert.patient_id).where(
             Alert.rule == OVERDUE, Alert.state == "active")))
         gone = open_gaps - set(latest)
     deliveries: list[int] = []
     for pid in sorted(gone):
         with uow:
             _stop_overdue(uow, pid, now)
-    # A patient sampled more recently than the shortest interval any band asks for cannot
-    # be overdue: only the others (and open gaps, which a result may have closed) take the
-    # patient's lock and a look at the series, so a ward of recently sampled patients costs
-    # one query instead of a transaction each (and never holds up their results).
-    m = policy.monitoring
-    shortest = timedelta(hours=min(m.severe_hours, m.moderate_hours, m.mild_hours,
-                                   m.during_rate_alert_hours))
-    for pid, last_at in latest.items():
-        if now - last_at <= shortest and pid not in open_gaps:
+    # A patient sampled more recently than the shortest interval any band of their policy
+    # asks for cannot be overdue: only the others (and open gaps, which a result may have
+    # closed) take the patient's lock and a look at the series, so a ward of recently
+    # sampled patients costs one query instead of a transaction each (and never holds up
+    # their results).
+    for pid, (last_at, policy) in latest.items():
+        if now - last_at <= _shortest(policy) and pid not in open_gaps:
             continue
         with uow:
             deliveries += _overdue_one(uow, pid, last_at, policy, now, notify_max_age)
     return deliveries
+
+
+def _shortest(policy: Policy) -> timedelta:
+    m = policy.monitoring
+    return timedelta(hours=min(m.severe_hours, m.moderate_hours, m.mild_hours,
+                               m.during_rate_alert_hours))
 
 
 def _stop_overdue(uow: UnitOfWork, pid: int, now: datetime) -> None:

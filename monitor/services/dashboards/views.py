@@ -15,10 +15,12 @@ from monitor.engine.model import Analyte
 from monitor.engine.policy import Policy
 from monitor.engine.risk import factors_from_diagnoses
 from monitor.services.access.scope import Principal, scoped_patients, visible_patient
+from monitor.storage.repos.ward_policy import ward_policies
 from monitor.storage.tables import (
     Alert,
     AlertEvent,
     AlertEvidence,
+    EpisodeMark,
     Patient,
     Result,
     RiskFactor,
@@ -57,13 +59,21 @@ class CensusRow:
     spark: str = ""  # the sparkline, rendered by the web layer
 
 
-def census(uow: UnitOfWork, p: Principal, ward_code: str, policy: Policy,
-           now: datetime) -> list[CensusRow] | None:
-    """One row per patient of a ward (None when the ward is not visible)."""
+@dataclass
+class Census:
+    rows: list[CensusRow]
+    policy: Policy  # the ward's policy: the one its patients are evaluated under
+
+
+def census(uow: UnitOfWork, p: Principal, ward_code: str, default: Policy,
+           now: datetime) -> Census | None:
+    """One row per patient of a ward (None when the ward is not visible), under the ward's
+    policy (`default` where it has none)."""
     s = uow.session
     ward = s.scalar(select(Ward).where(Ward.code == ward_code))
     if ward is None or (p.wards is not None and ward.id not in p.wards):
         return None
+    policy = ward_policies(s, [ward.id], default)[ward.id]
     patients = list(s.scalars(select(Patient).where(
         Patient.ward_id == ward.id, Patient.discharged_at.is_(None),
         Patient.merged_into_id.is_(None)).order_by(Patient.bed, Patient.identifier)))
@@ -93,7 +103,7 @@ def census(uow: UnitOfWork, p: Principal, ward_code: str, policy: Policy,
             row.change_24h = row.latest - min(day) if day else None
         row.risk = sorted(factors_from_diagnoses(codes.get(row.patient.id, set()), policy))
         row.overdue = any(a.rule == "MEASUREMENT_OVERDUE" for a in row.alerts)
-    return list(rows.values())
+    return Census(list(rows.values()), policy)
 
 
 # The patient page and `GET /api/v1/patients/{id}/results` draw this many days of results
@@ -149,11 +159,13 @@ def results_since(uow: UnitOfWork, patient_id: int, since: datetime) -> list[Res
         Result.collected_at >= since).order_by(Result.collected_at, Result.arrival_seq)))
 
 
-def patient_detail(uow: UnitOfWork, p: Principal, patient_id: int, now: datetime,
-                   days: int | None = None, start: date | None = None) -> dict[str, Any] | None:
+def patient_detail(uow: UnitOfWork, p: Principal, patient_id: int, default: Policy,
+                   now: datetime, days: int | None = None, start: date | None = None
+                   ) -> dict[str, Any] | None:
     """The patient page's rows within its `window` (see result_window): results (and
     `lead_in`, the counted sodium values of the 48 h before it, for the corridor), the alerts
-    open or changed in it, their events in it, and the results that hold the active ones."""
+    open or changed in it, their events in it, the results that hold the active ones, the
+    acute marks, and the policy in force (the ward's; `default` where it has none)."""
     s = uow.session
     patient = visible_patient(uow, p, patient_id)
     if patient is None:
@@ -175,10 +187,14 @@ def patient_detail(uow: UnitOfWork, p: Principal, patient_id: int, now: datetime
         events[e.alert_id].append(e)
     risks = list(s.scalars(select(RiskFactor).where(RiskFactor.patient_id == patient_id)
                            .order_by(RiskFactor.recorded_at)))
+    marks = list(s.scalars(select(EpisodeMark).where(
+        EpisodeMark.patient_id == patient_id, EpisodeMark.acute.is_(True))
+        .order_by(EpisodeMark.onset_at)))
     ward = s.get(Ward, patient.ward_id) if patient.ward_id else None
+    policy = ward_policies(s, [patient.ward_id], default)[patient.ward_id]
     return {"patient": patient, "ward": ward, "results": results, "lead_in": lead_in,
             "alerts": alerts, "events": events, "risks": risks, "window": window,
-            "triggering": _triggering(s, alerts, since)}
+            "triggering": _triggering(s, alerts, since), "marks": marks, "policy": policy}
 
 
 def _triggering(s: Session, alerts: list[Alert], since: datetime) -> set[str]:

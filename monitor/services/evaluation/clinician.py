@@ -1,5 +1,6 @@
-"""What a physician records: risk factors (with a reason) and acute episodes. Each change
-re-evaluates the patient's current episode at once."""
+"""What a physician records: risk factors (with a reason) and acute hyponatremia (with its
+documented onset). Each change re-evaluates the patient's current episode at once, under
+the patient's lock and the policy of the patient's ward, as an inbox batch would."""
 
 from __future__ import annotations
 
@@ -9,15 +10,20 @@ from monitor.engine.policy import Policy
 from monitor.engine.risk import FACTOR_NAMES, normalise_code
 from monitor.services.access.audit import audit
 from monitor.services.evaluation.reevaluation import Evaluated, reevaluate_patient
+from monitor.storage.repos.patients import lock
 from monitor.storage.tables import EpisodeMark, RiskFactor
 from monitor.storage.uow import UnitOfWork
 
 
 def add_risk_factor(uow: UnitOfWork, pid: int, factor: str, reason: str, actor: str,
-                    policy: Policy, now: datetime) -> tuple[RiskFactor, Evaluated]:
-    """`factor` is a name (liver-disease, ...) or an ICD-10 code."""
+                    default: Policy, now: datetime) -> tuple[RiskFactor, Evaluated]:
+    """`factor` is a name (liver-disease, ...) or an ICD-10 code; `default` is the service's
+    policy, in force where the patient's ward has none."""
     if not reason.strip():
         raise ValueError("a risk-factor change needs a reason")
+    # Locked before the change is written: a worker evaluating this patient's batch either
+    # commits first (and the re-evaluation below sees its results) or waits for this one.
+    lock(uow.session, pid)
     named = factor.lower() in FACTOR_NAMES
     row = RiskFactor(patient_id=pid, factor=factor.lower() if named else "diagnosis",
                      icd10_code=None if named else normalise_code(factor),
@@ -27,44 +33,52 @@ def add_risk_factor(uow: UnitOfWork, pid: int, factor: str, reason: str, actor: 
     uow.session.flush()
     audit(uow, actor, "add-risk-factor", now, "patient", pid, factor=factor,
           reason=reason)
-    done = _reevaluate(uow, pid, policy, now)
+    done = _reevaluate(uow, pid, default, now)
     uow.commit()
     return row, done
 
 
 def remove_risk_factor(uow: UnitOfWork, pid: int, risk_id: int, reason: str, actor: str,
-                       policy: Policy, now: datetime) -> Evaluated:
+                       default: Policy, now: datetime) -> Evaluated:
+    """Deactivate one of the patient's risk factors, with a reason."""
+    if not reason.strip():
+        raise ValueError("a risk-factor change needs a reason")
+    lock(uow.session, pid)
     row = uow.session.get(RiskFactor, risk_id)
     if row is None or row.patient_id != pid:
         raise LookupError(f"no risk factor {risk_id} for this patient")
-    if not reason.strip():
-        raise ValueError("a risk-factor change needs a reason")
     row.active, row.removed_at = False, now
     row.reason = f"{row.reason or ''} | removed by {actor}: {reason}".strip(" |")
     audit(uow, actor, "remove-risk-factor", now, "patient", pid, risk_id=risk_id,
           reason=reason)
-    done = _reevaluate(uow, pid, policy, now)
+    done = _reevaluate(uow, pid, default, now)
     uow.commit()
     return done
 
 
-def mark_acute(uow: UnitOfWork, pid: int, at: datetime, reason: str, actor: str,
-               policy: Policy, now: datetime) -> Evaluated:
-    """Acute hyponatremia (documented onset < 48 h): its rate rules no longer alert."""
+def mark_acute(uow: UnitOfWork, pid: int, onset: datetime | None, reason: str, actor: str,
+               default: Policy, now: datetime) -> tuple[EpisodeMark, Evaluated]:
+    """Acute hyponatremia, documented to have begun at `onset` (None: now): the rate rules
+    spare rises from values collected within the policy's acute_hours of it."""
     if not reason.strip():
-        raise ValueError("marking an episode acute needs a reason")
-    uow.session.add(EpisodeMark(patient_id=pid, episode_start=at, acute=True, reason=reason,
-                                marked_by=actor, marked_at=now))
+        raise ValueError("marking hyponatremia acute needs a reason")
+    onset = now if onset is None else onset
+    if onset > now:
+        raise ValueError("the onset of acute hyponatremia cannot be in the future")
+    lock(uow.session, pid)
+    row = EpisodeMark(patient_id=pid, onset_at=onset, acute=True, reason=reason,
+                      marked_by=actor, marked_at=now)
+    uow.session.add(row)
     uow.session.flush()
-    audit(uow, actor, "mark-acute", now, "patient", pid, at=at.isoformat(),
+    audit(uow, actor, "mark-acute", now, "patient", pid, onset=onset.isoformat(),
           reason=reason)
-    done = _reevaluate(uow, pid, policy, now)
+    done = _reevaluate(uow, pid, default, now)
     uow.commit()
-    return done
+    return row, done
 
 
-def _reevaluate(uow: UnitOfWork, pid: int, policy: Policy, now: datetime) -> Evaluated:
-    done = reevaluate_patient(uow, pid, policy, now)
+def _reevaluate(uow: UnitOfWork, pid: int, default: Policy, now: datetime) -> Evaluated:
+    done = reevaluate_patient(uow, pid, default, now)
     uow.deliver_on_commit(done.deliveries)
     uow.publish_on_commit(done.alerts)
     return done

@@ -1,4 +1,5 @@
-"""Patient facts from ADT and FHIR: ward and bed, discharge, diagnoses, merges."""
+"""Patient facts from ADT, FHIR and CSV: ward and bed, discharge, diagnoses, acute marks,
+merges."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from sqlalchemy import select
 
 from monitor.engine.reconcile import ACTIVE, WITHDRAWN
 from monitor.engine.risk import FACTOR_NAMES
-from monitor.ingest.events import DiagnosisEvent
+from monitor.ingest.events import AcuteMarkEvent, DiagnosisEvent
+from monitor.services.access.audit import audit
 from monitor.storage.repos.alerts import move_alerts
 from monitor.storage.repos.results import move_results
-from monitor.storage.tables import Alert, AlertEvent, Patient, RiskFactor
+from monitor.storage.tables import Alert, AlertEvent, EpisodeMark, Patient, RiskFactor
 from monitor.storage.uow import UnitOfWork
 
 
@@ -35,6 +37,24 @@ def apply_diagnosis(uow: UnitOfWork, pid: int, event: DiagnosisEvent, now: datet
         return False
     row.active = d.active
     row.removed_at = None if d.active else now
+    return True
+
+
+def apply_acute_mark(uow: UnitOfWork, pid: int, event: AcuteMarkEvent, feed: str,
+                     now: datetime) -> bool:
+    """Record a feed's acute mark (CSV acute_onset); True when the patient had no mark with
+    that onset yet. Audited as a clinician's mark is: it silences rate rules."""
+    s = uow.session
+    known = s.scalar(select(EpisodeMark.id).where(
+        EpisodeMark.patient_id == pid, EpisodeMark.acute.is_(True),
+        EpisodeMark.onset_at == event.onset))
+    if known is not None:
+        return False
+    reason = f"acute_onset sent by feed {feed} ({event.position})"
+    s.add(EpisodeMark(patient_id=pid, onset_at=event.onset, acute=True, reason=reason,
+                      marked_by=feed[:100], marked_at=now))
+    audit(uow, feed, "mark-acute", now, "patient", pid, onset=event.onset.isoformat(),
+          reason=reason)
     return True
 
 

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 
 from monitor.alerts import lifecycle as lc
 from monitor.engine.model import Analyte, PatientRef
-from monitor.engine.policy import Policy
 from monitor.engine.reconcile import ACTIVE, RESOLVED, AlertRecord, Change
 from monitor.engine.rules import HYPERNATREMIA, SEVERE_HYPONATREMIA, still_present
 from monitor.ingest import codec
 from monitor.ingest.events import (
+    AcuteMarkEvent,
     DiagnosisEvent,
     Item,
     MergeEvent,
@@ -34,8 +34,7 @@ from monitor.ingest.events import (
 )
 from monitor.services.alerting.actions import after_engine_change, clear_gone
 from monitor.services.evaluation.claims import Claimed, finish, park, release
-from monitor.services.evaluation.patients import apply_diagnosis, merge
-from monitor.services.evaluation.ward_policy import policy_named
+from monitor.services.evaluation.patients import apply_acute_mark, apply_diagnosis, merge
 from monitor.services.intake.inbox import record_rejects, screen
 from monitor.services.intake.pipeline import IMPORT_FEED, Pipeline, parse_payload
 from monitor.storage.repos.common import insert_ignore
@@ -51,6 +50,7 @@ from monitor.storage.repos.ledgers import (
     save_alerts,
     save_results,
 )
+from monitor.storage.repos.ward_policy import ward_policies
 from monitor.storage.tables import Alert, InboxItem, InboxPatient, Patient, Ward
 from monitor.storage.tables.results import arrival_seq
 from monitor.storage.uow import UnitOfWork
@@ -112,7 +112,8 @@ def process_rows(uow: UnitOfWork, rows: Sequence[Claimed], p: Pipeline,
 
 def reevaluate_current(uow: UnitOfWork, pid: int, p: Pipeline, now: datetime) -> Outcome:
     """Re-evaluate a patient's current episode from storage (diagnoses or acute marks
-    changed outside the inbox); not committed."""
+    changed outside the inbox) under the patient's lock and their ward's policy (`p.policy`
+    where the ward has none); not committed."""
     out = Outcome()
     batch = _Batch(uow, p, now, {}, _lock(uow.session, [pid]))
     agg = batch._agg(pid)
@@ -235,7 +236,7 @@ class _Batch:
                     if pid not in since or (since[pid] is not None and
                                             e.collected_at < since[pid]):  # type: ignore
                         since[pid] = e.collected_at
-                elif isinstance(e, DiagnosisEvent):
+                elif isinstance(e, DiagnosisEvent | AcuteMarkEvent):
                     since[self.pids[e.patient]] = None
                     keys.setdefault(self.pids[e.patient], set())
         self.keys = keys
@@ -245,11 +246,10 @@ class _Batch:
         scopes = {pid: sc for pid, sc in scopes.items() if pid not in self.aggs}
         if not scopes:
             return
-        policies = _policies(self.s, {pid: self.moves[pid].ward for pid in scopes
-                                      if pid in self.moves}, self.p.policy)
-        for pid in scopes:
-            policies.setdefault(pid, self.p.policy)
-        self.aggs.update(load(self.s, scopes, policies))
+        # By the ward the batch has put each patient on (its moves are saved later).
+        wards = {pid: self.moves[pid].ward if pid in self.moves else None for pid in scopes}
+        by_ward = ward_policies(self.s, wards.values(), self.p.policy)
+        self.aggs.update(load(self.s, scopes, {pid: by_ward[w] for pid, w in wards.items()}))
 
     def _agg(self, pid: int) -> Aggregate:
         if pid not in self.aggs:  # after a merge: reloaded for the current episode
@@ -281,6 +281,12 @@ class _Batch:
                     codes = diagnosis_sources(self.s, [pid]).get(pid, {})
                     agg.ledger.diagnosis_sources = codes
                     self._record(pid, agg.ledger.set_diagnoses(set(codes), agg.new_id), True)
+            elif isinstance(e, AcuteMarkEvent):
+                pid = self.pids[e.patient]
+                if apply_acute_mark(self.uow, pid, e, row.feed, self.now):
+                    agg = self._agg(pid)
+                    self._record(pid, agg.ledger.mark_acute(e.onset, agg.new_id),
+                                 row.feed != IMPORT_FEED)  # never page for backfill
             elif isinstance(e, MergeEvent):
                 self._merge(self.pids[e.old], self.pids[e.survivor])
 
@@ -408,10 +414,3 @@ def _ward_ids(s: Session, codes: set[str], now: datetime) -> dict[str, int]:
             {"code": code, "name": code, "created_at": now} for code in missing], ["code"])
     return known() if missing else found
 
-
-def _policies(s: Session, wards: dict[int, int | None], default: Policy) -> dict[int, Policy]:
-    """The policy in force for each patient: their ward's own profile, else the service's."""
-    ids = sorted({w for w in wards.values() if w is not None})
-    named = {i: n for i, n in s.execute(select(Ward.id, Ward.policy).where(Ward.id.in_(ids)))}
-    return {pid: policy_named(named.get(w) if w is not None else None, default)
-            for pid, w in wards.items()}

@@ -1,5 +1,5 @@
-"""Re-evaluate one patient outside the inbox (a clinician changed a risk factor or marked an
-episode acute): the same aggregate and engine code as the inbox batches."""
+"""Re-evaluate one patient outside the inbox (a clinician changed a risk factor or marked
+hyponatremia acute): the same aggregate and engine code as the inbox batches."""
 
 from __future__ import annotations
 
@@ -24,9 +24,10 @@ def diagnosis_codes(uow: UnitOfWork, pid: int) -> frozenset[str]:
     return frozenset(ledgers.diagnosis_codes(uow.session, [pid]).get(pid, set()))
 
 
-def reevaluate_patient(uow: UnitOfWork, pid: int, policy: Policy, now: datetime
+def reevaluate_patient(uow: UnitOfWork, pid: int, default: Policy, now: datetime
                        ) -> Evaluated:
-    """Re-evaluate the patient's current episode with the diagnoses and marks now stored."""
-    p = Pipeline(policy=policy, tz=ZoneInfo("UTC"))
+    """Re-evaluate the patient's current episode with the diagnoses and marks now stored,
+    under the patient's lock and their ward's policy (`default` where the ward has none)."""
+    p = Pipeline(policy=default, tz=ZoneInfo("UTC"))
     out: Outcome = reevaluate_current(uow, pid, p, now)
     return Evaluated(out.deliveries, out.alerts)

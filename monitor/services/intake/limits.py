@@ -12,7 +12,14 @@ from typing import Any
 
 from monitor.engine.model import PatientRef
 from monitor.engine.risk import FACTOR_NAMES
-from monitor.ingest.events import DiagnosisEvent, Item, MergeEvent, PatientEvent, ResultEvent
+from monitor.ingest.events import (
+    AcuteMarkEvent,
+    DiagnosisEvent,
+    Item,
+    MergeEvent,
+    PatientEvent,
+    ResultEvent,
+)
 from monitor.storage.tables import InboxItem, Patient, RejectRow, Result, RiskFactor, Ward
 
 
@@ -74,7 +81,7 @@ def _fields(item: Item) -> Iterator[Field]:
         yield from _patient(item.survivor)
         yield from _patient(item.old, "old ")
         return
-    if not isinstance(item, ResultEvent | PatientEvent | DiagnosisEvent):
+    if not isinstance(item, ResultEvent | PatientEvent | DiagnosisEvent | AcuteMarkEvent):
         return
     yield from _patient(item.patient)
     if isinstance(item, ResultEvent):

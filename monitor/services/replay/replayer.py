@@ -18,6 +18,7 @@ from monitor.engine.model import PatientRef
 from monitor.engine.policy import Policy
 from monitor.engine.reconcile import AlertRecord
 from monitor.ingest.events import (
+    AcuteMarkEvent,
     DiagnosisEvent,
     Item,
     MergeEvent,
@@ -84,6 +85,8 @@ class Replay:
             self.ledger(item.patient).set_diagnosis(
                 item.diagnosis.code, item.diagnosis.active, self._ids(item.patient),
                 item.diagnosis.source.value)
+        elif isinstance(item, AcuteMarkEvent):
+            self.ledger(item.patient).mark_acute(item.onset, self._ids(item.patient))
         elif isinstance(item, PatientEvent):
             self.ledger(item.patient)  # registers the patient; wards matter only live
 

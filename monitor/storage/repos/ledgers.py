@@ -144,8 +144,9 @@ def diagnosis_sources(s: Session, pids: Iterable[int]) -> dict[int, dict[str, st
 
 
 def acute_marks(s: Session, pids: Iterable[int]) -> dict[int, list[datetime]]:
+    """The documented onsets of each patient's acute marks."""
     found: dict[int, list[datetime]] = {}
-    for pid, at in s.execute(select(EpisodeMark.patient_id, EpisodeMark.episode_start).where(
+    for pid, at in s.execute(select(EpisodeMark.patient_id, EpisodeMark.onset_at).where(
             EpisodeMark.patient_id.in_(list(pids)), EpisodeMark.acute.is_(True))):
         found.setdefault(pid, []).append(at)
     return found
@@ -206,7 +207,7 @@ def load(s: Session, scopes: dict[int, Scope], policies: dict[int, Policy]
         agg.ledger.horizon = horizons.get(pid)
         agg.ledger.diagnosis_sources = codes.get(pid, {})
         agg.ledger.diagnoses = set(agg.ledger.diagnosis_sources)
-        agg.ledger.acute_marks = sorted(marks.get(pid, []))
+        agg.ledger.acute_marks = sorted(set(marks.get(pid, [])))
     for (pid, key), rows in versions.items():
         agg = aggs[pid]
         agg.versions[key] = [StoredVersion(r.id, r.arrival_seq, _row_content(r)) for r in rows]

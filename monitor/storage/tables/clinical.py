@@ -63,13 +63,18 @@ class RiskFactor(Base):
 
 
 class EpisodeMark(Base):
-    """A clinician's statement about an episode, e.g. acute onset (< 48 h, documented)."""
+    """A clinician's statement of acute hyponatremia (onset < 48 h, documented)."""
 
     __tablename__ = "episode_marks"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
-    episode_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The documented onset (the time of marking when none was given): the rate rules spare
+    # the windows whose lowest value lies within the policy's acute_hours of it.
+    onset_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Marks made before 0008: a time inside the episode the mark then covered whole. Kept for
+    # the record; new marks leave it empty.
+    episode_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acute: Mapped[bool] = mapped_column(Boolean, default=True)
     reason: Mapped[str] = mapped_column(Text)
     marked_by: Mapped[str] = mapped_column(String(100))

@@ -126,9 +126,9 @@ def only_limits(found: list[Finding]) -> list[float | None]:
     return [f.limit_mmol_l for f in found if f.rule == OVERCORRECTION_24H]
 
 
-# --- acute marks ----------------------------------------------------------------------------
+# --- acute marks (onset < 48 h documented, Spasovski 2014) ----------------------------------
 
-def test_an_acute_mark_suppresses_the_rate_rules_of_its_episode() -> None:
+def test_an_acute_mark_exempts_the_rate_rules_of_rises_from_values_near_its_onset() -> None:
     points = [(0, 112), (2, 114), (4, 116), (24, 121), (48, 130)]
     plain = findings(timed(points))
     assert {f.rule for f in plain} >= {OVERCORRECTION_24H, OVERCORRECTION_48H,
@@ -136,9 +136,28 @@ def test_an_acute_mark_suppresses_the_rate_rules_of_its_episode() -> None:
     # The projection holds only until the value 24 h after its nadir arrives.
     assert PROJECTED_OVERCORRECTION in {f.rule for f in findings(timed(points[:3]))}
     assert not {f.rule for f in findings(timed(points[:3]), acute=[at(1)])} & RATE_RULES
+    # At 48 h the 24 h window starts at 121 (24 h after the onset), the 48 h one at 112.
     acute = findings(timed(points), acute=[at(1)])
     assert not {f.rule for f in acute} & RATE_RULES
     assert fired(acute, SEVERE_HYPONATREMIA) == fired(plain, SEVERE_HYPONATREMIA)
+
+
+def test_an_acute_mark_expires_a_rise_from_a_value_48_h_after_the_onset_alerts() -> None:
+    # One open episode: 118 at the onset, then 120 at 48 h and +9 by 60 h. The hyponatremia
+    # has lasted 48 h when 120 is drawn: chronic, so the rise from it is held to the limit.
+    points = [(0, 118), (24, 121), (48, 120), (60, 129)]
+    assert fired(findings(timed(points), acute=[at(0)]), OVERCORRECTION_24H) == ["r4"]
+    just_inside = at(0.5)  # 120 drawn 47.5 h after the onset: still acute
+    assert fired(findings(timed(points), acute=[just_inside]), OVERCORRECTION_24H) == []
+
+
+def test_an_onset_recorded_after_the_low_value_covers_it_for_48_h_before() -> None:
+    # Marked (onset defaulting to the time of marking) after the 118 that prompted it.
+    points = [(0, 118), (20, 127)]
+    assert fired(findings(timed(points)), OVERCORRECTION_24H) == ["r2"]
+    assert fired(findings(timed(points), acute=[at(10)]), OVERCORRECTION_24H) == []
+    assert fired(findings(timed(points), acute=[at(47)]), OVERCORRECTION_24H) == []
+    assert fired(findings(timed(points), acute=[at(48)]), OVERCORRECTION_24H) == ["r2"]
 
 
 def test_an_acute_mark_does_not_suppress_falling_sodium() -> None:
@@ -146,8 +165,8 @@ def test_an_acute_mark_does_not_suppress_falling_sodium() -> None:
     assert fired(found, FALLING_SODIUM) == ["r2"]
 
 
-def test_an_acute_mark_covers_only_its_own_episode() -> None:
-    # Episode 1: 0-22 h, marked acute. Episode 2 starts at 100 h and is not.
+def test_an_acute_mark_does_not_reach_an_episode_days_from_its_onset() -> None:
+    # Episode 1: 0-22 h. Episode 2 starts at 100 h.
     points = [(0, 120), (10, 136), (22, 137), (100, 120), (124, 128.5)]
     found = findings(timed(points), acute=[at(5)])
     assert fired(found, OVERCORRECTION_24H) == ["r5"]
@@ -155,9 +174,9 @@ def test_an_acute_mark_covers_only_its_own_episode() -> None:
     assert fired(marked_later, OVERCORRECTION_24H) == ["r2", "r3"]
 
 
-def test_a_rise_from_an_acute_episode_stays_exempt_after_the_episode_ended() -> None:
-    # 118 (marked acute) -> 136 -> 137 closes the episode at 14 h; 138 at 20 h is outside
-    # any episode, but its 24 h window starts at the acute nadir.
+def test_a_rise_from_an_acute_value_stays_exempt_after_the_episode_ended() -> None:
+    # 118 (acute) -> 136 -> 137 closes the episode at 14 h; 138 at 20 h is outside any
+    # episode, but its 24 h window starts at the acute nadir.
     points = [(0, 118), (2, 136), (14, 137), (20, 138)]
     acute = findings(timed(points), acute=[at(1)])
     assert not {f.rule for f in acute} & RATE_RULES

@@ -134,10 +134,13 @@ def test_an_acute_mark_takes_effect_on_re_evaluation() -> None:
     feed = Feed()
     feed.send("r1", 0, 119)
     feed.send("r2", 24, 128.5)
-    feed.ledger.acute_marks.append(at(1))
-    changes = feed.ledger.reevaluate(None, feed.new_id)
+    changes = feed.ledger.mark_acute(at(1), feed.new_id)
     assert kinds(changes) == [("withdrawn", OVERCORRECTION_24H)]
+    assert changes[0].alert.withdrawn_reason == (
+        "hyponatremia marked acute (onset 2024-03-04 09:00 UTC): no correction limit applies "
+        "to a rise from a value collected within 48 h of the onset")
     assert set(feed.active()) == {SEVERE_HYPONATREMIA}
+    assert feed.ledger.mark_acute(at(1), feed.new_id) == []  # the same onset again
 
 
 def test_projection_then_overcorrection_are_two_alerts() -> None:
@@ -149,16 +152,17 @@ def test_projection_then_overcorrection_are_two_alerts() -> None:
     assert set(feed.active()) == {PROJECTED_OVERCORRECTION, OVERCORRECTION_24H}
 
 
-def test_a_later_result_that_ends_the_episode_before_the_mark_re_evaluates_earlier_ones() -> None:
-    # Marked acute at 16 h. Once 137 at 14 h ends the episode (136 and 137 span 12 h), the
-    # mark lies outside it, so the rise at 2 h is no longer suppressed: triggered_at is 2 h.
+def test_an_acute_mark_expires_and_a_later_rise_in_the_same_episode_alerts() -> None:
     feed = Feed()
-    feed.ledger.acute_marks.append(at(16))
+    feed.ledger.mark_acute(at(0), feed.new_id)
     feed.send("r1", 0, 118)
-    feed.send("r2", 2, 136)
+    feed.send("r2", 20, 127)
     assert OVERCORRECTION_24H not in feed.active()
-    feed.send("r3", 14, 137)
-    assert feed.active()[OVERCORRECTION_24H].triggered_at == at(2)
+    # Still below 136: the same episode, but three days after the onset it is chronic.
+    feed.send("r3", 72, 121)
+    feed.send("r4", 90, 130)
+    alert = feed.active()[OVERCORRECTION_24H]
+    assert (alert.triggered_at, alert.worst.extra["from_mmol_l"]) == (at(90), 121)
 
 
 def test_a_merge_moves_results_and_keeps_one_alert_per_rule() -> None:

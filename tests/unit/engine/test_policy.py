@@ -8,7 +8,7 @@ import pytest
 
 from monitor.engine.policy import BUILT_IN, PolicyError, built_in, load_policy
 from monitor.engine.rules import OVERCORRECTION_24H, OVERCORRECTION_48H
-from tests.unit.engine.builders import findings, fired, timed
+from tests.unit.engine.builders import at, findings, fired, timed
 
 MINIMAL = """
 name = "ward-7"
@@ -119,7 +119,17 @@ def test_a_custom_profile_loads_and_takes_defaults_for_the_rest(tmp_path: Path) 
     assert p.limits.standard.rise_24h == 9 and p.limits.high.rise_48h == 13
     assert p.bands.severe_below == 120 and p.rates.projection_lookback_hours == 12
     assert p.lab_risk.potassium_below == 3.5 and p.episodes.gap_hours == 72
+    assert p.episodes.acute_hours == 48  # Spasovski 2014: acute is documented < 48 h
     assert "liver-disease" in p.risk_codes
+
+
+def test_a_profile_may_shorten_how_long_an_acute_mark_exempts(tmp_path: Path) -> None:
+    p = load_policy(write(tmp_path, MINIMAL + "\n[episodes]\nacute_hours = 24\n"))
+    # +9.5 from 121, drawn 30 h after the onset (above the 118 of the onset, so its 24 h
+    # window starts at 121 and not at a value interpolated towards 118).
+    points = timed([(0, 118), (28, 122), (30, 121), (50, 130.5)])
+    assert fired(findings(points, p, acute=[at(0)]), OVERCORRECTION_24H) == ["r4"]
+    assert fired(findings(points, "default", acute=[at(0)]), OVERCORRECTION_24H) == []
 
 
 def test_a_custom_profile_drives_the_rules(tmp_path: Path) -> None:

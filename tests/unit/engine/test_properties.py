@@ -122,11 +122,25 @@ def test_the_same_version_again_changes_nothing(case: Case, data: st.DataObject)
 def test_arrival_order_does_not_change_the_alerts_of_a_patient_with_an_acute_mark(
     case: Case, data: st.DataObject, mark: int,
 ) -> None:
-    def feed(order: list[int]) -> Run:
+    """The mark (onset `mark` h after T0) arrives anywhere among the results, which arrive
+    in any order, evaluated one by one or deferred as replay does."""
+    def feed(order: list[int], mark_before: int, defer: bool) -> Run:
         run = Run(case)
-        run.ledger.acute_marks.append(at(mark))
-        return run.feed(order, diagnosis_at=0)
+        run.ledger.defer_appends = defer
+        if case.diagnosis:
+            run.ledger.set_diagnosis(case.diagnosis, True, run.new_id)
+        for position, index in enumerate(order):
+            if position == mark_before:
+                run.ledger.mark_acute(at(mark), run.new_id)
+            run.send(*case.results[index])
+        if mark_before >= len(order):
+            run.ledger.mark_acute(at(mark), run.new_id)
+        run.ledger.flush()
+        return run
 
     n = len(case.results)
     order = data.draw(st.permutations(range(n)), label="arrival order")
-    assert feed(list(order)).active() == feed(list(range(n))).active()
+    mark_before = data.draw(st.integers(0, n), label="mark arrives before")
+    defer = data.draw(st.booleans(), label="appends deferred")
+    expected = feed(list(range(n)), 0, False).active()
+    assert feed(list(order), mark_before, defer).active() == expected

@@ -9,7 +9,13 @@ import pytest
 
 from monitor.engine.model import Diagnosis, PatientRef, RiskSource
 from monitor.ingest import codec
-from monitor.ingest.events import DiagnosisEvent, MergeEvent, PatientEvent, Reject
+from monitor.ingest.events import (
+    AcuteMarkEvent,
+    DiagnosisEvent,
+    MergeEvent,
+    PatientEvent,
+    Reject,
+)
 
 from .builders import EXAMPLES
 from .test_examples import read
@@ -24,12 +30,12 @@ def test_every_example_reads_back_as_parsed(name: str) -> None:
     assert codec.load(stored) == events
 
 
-def test_adt_events_and_a_merge_read_back() -> None:
+def test_adt_events_a_merge_and_an_acute_mark_read_back() -> None:
     at = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)
     p, q = PatientRef("CITYGEN", "MRN1"), PatientRef("CITYGEN", "MRN2")
     events = [PatientEvent(p, "A02", "MED4", "12", False, "msg-1", at),
               DiagnosisEvent(p, Diagnosis("K703", RiskSource.ADT, False), "msg-1", at, True),
-              MergeEvent(p, q, "msg-2")]
+              MergeEvent(p, q, "msg-2"), AcuteMarkEvent(q, at, "f.csv:3")]
     assert codec.load(json.loads(json.dumps(codec.dump(events)))) == events
 
 

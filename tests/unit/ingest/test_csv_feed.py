@@ -8,7 +8,7 @@ import pytest
 
 from monitor.engine.model import Analyte, Method, PatientRef, ResultStatus, RiskSource
 from monitor.ingest import parse_csv
-from monitor.ingest.events import DiagnosisEvent, Item, Reject, ResultEvent
+from monitor.ingest.events import AcuteMarkEvent, DiagnosisEvent, Item, Reject, ResultEvent
 
 from .builders import BERLIN, UTC_TZ
 
@@ -113,6 +113,33 @@ def test_unknown_risk_factor_is_rejected_but_the_result_kept() -> None:
 
     assert [type(item) for item in items] == [Reject, ResultEvent]
     assert isinstance(items[0], Reject) and "risk factor 'gout'" in items[0].reason
+
+
+def test_acute_onset_on_any_row_is_one_acute_mark_per_patient_and_onset() -> None:
+    text = (
+        "patient_id,collected_at,sodium,acute_onset\n"
+        "P1,2026-09-14T08:00:00Z,118,\n"
+        "P1,2026-09-14T18:00:00Z,122,2026-09-14T06:30:00+02:00\n"
+        "P1,2026-09-15T08:00:00Z,126,2026-09-14T04:30:00Z\n"  # the same onset again
+        "P2,2026-09-15T08:00:00Z,126,2026-09-15T07:00:00\n"  # naive: the feed's zone
+    )
+    items = list(parse_csv(text, source="f.csv", tz=BERLIN))
+    marks = [item for item in items if isinstance(item, AcuteMarkEvent)]
+
+    assert [(m.patient.identifier, m.onset, m.position) for m in marks] == [
+        ("P1", datetime(2026, 9, 14, 4, 30, tzinfo=UTC), "f.csv:3"),
+        ("P2", datetime(2026, 9, 15, 5, tzinfo=UTC), "f.csv:5")]
+    assert [type(item) for item in items] == [ResultEvent, AcuteMarkEvent, ResultEvent,
+                                              ResultEvent, AcuteMarkEvent, ResultEvent]
+
+
+def test_a_bad_acute_onset_is_rejected_but_the_result_kept() -> None:
+    items = parse("patient_id,collected_at,sodium,acute_onset\nP1,2026-09-14T08:00:00Z,118,"
+                  "last night\n")
+
+    assert [type(item) for item in items] == [Reject, ResultEvent]
+    assert isinstance(items[0], Reject)
+    assert items[0].reason == "acute_onset 'last night' is not an ISO 8601 date-time"
 
 
 @pytest.mark.parametrize(
