@@ -325,9 +325,9 @@ def _relowering(falls: list[Finding], overcorrections: list[AlertRecord], hours:
         if event is None:
             kept.append(f)
             continue
-        if f.result_key not in event.notes:
-            t = f.collected_at
-            note = f"re-lowered to {_n(f.value_mmol_l)} at {t:%H:%M} on {t.day} {t:%b}"
+        t = f.collected_at
+        note = f"re-lowered to {_n(f.value_mmol_l)} at {t:%H:%M} on {t.day} {t:%b}"
+        if note not in event.notes.values():  # told once, also across batches
             event.notes[f.result_key] = note
             notes.append(Change("updated", event, note))
     return kept, notes

@@ -34,7 +34,7 @@ from monitor.engine.messages import message
 from monitor.engine.model import Analyte, Finding, Method, ResultStatus
 from monitor.engine.policy import Policy
 from monitor.engine.reconcile import ACTIVE, WITHDRAWN, AlertRecord, Change, Settled, badness
-from monitor.engine.rules import ALL_RULES
+from monitor.engine.rules import ALL_RULES, OVERCORRECTION_24H, OVERCORRECTION_48H
 from monitor.engine.versions import Version
 from monitor.ingest.events import ResultEvent
 from monitor.storage.tables import Alert, AlertEvent, AlertEvidence, EpisodeMark, Result, RiskFactor
@@ -251,10 +251,22 @@ def _load_alerts(s: Session, aggs: dict[int, Aggregate]) -> None:
         c = cut[alert_id]
         if c is None or at >= c:
             inside[alert_id][key] = f
+    # What the history already tells of an overcorrection alert (re-lowering notes), so a
+    # later batch does not tell it again; few rows, and only for open overcorrections.
+    noted: dict[int, dict[str, str]] = {}
+    overcorrections = [r["id"] for r in rows if r["rule"] in (OVERCORRECTION_24H,
+                                                              OVERCORRECTION_48H)]
+    if overcorrections:
+        for n, (alert_id, reason) in enumerate(s.execute(select(
+                AlertEvent.alert_id, AlertEvent.reason).where(
+                AlertEvent.alert_id.in_(overcorrections), AlertEvent.action == "updated",
+                AlertEvent.reason.is_not(None)))):
+            noted.setdefault(alert_id, {})[f"stored:{n}"] = reason or ""
     for r in rows:
         agg = aggs[r["patient_id"]]
         mine = inside[r["id"]]
-        record = AlertRecord(str(r["id"]), r["rule"], r["state"], dict(mine), event=r["event"])
+        record = AlertRecord(str(r["id"]), r["rule"], r["state"], dict(mine), event=r["event"],
+                             notes=noted.get(r["id"], {}))
         outside = r["evidence_count"] - len(mine)
         if outside > 0:
             record.settled = _settled(s, r, outside, mine, known, cut[r["id"]])
