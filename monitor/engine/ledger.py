@@ -34,7 +34,15 @@ from monitor.engine.rules import (
     projection_expired,
     sparing_onset,
 )
-from monitor.engine.versions import Effective, Version, apply_version, resolve
+from monitor.engine.versions import (
+    Effective,
+    Refusal,
+    Version,
+    refusals,
+    repeats,
+    resolve,
+    step,
+)
 
 # What the ledger keeps in series: sodium and potassium for the rules, glucose to correct
 # the sodium it pairs with.
@@ -50,6 +58,7 @@ class _Result:
     versions: list[Version] = field(default_factory=list)
     effective: Effective | None = None
     test: bool = False
+    inferred: bool = False  # identity inferred from the content (a row without result_id)
 
 
 @dataclass
@@ -79,14 +88,20 @@ class PatientLedger:
     # and the suspected artefacts by key (see `_spike`).
     raw: Columns = field(default_factory=Columns)
     suspects: set[str] = field(default_factory=set)
+    # Versions refused (engine.versions) since the caller last took them: the caller
+    # reports each to its sender, as replay and the live service report other rejects.
+    refused: list[Refusal] = field(default_factory=list)
 
     def add_result(self, key: str, analyte: Analyte, method: Method, status: ResultStatus,
                    value: float | None, collected_at: datetime, arrival_seq: int,
-                   test: bool, new_id: Callable[[str], str]) -> list[Change]:
-        """Apply one version of a result and re-evaluate what it affects."""
+                   test: bool, new_id: Callable[[str], str],
+                   inferred: bool = False) -> list[Change]:
+        """Apply one version of a result and re-evaluate what it affects; a refused version
+        changes nothing and is noted in `refused`. `inferred`: the result's identity was
+        inferred from its content (a CSV or JSON row without result_id)."""
         res = self.results.get(key)
         if res is None:
-            res = self.results[key] = _Result(analyte, method)
+            res = self.results[key] = _Result(analyte, method, inferred=inferred)
         version = Version(arrival_seq, status, value, collected_at)
         if res.versions and version in res.versions:
             return []  # the same version delivered again changes nothing
@@ -94,8 +109,21 @@ class PatientLedger:
         res.test = res.test or test
         before = res.effective
         # In arrival order (the usual case) the newest version applies on top of the state.
-        in_order = len(res.versions) == 1 or arrival_seq > res.versions[-2].arrival_seq
-        after = apply_version(before, version) if in_order else resolve(res.versions)
+        if len(res.versions) == 1 or arrival_seq > res.versions[-2].arrival_seq:
+            after, reason = step(before, version, res.inferred)
+            if reason is not None:
+                if len(res.versions) == 1 or not repeats(res.versions[-2], version):
+                    held = None if before is None else before.value_mmol_l
+                    self.refused.append(Refusal(arrival_seq, reason, held))
+                return []
+        else:
+            # Out of arrival order (live: a payload committed late): the versions are
+            # applied again in arrival order, which may refuse one applied before (a final
+            # that a removal sent before it now follows).
+            res.versions.sort(key=lambda v: v.arrival_seq)
+            known = set(refusals([v for v in res.versions if v is not version], res.inferred))
+            self.refused += [r for r in refusals(res.versions, res.inferred) if r not in known]
+            after = resolve(res.versions, res.inferred)
         res.effective = after
         if _same(before, after) or analyte not in _RULED:
             return []
@@ -374,11 +402,17 @@ class PatientLedger:
         return (f"{NOT_BORNE_OUT}: in the 24 h after the low value of {_n(nadir)} mmol/L "
                 f"sodium stayed within the {_n(f.limit_mmol_l)} mmol/L limit")
 
+    def take_refused(self) -> list[Refusal]:
+        """The refusals noted since the last call, for the caller to report."""
+        found, self.refused = self.refused, []
+        return found
+
     def restore(self, key: str, analyte: Analyte, method: Method, versions: list[Version],
-                test: bool) -> None:
+                test: bool, inferred: bool = False) -> None:
         """Put back a result read from storage (no evaluation: its findings are stored)."""
         res = self.results[key] = _Result(analyte, method, sorted(
-            versions, key=lambda v: v.arrival_seq), resolve(versions), test)
+            versions, key=lambda v: v.arrival_seq), resolve(versions, inferred), test,
+            inferred)
         eff = res.effective
         if analyte in _RULED and eff is not None and eff.counted and \
                 eff.value_mmol_l is not None:
@@ -417,8 +451,10 @@ def absorb(survivor: PatientLedger, old: PatientLedger, reason: str,
     for key, res in old.results.items():
         mine = survivor.results.setdefault(key, _Result(res.analyte, res.method))
         mine.versions.extend(v for v in res.versions if v not in mine.versions)
+        mine.versions.sort(key=lambda v: v.arrival_seq)
         mine.test = mine.test or res.test
-        mine.effective = resolve(mine.versions)
+        mine.inferred = mine.inferred or res.inferred
+        mine.effective = resolve(mine.versions, mine.inferred)
     survivor.diagnoses |= old.diagnoses
     survivor.acute_marks.extend(old.acute_marks)
     counted = [

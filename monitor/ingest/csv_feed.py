@@ -6,7 +6,9 @@ are optional. acute_onset, on any row of a patient, is the documented onset (ISO
 acute hyponatremia: a clinician's acute mark, so that a replay can include the marks.
 The `sodium` column holds the row's value whatever its analyte (the potassium value when
 analyte is "potassium"): the name is kept so that existing exports stay readable.
-Without a unit (no column, or a blank cell) a value is in mmol/L.
+Without a unit (no column, or a blank cell) a value is in mmol/L. A row without result_id
+is identified by patient, collection time, analyte, method (laboratory, point of care from
+its specimen, urine) and code; its event says the key was inferred (`key_inferred`).
 """
 
 from __future__ import annotations
@@ -137,12 +139,13 @@ def _rows(
         else:
             gas = specimen is not None and is_blood_gas(specimen)
             method = Method.POINT_OF_CARE if gas else Method.LAB
+        code = None  # CSV rows carry no LOINC code
         yield ResultEvent(
             patient,
-            # f"{patient}|{collected_at iso}|{analyte}", joined the quick way
-            key or "|".join((authority, identifier, _iso_utc(stamp, collected_at), analyte)),
+            key or _inferred_key(authority, identifier, _iso_utc(stamp, collected_at),
+                                 analyte, method, code),
             analyte,
-            None,  # code: CSV rows carry no LOINC code
+            code,
             method,
             specimen,
             value_raw,
@@ -151,7 +154,16 @@ def _rows(
             collected_at,
             status,
             position,
+            key_inferred=not key,
         )
+
+
+def _inferred_key(authority: str, identifier: str, collected_iso: str, analyte: Analyte,
+                  method: Method, code: str | None) -> str:
+    """A row without result_id is identified by what it measured, and how: a blood-gas
+    value collected at the same minute as the laboratory one is another result, not a
+    new version of it (the lab nadir would be lost)."""
+    return "|".join((authority, identifier, collected_iso, analyte, method, code or ""))
 
 
 def _iso_utc(stamp: str, collected_at: datetime) -> str:

@@ -38,6 +38,9 @@ class ResultEvent:
     bed: str | None = None
     test: bool = False  # HL7 MSH-11 T (training) or D (debugging)
     message_id: str | None = None
+    # The feed sent no id (a CSV or JSON row without result_id): `result_key` was built from
+    # the content, so a different value under it may be another sample (engine.versions).
+    key_inferred: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,20 +21,27 @@ from monitor.config import Settings
 from monitor.runtime import Runtime
 from monitor.runtime.drain import drain_inbox
 from monitor.services.evaluation.claims import BATCH_SIZE
-from monitor.storage.tables import Alert, AlertEvent, AlertEvidence, InboxItem, Patient
+from monitor.storage.tables import (
+    Alert,
+    AlertEvent,
+    AlertEvidence,
+    InboxItem,
+    Patient,
+    RejectRow,
+)
 from tests.hl7_builders import oru
 from tests.integration.helpers import empty_tables, inbox_states, store_hl7
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 BASE = NOW - timedelta(days=3)
 PATIENTS = ("ORD1", "ORD2", "ORD3")
-NEW, CORRECT, REMOVE = 0, 1, 2
+NEW, CORRECT, REMOVE, RESEND = 0, 1, 2, 3
 Step = tuple[int, int, int, int]  # (patient, operation, hours after BASE, Na mmol/L)
 
 
 def feed(steps: list[Step]) -> list[str]:
-    """HL7 messages in arrival order. A correction or removal concerns one of the patient's
-    earlier orders (chosen by `hours`); with none yet it is a new result."""
+    """HL7 messages in arrival order. A correction, removal or re-sent final concerns one
+    of the patient's earlier orders (chosen by `hours`); with none yet it is a new result."""
     orders: dict[int, list[tuple[str, datetime]]] = {}
     messages: list[str] = []
     for n, (patient, op, hours, value) in enumerate(steps):
@@ -46,7 +53,8 @@ def feed(steps: list[Step]) -> list[str]:
             messages.append(oru(name, order, collected, value, control_id=f"M{n}"))
         else:
             order, collected = mine[hours % len(mine)]
-            status, shown = ("C", str(value)) if op == CORRECT else ("D", "")
+            status, shown = {CORRECT: ("C", str(value)), REMOVE: ("D", ""),
+                             RESEND: ("F", str(value))}[op]
             messages.append(oru(name, order, collected, shown, status=status,
                                 control_id=f"M{n}"))
     return messages
@@ -92,7 +100,7 @@ def rt(pg_engine: Engine, pg_migrated: str) -> Iterator[Runtime]:
 
 
 steps = st.lists(st.tuples(st.integers(0, len(PATIENTS) - 1),
-                           st.sampled_from([NEW, NEW, NEW, CORRECT, REMOVE]),
+                           st.sampled_from([NEW, NEW, NEW, CORRECT, REMOVE, RESEND]),
                            st.integers(0, 60), st.integers(112, 140)),
                  min_size=1, max_size=24)
 
@@ -104,6 +112,10 @@ OVERCORRECTED: list[Step] = [(0, NEW, 0, 114), (1, NEW, 1, 118), (0, NEW, 12, 12
                              (0, NEW, 6, 121), (2, CORRECT, 1, 113), (1, NEW, 40, 117)]
 REMOVED: list[Step] = [(0, NEW, 10, 116), (0, NEW, 20, 127), (0, REMOVE, 0, 0),
                        (0, NEW, 5, 113), (0, CORRECT, 2, 118), (0, NEW, 30, 128)]
+# A final re-sent after its removal (refused), then corrected back (counted again).
+RESENT: list[Step] = [(1, NEW, 0, 116), (1, NEW, 14, 126), (0, NEW, 3, 130),
+                      (1, REMOVE, 0, 0), (1, RESEND, 0, 116), (0, NEW, 9, 129),
+                      (1, RESEND, 0, 117), (1, CORRECT, 0, 116)]
 
 
 PROPERTY = settings(max_examples=12, deadline=None,
@@ -113,7 +125,8 @@ PROPERTY = settings(max_examples=12, deadline=None,
 
 def feeds(test: Callable[..., None]) -> Callable[..., None]:
     """Run `test` on the fixed scenarios and on feeds hypothesis draws."""
-    return PROPERTY(example(OVERCORRECTED)(example(REMOVED)(given(steps)(test))))
+    return PROPERTY(example(OVERCORRECTED)(example(REMOVED)(example(RESENT)(
+        given(steps)(test)))))
 
 
 def both_ways(rt: Runtime, engine: Engine, steps: list[Step]
@@ -149,6 +162,21 @@ def test_one_batch_writes_the_alert_history_of_one_row_at_a_time(
     assert list(map(history_of, at_once)) == list(map(history_of, one_by_one))
 
 
+def rejected(engine: Engine) -> list[tuple[str, str]]:
+    with Session(engine) as s:
+        return sorted((r.position, r.reason) for r in s.scalars(select(RejectRow)))
+
+
+@feeds
+def test_one_batch_refuses_the_versions_one_row_at_a_time_refuses(
+        rt: Runtime, pg_engine: Engine, steps: list[Step]) -> None:
+    messages = feed(steps)
+    processed(rt, pg_engine, messages, batch_size=1)
+    one_by_one = rejected(pg_engine)
+    processed(rt, pg_engine, messages, batch_size=BATCH_SIZE)
+    assert rejected(pg_engine) == one_by_one
+
+
 ENGINE_ACTIONS = ("raised", "updated", "withdrawn")
 
 
@@ -169,3 +197,14 @@ def test_the_fixed_scenarios_raise_and_withdraw(rt: Runtime, pg_engine: Engine) 
     with Session(pg_engine) as s:
         assert s.scalar(select(InboxItem.id).order_by(InboxItem.id.desc()).limit(1)) == len(
             OVERCORRECTED)
+
+
+def test_the_re_sent_scenario_refuses_and_a_correction_restores(
+        rt: Runtime, pg_engine: Engine) -> None:
+    """RESENT is not vacuous: both finals after the removal are refused, the alert the
+    removal withdrew is raised again by the correction."""
+    resent = processed(rt, pg_engine, feed(RESENT), 1)
+    assert [reason.split(":")[0] for _, reason in rejected(pg_engine)] == [
+        "re-sent after removal", "re-sent after removal"]
+    assert {(a[1], a[3]) for a in resent} >= {("OVERCORRECTION_24H", "withdrawn"),
+                                              ("OVERCORRECTION_24H", "active")}

@@ -21,6 +21,7 @@ from monitor.alerts import lifecycle as lc
 from monitor.engine.model import Analyte, PatientRef
 from monitor.engine.reconcile import ACTIVE, RESOLVED, AlertRecord, Change
 from monitor.engine.rules import HYPERNATREMIA, SEVERE_HYPONATREMIA, still_present
+from monitor.engine.versions import Refusal
 from monitor.ingest import codec
 from monitor.ingest.events import (
     AcuteMarkEvent,
@@ -52,7 +53,7 @@ from monitor.storage.repos.ledgers import (
 )
 from monitor.storage.repos.ward_policy import ward_policies
 from monitor.storage.tables import Alert, InboxItem, InboxPatient, Patient, Ward
-from monitor.storage.tables.results import arrival_seq
+from monitor.storage.tables.results import POSITIONS_PER_PAYLOAD, arrival_seq
 from monitor.storage.uow import UnitOfWork
 
 PATIENTS = cast(Table, Patient.__table__)
@@ -301,7 +302,9 @@ class _Batch:
             and row.feed != IMPORT_FEED
         changes = agg.ledger.add_result(
             measurement_key(row.feed, e.result_key), e.analyte, e.method, e.status,
-            e.value_mmol_l, e.collected_at, seq, e.test, agg.new_id)
+            e.value_mmol_l, e.collected_at, seq, e.test, agg.new_id, e.key_inferred)
+        if agg.ledger.refused:
+            self._refused(row, e, seq, agg.ledger.take_refused())
         self._record(pid, changes, fresh)
         sodium = agg.ledger.series[Analyte.SODIUM].values
         if e.analyte is Analyte.SODIUM and sodium:
@@ -315,6 +318,21 @@ class _Batch:
                         # Clearing resolves an acknowledged alert, as one row at a time
                         # would now: a later finding of the batch raises a new one.
                         a.state = RESOLVED
+
+    def _refused(self, row: Claimed, e: ResultEvent, seq: int,
+                 refused: list[Refusal]) -> None:
+        """Versions the engine refused become reject rows, as replay reports them. One
+        refused belatedly (processed before a removal that arrived before it but committed
+        late) is named by its own inbox row."""
+        for r in refused:
+            if r.arrival_seq == seq:
+                record_rejects(self.uow, [Reject(e.position, r.text(), e.value_raw)],
+                               row.feed, row.id, self.now)
+            else:
+                inbox_id = r.arrival_seq // POSITIONS_PER_PAYLOAD
+                position = f"inbox:{inbox_id} item {r.arrival_seq % POSITIONS_PER_PAYLOAD}"
+                record_rejects(self.uow, [Reject(position, r.text())], row.feed, inbox_id,
+                               self.now)
 
     def _record(self, pid: int, changes: list[Change], notify: bool) -> None:
         if changes:

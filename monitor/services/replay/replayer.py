@@ -77,10 +77,17 @@ class Replay:
         elif not self.mine(item.patient):
             return
         elif isinstance(item, ResultEvent):
-            self.results += 1
-            self.ledger(item.patient).add_result(
+            ledger = self.ledger(item.patient)
+            ledger.add_result(
                 item.result_key, item.analyte, item.method, item.status, item.value_mmol_l,
-                item.collected_at, self.seq, item.test, self._ids(item.patient))
+                item.collected_at, self.seq, item.test, self._ids(item.patient),
+                item.key_inferred)
+            if ledger.refused:
+                # Replay applies in arrival order, so a refusal is always this result's.
+                self.rejects += [Reject(item.position, r.text(), item.value_raw)
+                                 for r in ledger.take_refused()]
+            else:
+                self.results += 1
         elif isinstance(item, DiagnosisEvent):
             self.ledger(item.patient).set_diagnosis(
                 item.diagnosis.code, item.diagnosis.active, self._ids(item.patient),

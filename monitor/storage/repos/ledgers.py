@@ -199,7 +199,7 @@ def load(s: Session, scopes: dict[int, Scope], policies: dict[int, Policy]
         current = list(s.execute(select(
             Result.id, Result.patient_id, Result.source_feed, Result.result_key,
             Result.arrival_seq, Result.analyte, Result.method, Result.status,
-            Result.value_mmol_l, Result.collected_at, Result.test).where(
+            Result.value_mmol_l, Result.collected_at, Result.test, Result.key_inferred).where(
             or_(*clauses), Result.is_current.is_(True), Result.removed.is_(False),
             Result.analyte.in_(_RULED))))
     codes, marks = diagnosis_sources(s, pids), acute_marks(s, pids)
@@ -214,12 +214,14 @@ def load(s: Session, scopes: dict[int, Scope], policies: dict[int, Policy]
         agg.flags.update((r.id, (r.is_current, r.removed)) for r in rows)
         agg.current_ids.update((key, r.id) for r in rows if r.is_current)
         agg.ledger.restore(key, Analyte(rows[0].analyte), Method(rows[0].method),
-                           [_version(r) for r in rows], any(r.test for r in rows))
+                           [_version(r) for r in rows], any(r.test for r in rows),
+                           any(r.key_inferred for r in rows))
     for r in current:
         key, agg = measurement_key(r.source_feed, r.result_key), aggs[r.patient_id]
         agg.current_ids[key] = r.id
         if key not in agg.versions and r.value_mmol_l is not None:
-            agg.ledger.restore(key, Analyte(r.analyte), Method(r.method), [_version(r)], r.test)
+            agg.ledger.restore(key, Analyte(r.analyte), Method(r.method), [_version(r)], r.test,
+                               r.key_inferred)
     _load_alerts(s, aggs)
     return aggs
 
@@ -336,7 +338,7 @@ def add_version(agg: Aggregate, ev: ResultEvent, feed: str, inbox_id: int | None
         "value_raw": ev.value_raw[:100], "unit_raw": ev.unit_raw[:50],
         "value_mmol_l": ev.value_mmol_l, "collected_at": ev.collected_at,
         "received_at": received_at, "status": ev.status.value, "test": ev.test,
-        "is_current": False, "removed": False, "_key": key,
+        "key_inferred": ev.key_inferred, "is_current": False, "removed": False, "_key": key,
     })
     return True
 

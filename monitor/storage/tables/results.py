@@ -12,6 +12,7 @@ from sqlalchemy import (
     Index,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -49,6 +50,10 @@ class Result(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16))
     test: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The feed sent no id (a CSV or JSON row without result_id): the key was built from the
+    # content, and a different value under it is refused (engine.versions).
+    key_inferred: Mapped[bool] = mapped_column(Boolean, default=False,
+                                               server_default=false())
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
 

@@ -48,3 +48,22 @@ def test_policies_prints_every_profile_with_its_source() -> None:
     for name in ("default", "us-2013", "eu-2014", "salsa-2021"):
         assert name in result.output
     assert "Spasovski" in result.output and "Verbalis" in result.output
+
+
+def test_replay_reports_a_refused_version_on_stderr_like_any_reject(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.csv"
+    feed.write_text(
+        "patient_id,collected_at,sodium,result_id,status\n"
+        "P1,2026-10-05T07:00:00+00:00,117,,\n"
+        "P1,2026-10-05T07:00:00+00:00,121,,\n"  # the same identity, another value
+        "P1,2026-10-05T09:00:00+00:00,118,R2,\n"
+        "P1,2026-10-05T09:00:00+00:00,,R2,entered-in-error\n"
+        "P1,2026-10-05T09:00:00+00:00,118,R2,\n"  # the final again, after its removal
+    )
+    run = subprocess.run([str(CLI), "replay", "--policy", "default", str(feed)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert lines[0].startswith(f"{feed}:3: rejected: conflicting duplicate: ")
+    assert lines[1].startswith(f"{feed}:6: rejected: re-sent after removal: ")
+    assert lines[-1] == "replay: 3 results, 2 rejected, 1 alerts"

@@ -91,12 +91,12 @@ class Feed:
     def send(self, key: str, hours: float, value: float | None,
              status: ResultStatus = ResultStatus.FINAL, analyte: Analyte = Analyte.SODIUM,
              method: Method = Method.LAB, seq: int | None = None,
-             test: bool = False) -> list[Change]:
+             test: bool = False, inferred: bool = False) -> list[Change]:
         if seq is None:
             self.seq += 1
             seq = self.seq
         return self.ledger.add_result(key, analyte, method, status, value, at(hours), seq,
-                                      test, self.new_id)
+                                      test, self.new_id, inferred)
 
     def diagnose(self, code: str, active: bool = True) -> list[Change]:
         return self.ledger.set_diagnosis(code, active, self.new_id)

@@ -10,6 +10,7 @@ from monitor.engine.rules import (
     PROJECTED_OVERCORRECTION,
     SEVERE_HYPONATREMIA,
 )
+from monitor.engine.versions import CONFLICTING_DUPLICATE, RESENT_AFTER_REMOVAL
 from tests.unit.engine.builders import Feed, at
 
 
@@ -64,7 +65,7 @@ def test_a_correction_of_the_baseline_re_evaluates_the_later_result() -> None:
     assert kinds(changes) == [("withdrawn", OVERCORRECTION_24H)]
 
 
-def test_removing_the_baseline_withdraws_and_re_sending_it_raises_anew() -> None:
+def test_removing_the_baseline_withdraws_and_only_a_correction_raises_anew() -> None:
     feed = Feed()
     feed.send("r1", 0, 119)
     feed.send("r2", 24, 128.5)
@@ -72,10 +73,75 @@ def test_removing_the_baseline_withdraws_and_re_sending_it_raises_anew() -> None
     changes = feed.send("r1", 0, None, status=ResultStatus.REMOVED)
     assert sorted(kinds(changes)) == [("withdrawn", OVERCORRECTION_24H),
                                       ("withdrawn", SEVERE_HYPONATREMIA)]
-    changes = feed.send("r1", 0, 119)
+    assert feed.ledger.take_refused() == []
+    # The final sent again is refused: the result stays removed, the sender is told.
+    assert feed.send("r1", 0, 119) == []
+    assert feed.send("r1", 0, 119, status=ResultStatus.PRELIMINARY) == []
+    assert feed.active() == {}
+    assert [(r.arrival_seq, r.reason) for r in feed.ledger.take_refused()] == [
+        (4, RESENT_AFTER_REMOVAL), (5, RESENT_AFTER_REMOVAL)]
+    assert feed.ledger.refused == []  # taken
+    changes = feed.send("r1", 0, 119, status=ResultStatus.CORRECTED)
     assert sorted(kinds(changes)) == [("raised", OVERCORRECTION_24H),
                                       ("raised", SEVERE_HYPONATREMIA)]
-    assert len(feed.ledger.alerts) == 4
+    assert len(feed.ledger.alerts) == 4 and feed.ledger.take_refused() == []
+
+
+def test_a_removal_that_arrived_before_its_final_keeps_the_result_removed() -> None:
+    feed = Feed()
+    feed.send("r1", 0, 119, seq=1)
+    feed.send("r2", 24, 128.5, status=ResultStatus.REMOVED, seq=2)
+    assert feed.send("r2", 24, 128.5, seq=3) == []
+    assert set(feed.active()) == {SEVERE_HYPONATREMIA}
+    assert [r.arrival_seq for r in feed.ledger.take_refused()] == [3]
+
+
+def test_a_removal_processed_after_a_final_that_arrived_later_refuses_that_final() -> None:
+    # Arrival: final (1), removal (2), final again (3); the removal's payload is processed
+    # last (live: committed late). Versions apply in arrival order: the final at 3 came
+    # after the removal, so it is refused, belatedly, and what it raised is withdrawn.
+    feed = Feed()
+    feed.send("r1", 0, 119, seq=10)
+    feed.send("r2", 24, 128.5, seq=11)
+    feed.send("r2", 24, 128.5, seq=13)
+    assert set(feed.active()) == {OVERCORRECTION_24H, SEVERE_HYPONATREMIA}
+    assert feed.ledger.take_refused() == []
+    changes = feed.send("r2", 24, None, status=ResultStatus.REMOVED, seq=12)
+    assert kinds(changes) == [("withdrawn", OVERCORRECTION_24H)]
+    assert [(r.arrival_seq, r.reason) for r in feed.ledger.take_refused()] == [
+        (13, RESENT_AFTER_REMOVAL)]
+
+
+def test_a_different_value_under_an_inferred_identity_keeps_the_first() -> None:
+    # A CSV row without result_id sent twice with different values: the nadir stays.
+    feed = Feed()
+    feed.send("p|t0|lab", 0, 117, inferred=True)
+    assert feed.send("p|t0|lab", 0, 121, inferred=True) == []
+    (refused,) = feed.ledger.take_refused()
+    assert (refused.reason, refused.held_mmol_l) == (CONFLICTING_DUPLICATE, 117)
+    assert feed.send("p|t0|lab", 0, 117, inferred=True) == []  # an identical re-send
+    assert feed.ledger.take_refused() == []
+    feed.send("p|t14|lab", 14, 126, inferred=True)
+    assert set(feed.active()) == {OVERCORRECTION_24H, SEVERE_HYPONATREMIA}
+    assert feed.active()[OVERCORRECTION_24H].worst.rise_mmol_l == 9
+
+
+def test_a_correction_under_an_inferred_identity_replaces_the_value() -> None:
+    feed = Feed()
+    feed.send("p|t0|lab", 0, 117, inferred=True)
+    feed.send("p|t14|lab", 14, 126, inferred=True)
+    changes = feed.send("p|t0|lab", 0, 121, status=ResultStatus.CORRECTED, inferred=True)
+    assert sorted(kinds(changes)) == [("withdrawn", OVERCORRECTION_24H),
+                                      ("withdrawn", SEVERE_HYPONATREMIA)]
+    assert feed.ledger.take_refused() == []
+
+
+def test_a_sent_identity_keeps_the_newer_final() -> None:
+    # With an id from the sender, a final replacing a final is §5 as it always was.
+    feed = Feed()
+    feed.send("R-1", 0, 117)
+    feed.send("R-1", 0, 121)
+    assert feed.active() == {} and feed.ledger.take_refused() == []
 
 
 def test_the_same_version_again_changes_nothing() -> None:

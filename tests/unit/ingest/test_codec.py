@@ -8,16 +8,17 @@ from datetime import UTC, datetime
 import pytest
 
 from monitor.engine.model import Diagnosis, PatientRef, RiskSource
-from monitor.ingest import codec
+from monitor.ingest import codec, parse_csv
 from monitor.ingest.events import (
     AcuteMarkEvent,
     DiagnosisEvent,
     MergeEvent,
     PatientEvent,
     Reject,
+    ResultEvent,
 )
 
-from .builders import EXAMPLES
+from .builders import EXAMPLES, UTC_TZ
 from .test_examples import read
 
 
@@ -37,6 +38,15 @@ def test_adt_events_a_merge_and_an_acute_mark_read_back() -> None:
               DiagnosisEvent(p, Diagnosis("K703", RiskSource.ADT, False), "msg-1", at, True),
               MergeEvent(p, q, "msg-2"), AcuteMarkEvent(q, at, "f.csv:3")]
     assert codec.load(json.loads(json.dumps(codec.dump(events)))) == events
+
+
+def test_an_inferred_key_reads_back_as_inferred() -> None:
+    text = "patient_id,collected_at,sodium,result_id\nP1,2026-09-14T08:00:00Z,118,\n" \
+        "P1,2026-09-14T09:00:00Z,119,R-2\n"
+    events = list(parse_csv(text, source="f.csv", tz=UTC_TZ))
+    back = codec.load(json.loads(json.dumps(codec.dump(events))))
+    assert back == events
+    assert [e.key_inferred for e in back or [] if isinstance(e, ResultEvent)] == [True, False]
 
 
 def test_nothing_or_another_version_means_parse_again() -> None:

@@ -40,14 +40,42 @@ def test_required_columns() -> None:
         ResultStatus.FINAL,
     )
     assert (event.value_mmol_l, event.unit_raw, event.code) == (118.0, "mmol/L", None)
-    assert event.result_key == "|P1|2026-09-14T08:00:00+00:00|sodium"
+    assert event.result_key == "|P1|2026-09-14T08:00:00+00:00|sodium|lab|"
+    assert event.key_inferred
     assert event.position == "f.csv:2"
 
 
 def test_key_is_canonical_utc_whatever_the_written_form() -> None:
     text = "patient_id,collected_at,sodium\nP1,2026-09-14 10:00:00+02:00,118\n"
 
-    assert only_result(text).result_key == "|P1|2026-09-14T08:00:00+00:00|sodium"
+    assert only_result(text).result_key == "|P1|2026-09-14T08:00:00+00:00|sodium|lab|"
+
+
+def test_without_result_id_a_blood_gas_value_at_the_same_minute_is_another_result() -> None:
+    # V2-03: the lab value and the blood-gas value of 07:00 must not replace each other.
+    text = (
+        "patient_id,collected_at,sodium,specimen,analyte\n"
+        "P1,2026-10-05T07:00:00+00:00,117,,\n"
+        "P1,2026-10-05T07:00:00+00:00,121,venous blood gas,\n"
+        "P1,2026-10-05T07:00:00+00:00,3.9,,potassium\n"
+        "P1,2026-10-05T07:00:00+00:00,118,serum,\n"
+    )
+    rows = [item for item in parse(text) if isinstance(item, ResultEvent)]
+
+    assert [r.result_key for r in rows] == [
+        "|P1|2026-10-05T07:00:00+00:00|sodium|lab|",
+        "|P1|2026-10-05T07:00:00+00:00|sodium|poc|",
+        "|P1|2026-10-05T07:00:00+00:00|potassium|lab|",
+        "|P1|2026-10-05T07:00:00+00:00|sodium|lab|",  # the same identity as the first
+    ]
+    assert all(r.key_inferred for r in rows)
+
+
+def test_a_sent_result_id_is_the_key_as_sent() -> None:
+    text = "patient_id,collected_at,sodium,result_id\nP1,2026-09-14T08:00:00Z,118,R-9\n"
+    event = only_result(text)
+
+    assert (event.result_key, event.key_inferred) == ("R-9", False)
 
 
 def test_column_names_are_case_insensitive_and_trimmed() -> None:
