@@ -78,12 +78,14 @@ class PatientLedger:
 
     def add_result(self, key: str, analyte: Analyte, method: Method, status: ResultStatus,
                    value: float | None, collected_at: datetime, arrival_seq: int,
-                   test: bool, new_id: Callable[[str], str]) -> list[Change]:
-        """Apply one version of a result and re-evaluate what it affects."""
+                   test: bool, new_id: Callable[[str], str], flag: str | None = None
+                   ) -> list[Change]:
+        """Apply one version of a result and re-evaluate what it affects. `flag`: the
+        laboratory's words when it flagged the specimen (the version is not counted)."""
         res = self.results.get(key)
         if res is None:
             res = self.results[key] = _Result(analyte, method)
-        version = Version(arrival_seq, status, value, collected_at)
+        version = Version(arrival_seq, status, value, collected_at, flag)
         if res.versions and version in res.versions:
             return []  # the same version delivered again changes nothing
         res.versions.append(version)
