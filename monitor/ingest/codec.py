@@ -11,7 +11,8 @@ from monitor.engine.model import Analyte, Diagnosis, Method, PatientRef, ResultS
 from monitor.ingest.events import DiagnosisEvent, Event, Item, MergeEvent, PatientEvent, ResultEvent
 
 # Bump when the shape changes: rows stored with another version are parsed again.
-VERSION = 1
+# 2: a result carries the lab's flag.
+VERSION = 2
 
 
 def _when(moment: datetime | None) -> str | None:
@@ -32,7 +33,8 @@ def dump(items: Iterable[Item]) -> dict[str, Any] | None:
             out.append(["R", e.patient.authority, e.patient.identifier, e.result_key,
                         e.analyte.value, e.code, e.method.value, e.specimen, e.value_raw,
                         e.unit_raw, e.value_mmol_l, e.collected_at.isoformat(),
-                        e.status.value, e.position, e.ward, e.bed, e.test, e.message_id])
+                        e.status.value, e.position, e.ward, e.bed, e.test, e.message_id,
+                        e.flag])
         elif isinstance(e, DiagnosisEvent):
             out.append(["D", e.patient.authority, e.patient.identifier, e.diagnosis.code,
                         e.diagnosis.source.value, e.diagnosis.active, e.position,
@@ -57,7 +59,7 @@ def load(stored: dict[str, Any] | None) -> list[Event] | None:
             events.append(ResultEvent(
                 PatientRef(row[1], row[2]), row[3], Analyte(row[4]), row[5], Method(row[6]),
                 row[7], row[8], row[9], row[10], datetime.fromisoformat(row[11]),
-                ResultStatus(row[12]), row[13], row[14], row[15], row[16], row[17]))
+                ResultStatus(row[12]), row[13], row[14], row[15], row[16], row[17], row[18]))
         elif kind == "D":
             events.append(DiagnosisEvent(PatientRef(row[1], row[2]), Diagnosis(
                 row[3], RiskSource(row[4]), row[5]), row[6], _at(row[7]), row[8]))

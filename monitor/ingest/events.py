@@ -38,6 +38,9 @@ class ResultEvent:
     bed: str | None = None
     test: bool = False  # HL7 MSH-11 T (training) or D (debugging)
     message_id: str | None = None
+    # The laboratory's words when it flagged the specimen as contaminated or unsuitable
+    # (monitor.ingest.flags): stored and shown, never counted.
+    flag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
