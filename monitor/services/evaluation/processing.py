@@ -294,7 +294,7 @@ class _Batch:
             and row.feed != IMPORT_FEED
         changes = agg.ledger.add_result(
             measurement_key(row.feed, e.result_key), e.analyte, e.method, e.status,
-            e.value_mmol_l, e.collected_at, seq, e.test, agg.new_id)
+            e.value_mmol_l, e.collected_at, seq, e.test, agg.new_id, flag=e.flag)
         self._record(pid, changes, fresh)
         sodium = agg.ledger.series[Analyte.SODIUM].values
         if e.analyte is Analyte.SODIUM and sodium:

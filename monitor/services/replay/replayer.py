@@ -79,7 +79,8 @@ class Replay:
             self.results += 1
             self.ledger(item.patient).add_result(
                 item.result_key, item.analyte, item.method, item.status, item.value_mmol_l,
-                item.collected_at, self.seq, item.test, self._ids(item.patient))
+                item.collected_at, self.seq, item.test, self._ids(item.patient),
+                flag=item.flag)
         elif isinstance(item, DiagnosisEvent):
             self.ledger(item.patient).set_diagnosis(
                 item.diagnosis.code, item.diagnosis.active, self._ids(item.patient))
