@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS
 
 ENV_PREFIX = "SODIUM_"
 
@@ -55,6 +58,10 @@ class Settings(BaseSettings):
     statistics_interval: timedelta = timedelta(seconds=10)
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # Comment fragments (HL7 NTE, FHIR Observation.note) by which the lab flags a specimen
+    # as unsuitable: such a result is stored and shown, never counted. Comma-separated in
+    # the environment; case-insensitive substrings.
+    suspect_comments: Annotated[tuple[str, ...], NoDecode] = DEFAULT_SUSPECT_COMMENTS
 
     @field_validator("database_url")
     @classmethod
@@ -93,6 +100,15 @@ class Settings(BaseSettings):
     def _log_format(cls, value: str) -> str:
         if value not in ("json", "console"):
             raise ValueError("json or console")
+        return value
+
+    @field_validator("suspect_comments", mode="before")
+    @classmethod
+    def _suspect_comments(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(","))
+        if isinstance(value, list | tuple) and not all(str(v).strip() for v in value):
+            raise ValueError("comma-separated comment fragments, none of them empty")
         return value
 
     @field_validator("mllp_port", "api_port")

@@ -64,7 +64,8 @@ def replay(
     texts = [(name if name != "-" else "<stdin>", _read(name)) for name in inputs]
     with tqdm(total=sum(len(t) for _, t in texts), unit="B", unit_scale=True, file=sys.stderr,
               disable=not sys.stderr.isatty(), desc="replay") as bar:
-        outcome = run_replay(texts, fmt.value, tz, chosen, progress=bar.update)
+        outcome = run_replay(texts, fmt.value, tz, chosen, progress=bar.update,
+                             suspect_comments=settings.suspect_comments)
     for r in outcome.rejects:
         typer.echo(f"{r.position}: rejected: {r.reason}", err=True)
     out: IO[str] = output.open("w", encoding="utf-8") if output else sys.stdout

@@ -95,14 +95,15 @@ class PatientLedger:
     def add_result(self, key: str, analyte: Analyte, method: Method, status: ResultStatus,
                    value: float | None, collected_at: datetime, arrival_seq: int,
                    test: bool, new_id: Callable[[str], str],
-                   inferred: bool = False) -> list[Change]:
+                   inferred: bool = False, flag: str | None = None) -> list[Change]:
         """Apply one version of a result and re-evaluate what it affects; a refused version
         changes nothing and is noted in `refused`. `inferred`: the result's identity was
-        inferred from its content (a CSV or JSON row without result_id)."""
+        inferred from its content (a CSV or JSON row without result_id). `flag`: the
+        laboratory's words when it flagged the specimen (the version is not counted)."""
         res = self.results.get(key)
         if res is None:
             res = self.results[key] = _Result(analyte, method, inferred=inferred)
-        version = Version(arrival_seq, status, value, collected_at)
+        version = Version(arrival_seq, status, value, collected_at, flag)
         if res.versions and version in res.versions:
             return []  # the same version delivered again changes nothing
         res.versions.append(version)

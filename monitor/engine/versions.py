@@ -37,6 +37,7 @@ class Version:  # not frozen: built per result on the hot path
     status: ResultStatus
     value_mmol_l: float | None
     collected_at: datetime
+    flag: str | None = None  # the laboratory's words when it flagged the specimen
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +48,16 @@ class Effective:
     value_mmol_l: float | None
     collected_at: datetime
     arrival_seq: int  # the version that carries the value (or the tombstone)
+    flag: str | None = None  # lab-flagged (the lab's words): shown, never counted
+
+    @property
+    def present(self) -> bool:
+        """Not removed and has a value: what the chart shows."""
+        return self.status is not ResultStatus.REMOVED and self.value_mmol_l is not None
 
     @property
     def counted(self) -> bool:
-        return self.status is not ResultStatus.REMOVED and self.value_mmol_l is not None
+        return self.flag is None and self.present
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +151,13 @@ def _apply(state: Effective | None, ver: Version) -> Effective | None:
         if state is not None and state.status is ResultStatus.PRELIMINARY:
             # The value still comes from the preliminary's version: keep its sequence, so
             # storage marks the row that carries the value as current.
+            # A flag sent with the U still flags the value it confirms.
             return Effective(ResultStatus.FINAL, state.value_mmol_l, state.collected_at,
-                             state.arrival_seq)
+                             state.arrival_seq, ver.flag or state.flag)
         return state
     if ver.value_mmol_l is None:
         return state
-    new = Effective(ver.status, ver.value_mmol_l, ver.collected_at, ver.arrival_seq)
+    new = Effective(ver.status, ver.value_mmol_l, ver.collected_at, ver.arrival_seq, ver.flag)
     if state is None or state.status is ResultStatus.REMOVED:
         return new  # a correction after a removal brings the result back
     # A later version of lower standing (a preliminary after a final, a final after a

@@ -21,7 +21,8 @@ from monitor.ingest.events import (
 # Bump when the shape changes: rows stored with another version are parsed again.
 # 2: acute marks ("A"), which a worker reading version 1 would drop without a word.
 # 3: a result's key_inferred, and CSV/JSON keys without result_id name method and code.
-VERSION = 3
+# 4: a result carries the lab's flag.
+VERSION = 4
 
 
 def _when(moment: datetime | None) -> str | None:
@@ -43,7 +44,7 @@ def dump(items: Iterable[Item]) -> dict[str, Any] | None:
                         e.analyte.value, e.code, e.method.value, e.specimen, e.value_raw,
                         e.unit_raw, e.value_mmol_l, e.collected_at.isoformat(),
                         e.status.value, e.position, e.ward, e.bed, e.test, e.message_id,
-                        e.key_inferred])
+                        e.key_inferred, e.flag])
         elif isinstance(e, DiagnosisEvent):
             out.append(["D", e.patient.authority, e.patient.identifier, e.diagnosis.code,
                         e.diagnosis.source.value, e.diagnosis.active, e.position,
@@ -72,7 +73,7 @@ def load(stored: dict[str, Any] | None) -> list[Event] | None:
                 PatientRef(row[1], row[2]), row[3], Analyte(row[4]), row[5], Method(row[6]),
                 row[7], row[8], row[9], row[10], datetime.fromisoformat(row[11]),
                 ResultStatus(row[12]), row[13], row[14], row[15], row[16], row[17],
-                row[18]))
+                row[18], row[19]))
         elif kind == "D":
             events.append(DiagnosisEvent(PatientRef(row[1], row[2]), Diagnosis(
                 row[3], RiskSource(row[4]), row[5]), row[6], _at(row[7]), row[8]))

@@ -1,9 +1,10 @@
 """CSV feeds -> events, one row at a time (hot path: the replay benchmark reads millions).
 
 Columns (names case-insensitive, trimmed): patient_id, collected_at, sodium are required;
-result_id, status, unit, analyte, specimen, risk_factors, acute_onset and patient_authority
-are optional. acute_onset, on any row of a patient, is the documented onset (ISO 8601) of
-acute hyponatremia: a clinician's acute mark, so that a replay can include the marks.
+result_id, status, unit, analyte, specimen, risk_factors, acute_onset, patient_authority
+and flags are optional. acute_onset, on any row of a patient, is the documented onset (ISO
+8601) of acute hyponatremia: a clinician's acute mark, so that a replay can include the marks.
+Any text in `flags` is the lab flagging the specimen (not counted, see flags.py).
 The `sodium` column holds the row's value whatever its analyte (the potassium value when
 analyte is "potassium"): the name is kept so that existing exports stay readable.
 Without a unit (no column, or a blank cell) a value is in mmol/L. A row without result_id
@@ -24,6 +25,7 @@ from monitor.engine.model import Analyte, Diagnosis, Method, PatientRef, ResultS
 from monitor.ingest.checks import Unusable, measured_value
 from monitor.ingest.codes import RISK_NAMES, is_blood_gas, risk_factor_code
 from monitor.ingest.events import AcuteMarkEvent, DiagnosisEvent, Item, Reject, ResultEvent
+from monitor.ingest.flags import flag_text
 
 REQUIRED = ("patient_id", "collected_at", "sodium")
 CSV_ANALYTES = {a.value: a for a in Analyte}  # sodium, potassium, urine-sodium
@@ -90,7 +92,7 @@ def _rows(
     i_patient, i_time, i_value = columns["patient_id"], columns["collected_at"], columns["sodium"]
     i_authority, i_key, i_status = at("patient_authority"), at("result_id"), at("status")
     i_unit, i_analyte, i_specimen = at("unit"), at("analyte"), at("specimen")
-    i_risks, i_onset = at("risk_factors"), at("acute_onset")
+    i_risks, i_onset, i_flags = at("risk_factors"), at("acute_onset"), at("flags")
     for row in reader:
         if not row:
             continue  # a blank line holds no row
@@ -155,6 +157,7 @@ def _rows(
             status,
             position,
             key_inferred=not key,
+            flag=flag_text([row[i_flags]]) if i_flags is not None else None,
         )
 
 

@@ -9,19 +9,24 @@ from monitor.ingest.csv_feed import parse_csv
 from monitor.ingest.detect import detect_format
 from monitor.ingest.events import Item
 from monitor.ingest.fhir_feed import parse_fhir
+from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS
 from monitor.ingest.hl7_message import parse_hl7_stream
 from monitor.ingest.json_feed import parse_json_results
 
 
 def parse_text(name: str, text: str, fmt: str, tz: ZoneInfo,
                local_codes: Mapping[str, str] | None = None,
-               keep: Callable[[str], bool] | None = None) -> Iterable[Item]:
-    """Events and rejects of a feed; `fmt` is hl7, fhir, csv, json or auto (sniffed)."""
+               keep: Callable[[str], bool] | None = None,
+               suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS) -> Iterable[Item]:
+    """Events and rejects of a feed; `fmt` is hl7, fhir, csv, json or auto (sniffed).
+    `suspect_comments`: comment text that flags a result (CSV rows carry a `flags` column)."""
     kind = detect_format(name, text[:4096]) if fmt == "auto" else fmt
     if kind == "hl7":
-        return parse_hl7_stream(text, source=name, tz=tz, local_codes=local_codes)
+        return parse_hl7_stream(text, source=name, tz=tz, local_codes=local_codes,
+                                suspect_comments=suspect_comments)
     if kind == "fhir":
-        return parse_fhir(text, source=name, tz=tz, local_codes=local_codes)
+        return parse_fhir(text, source=name, tz=tz, local_codes=local_codes,
+                          suspect_comments=suspect_comments)
     if kind == "json":
         return parse_json_results(text, source=name, tz=tz)
     return parse_csv(text, source=name, tz=tz, keep=keep)

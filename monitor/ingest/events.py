@@ -41,6 +41,9 @@ class ResultEvent:
     # The feed sent no id (a CSV or JSON row without result_id): `result_key` was built from
     # the content, so a different value under it may be another sample (engine.versions).
     key_inferred: bool = False
+    # The laboratory's words when it flagged the specimen as contaminated or unsuitable
+    # (monitor.ingest.flags): stored and shown, never counted.
+    flag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

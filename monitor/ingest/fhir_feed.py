@@ -20,6 +20,8 @@ from monitor.ingest.events import Item, Reject
 from monitor.ingest.fhir_common import PatientIndex, Resource, validate
 from monitor.ingest.fhir_condition import condition_items
 from monitor.ingest.fhir_observation import observation_items
+from monitor.ingest.fhir_specimen import SpecimenIndex
+from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,13 +32,14 @@ class _Entry:
 
 
 def parse_fhir(
-    text: str, *, source: str, tz: ZoneInfo, local_codes: Mapping[str, str] | None = None
+    text: str, *, source: str, tz: ZoneInfo, local_codes: Mapping[str, str] | None = None,
+    suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
 ) -> Iterator[Item]:
     """A single resource, a Bundle (any type) or NDJSON (one resource per line)."""
     found: list[_Entry | Reject] = []
     for document in _documents(text.lstrip("\ufeff"), source):
         found.extend([document] if isinstance(document, Reject) else _flatten(*document))
-    yield from _items(found, tz, local_codes or {})
+    yield from _items(found, tz, local_codes or {}, suspect_comments)
 
 
 def parse_fhir_resource(
@@ -45,9 +48,10 @@ def parse_fhir_resource(
     position: str,
     tz: ZoneInfo,
     local_codes: Mapping[str, str] | None = None,
+    suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
 ) -> list[Item]:
     """One resource (a Bundle is expanded), e.g. from a FHIR REST request body."""
-    return list(_items(list(_flatten(obj, position)), tz, local_codes or {}))
+    return list(_items(list(_flatten(obj, position)), tz, local_codes or {}, suspect_comments))
 
 
 def _documents(text: str, source: str) -> Iterator[tuple[Any, str] | Reject]:
@@ -97,11 +101,15 @@ def _flatten(obj: Any, position: str, full_url: str | None = None) -> Iterator[_
 
 
 def _items(
-    found: list[_Entry | Reject], tz: ZoneInfo, local_codes: Mapping[str, str]
+    found: list[_Entry | Reject], tz: ZoneInfo, local_codes: Mapping[str, str],
+    suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
 ) -> Iterator[Item]:
     patients = PatientIndex()
+    specimens = SpecimenIndex()  # read for their condition only, like Patient first
     invalid: dict[int, Reject] = {}
     for index, entry in enumerate(found):
+        if isinstance(entry, _Entry) and entry.resource["resourceType"] == "Specimen":
+            specimens.add(entry.resource, entry.full_url)
         if isinstance(entry, _Entry) and entry.resource["resourceType"] == "Patient":
             try:
                 validate(Patient, entry.resource, "Patient")
@@ -115,7 +123,8 @@ def _items(
             continue
         kind = entry.resource["resourceType"]
         if kind == "Observation":
-            yield from observation_items(entry.resource, entry.position, patients, tz, local_codes)
+            yield from observation_items(entry.resource, entry.position, patients, tz,
+                                         local_codes, specimens, suspect_comments)
         elif kind == "Condition":
             yield from condition_items(entry.resource, entry.position, patients, tz)
         elif index in invalid:

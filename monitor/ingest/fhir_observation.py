@@ -14,6 +14,8 @@ from monitor.ingest.checks import Unusable, measured_value
 from monitor.ingest.codes import classify, resolve_loinc
 from monitor.ingest.events import Item, Reject, ResultEvent
 from monitor.ingest.fhir_common import PatientIndex, Resource, codings, validate
+from monitor.ingest.fhir_specimen import SpecimenIndex, contaminated_words
+from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS, flag_text, suspect_words
 from monitor.ingest.times import parse_iso
 
 OBSERVATION_STATUS = {
@@ -35,12 +37,24 @@ def observation_items(
     patients: PatientIndex,
     tz: ZoneInfo,
     local_codes: Mapping[str, str],
+    specimens: SpecimenIndex | None = None,
+    suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
 ) -> list[Item]:
     try:
         event = _result(resource, position, patients, tz, local_codes)
     except Unusable as exc:
         return [Reject(position, str(exc), json.dumps(resource))]
+    if event is not None:
+        event.flag = _flag(resource, specimens or SpecimenIndex(), suspect_comments)
     return [event] if event is not None else []
+
+
+def _flag(resource: Resource, specimens: SpecimenIndex, suspect: tuple[str, ...]
+          ) -> str | None:
+    """The lab's words when the referenced Specimen's condition is CON (v2-0493) or a note
+    on the Observation matches the suspect comments."""
+    notes = [str(n.get("text") or "") for n in resource.get("note") or [] if isinstance(n, dict)]
+    return flag_text(contaminated_words(specimens.of(resource)) + suspect_words(notes, suspect))
 
 
 def _result(

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS
+
 
 @dataclass(frozen=True, slots=True)
 class MessageContext:
@@ -15,6 +17,7 @@ class MessageContext:
     tz: ZoneInfo
     local_codes: Mapping[str, str]
     test: bool  # MSH-11 T or D
+    suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS  # NTE text that flags
 
     def position(self, index: int) -> str:
         """Where segment `index` stands: "a.hl7:12 (MSH-10 MRN100001001F)"."""

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from monitor.ingest import hl7_fields as f
 from monitor.ingest.checks import Unusable
 from monitor.ingest.events import Item, Reject
+from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS
 from monitor.ingest.hl7_adt import ADT_EVENTS, adt_items
 from monitor.ingest.hl7_context import MessageContext
 from monitor.ingest.hl7_results import oru_items
@@ -42,7 +43,8 @@ class Hl7Outcome:
 
 
 def parse_hl7_message(
-    raw: str, *, source: str, tz: ZoneInfo, local_codes: Mapping[str, str] | None = None
+    raw: str, *, source: str, tz: ZoneInfo, local_codes: Mapping[str, str] | None = None,
+    suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
 ) -> Hl7Outcome:
     """One message (as from the MLLP listener); line numbers count from its MSH."""
     messages = list(f.split_messages(raw))
@@ -50,15 +52,16 @@ def parse_hl7_message(
         outcome = Hl7Outcome("", "", "", "", "")
         reason = "no message" if not messages else f"{len(messages)} messages where one expected"
         return _failed(outcome, f"{source}:1", reason, raw)
-    return _parse(messages[0], source, tz, local_codes or {})
+    return _parse(messages[0], source, tz, local_codes or {}, suspect_comments)
 
 
 def parse_hl7_stream(
-    text: str, *, source: str, tz: ZoneInfo, local_codes: Mapping[str, str] | None = None
+    text: str, *, source: str, tz: ZoneInfo, local_codes: Mapping[str, str] | None = None,
+    suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
 ) -> Iterator[Item]:
     """Every message of a file or stream, in file order."""
     for message in f.split_messages(text):
-        yield from _parse(message, source, tz, local_codes or {}).items
+        yield from _parse(message, source, tz, local_codes or {}, suspect_comments).items
 
 
 def read_header(message: f.MessageText) -> Hl7Outcome:
@@ -86,7 +89,8 @@ def _read(message: f.MessageText) -> tuple[Hl7Outcome, f.Message | None]:
 
 
 def _parse(
-    message: f.MessageText, source: str, tz: ZoneInfo, local_codes: Mapping[str, str]
+    message: f.MessageText, source: str, tz: ZoneInfo, local_codes: Mapping[str, str],
+    suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
 ) -> Hl7Outcome:
     outcome, parsed = _read(message)
     where = f"{source}:{message.lines[0]}"
@@ -110,7 +114,7 @@ def _parse(
         return outcome
     context = MessageContext(
         source, outcome.control_id, message.lines, tz, local_codes,
-        test=PROCESSING_IDS[outcome.processing_id],
+        test=PROCESSING_IDS[outcome.processing_id], suspect_comments=suspect_comments,
     )  # fmt: skip
     try:
         kind, trigger = outcome.message_type.split("^")

@@ -10,6 +10,7 @@ from monitor.ingest import hl7_fields as f
 from monitor.ingest.checks import Unusable, measured_value
 from monitor.ingest.codes import classify, resolve_loinc
 from monitor.ingest.events import Item, Reject, ResultEvent
+from monitor.ingest.flags import CONTAMINATED, condition_words, flag_text, suspect_words
 from monitor.ingest.hl7_context import MessageContext
 from monitor.ingest.times import parse_hl7_ts
 
@@ -27,7 +28,8 @@ RESULT_STATUS = {
 
 @dataclass(slots=True)
 class _Order:
-    """An ORDER_OBSERVATION group: its SPM segments follow the OBX segments they describe."""
+    """An ORDER_OBSERVATION group: its SPM segments follow the OBX segments they describe;
+    NTE segments follow the OBR (about the order) or the OBX (about that result)."""
 
     patient: PatientRef
     ward: str | None
@@ -36,6 +38,8 @@ class _Order:
     obr: f.Segment | None
     observations: list[int] = field(default_factory=list)  # segment indexes of the OBX
     specimens: list[f.Segment] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # NTE-3 after the OBR
+    result_notes: dict[int, list[str]] = field(default_factory=dict)  # by OBX index
 
 
 def oru_items(message: f.Message, ctx: MessageContext) -> list[Item]:
@@ -57,8 +61,14 @@ def _orders(message: f.Message) -> list[_Order]:
     patient: PatientRef | None = None
     ward = bed = None
     orc = current = None
+    notes: list[str] | None = None  # where an NTE here belongs: after an OBR or an OBX
     for index, seg in enumerate(message):
         kind = f.segment_id(seg)
+        if kind == "NTE":
+            if notes is not None:
+                notes.append(_comment(seg))
+            continue
+        notes = None
         if kind == "PID":
             patient = f.patient_from_cx(seg, 3)
             if patient is None:
@@ -75,8 +85,11 @@ def _orders(message: f.Message) -> list[_Order]:
             current = _Order(patient, ward, bed, orc, seg if kind == "OBR" else None)
             orders.append(current)
             orc = None
+        if kind == "OBR" and current is not None:
+            notes = current.notes
         if kind == "OBX" and current is not None:
             current.observations.append(index)
+            notes = current.result_notes.setdefault(index, [])
         elif kind == "SPM" and current is not None:
             current.specimens.append(seg)
     return orders
@@ -119,7 +132,28 @@ def _result(obx: f.Segment, index: int, order: _Order, ctx: MessageContext) -> R
         bed=order.bed,
         test=ctx.test,
         message_id=ctx.control_id,
+        flag=_flag(order, index, ctx),
     )
+
+
+def _comment(nte: f.Segment) -> str:
+    """NTE-3 (formatted text, repeating) as one line."""
+    return " ".join(f.value(nte, 3, rep=r) for r in range(1, f.repetitions(nte, 3) + 1))
+
+
+def _flag(order: _Order, index: int, ctx: MessageContext) -> str | None:
+    """The lab's words when SPM-24 says the specimen is contaminated (table 0493 CON, in
+    the identifier or the alternate identifier) or an NTE of the order or of this result
+    matches the suspect comments."""
+    words = []
+    for spm in order.specimens:
+        for r in range(1, f.repetitions(spm, 24) + 1):
+            codes = (f.value(spm, 24, 1, rep=r), f.value(spm, 24, 4, rep=r))
+            if any(c.strip().upper() == CONTAMINATED for c in codes):
+                text = f.value(spm, 24, 2, rep=r) or f.value(spm, 24, 5, rep=r)
+                words.append(condition_words(CONTAMINATED, text))
+    comments = order.notes + order.result_notes.get(index, [])
+    return flag_text(words + suspect_words(comments, ctx.suspect_comments))
 
 
 def _specimen(order: _Order) -> tuple[str, str]:

@@ -17,7 +17,7 @@ from monitor.ingest.csv_feed import parse_csv
 from monitor.ingest.events import Item, Reject
 
 COLUMNS = ("patient_id", "patient_authority", "collected_at", "sodium", "result_id", "status",
-           "unit", "analyte", "specimen", "risk_factors", "acute_onset")
+           "unit", "analyte", "specimen", "risk_factors", "acute_onset", "flags")
 
 
 def parse_json_results(text: str, *, source: str, tz: ZoneInfo) -> Iterator[Item]:

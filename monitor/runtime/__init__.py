@@ -33,7 +33,8 @@ class Runtime:
     @cached_property
     def pipeline(self) -> Pipeline:
         return Pipeline(policy=load_policy(self.settings.policy), tz=self.settings.zone,
-                        notify_max_age=self.settings.notify_max_age)
+                        notify_max_age=self.settings.notify_max_age,
+                        suspect_comments=self.settings.suspect_comments)
 
     @cached_property
     def hub(self) -> LocalHub | RedisPublisher:

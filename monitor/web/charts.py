@@ -1,7 +1,8 @@
 """Server-rendered SVG charts: no chart library, no script, prints as it shows.
 
 The patient chart draws the sodium values (lab as circles, point-of-care as diamonds,
-corrected or removed versions struck through), the allowed corridor (from each window's
+corrected or removed versions struck through, lab-flagged values as hollow suspect markers
+with the lab's words and outside the line), the allowed corridor (from each window's
 lowest value up to the most the policy allows over 24 h and 48 h for the patient's risk
 tier), the projection line, and potassium in a strip below.
 """
@@ -29,6 +30,9 @@ class Point:
     counted: bool
     source: str
     key: str
+    # The lab's words when it flagged the specimen: shown as suspect, never counted (so
+    # outside the line, the corridor and the projection).
+    flag: str | None = None
 
 
 def corridor(points: Sequence[Point], policy: Policy, high_risk: bool,
@@ -139,17 +143,22 @@ def patient_chart(points: Sequence[Point], potassium: Sequence[Point], policy: P
 def _marker(p: Point, cx: float, cy: float, trigger: bool) -> str:
     method = "point-of-care" if p.method == "poc" else "laboratory"
     label = (f"{p.value:g} mmol/L at {p.at:%d %b %H:%M} UTC, {method}, {p.status}, "
-             f"from {escape(p.source)}" + (" (triggered an alert)" if trigger else ""))
-    classes = f"na {p.method} {'counted' if p.counted else 'superseded'}" + \
-        (" trigger" if trigger else "")
-    test = ' data-testid="trigger"' if trigger else ""
+             f"from {p.source}" + (" (triggered an alert)" if trigger else "")
+             + (f"; suspect, not counted: lab flag \u201c{p.flag}\u201d" if p.flag else ""))
+    state = "suspect" if p.flag else "counted" if p.counted else "superseded"
+    classes = f"na {p.method} {state}" + (" trigger" if trigger else "")
+    test = ' data-testid="trigger"' if trigger else ' data-testid="suspect"' if p.flag else ""
     if p.method == "poc":
         shape = (f'<rect class="{classes}"{test} x="{cx - 4:.1f}" y="{cy - 4:.1f}" width="8" '
                  f'height="8" transform="rotate(45 {cx:.1f} {cy:.1f})">')
     else:
         shape = f'<circle class="{classes}"{test} cx="{cx:.1f}" cy="{cy:.1f}" r="5">'
-    strike = "" if p.counted else (f'<line class="strike" x1="{cx - 7:.1f}" y1="{cy:.1f}" '
-                                   f'x2="{cx + 7:.1f}" y2="{cy:.1f}"/>')
+    strike = "" if p.counted or p.flag else (
+        f'<line class="strike" x1="{cx - 7:.1f}" y1="{cy:.1f}" x2="{cx + 7:.1f}" '
+        f'y2="{cy:.1f}"/>')
+    if p.flag:  # a "!" beside it: distinct from a superseded value without colour
+        strike = (f'<text class="suspect-mark" x="{cx + 7:.1f}" y="{cy - 6:.1f}" '
+                  f'aria-hidden="true">!</text>')
     tag = "rect" if p.method == "poc" else "circle"
     return f"{shape}<title>{escape(label)}</title></{tag}>{strike}"
 

@@ -53,7 +53,9 @@ async def _ingest(request: Request, rt: Runtime, caller_name: str,
     if path_id is not None and body.get("id") != path_id:
         return outcome(400, [("id", f"the body's id {body.get('id')!r} differs from the "
                               f"URL's {path_id!r}")])
-    items = screen(parse_fhir_resource(body, position=kind, tz=rt.pipeline.tz), now, "fhir")
+    items = screen(parse_fhir_resource(body, position=kind, tz=rt.pipeline.tz,
+                                       suspect_comments=rt.pipeline.suspect_comments),
+                   now, "fhir")
     rejects = [i for i in items if isinstance(i, Reject)]
     usable = [i for i in items if not isinstance(i, Reject)]
     atomic = kind != "Bundle" or body.get("type") == "transaction"

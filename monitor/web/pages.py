@@ -143,8 +143,9 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: int
     results = d["results"]
     sodium = [_point(r) for r in results if r.analyte == "sodium" and r.value_mmol_l is not None]
     potassium = [_point(r) for r in results if r.analyte == "potassium" and r.is_current
-                 and not r.removed and r.value_mmol_l is not None]
-    lead_in = [_point(r) for r in d["lead_in"] if r.value_mmol_l is not None]
+                 and not r.removed and r.flag is None and r.value_mmol_l is not None]
+    lead_in = [_point(r) for r in d["lead_in"] if r.value_mmol_l is not None
+               and r.flag is None]
     policy = d["policy"]
     diagnosed = factors_from_diagnoses(codes, policy)
     lab = sorted({f for a in d["alerts"] if a.state == "active" for f in a.risk_factors}
@@ -170,9 +171,11 @@ def _older(w: Window) -> dict[str, str] | None:
 
 
 def _point(r: Any) -> Point:
+    shown = bool(r.is_current and not r.removed)
+    flag = r.flag if shown else None  # a flag on a superseded version no longer applies
     return Point(at=r.collected_at, value=r.value_mmol_l, method=r.method, status=r.status,
-                 counted=bool(r.is_current and not r.removed), source=r.source_feed,
-                 key=r.result_key if r.method != Method.URINE else "")
+                 counted=shown and flag is None, source=r.source_feed,
+                 key=r.result_key if r.method != Method.URINE else "", flag=flag)
 
 
 def _act(rt: Runtime, c: Any, alert_id: int, action: str, run: Any, back: str) -> Response:

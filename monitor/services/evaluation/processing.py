@@ -302,7 +302,8 @@ class _Batch:
             and row.feed != IMPORT_FEED
         changes = agg.ledger.add_result(
             measurement_key(row.feed, e.result_key), e.analyte, e.method, e.status,
-            e.value_mmol_l, e.collected_at, seq, e.test, agg.new_id, e.key_inferred)
+            e.value_mmol_l, e.collected_at, seq, e.test, agg.new_id, e.key_inferred,
+            flag=e.flag)
         if agg.ledger.refused:
             self._refused(row, e, seq, agg.ledger.take_refused())
         self._record(pid, changes, fresh)

@@ -69,7 +69,8 @@ def refused_frame(feed: str, where: str, reason: str, text: str, now: datetime, 
 
 def read_hl7(raw: str, feed: str, p: Pipeline, now: datetime) -> Hl7Frame:
     """Parse and screen one message, and decide what it gets once committed."""
-    outcome = parse_hl7_message(raw, source=feed, tz=p.tz, local_codes=p.local_codes)
+    outcome = parse_hl7_message(raw, source=feed, tz=p.tz, local_codes=p.local_codes,
+                                suspect_comments=p.suspect_comments)
     if outcome.error is None and outcome.unsupported is None:
         outcome.error = unstorable_message_id(outcome.control_id, "hl7")
         outcome.error_code = "102" if outcome.error else ""  # table 0357: data type error

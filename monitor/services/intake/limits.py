@@ -38,6 +38,7 @@ MESSAGE_ID = _length(InboxItem.__table__.c.message_id)
 FACTOR = _length(RiskFactor.__table__.c.factor)
 ICD10 = _length(RiskFactor.__table__.c.icd10_code)
 REJECT_POSITION = _length(RejectRow.__table__.c.position)
+FLAG = _length(Result.__table__.c.flag)  # the adapters cut to monitor.ingest.flags
 
 # What each checked field is called in the sender's own terms; other formats use the
 # generic names (the JSON and CSV column names where there is one).
@@ -46,7 +47,7 @@ _GENERIC = {
     "old authority": "merged patient authority", "old identifier": "merged patient identifier",
     "result_key": "result id", "code": "code", "specimen": "specimen", "ward": "ward",
     "bed": "bed", "value_raw": "value", "unit_raw": "unit", "diagnosis": "diagnosis code",
-    "message_id": "message id",
+    "message_id": "message id", "flag": "lab flag",
 }
 _LABELS = {
     "hl7": {
@@ -55,16 +56,16 @@ _LABELS = {
         "result_key": "OBR-3/OBX-3/OBX-4 result id", "code": "OBX-3 code",
         "specimen": "SPM-4/OBR-15 specimen", "ward": "PV1-3.1 ward", "bed": "PV1-3.3 bed",
         "value_raw": "OBX-5 value", "unit_raw": "OBX-6 unit", "diagnosis": "DG1-3 code",
-        "message_id": "MSH-10 message control id",
+        "message_id": "MSH-10 message control id", "flag": "SPM-24/NTE-3 lab flag",
     },
     "fhir": {
         "authority": "subject identifier system", "identifier": "subject identifier",
         "result_key": "Observation identifier (or id)", "code": "Observation code",
         "value_raw": "Observation value", "unit_raw": "Observation unit",
-        "diagnosis": "Condition code",
+        "diagnosis": "Condition code", "flag": "Specimen.condition/Observation.note lab flag",
     },
     "json": {"authority": "patient_authority", "identifier": "patient_id",
-             "result_key": "result_id", "value_raw": "sodium"},
+             "result_key": "result_id", "value_raw": "sodium", "flag": "flags"},
 }
 _LABELS["csv"] = _LABELS["json"]
 
@@ -92,6 +93,7 @@ def _fields(item: Item) -> Iterator[Field]:
         yield "value_raw", item.value_raw, None
         yield "unit_raw", item.unit_raw, None
         yield "message_id", item.message_id, MESSAGE_ID
+        yield "flag", item.flag, FLAG
     if isinstance(item, ResultEvent | PatientEvent):
         yield "ward", item.ward, WARD
         yield "bed", item.bed, BED

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from monitor.engine.policy import Policy
 from monitor.ingest.dispatch import parse_text
 from monitor.ingest.events import Item
+from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS
 
 IMPORT_FEED = "import"  # backfill: recorded and shown, never paged
 
@@ -23,8 +24,10 @@ class Pipeline:
     tz: ZoneInfo
     notify_max_age: timedelta = timedelta(hours=24)
     local_codes: Mapping[str, str] = field(default_factory=dict)
+    suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS
 
 
 def parse_payload(fmt: str, payload: bytes, source: str, p: Pipeline) -> Iterable[Item]:
     text = payload.decode("utf-8", errors="replace")
-    return parse_text(source, text, fmt, p.tz, p.local_codes)
+    return parse_text(source, text, fmt, p.tz, p.local_codes,
+                      suspect_comments=p.suspect_comments)

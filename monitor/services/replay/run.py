@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from monitor.engine.policy import Policy
 from monitor.ingest.dispatch import parse_text
 from monitor.ingest.events import Reject
+from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS
 from monitor.services.replay.replayer import Replay, SplitMerge
 
 PARALLEL_MIN_CHARS = 8 << 20  # below this, starting processes costs more than it saves
@@ -33,7 +34,8 @@ class Outcome:
 
 
 def run_part(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy, part: int = 0,
-             parts: int = 1, progress: Callable[[int], object] | None = None) -> Outcome:
+             parts: int = 1, progress: Callable[[int], object] | None = None,
+             suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS) -> Outcome:
     run = Replay(policy, part=part, parts=parts, tz=tz)
     # A replay builds millions of long-lived, acyclic objects: the cyclic collector would
     # rescan them again and again for nothing (it is re-enabled at once afterwards).
@@ -42,7 +44,8 @@ def run_part(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy, part: int =
     try:
         for name, text in inputs:
             keep = run.owns if parts > 1 else None
-            for item in parse_text(name, text, fmt, tz, keep=keep):
+            for item in parse_text(name, text, fmt, tz, keep=keep,
+                                   suspect_comments=suspect_comments):
                 run.apply(item)
             if progress:
                 progress(len(text))
@@ -53,9 +56,10 @@ def run_part(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy, part: int =
 
 
 def _child(conn: Connection, inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy,
-           part: int, parts: int) -> None:
+           part: int, parts: int, suspect_comments: tuple[str, ...]) -> None:
     try:
-        conn.send(run_part(inputs, fmt, tz, policy, part, parts))
+        conn.send(run_part(inputs, fmt, tz, policy, part, parts,
+                           suspect_comments=suspect_comments))
     except SplitMerge:
         conn.send(None)
     finally:
@@ -64,17 +68,19 @@ def _child(conn: Connection, inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Pol
 
 def replay(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy,
            progress: Callable[[int], object] | None = None,
-           processes: int | None = None) -> Outcome:
+           processes: int | None = None,
+           suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS) -> Outcome:
     """The final alerts (sorted by patient, then trigger time), rejects and result count."""
     parts = processes or min(os.cpu_count() or 1, 4)
     if parts <= 1 or sum(len(t) for _, t in inputs) < PARALLEL_MIN_CHARS:
-        return run_part(inputs, fmt, tz, policy, progress=progress)
+        return run_part(inputs, fmt, tz, policy, progress=progress,
+                        suspect_comments=suspect_comments)
     context = multiprocessing.get_context("fork")  # inputs are shared, not copied
     pipes, children = [], []
     for part in range(parts):
         receiver, sender = context.Pipe(duplex=False)
         child = context.Process(target=_child, args=(sender, inputs, fmt, tz, policy, part,
-                                                     parts))
+                                                     parts, suspect_comments))
         child.start()
         sender.close()
         pipes.append(receiver)
@@ -83,7 +89,8 @@ def replay(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy,
     for child in children:
         child.join()
     if any(o is None for o in outcomes):
-        return run_part(inputs, fmt, tz, policy, progress=progress)
+        return run_part(inputs, fmt, tz, policy, progress=progress,
+                        suspect_comments=suspect_comments)
     if progress:
         progress(sum(len(t) for _, t in inputs))
     alerts = sorted((a for o in outcomes for a in o.alerts),

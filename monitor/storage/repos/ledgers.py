@@ -94,15 +94,16 @@ class Aggregate:
 
 def content(ev: ResultEvent) -> tuple[Any, ...]:
     return (ev.status.value, ev.value_mmol_l, ev.collected_at, ev.value_raw[:100],
-            ev.unit_raw[:50])
+            ev.unit_raw[:50], ev.flag)
 
 
 def _row_content(r: Any) -> tuple[Any, ...]:
-    return (r.status, r.value_mmol_l, r.collected_at, r.value_raw, r.unit_raw)
+    return (r.status, r.value_mmol_l, r.collected_at, r.value_raw, r.unit_raw, r.flag)
 
 
 def _version(r: Any) -> Version:
-    return Version(r.arrival_seq, ResultStatus(r.status), r.value_mmol_l, r.collected_at)
+    return Version(r.arrival_seq, ResultStatus(r.status), r.value_mmol_l, r.collected_at,
+                   r.flag)
 
 
 def finding_to_json(f: Finding) -> dict[str, Any]:
@@ -199,7 +200,8 @@ def load(s: Session, scopes: dict[int, Scope], policies: dict[int, Policy]
         current = list(s.execute(select(
             Result.id, Result.patient_id, Result.source_feed, Result.result_key,
             Result.arrival_seq, Result.analyte, Result.method, Result.status,
-            Result.value_mmol_l, Result.collected_at, Result.test, Result.key_inferred).where(
+            Result.value_mmol_l, Result.collected_at, Result.test, Result.key_inferred,
+            Result.flag).where(
             or_(*clauses), Result.is_current.is_(True), Result.removed.is_(False),
             Result.analyte.in_(_RULED))))
     codes, marks = diagnosis_sources(s, pids), acute_marks(s, pids)
@@ -338,7 +340,8 @@ def add_version(agg: Aggregate, ev: ResultEvent, feed: str, inbox_id: int | None
         "value_raw": ev.value_raw[:100], "unit_raw": ev.unit_raw[:50],
         "value_mmol_l": ev.value_mmol_l, "collected_at": ev.collected_at,
         "received_at": received_at, "status": ev.status.value, "test": ev.test,
-        "key_inferred": ev.key_inferred, "is_current": False, "removed": False, "_key": key,
+        "key_inferred": ev.key_inferred, "is_current": False, "removed": False,
+        "flag": ev.flag, "_key": key,
     })
     return True
 
@@ -366,7 +369,8 @@ def save_results(s: Session, aggs: Iterable[Aggregate]) -> None:
             for v in agg.versions[key]:
                 assert v.id is not None
                 current = eff is not None and v.arrival_seq == eff.arrival_seq
-                flags = (current, current and eff is not None and not eff.counted)
+                # A lab-flagged value is shown (as suspect), so not `removed`.
+                flags = (current, current and eff is not None and not eff.present)
                 if current:
                     agg.current_ids[key] = v.id
                 if agg.flags.get(v.id) != flags:

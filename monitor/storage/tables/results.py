@@ -56,6 +56,9 @@ class Result(Base):
                                                server_default=false())
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The laboratory's words when it flagged this version's specimen as contaminated or
+    # unsuitable: shown as suspect, never counted (cut to 200 by the adapters).
+    flag: Mapped[str | None] = mapped_column(String(200))
 
 
 # Positions within one payload: the intake size caps keep a payload far below this many

@@ -23,3 +23,18 @@ def test_the_corridor_starts_at_the_window_and_remembers_the_lead_in() -> None:
     svg = patient_chart(shown, [], policy, False, set(), lead_in=lead_in)
     assert svg.count('<circle class="na lab') == 2  # the lead-in sets the band, not drawn
     assert "2 sodium results from 2024-03-01 08:00" in svg
+
+
+def test_a_lab_flagged_value_is_a_suspect_marker_with_the_labs_words_outside_the_line() -> None:
+    policy = built_in("default")
+    flagged = Point(at=T0 + timedelta(hours=20), value=133, method="lab", status="final",
+                    counted=False, source="hl7:lis", key="k20",
+                    flag='drawn from the <drip> arm')
+    svg = patient_chart([na(0, 121), na(10, 122), flagged], [], policy, False, set())
+
+    assert svg.count('class="na lab suspect"') == 1
+    assert 'data-testid="suspect"' in svg
+    assert "suspect, not counted: lab flag \u201cdrawn from the &lt;drip&gt; arm\u201d" in svg
+    line = svg.split('<polyline class="series" points="')[1].split('"')[0]
+    assert len(line.split()) == 2  # the two counted values only
+    assert 'class="strike"' not in svg  # suspect, not superseded
