@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from monitor.engine.artefacts import SUSPECTED_ARTEFACT, glucose_corrected, is_spike
 from monitor.engine.model import (
-    GLUCOSE_MG_DL_PER_MMOL_L,
     Analyte,
     Measurement,
     Method,
@@ -171,7 +171,7 @@ class PatientLedger:
         reason = None
         if suspected:
             m = self._raw_measurement(suspected[0])
-            reason = ("not confirmed by the next sample: suspected artefact"
+            reason = (SUSPECTED_ARTEFACT
                       + (f" ({_n(m.value_mmol_l)} at {m.collected_at:%H:%M} on "
                          f"{m.collected_at.day} {m.collected_at:%b})" if m else ""))
         return self.reevaluate(min(times), new_id, extra_keys=keys, withdraw_reason=reason)
@@ -245,24 +245,16 @@ class PatientLedger:
         return flipped
 
     def _corrected(self, m: Measurement) -> Measurement:
-        """The sodium as the rules see it: corrected for the nearest glucose collected within
-        `glucose.pair_minutes` when that is above `glucose.correct_above_mg_dl` (a high
-        glucose draws water into the plasma and lowers the measured sodium)."""
-        g = self.policy.glucose
+        """The sodium as the rules see it (artefacts.glucose_corrected)."""
         glucose = self.series[Analyte.GLUCOSE]
         if not glucose.times:
             return m
-        t, reach = m.collected_at.timestamp(), g.pair_minutes * 60
-        lo, hi = bisect_left(glucose.times, t - reach), bisect_right(glucose.times, t + reach)
-        if lo >= hi:
+        value = glucose_corrected(m.value_mmol_l, m.collected_at.timestamp(), glucose.times,
+                                  glucose.values, self.policy)
+        if value is None:
             return m
-        near = min(range(lo, hi), key=lambda j: (abs(glucose.times[j] - t), -glucose.times[j]))
-        mg_dl = glucose.values[near] * GLUCOSE_MG_DL_PER_MMOL_L
-        if mg_dl <= g.correct_above_mg_dl:
-            return m
-        value = m.value_mmol_l + g.factor * (mg_dl - 100) / 100
-        return Measurement(m.result_key, m.analyte, round(value, 1), m.collected_at,
-                           m.method, measured_mmol_l=m.value_mmol_l)
+        return Measurement(m.result_key, m.analyte, value, m.collected_at, m.method,
+                           measured_mmol_l=m.value_mmol_l)
 
     def _recorrect(self, at: datetime) -> dict[str, datetime]:
         """A glucose came or went: re-correct the counted sodium it may pair with."""
@@ -286,18 +278,7 @@ class PatientLedger:
         return flipped
 
     def _spike(self, j: int) -> bool:
-        """A sample that jumps by >= jump_mmol_l from the one before and that the next one,
-        collected within confirm_hours, brings back to within return_mmol_l of it: a
-        suspected artefact (a drip-arm sample, redrawn). A rise the next sample keeps, or
-        one confirmed only later, stays counted."""
-        a = self.policy.artefacts
-        times, values = self.raw.times, self.raw.values
-        if j <= 0 or j + 1 >= len(times):
-            return False
-        before, value, after = values[j - 1], values[j], values[j + 1]
-        return (abs(value - before) >= a.jump_mmol_l
-                and times[j + 1] - times[j] <= a.confirm_hours * 3600
-                and abs(after - before) <= a.return_mmol_l)
+        return is_spike(self.raw.times, self.raw.values, j, self.policy)
 
     def _appends(self, before: Effective | None, after: Effective | None) -> bool:
         if before is not None or after is None or not after.counted:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from html import escape
 
+from monitor.engine.artefacts import SUSPECTED_ARTEFACT, glucose_corrected, is_spike
 from monitor.engine.policy import Policy
 
 W, H, PAD_L, PAD_R, PAD_T = 860, 360, 48, 16, 16
@@ -33,6 +34,10 @@ class Point:
     # The lab's words when it flagged the specimen: shown as suspect, never counted (so
     # outside the line, the corridor and the projection).
     flag: str | None = None
+    # Not counted because the next sample reversed it (engine.artefacts.is_spike).
+    artefact: bool = False
+    # The value as measured, when the chart shows it corrected for a high glucose.
+    measured: float | None = None
 
 
 def corridor(points: Sequence[Point], policy: Policy, high_risk: bool,
@@ -144,23 +149,49 @@ def _marker(p: Point, cx: float, cy: float, trigger: bool) -> str:
     method = "point-of-care" if p.method == "poc" else "laboratory"
     label = (f"{p.value:g} mmol/L at {p.at:%d %b %H:%M} UTC, {method}, {p.status}, "
              f"from {p.source}" + (" (triggered an alert)" if trigger else "")
-             + (f"; suspect, not counted: lab flag \u201c{p.flag}\u201d" if p.flag else ""))
-    state = "suspect" if p.flag else "counted" if p.counted else "superseded"
+             + (f"; suspect, not counted: lab flag \u201c{p.flag}\u201d" if p.flag else "")
+             + (f"; suspect, not counted: {SUSPECTED_ARTEFACT}" if p.artefact else "")
+             + (f"; corrected for a high glucose (measured {p.measured:g} mmol/L)"
+                if p.measured is not None else ""))
+    suspect = bool(p.flag) or p.artefact
+    state = "suspect" if suspect else "counted" if p.counted else "superseded"
     classes = f"na {p.method} {state}" + (" trigger" if trigger else "")
-    test = ' data-testid="trigger"' if trigger else ' data-testid="suspect"' if p.flag else ""
+    test = ' data-testid="trigger"' if trigger else ' data-testid="suspect"' if suspect else \
+        ' data-testid="corrected"' if p.measured is not None else ""
     if p.method == "poc":
         shape = (f'<rect class="{classes}"{test} x="{cx - 4:.1f}" y="{cy - 4:.1f}" width="8" '
                  f'height="8" transform="rotate(45 {cx:.1f} {cy:.1f})">')
     else:
         shape = f'<circle class="{classes}"{test} cx="{cx:.1f}" cy="{cy:.1f}" r="5">'
-    strike = "" if p.counted or p.flag else (
+    strike = "" if p.counted or suspect else (
         f'<line class="strike" x1="{cx - 7:.1f}" y1="{cy:.1f}" x2="{cx + 7:.1f}" '
         f'y2="{cy:.1f}"/>')
-    if p.flag:  # a "!" beside it: distinct from a superseded value without colour
+    if suspect:  # a "!" beside it: distinct from a superseded value without colour
         strike = (f'<text class="suspect-mark" x="{cx + 7:.1f}" y="{cy - 6:.1f}" '
                   f'aria-hidden="true">!</text>')
     tag = "rect" if p.method == "poc" else "circle"
     return f"{shape}<title>{escape(label)}</title></{tag}>{strike}"
+
+
+def judged(sodium: Sequence[Point], glucose: Sequence[Point], policy: Policy) -> list[Point]:
+    """The sodium points as the rules count them: a spike the next sample reversed is a
+    suspect, not counted; a value paired with a high glucose is drawn corrected, with the
+    measured value in its label (the same engine functions the ledger uses)."""
+    counted = sorted((p for p in sodium if p.counted), key=lambda p: p.at)
+    times = [p.at.timestamp() for p in counted]
+    values = [p.value for p in counted]
+    spikes = {id(counted[j]) for j in range(len(counted)) if is_spike(times, values, j, policy)}
+    g = sorted((p for p in glucose if p.counted), key=lambda p: p.at)
+    g_times, g_values = [p.at.timestamp() for p in g], [p.value for p in g]
+    out = []
+    for p in sodium:
+        if id(p) in spikes:
+            out.append(replace(p, counted=False, artefact=True))
+            continue
+        fixed = glucose_corrected(p.value, p.at.timestamp(), g_times, g_values, policy) \
+            if p.counted and g else None
+        out.append(p if fixed is None else replace(p, value=fixed, measured=p.value))
+    return out
 
 
 def sparkline(values: Sequence[float], width: int = 120, height: int = 28) -> str:

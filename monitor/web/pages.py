@@ -31,7 +31,7 @@ from monitor.services.evaluation.reevaluation import diagnosis_codes
 from monitor.services.intake.rejects import list_rejects, retry_reject
 from monitor.storage.tables import Feed, OnCallShift, User, Ward
 from monitor.web.api import WindowDays, WindowFrom
-from monitor.web.charts import Point, patient_chart, sparkline
+from monitor.web.charts import Point, judged, patient_chart, sparkline
 from monitor.web.deps import RuntimeDep
 from monitor.web.security import COOKIE, CallerDep, check_csrf
 from monitor.web.templating import templates
@@ -141,12 +141,14 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: int
         codes = diagnosis_codes(uow, patient_id)
         uow.commit()
     results = d["results"]
-    sodium = [_point(r) for r in results if r.analyte == "sodium" and r.value_mmol_l is not None]
+    policy = d["policy"]
+    glucose = [_point(r) for r in results if r.analyte == "glucose" and r.value_mmol_l is not None]
+    sodium = judged([_point(r) for r in results if r.analyte == "sodium"
+                     and r.value_mmol_l is not None], glucose, policy)
     potassium = [_point(r) for r in results if r.analyte == "potassium" and r.is_current
                  and not r.removed and r.flag is None and r.value_mmol_l is not None]
     lead_in = [_point(r) for r in d["lead_in"] if r.value_mmol_l is not None
                and r.flag is None]
-    policy = d["policy"]
     diagnosed = factors_from_diagnoses(codes, policy)
     lab = sorted({f for a in d["alerts"] if a.state == "active" for f in a.risk_factors}
                  - set(diagnosed))

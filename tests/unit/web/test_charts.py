@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from monitor.engine.policy import built_in
-from monitor.web.charts import Point, corridor, patient_chart
+from monitor.web.charts import Point, corridor, judged, patient_chart
 
 T0 = datetime(2024, 3, 1, 8, tzinfo=UTC)
 
@@ -38,3 +38,17 @@ def test_a_lab_flagged_value_is_a_suspect_marker_with_the_labs_words_outside_the
     line = svg.split('<polyline class="series" points="')[1].split('"')[0]
     assert len(line.split()) == 2  # the two counted values only
     assert 'class="strike"' not in svg  # suspect, not superseded
+
+
+def test_judged_marks_a_reversed_spike_and_corrects_for_glucose() -> None:
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def pt(hours: float, value: float) -> Point:
+        return Point(at=t + timedelta(hours=hours), value=value, method="lab",
+                     status="final", counted=True, source="lis", key=f"r{hours:g}")
+
+    spiked = judged([pt(0, 121), pt(6, 122), pt(7, 136), pt(8, 121)], [], built_in("default"))
+    assert [(p.value, p.counted, p.artefact) for p in spiked] == [
+        (121, True, False), (122, True, False), (136, False, True), (121, True, False)]
+    corrected = judged([pt(0, 126)], [pt(0.5, 720 / 18.016)], built_in("default"))
+    assert [(p.value, p.measured) for p in corrected] == [(140.9, 126)]
