@@ -53,6 +53,17 @@ def clock(epoch: float, tz: tzinfo = UTC) -> str:
     return f"{t:%H:%M} on {t.day} {t:%b}"
 
 
+def lab_factor_words(factor: str, policy: Policy) -> str:
+    """A risk factor derived from lab values, in words ("sodium ≤ 105 mmol/L in this
+    episode"), never the internal token."""
+    if factor == SODIUM_LOW:
+        return (f"sodium \u2264 {_n(policy.lab_risk.sodium_at_or_below)} mmol/L in this "
+                f"episode")
+    if factor == POTASSIUM_LOW:
+        return f"hypokalemia (potassium below {_n(policy.lab_risk.potassium_below)} mmol/L)"
+    return FACTOR_WORDS.get(factor, factor.replace("-", " "))
+
+
 def factor_words(f: Finding, policy: Policy, diagnoses: Iterable[str] = ()) -> list[str]:
     """Each risk factor in words, with the codes that gave it (and where from, when
     `diagnoses` maps codes to their source: "alcohol use disorder (F10.20, from ADT)")."""

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from monitor.alerts.lifecycle import TransitionError
+from monitor.engine.messages import lab_factor_words
 from monitor.engine.model import Method
 from monitor.engine.risk import factors_from_diagnoses
 from monitor.runtime import Runtime
@@ -157,7 +158,8 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: int
     chart = patient_chart(sodium, potassium, policy, high, d["triggering"], lead_in=lead_in)
     return _page(request, rt, c.who, c.csrf, "patient.html", p=d["patient"], ward=d["ward"],
                  results=results, alerts=d["alerts"], events=d["events"], risks=d["risks"],
-                 lab_factors=lab, chart=chart, policy=policy, window=d["window"],
+                 lab_factors=[lab_factor_words(f, policy) for f in lab], chart=chart,
+                 policy=policy, window=d["window"],
                  older=_older(d["window"]), default_days=PATIENT_WINDOW_DAYS,
                  tier="high" if high else "standard", limits=policy.tier_limits(high),
                  high_limits=policy.tier_limits(True), marks=d["marks"],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.engine.messages import message
+from monitor.engine.messages import lab_factor_words, message
 from monitor.engine.model import Method
 from monitor.engine.policy import built_in
 from monitor.engine.rules import (
@@ -90,3 +90,8 @@ def test_the_other_rules_have_their_message() -> None:
     assert "fell 22 mmol/L to 119" in message(only(found, FALLING_SODIUM), DEFAULT)
     high = only(findings([na(0, 150)]), HYPERNATREMIA)
     assert "150 mmol/L is above 145" in message(high, DEFAULT)
+
+
+def test_lab_factors_are_named_in_words() -> None:
+    assert lab_factor_words("sodium<=105", DEFAULT) == "sodium \u2264 105 mmol/L in this episode"
+    assert lab_factor_words("hypokalemia", DEFAULT).startswith("hypokalemia (potassium below 3.5")

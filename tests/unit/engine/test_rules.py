@@ -293,3 +293,10 @@ def test_evaluate_since_reports_only_results_collected_from_then() -> None:
 
 def test_a_quiet_series_gives_no_findings() -> None:
     assert findings(series(T0, [138, 139, 140, 139, 138], every_hours=6)) == []
+
+
+@pytest.mark.parametrize("code", ["R64", "E64.0", "E43"])
+def test_cachexia_and_sequelae_of_malnutrition_are_malnutrition(code: str) -> None:
+    # V2-13: high-risk limit 6, so +7 fires.
+    f = only(findings(timed([(0, 118), (20, 125)]), codes=[code]), OVERCORRECTION_24H)
+    assert f.risk_factors == ("malnutrition",) and f.limit_mmol_l == 6
