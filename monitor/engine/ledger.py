@@ -25,7 +25,7 @@ from monitor.engine.model import (
 )
 from monitor.engine.policy import Policy
 from monitor.engine.reconcile import ACTIVE, WITHDRAWN, AlertRecord, Change, reconcile
-from monitor.engine.risk import FACTOR_NAMES, normalise_code
+from monitor.engine.risk import FACTOR_NAMES, display_code, normalise_code
 from monitor.engine.rules import (
     PROJECTED_OVERCORRECTION,
     RATE_RULES,
@@ -307,8 +307,13 @@ class PatientLedger:
         if codes == self.diagnoses:
             return []
         changes = self.flush()
+        gone = sorted(self.diagnoses - codes)
         self.diagnoses = set(codes)
-        return changes + self.reevaluate(None, new_id)
+        # Only a removal can withdraw: the alert then rested on the higher-risk limit.
+        reason = (f"diagnosis {', '.join(display_code(c) for c in gone)} removed or resolved: "
+                  f"the rise is within the "
+                  f"limit without it" if gone else None)
+        return changes + self.reevaluate(None, new_id, withdraw_reason=reason)
 
     def mark_acute(self, onset: datetime, new_id: Callable[[str], str]) -> list[Change]:
         """A clinician documented acute hyponatremia with this onset: the results whose

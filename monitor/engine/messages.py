@@ -11,7 +11,7 @@ from datetime import UTC, datetime, tzinfo
 
 from monitor.engine.model import Finding
 from monitor.engine.policy import Policy
-from monitor.engine.risk import POTASSIUM_LOW, SODIUM_LOW, factors_from_diagnoses
+from monitor.engine.risk import POTASSIUM_LOW, SODIUM_LOW, display_code, factors_from_diagnoses
 from monitor.engine.rules import (
     FALLING_SODIUM,
     HYPERNATREMIA,
@@ -33,11 +33,6 @@ def _n(x: float | None) -> str:
     if x is None:
         return "?"
     return f"{x:.0f}" if float(x).is_integer() else f"{x:.1f}"
-
-
-def _icd(code: str) -> str:
-    """ICD-10 as clinicians write it: the dot after the category (F1020 -> F10.20)."""
-    return f"{code[:3]}.{code[3:]}" if len(code) > 3 and code[0].isalpha() else code
 
 
 def _hours(h: float) -> str:
@@ -77,7 +72,7 @@ def factor_words(f: Finding, policy: Policy, diagnoses: Iterable[str] = ()) -> l
             continue
         given = [c for c in codes if factors_from_diagnoses([c], policy) == {factor}]
         words = FACTOR_WORDS.get(factor, factor.replace("-", " "))
-        named = [_icd(c) + (f", from {sources[c]}" if sources.get(c) else "")
+        named = [display_code(c) + (f", from {sources[c]}" if sources.get(c) else "")
                  for c in given if c.lower() != factor]
         if named:
             out.append(f"{words} ({', '.join(named)})")

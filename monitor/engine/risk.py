@@ -23,6 +23,12 @@ def normalise_code(code: str) -> str:
     return code.replace(".", "").replace(" ", "").upper()
 
 
+def display_code(code: str) -> str:
+    """ICD-10 as clinicians write it: the dot after the category (F1020 -> F10.20)."""
+    return f"{code[:3]}.{code[3:]}" if len(code) > 3 and code[0].isalpha() \
+        and "." not in code else code
+
+
 def _in_range(code: str, spec: str) -> bool:
     """`spec` is a prefix ("F10", "E876") or a range of 3-character categories ("K70-K77")."""
     spec = normalise_code(spec)

@@ -177,3 +177,17 @@ def test_a_corrected_finding_shows_measured_and_corrected() -> None:
     f = severe.latest
     assert f.value_mmol_l == 116.0 and f.extra["measured_mmol_l"] == 104
     assert "corrected for a high glucose (measured 104 mmol/L)" in message(f, DEFAULT)
+
+
+def test_removing_a_diagnosis_says_why_its_alert_went() -> None:
+    ledger, new_id = PatientLedger(DEFAULT), ids()
+    ledger.set_diagnosis("K70.3", True, new_id)
+    for seq, (hours, value) in enumerate(((0, 120), (24, 127)), start=1):
+        ledger.add_result(f"r{seq}", Analyte.SODIUM, Method.LAB, ResultStatus.FINAL, value,
+                          at(hours), seq, False, new_id)
+    assert OVERCORRECTION_24H in active(ledger)  # +7 above the high-risk 6
+    ledger.set_diagnosis("K70.3", False, new_id)
+    [gone] = [a for a in ledger.alerts if a.rule == OVERCORRECTION_24H]
+    assert gone.state == WITHDRAWN
+    assert gone.withdrawn_reason == ("diagnosis K70.3 removed or resolved: the rise is within "
+                                     "the limit without it")
