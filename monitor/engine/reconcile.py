@@ -321,15 +321,18 @@ def _relowering(falls: list[Finding], overcorrections: list[AlertRecord], hours:
     kept: list[Finding] = []
     notes: list[Change] = []
     for f in falls:
-        event = next((a for a in overcorrections if _relowers(f, a, hours)), None)
-        if event is None:
+        # Every overcorrection alert of the event tells it (the 24 h and the 48 h one), so
+        # which of them was loaded or raised first cannot change the history.
+        events = [a for a in overcorrections if _relowers(f, a, hours)]
+        if not events:
             kept.append(f)
             continue
         t = f.collected_at
         note = f"re-lowered to {_n(f.value_mmol_l)} at {t:%H:%M} on {t.day} {t:%b}"
-        if note not in event.notes.values():  # told once, also across batches
-            event.notes[f.result_key] = note
-            notes.append(Change("updated", event, note))
+        for event in events:
+            if note not in event.notes.values():  # told once, also across batches
+                event.notes[f.result_key] = note
+                notes.append(Change("updated", event, note))
     return kept, notes
 
 
