@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import monitor.storage.base  # noqa: F401  (custom column types)
+import monitor.storage.base
 
 revision = '0008'
 down_revision = '0007'
