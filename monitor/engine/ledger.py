@@ -43,6 +43,8 @@ from monitor.engine.versions import (
     resolve,
     step,
 )
+from monitor.engine.wording import clock
+from monitor.engine.wording import number as _n
 
 # What the ledger keeps in series: sodium and potassium for the rules, glucose to correct
 # the sodium it pairs with.
@@ -172,8 +174,7 @@ class PatientLedger:
         if suspected:
             m = self._raw_measurement(suspected[0])
             reason = (SUSPECTED_ARTEFACT
-                      + (f" ({_n(m.value_mmol_l)} at {m.collected_at:%H:%M} on "
-                         f"{m.collected_at.day} {m.collected_at:%b})" if m else ""))
+                      + (f" ({_n(m.value_mmol_l)} at {clock(m.collected_at)})" if m else ""))
         return self.reevaluate(min(times), new_id, extra_keys=keys, withdraw_reason=reason)
 
     def _changes_earlier(self, m: Measurement) -> bool:
@@ -411,10 +412,6 @@ class PatientLedger:
 
     def is_test(self, alert: AlertRecord) -> bool:
         return all(self.results[k].test for k in alert.evidence if k in self.results)
-
-
-def _n(x: float) -> str:
-    return f"{x:.0f}" if float(x).is_integer() else f"{x:.1f}"
 
 
 def _same(a: Effective | None, b: Effective | None) -> bool:

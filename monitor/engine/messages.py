@@ -7,7 +7,7 @@ after overcorrection stop active treatment and let the physician consider re-low
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 
 from monitor.engine.model import Finding
 from monitor.engine.policy import Policy
@@ -21,6 +21,8 @@ from monitor.engine.rules import (
     PROJECTED_OVERCORRECTION,
     SEVERE_HYPONATREMIA,
 )
+from monitor.engine.wording import clock
+from monitor.engine.wording import number as _n
 
 MIXED = " (point-of-care and laboratory values are mixed in this window: part of the rise " \
         "may be a method difference of 2-4 mmol/L)"
@@ -29,23 +31,11 @@ FACTOR_WORDS = {"liver-disease": "liver disease", "alcohol-use-disorder": "alcoh
                 "malnutrition": "malnutrition", "hypokalemia": "hypokalemia"}
 
 
-def _n(x: float | None) -> str:
-    if x is None:
-        return "?"
-    return f"{x:.0f}" if float(x).is_integer() else f"{x:.1f}"
-
-
 def _hours(h: float) -> str:
     whole, minutes = int(h), round((h - int(h)) * 60)
     if minutes == 60:
         whole, minutes = whole + 1, 0
     return f"{whole} h {minutes} min" if minutes else f"{whole} h"
-
-
-def clock(epoch: float, tz: tzinfo = UTC) -> str:
-    """"07:00 on 5 Oct" in the display zone."""
-    t = datetime.fromtimestamp(epoch, tz)
-    return f"{t:%H:%M} on {t.day} {t:%b}"
 
 
 def lab_factor_words(factor: str, policy: Policy) -> str:

@@ -30,6 +30,8 @@ from monitor.engine.rules import (
     RATE_RULES,
     SEVERE_HYPONATREMIA,
 )
+from monitor.engine.wording import clock
+from monitor.engine.wording import number as _n
 
 ACTIVE, WITHDRAWN, RESOLVED = "active", "withdrawn", "resolved"
 
@@ -328,7 +330,7 @@ def _relowering(falls: list[Finding], overcorrections: list[AlertRecord], hours:
             kept.append(f)
             continue
         t = f.collected_at
-        note = f"re-lowered to {_n(f.value_mmol_l)} at {t:%H:%M} on {t.day} {t:%b}"
+        note = f"re-lowered to {_n(f.value_mmol_l)} at {clock(t)}"
         for event in events:
             if note not in event.notes.values():  # told once, also across batches
                 event.notes[f.result_key] = note
@@ -345,5 +347,3 @@ def _relowers(f: Finding, event: AlertRecord, hours: float) -> bool:
             and f.value_mmol_l >= lowest)
 
 
-def _n(x: float) -> str:
-    return f"{x:.0f}" if float(x).is_integer() else f"{x:.1f}"

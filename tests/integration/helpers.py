@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.ingest import parse_hl7_message
 from monitor.ingest.hl7_fields import split_messages
 from monitor.runtime import Runtime
+from monitor.services.access.tokens import create_token
 from monitor.services.alerting.listing import list_alerts
 from monitor.services.intake.inbox import receive, screen
 from monitor.storage.base import Base
 from monitor.storage.tables import InboxItem, RejectRow, Result
 from monitor.storage.uow import UnitOfWork
+from monitor.web.app import create_app
 from tests.expectations import EXAMPLES
 
 
@@ -83,3 +86,12 @@ def example_messages(name: str) -> list[str]:
 
 __all__ = ["Result", "alerts", "all_processed", "count", "empty_tables", "example_messages",
            "inbox_row", "inbox_states", "reject_reasons", "store_hl7"]
+
+
+def feed_client(rt: Runtime) -> TestClient:
+    """A client of the app holding a feed token, as a laboratory system posts."""
+    with rt.uow() as uow:
+        token = create_token(uow, "LIS", "feed", datetime.now(UTC))
+    client = TestClient(create_app(rt))
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client

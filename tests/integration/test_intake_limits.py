@@ -10,20 +10,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from monitor.config import Settings
 from monitor.runtime import Runtime
 from monitor.runtime.drain import run_inbox
-from monitor.services.access.tokens import create_token
 from monitor.services.intake.hl7 import receive_hl7
 from monitor.storage.tables import InboxItem, RejectRow
-from monitor.web.app import create_app
 from monitor.web.body import MAX_HL7_BYTES, MAX_RESULTS_BYTES
 from tests.hl7_builders import oru
-from tests.integration.helpers import alerts, all_processed, inbox_states
+from tests.integration.helpers import alerts, all_processed, feed_client, inbox_states
 from tests.integration.stack import ack_code, wait_for
 
 START = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
@@ -110,14 +107,6 @@ def test_one_unstorable_result_is_refused_and_the_rest_of_the_message_kept(
     [row] = reject_rows(pg_engine)
     assert row.inbox_id == inbox_id and "at most 300 are stored" in row.reason
     assert inbox_states(pg_engine) == {"done": 1}
-
-
-def feed_client(rt: Runtime) -> TestClient:
-    with rt.uow() as uow:
-        token = create_token(uow, "LIS", "feed", datetime.now(UTC))
-    client = TestClient(create_app(rt))
-    client.headers["Authorization"] = f"Bearer {token}"
-    return client
 
 
 def observation(patient: str, n: int, hours: int, value: float) -> dict[str, Any]:

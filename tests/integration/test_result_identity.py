@@ -12,16 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from monitor.config import Settings
 from monitor.runtime import Runtime
-from monitor.services.access.tokens import create_token
 from monitor.storage.tables import RejectRow, Result
-from monitor.web.app import create_app
-from tests.integration.helpers import alerts, all_processed
+from tests.integration.helpers import alerts, all_processed, feed_client
 from tests.integration.stack import CLI, wait_for
 from tests.integration.test_rejects import cli
 
@@ -33,14 +30,6 @@ def rt(pg_engine: Engine, pg_migrated: str) -> Iterator[Runtime]:
     runtime = Runtime(Settings(database_url=pg_migrated, broker_url=""))
     yield runtime
     runtime.engine.dispose()
-
-
-def feed_client(rt: Runtime) -> TestClient:
-    with rt.uow() as uow:
-        token = create_token(uow, "LIS", "feed", datetime.now(UTC))
-    client = TestClient(create_app(rt))
-    client.headers["Authorization"] = f"Bearer {token}"
-    return client
 
 
 def row(patient: str, hours: float, sodium: float, **more: Any) -> dict[str, Any]:
