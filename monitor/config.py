@@ -6,12 +6,13 @@ variable (see `describe_error`).
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 from functools import lru_cache
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import ValidationError, field_validator
+from pydantic import PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -36,8 +37,10 @@ class Settings(BaseSettings):
     log_format: str = "json"
     # Alerts from results collected longer ago than this never page anyone (issue 5).
     notify_max_age: timedelta = timedelta(hours=24)
-    # Where links in notifications point (the dashboard).
-    public_url: str = "http://127.0.0.1:8000"
+    # Where links in notifications point (the dashboard). Empty: the API's own address,
+    # http://SODIUM_API_HOST:SODIUM_API_PORT (the host's name when it listens on all
+    # addresses), so that changing the port does not leave links on the old one.
+    public_url: str = ""
     # Email notifications: empty host disables the channel.
     smtp_host: str = ""
     smtp_port: int = 25
@@ -118,6 +121,24 @@ class Settings(BaseSettings):
             raise ValueError("a TCP port is 0 to 65535")
         return value
 
+    _public_url_derived: bool = PrivateAttr(default=False)
+
+    @model_validator(mode="after")
+    def _public_url(self) -> Settings:
+        if not self.public_url:
+            self.public_url = _api_address(self.api_host, self.api_port)
+            self._public_url_derived = True
+        return self
+
+    def serving_at(self, host: str | None, port: int | None) -> Settings:
+        """These settings for an API started with --host/--port: a public URL derived
+        from the address follows it."""
+        host, port = host or self.api_host, port or self.api_port
+        update: dict[str, object] = {"api_host": host, "api_port": port}
+        if self._public_url_derived:
+            update["public_url"] = _api_address(host, port)
+        return self.model_copy(update=update)
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -125,6 +146,14 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return not self.broker_url
+
+
+def _api_address(host: str, port: int) -> str:
+    if host in ("0.0.0.0", "::", ""):  # listens on every address: name the machine
+        host = socket.gethostname()
+    elif ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 class SettingsError(Exception):

@@ -1,6 +1,10 @@
-"""The `sodium-monitor` command (Typer). Each sub-command lives in its own module."""
+"""The `sodium-monitor` command (Typer). Each sub-command lives in its own module; the
+modules import what is heavy inside their commands (see monitor.cli.common)."""
 
 from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as installed_version
 
 import typer
 
@@ -12,7 +16,26 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help, as every group has (monitor.cli.common.group)
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            typer.echo(f"sodium-monitor {installed_version('sodium-monitor')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            typer.echo("sodium-monitor (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_version,
+                                          is_eager=True, help="Print the version and exit."),
+             ) -> None:
+    """Watches lab feeds for serum sodium and warns when it is corrected too fast."""
+
+
 app.add_typer(db.app, name="db")
 app.command("replay")(replay.replay)
 app.command("policies")(policies.policies)

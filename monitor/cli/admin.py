@@ -9,23 +9,21 @@ import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 import typer
 
-from monitor.alerts.lifecycle import TransitionError
-from monitor.cli.common import settings_or_exit
-from monitor.engine.policy import PolicyError
-from monitor.runtime import Runtime
-from monitor.services.alerting import actions
-from monitor.services.alerting.compliance import INTERVALS, compliance
-from monitor.services.operations import admin
-from monitor.storage.tables import Alert
+from monitor.cli.common import group, settings_or_exit
 
-wards_app = typer.Typer(help="Wards and their escalation settings.", no_args_is_help=True)
-users_app = typer.Typer(help="Users (nurse, physician, admin).", no_args_is_help=True)
-channels_app = typer.Typer(help="Notification channels per user.", no_args_is_help=True)
-roster_app = typer.Typer(help="The on-call roster.", no_args_is_help=True)
-report_app = typer.Typer(help="Reports.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from monitor.runtime import Runtime
+    from monitor.storage.tables import Alert
+
+wards_app = group("Wards and their escalation settings.")
+users_app = group("Users (nurse, physician, admin).")
+channels_app = group("Notification channels per user.")
+roster_app = group("The on-call roster.")
+report_app = group("Reports.")
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -59,6 +57,10 @@ def wards_add(code: str, name: str = typer.Option(None, "--name"),
               fallback: str = typer.Option(None, help="username reached when nobody is on call"),
               policy: str = typer.Option(None, help="policy profile of this ward")) -> None:
     """Create a ward, or update an existing one's settings."""
+    from monitor.engine.policy import PolicyError
+    from monitor.runtime import Runtime
+    from monitor.services.operations import admin
+
     rt = Runtime(settings_or_exit())
     with rt.uow() as uow:
         try:
@@ -82,6 +84,9 @@ def users_create(username: str, role: str = typer.Option(..., help="nurse|physic
                  ward: list[str] = typer.Option(None, "--ward", help="repeat for several"),
                  password_stdin: bool = typer.Option(False, "--password-stdin")) -> None:
     """Create a user; the password (optional) is read from standard input."""
+    from monitor.runtime import Runtime
+    from monitor.services.operations import admin
+
     rt = Runtime(settings_or_exit())
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     with rt.uow() as uow:
@@ -98,6 +103,9 @@ def channels_add(username: str, webhook: str = typer.Option(None), secret: str =
                  email: str = typer.Option(None),
                  show_mrn: bool = typer.Option(False, help="unmasked MRN in messages")) -> None:
     """Add a webhook (signed with the secret) or an email channel to a user."""
+    from monitor.runtime import Runtime
+    from monitor.services.operations import admin
+
     rt = Runtime(settings_or_exit())
     with rt.uow() as uow:
         try:
@@ -113,6 +121,9 @@ def roster_add(ward: str = typer.Option(...), user: str = typer.Option(...),
                starts: str = typer.Option(..., "--from"), ends: str = typer.Option(..., "--to")
                ) -> None:
     """Put a physician on call for a ward from one time to another."""
+    from monitor.runtime import Runtime
+    from monitor.services.operations import admin
+
     rt = Runtime(settings_or_exit())
     with rt.uow() as uow:
         try:
@@ -125,6 +136,8 @@ def roster_add(ward: str = typer.Option(...), user: str = typer.Option(...),
 def alerts_ack(alert_id: int, user: str = typer.Option(...),
                note: str = typer.Option(None)) -> None:
     """Acknowledge an alert: escalation and repeats stop."""
+    from monitor.services.alerting import actions
+
     _alert_action(lambda rt: actions.acknowledge(rt.uow(), alert_id, user, note,
                                                        datetime.now(UTC)), "acknowledged")
 
@@ -133,6 +146,8 @@ def alerts_shelve(alert_id: int, user: str = typer.Option(...),
                   reason: str = typer.Option(...),
                   for_: str = typer.Option(..., "--for", help="at most 12h")) -> None:
     """Shelve an alert for a while, with a reason."""
+    from monitor.services.alerting import actions
+
     _alert_action(lambda rt: actions.shelve(rt.uow(), alert_id, user, reason,
                                                   duration(for_), datetime.now(UTC)), "shelved")
 
@@ -140,11 +155,17 @@ def alerts_shelve(alert_id: int, user: str = typer.Option(...),
 def alerts_resolve(alert_id: int, user: str = typer.Option(...),
                    note: str = typer.Option(...)) -> None:
     """Resolve an alert (physicians), with a note."""
+    from monitor.services.alerting import actions
+
     _alert_action(lambda rt: actions.resolve(rt.uow(), alert_id, user, note,
                                                    datetime.now(UTC)), "resolved")
 
 
 def _alert_action(act: Callable[[Runtime], Alert], done: str) -> None:
+    from monitor.alerts.lifecycle import TransitionError
+    from monitor.runtime import Runtime
+    from monitor.services.alerting import actions
+
     rt = Runtime(settings_or_exit())
     try:
         alert = act(rt)
@@ -160,6 +181,9 @@ def report_compliance(start: str = typer.Option(..., "--from", help="YYYY-MM-DD"
                           "csv", "--format", help="csv|json")) -> None:
     """Per ward: counts, median and p90 of collected->raised, raised->first notification,
     first notification->acknowledged; escalated and never acknowledged."""
+    from monitor.runtime import Runtime
+    from monitor.services.alerting.compliance import INTERVALS, compliance
+
     rt = Runtime(settings_or_exit())
     try:
         begin = datetime.combine(date.fromisoformat(start), time(), UTC)

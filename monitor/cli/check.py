@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 import typer
 
 from monitor.cli.common import settings_or_exit
-from monitor.runtime import Runtime
-from monitor.runtime.health import NAMES, check
 
 
 def check_command(as_json: bool = typer.Option(False, "--json")) -> None:
     """Database, migrations at head, broker, scheduler heartbeat, feeds' liveness.
     Exit 0 OK, 1 WARNING, 2 CRITICAL."""
+    from monitor.runtime import Runtime
+    from monitor.runtime.health import NAMES, check
+
     findings = check(Runtime(settings_or_exit()), datetime.now(UTC))
     worst = max(f.level for f in findings)
     if as_json:

@@ -9,23 +9,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
-import uvicorn
 
 from monitor.cli.common import settings_or_exit
-from monitor.listener.service import serve as serve_mllp
-from monitor.logs import configure
-from monitor.runtime import Runtime
-from monitor.scheduling.scheduler import background
-from monitor.services.operations.demo_seed import seed
-from monitor.sim.feed import run_in_background
-from monitor.storage.migrate import upgrade
-from monitor.web.app import create_app
+
+if TYPE_CHECKING:
+    from monitor.runtime import Runtime
 
 
 async def _run(rt: Runtime, host: str, port: int, mllp_host: str, mllp_port: int,
                rate: float) -> None:
+    import uvicorn
+
+    from monitor.listener.service import serve as serve_mllp
+    from monitor.sim.feed import run_in_background
+    from monitor.web.app import create_app
+
     server = uvicorn.Server(uvicorn.Config(create_app(rt), host=host, port=port,
                                            log_level="warning"))
     stop = asyncio.Event()
@@ -49,12 +50,18 @@ def demo(
     rate: float = typer.Option(3.0, help="seconds between live results (before --speed)"),
 ) -> None:
     """The embedded service with a demo hospital fed live by the ward simulator."""
-    settings = settings_or_exit()
+    from monitor.logs import configure
+    from monitor.runtime import Runtime
+    from monitor.scheduling.scheduler import background
+    from monitor.services.operations.demo_seed import seed
+    from monitor.storage.migrate import upgrade
+
+    settings = settings_or_exit().serving_at(host, port)  # notification links follow
     configure("console", logging.WARNING)
     upgrade(settings.database_url)
     rt = Runtime(settings)
     logins = seed(rt.uow(), datetime.now(UTC))
-    host, port = host or settings.api_host, port or settings.api_port
+    host, port = settings.api_host, settings.api_port
     mllp_port = mllp_port or settings.mllp_port
     typer.echo(f"sodium-monitor demo on {settings.database_url}")
     typer.echo(f"  open  http://{host}:{port}/   (API docs: /docs)")

@@ -6,14 +6,14 @@ import json
 
 import typer
 
-from monitor.engine.policy import BUILT_IN, PolicyError, load_policy
-
 
 def policies(
     name: list[str] = typer.Argument(None, help="Profiles or TOML files (default: built-in)."),
     as_json: bool = typer.Option(False, "--json", help="Every parameter, as JSON."),
 ) -> None:
     """Print the policy profiles: limits, bands and the source of each."""
+    from monitor.engine.policy import BUILT_IN, PolicyError, load_policy
+
     for item in name or list(BUILT_IN):
         try:
             p = load_policy(item)

@@ -10,32 +10,35 @@ import sys
 from contextlib import suppress
 
 import typer
-import uvicorn
 
 from monitor.cli.common import settings_or_exit
-from monitor.logs import configure
-from monitor.runtime import Runtime
 
 
 def _logging(fmt: str) -> None:
+    from monitor.logs import configure
+
     configure(fmt, logging.INFO)
 
 
 def api(host: str = typer.Option(None, help="[default: SODIUM_API_HOST, 127.0.0.1]"),
         port: int = typer.Option(None, help="[default: SODIUM_API_PORT, 8000]")) -> None:
     """The web app (FastAPI on uvicorn): ingest, readiness, OpenAPI at /docs."""
+    import uvicorn
+
+    from monitor.runtime import Runtime
     from monitor.web.app import create_app
 
-    settings = settings_or_exit()
+    settings = settings_or_exit().serving_at(host, port)
     _logging(settings.log_format)
-    uvicorn.run(create_app(Runtime(settings)), host=host or settings.api_host,
-                port=port or settings.api_port, log_config=None)
+    uvicorn.run(create_app(Runtime(settings)), host=settings.api_host,
+                port=settings.api_port, log_config=None)
 
 
 def mllp(host: str = typer.Option(None, help="[default: SODIUM_MLLP_HOST, 127.0.0.1]"),
          port: int = typer.Option(None, help="[default: SODIUM_MLLP_PORT, 2575]")) -> None:
     """The HL7 v2 MLLP listener: commits each message to the inbox, then acknowledges."""
     from monitor.listener.service import serve
+    from monitor.runtime import Runtime
 
     settings = settings_or_exit()
     _logging(settings.log_format)
@@ -59,6 +62,7 @@ def worker(concurrency: int = typer.Option(2, help="worker processes"),
 
 def scheduler() -> None:
     """The timed jobs (APScheduler): inbox sweeper, heartbeat. Safe to run twice."""
+    from monitor.runtime import Runtime
     from monitor.scheduling.scheduler import blocking
 
     settings = settings_or_exit()

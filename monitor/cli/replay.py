@@ -7,16 +7,15 @@ import sys
 from contextlib import nullcontext
 from enum import StrEnum
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
-from tqdm import tqdm
 
-from monitor.cli.common import settings_or_exit
-from monitor.engine.policy import PolicyError, load_policy
-from monitor.ingest.events import Reject
-from monitor.services.replay.run import replay as run_replay
+from monitor.cli.common import progress, settings_or_exit
+
+if TYPE_CHECKING:
+    from monitor.ingest.events import Reject
 
 
 class InputFormat(StrEnum):
@@ -50,7 +49,11 @@ def replay(
     output: Path = typer.Option(None, help="Write the alerts here instead of stdout."),
     rejects: Path = typer.Option(None, help="Write rejected inputs here as JSON Lines."),
 ) -> None:
-    """Replay recorded feeds and print the final alerts as JSON Lines."""
+    """Replay recorded feeds and print the final alerts as JSON Lines; rejects and the
+    counts go to standard error. Exit 0, or 2 for an unreadable file or a bad option."""
+    from monitor.engine.policy import PolicyError, load_policy
+    from monitor.services.replay.run import replay as run_replay
+
     settings = settings_or_exit()
     try:
         chosen = load_policy(policy or settings.policy)
@@ -62,8 +65,7 @@ def replay(
         typer.echo(f"sodium-monitor replay: unknown time zone {timezone!r}", err=True)
         raise typer.Exit(2) from None
     texts = [(name if name != "-" else "<stdin>", _read(name)) for name in inputs]
-    with tqdm(total=sum(len(t) for _, t in texts), unit="B", unit_scale=True, file=sys.stderr,
-              disable=not sys.stderr.isatty(), desc="replay") as bar:
+    with progress(sum(len(t) for _, t in texts), "replay") as bar:
         outcome = run_replay(texts, fmt.value, tz, chosen, progress=bar.update,
                              suspect_comments=settings.suspect_comments)
     for r in outcome.rejects:

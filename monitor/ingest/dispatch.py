@@ -7,8 +7,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.ingest.csv_feed import parse_csv
 from monitor.ingest.detect import detect_format
-from monitor.ingest.events import Item
-from monitor.ingest.fhir_feed import parse_fhir
+from monitor.ingest.events import Item, Reject
 from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS
 from monitor.ingest.hl7_message import parse_hl7_stream
 from monitor.ingest.json_feed import parse_json_results
@@ -20,11 +19,16 @@ def parse_text(name: str, text: str, fmt: str, tz: ZoneInfo,
                suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS) -> Iterable[Item]:
     """Events and rejects of a feed; `fmt` is hl7, fhir, csv, json or auto (sniffed).
     `suspect_comments`: comment text that flags a result (CSV rows carry a `flags` column)."""
-    kind = detect_format(name, text[:4096]) if fmt == "auto" else fmt
+    try:
+        kind = detect_format(name, text[:4096]) if fmt == "auto" else fmt
+    except ValueError as error:  # e.g. a README beside the feeds: refused like any input
+        return [Reject(name, str(error), text[:1024])]
     if kind == "hl7":
         return parse_hl7_stream(text, source=name, tz=tz, local_codes=local_codes,
                                 suspect_comments=suspect_comments)
     if kind == "fhir":
+        from monitor.ingest.fhir_feed import parse_fhir  # the FHIR models load slowly
+
         return parse_fhir(text, source=name, tz=tz, local_codes=local_codes,
                           suspect_comments=suspect_comments)
     if kind == "json":

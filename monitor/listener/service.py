@@ -19,6 +19,7 @@ from monitor.logs import request_id
 from monitor.runtime import Runtime
 from monitor.services.intake.hl7 import Hl7Frame, Hl7Reply, commit_hl7, read_hl7, refused_frame
 from monitor.services.intake.inbox import FeedLiveness
+from monitor.services.intake.pipeline import UNKNOWN_HL7_FEED
 
 log = logging.getLogger(__name__)
 OVERSIZE = f"message exceeds the {MAX_MESSAGE_BYTES >> 20} MiB limit"
@@ -31,7 +32,7 @@ def feed_name(text: str) -> str:
         fields = head.split(head[3], 4)
         if len(fields) > 2 and fields[2]:
             return "hl7:" + fields[2].split(head[4] if len(head) > 4 else "^")[0][:80]
-    return "hl7:unknown"
+    return UNKNOWN_HL7_FEED
 
 
 def build_server(rt: Runtime, limits: Limits | None = None,
@@ -68,7 +69,7 @@ def build_server(rt: Runtime, limits: Limits | None = None,
     async def on_garbage(junk: bytes) -> None:
         text = junk[:4096].decode("utf-8", errors="replace")
         try:  # garbage must never take the connection down; nothing is answered
-            await answer(refused_frame("hl7:unknown", "bytes outside an MLLP frame",
+            await answer(refused_frame(UNKNOWN_HL7_FEED, "bytes outside an MLLP frame",
                                        "not an MLLP frame (no 0x0B start byte)", text,
                                        datetime.now(UTC), answers=None))
         except Exception:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from monitor.runtime import Runtime
 from monitor.runtime.readiness import broker_status, database_status
+from monitor.services.intake.pipeline import PSEUDO_FEEDS
 from monitor.storage.migrate import current_revision, head_revision
 from monitor.storage.tables import Feed, Heartbeat
 
@@ -41,7 +42,7 @@ def check(rt: Runtime, now: datetime) -> list[Finding]:
     stale = rt.settings.sweep_interval * 4 + timedelta(seconds=30)
     with rt.uow() as uow:
         beat = uow.session.get(Heartbeat, "scheduler")
-        feeds = list(uow.session.scalars(select(Feed).where(Feed.name != "import")))
+        feeds = list(uow.session.scalars(select(Feed).where(Feed.name.not_in(PSEUDO_FEEDS))))
     if beat is None:
         out.append(Finding("scheduler", WARNING, "no heartbeat yet"))
     else:

@@ -1,3 +1,5 @@
+import socket
+
 import pytest
 
 from monitor.config import SettingsError, load_settings
@@ -34,3 +36,19 @@ def test_dotenv_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / ".env").write_text("SODIUM_TIMEZONE=Europe/Berlin\n")
     monkeypatch.chdir(tmp_path)
     assert load_settings().timezone == "Europe/Berlin"
+
+
+def test_the_public_url_follows_the_api_port_unless_it_is_set(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SODIUM_PUBLIC_URL", "SODIUM_API_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SODIUM_API_PORT", "9100")
+    settings = load_settings()
+    assert settings.public_url == "http://127.0.0.1:9100"
+    assert settings.serving_at(None, 9200).public_url == "http://127.0.0.1:9200"
+    monkeypatch.setenv("SODIUM_API_HOST", "0.0.0.0")
+    assert load_settings().public_url == f"http://{socket.gethostname()}:9100"
+    monkeypatch.setenv("SODIUM_PUBLIC_URL", "https://sodium.hospital.example")
+    chosen = load_settings()
+    assert chosen.public_url == "https://sodium.hospital.example"
+    assert chosen.serving_at(None, 9200).public_url == "https://sodium.hospital.example"

@@ -9,12 +9,10 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from monitor.services.access.roles import ROLES
 from monitor.storage.repos.common import insert_ignore
 from monitor.storage.tables import ApiToken, Role
 from monitor.storage.uow import UnitOfWork
-
-ROLES = {"nurse": "ward nurse", "physician": "physician", "admin": "administrator",
-         "feed": "lab feed (ingest only)"}
 
 
 def token_hash(token: str) -> str:

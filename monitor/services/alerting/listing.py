@@ -11,8 +11,6 @@ from monitor.notify.alert_shape import alert_json
 from monitor.storage.tables import Alert, Patient
 from monitor.storage.uow import UnitOfWork
 
-STATES = ("active", "withdrawn", "resolved", "all")
-
 
 def list_alerts(uow: UnitOfWork, patient: str | None = None,
                 state: str = "active", *, result_key: bool = False,

@@ -6,11 +6,17 @@ chunk of CSV rows / NDJSON lines. Imported alerts are recorded and shown, never 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
 
 from monitor.ingest.hl7_fields import split_messages
+from monitor.storage.tables import Alert, InboxItem, RejectRow, Result
+from monitor.storage.uow import UnitOfWork
 
 CHUNK = 500
+_IN_CHUNK = 1000  # ids per IN list: well under every driver's parameter limit
 
 
 def chunks(fmt: str, text: str) -> Iterator[tuple[str, str]]:
@@ -32,3 +38,44 @@ def chunks(fmt: str, text: str) -> Iterator[tuple[str, str]]:
             yield f"line {i + 1}", "".join(lines[i : i + CHUNK])
         return
     yield "line 1", text
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """What an import did, counted from what was stored (not from what was parsed): the
+    integration engineer compares these with the file."""
+
+    payloads: int
+    results: int
+    rejects: int
+    alerts: int
+    pending: int  # rows the workers have not processed yet
+    failed: int  # rows parked with their error (`rejects list`, the admin page)
+
+
+def import_outcome(uow: UnitOfWork, inbox_ids: Sequence[int], refused: int = 0
+                   ) -> ImportOutcome:
+    """Counts for the inbox rows an import stored; `refused`: whole files refused before
+    they reached the inbox (their reject rows carry no inbox row)."""
+    s = uow.session
+    results = rejects = alerts = pending = failed = 0
+    for i in range(0, len(inbox_ids), _IN_CHUNK):
+        ids = list(inbox_ids[i:i + _IN_CHUNK])
+        results += s.scalar(select(func.count()).select_from(Result)
+                            .where(Result.inbox_id.in_(ids))) or 0
+        rejects += s.scalar(select(func.count()).select_from(RejectRow)
+                            .where(RejectRow.inbox_id.in_(ids))) or 0
+        alerts += s.scalar(select(func.count()).select_from(Alert).join(
+            Result, Result.id == Alert.triggering_result_id).where(
+            Result.inbox_id.in_(ids))) or 0
+        for state, n in s.execute(select(InboxItem.state, func.count()).where(
+                InboxItem.id.in_(ids)).group_by(InboxItem.state)):
+            pending += n if state == "pending" else 0
+            failed += n if state == "failed" else 0
+    return ImportOutcome(len(inbox_ids), results, rejects + refused, alerts, pending, failed)
+
+
+def still_pending(uow: UnitOfWork, inbox_ids: Sequence[int]) -> int:
+    return sum(uow.session.scalar(select(func.count()).select_from(InboxItem).where(
+        InboxItem.id.in_(list(inbox_ids[i:i + _IN_CHUNK])), InboxItem.state == "pending"))
+        or 0 for i in range(0, len(inbox_ids), _IN_CHUNK))

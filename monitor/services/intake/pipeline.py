@@ -14,6 +14,10 @@ from monitor.ingest.events import Item
 from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS
 
 IMPORT_FEED = "import"  # backfill: recorded and shown, never paged
+# What refused MLLP bytes are filed under when they name no sender (no readable MSH-3).
+UNKNOWN_HL7_FEED = "hl7:unknown"
+# Names that stand for no live sender: never reported as live or silent feeds.
+PSEUDO_FEEDS = (IMPORT_FEED, UNKNOWN_HL7_FEED)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,13 @@ def list_rejects(uow: UnitOfWork, limit: int = 100) -> Iterator[dict[str, Any]]:
                "retried_at": r.retried_at.isoformat() if r.retried_at else None}
 
 
+def rejects_of(uow: UnitOfWork, inbox_ids: list[int]) -> Iterator[RejectRow]:
+    """The rejects found in these inbox rows, in arrival and file order."""
+    for i in range(0, len(inbox_ids), 1000):
+        yield from uow.session.scalars(select(RejectRow).where(
+            RejectRow.inbox_id.in_(inbox_ids[i:i + 1000])).order_by(RejectRow.id))
+
+
 @dataclass(frozen=True)
 class Retry:
     outcome: str  # accepted / rejected-again

@@ -10,7 +10,8 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from monitor.engine.policy import load_policy
-from monitor.services.access.tokens import ROLES, ensure_roles
+from monitor.services.access.roles import ROLES
+from monitor.services.access.tokens import ensure_roles
 from monitor.storage.repos.patients import ward_id
 from monitor.storage.tables import (
     NotificationChannel,

@@ -67,3 +67,72 @@ def test_replay_reports_a_refused_version_on_stderr_like_any_reject(tmp_path: Pa
     assert lines[0].startswith(f"{feed}:3: rejected: conflicting duplicate: ")
     assert lines[1].startswith(f"{feed}:6: rejected: re-sent after removal: ")
     assert lines[-1] == "replay: 3 results, 2 rejected, 1 alerts"
+
+
+def test_version_prints_the_installed_version() -> None:
+    from importlib.metadata import version
+
+    run = subprocess.run([str(CLI), "--version"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == f"sodium-monitor {version('sodium-monitor')}"
+
+
+def test_replay_of_a_folder_with_a_readme_rejects_it_instead_of_a_traceback(
+        tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("patient_id,collected_at,sodium\n"
+                                    "P1,2026-10-05T07:00:00+00:00,117\n")
+    (tmp_path / "README.md").write_text("# Example feeds\nRead me first.\n")
+    run = subprocess.run([str(CLI), "replay", "--policy", "default",
+                          str(tmp_path / "a.csv"), str(tmp_path / "README.md")],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert lines[0] == (f"{tmp_path / 'README.md'}: rejected: cannot tell whether "
+                        f"'{tmp_path / 'README.md'}' holds HL7 v2, FHIR JSON or CSV")
+    assert lines[-1] == "replay: 1 results, 1 rejected, 1 alerts"
+    missing = subprocess.run([str(CLI), "replay", str(tmp_path / "nowhere.hl7")],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == (f"sodium-monitor replay: cannot read "
+                                      f"{tmp_path / 'nowhere.hl7'}: No such file or directory")
+
+
+def test_replay_shows_a_progress_bar_on_a_terminal_for_a_large_input(tmp_path: Path) -> None:
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    rows = "".join(f"P{i % 400},2026-10-{5 + i // 2000:02d}T{(i // 400) % 24:02d}:00:00+00:00,"
+                   f"{125 + i % 7}\n" for i in range(12000))
+    feed = tmp_path / "large.csv"
+    feed.write_text("patient_id,collected_at,sodium\n" + rows)
+    assert feed.stat().st_size > 256 * 1024
+    leader, follower = pty.openpty()  # standard error is a terminal, as at a shell
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        run = subprocess.run([str(CLI), "replay", "--policy", "default", str(feed)],
+                             stdout=subprocess.DEVNULL, stderr=follower, timeout=120)
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(leader)
+    assert run.returncode == 0
+    text = seen.decode(errors="replace")
+    assert "replay: 100%" in text  # tqdm's bar, labelled, run to the end
+    assert "replay: 12000 results" in text
+    # Off a terminal the same run prints only the counts (logs stay clean).
+    plain = subprocess.run([str(CLI), "replay", "--policy", "default", str(feed)],
+                           capture_output=True, text=True, timeout=120)
+    assert plain.stderr.strip().splitlines()[-1].startswith("replay: 12000 results")
+    assert "%|" not in plain.stderr
