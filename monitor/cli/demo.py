@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from monitor.cli.common import settings_or_exit
 
 if TYPE_CHECKING:
     from monitor.runtime import Runtime
+    from monitor.services.operations.console import Console
 
 
 async def _run(rt: Runtime, host: str, port: int, mllp_host: str, mllp_port: int,
@@ -53,6 +55,7 @@ def demo(
     from monitor.logs import configure
     from monitor.runtime import Runtime
     from monitor.scheduling.scheduler import background
+    from monitor.services.operations.console import Console
     from monitor.services.operations.demo_seed import seed
     from monitor.storage.migrate import upgrade
 
@@ -60,6 +63,9 @@ def demo(
     configure("console", logging.WARNING)
     upgrade(settings.database_url)
     rt = Runtime(settings)
+    console = Console(settings.zone)
+    with rt.uow() as uow:
+        console.start(uow)
     logins = seed(rt.uow(), datetime.now(UTC))
     host, port = settings.api_host, settings.api_port
     mllp_port = mllp_port or settings.mllp_port
@@ -69,13 +75,30 @@ def demo(
     typer.echo("  sign in as:")
     for username, role, password in logins:
         typer.echo(f"    {username:<10} {password:<12} {role}")
-    typer.echo("  Ctrl-C stops.")
+    typer.echo("  Ctrl-C stops. Below: one line per alert raised, escalated or acknowledged,"
+               " and per reject.")
     scheduler = background(rt)
     scheduler.start()
+    stop_console = threading.Event()
+    threading.Thread(target=_console, args=(rt, console, stop_console), name="console",
+                     daemon=True).start()
     try:
         asyncio.run(_run(rt, host, port, settings.mllp_host, mllp_port, rate / max(speed, 0.01)))
     except KeyboardInterrupt:
         pass
     finally:
+        stop_console.set()
         scheduler.shutdown(wait=False)
         typer.echo("sodium-monitor demo stopped.")
+
+
+def _console(rt: Runtime, console: Console, stop: threading.Event) -> None:
+    while not stop.wait(1.0):
+        try:
+            with rt.uow() as uow:
+                lines = console.lines(uow)
+        except Exception as error:  # a busy embedded database: the next second will do
+            logging.getLogger(__name__).debug("console: %s", error)
+            continue
+        for line in lines:
+            typer.echo(line)

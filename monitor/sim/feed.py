@@ -6,6 +6,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from monitor.sim.scenarios import Sample, Scenario, oru, timeline, ward
@@ -40,55 +41,96 @@ def ack_code(ack: str) -> str:
     return "?"
 
 
-def scaled(patients: int) -> list[Scenario]:
-    """The demo ward, repeated under new record numbers until there are `patients`."""
+# The demo's own record numbers; `simulate` uses a prefix of its own per run, so that
+# pointing it at a running demo never adds results to the demo's patients.
+DEMO_PREFIX = "DEMO"
+# Called with each message sent and the code of its acknowledgement (AA, AE, AR).
+OnSent = Callable[[str, str], None]
+
+
+def run_prefix(moment: datetime) -> str:
+    """A record-number prefix of its own for each run: S and the time of day it started."""
+    return moment.strftime("S%H%M%S")
+
+
+def scaled(patients: int, prefix: str = DEMO_PREFIX) -> list[Scenario]:
+    """The demo ward, repeated under new record numbers until there are `patients`; the
+    record numbers start with `prefix` (DEMO-001 for the demo, S224103-001 for a run)."""
     base = ward()
     out = []
     for i in range(patients):
         s = base[i % len(base)]
         suffix = "" if i < len(base) else f"-{i // len(base)}"
-        out.append(Scenario(s.mrn + suffix, s.ward, s.bed, s.story, s.samples, s.diagnoses))
+        mrn = prefix + s.mrn.removeprefix(DEMO_PREFIX) + suffix
+        out.append(Scenario(mrn, s.ward, s.bed, s.story, s.samples, s.diagnoses))
     return out
 
 
 def run(host: str, port: int, *, patients: int = 12, rate: float = 3.0,
-        stop: threading.Event | None = None, start: datetime | None = None) -> int:
+        stop: threading.Event | None = None, start: datetime | None = None,
+        prefix: str = DEMO_PREFIX, on_sent: OnSent | None = None) -> int:
     """Send the history at once, then one live result every `rate` seconds. Returns how
-    many messages were acknowledged AA."""
+    many messages were acknowledged AA; `on_sent` hears of every message as it goes."""
     stop = stop or threading.Event()
     start = start or datetime.now(UTC)
     stamp = start.strftime("%m%d%H%M%S")
-    history, live = timeline(scaled(patients), start, stamp)
+    scenarios = scaled(patients, prefix)
+    history, live = timeline(scenarios, start, stamp)
     sender = MllpSender(host, port)
     accepted = 0
+
+    def send(message: str) -> None:
+        nonlocal accepted
+        code = ack_code(sender.send(message))
+        accepted += code == "AA"
+        if on_sent is not None:
+            on_sent(message, code)
+
     try:
         for message in history:
-            accepted += ack_code(sender.send(message)) == "AA"
+            send(message)
         log.info("simulator: %d history messages sent", len(history))
         for _, message in live:
             if stop.wait(rate):
                 return accepted
-            accepted += ack_code(sender.send(message)) == "AA"
+            send(message)
         log.info("simulator: scripted part done; stable patients continue in real time")
-        accepted += _continue(sender, scaled(patients), stamp, rate, stop)
+        _continue(send, scenarios, stamp, rate, stop)
     finally:
         sender.close()
     return accepted
 
 
-def _continue(sender: MllpSender, scenarios: list[Scenario], stamp: str, rate: float,
-              stop: threading.Event) -> int:
+def _continue(send: Callable[[str], None], scenarios: list[Scenario], stamp: str,
+              rate: float, stop: threading.Event) -> None:
     """New results collected now for the patients whose sodium is stable: a live feed."""
     stable = [s for s in scenarios if s.story.startswith(("mild", "normal"))]
-    accepted, n = 0, 100
+    n = 100
     while stable and not stop.wait(rate):
         s = stable[n % len(stable)]
         last = next(x for x in reversed(s.samples) if x.analyte == "sodium")
         now = datetime.now(UTC)
-        sample = Sample(0.0, last.value)
-        accepted += ack_code(sender.send(oru(s, n, sample, now, now, stamp))) == "AA"
+        send(oru(s, n, Sample(0.0, last.value), now, now, stamp))
         n += 1
-    return accepted
+
+
+def describe(message: str) -> str:
+    """One line for a person watching the simulator: patient, bed, what was sent."""
+    fields = {line[:3]: line.split("|") for line in message.split("\r")}
+    pid, pv1 = fields.get("PID", []), fields.get("PV1", [])
+    patient = pid[3].split("^")[0] if len(pid) > 3 else "?"
+    bed = "/".join(pv1[3].split("^")[:2]) if len(pv1) > 3 else ""
+    if "OBX" in fields:
+        obx = fields["OBX"]
+        name = obx[3].split("^")[1] if len(obx) > 3 and "^" in obx[3] else "?"
+        what = name.split(" [")[0]
+        collected = obx[14] if len(obx) > 14 else ""
+        clock = f"{collected[:4]}-{collected[4:6]}-{collected[6:8]} {collected[8:10]}:" \
+            f"{collected[10:12]} UTC" if len(collected) >= 12 else "?"
+        status = {"C": " (correction)", "P": " (preliminary)"}.get(obx[11], "") \
+            if len(obx) > 11 else ""
+        return f"{patient:<14} {bed:<8} {what} {obx[5]} {obx[6]}{status}, collected {clock}"
+    return f"{patient:<14} {bed:<8} ADT A08 (diagnoses)"
 
 
 def run_in_background(host: str, port: int, rate: float) -> tuple[threading.Thread,
@@ -109,3 +151,28 @@ def run_in_background(host: str, port: int, rate: float) -> tuple[threading.Thre
     thread = threading.Thread(target=target, name="simulator", daemon=True)
     thread.start()
     return thread, stop
+
+
+class AlertWatch:
+    """The alerts a deployment raised for this run's patients, read from its API
+    (`GET /api/v1/alerts` with a bearer token): the MLLP acknowledgement says only that a
+    result was stored, not what it raised."""
+
+    def __init__(self, api: str, token: str, prefix: str, timeout: float = 5) -> None:
+        self.url = api.rstrip("/") + "/api/v1/alerts?state=all"
+        self.headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        self.prefix, self.timeout = prefix, timeout
+        self.seen: set[str] = set()
+
+    def new(self) -> list[dict[str, object]]:
+        """Alerts of this run not reported before (oldest first)."""
+        import json
+        import urllib.request
+
+        request = urllib.request.Request(self.url, headers=self.headers)
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            alerts = json.loads(response.read())
+        fresh = [a for a in reversed(alerts) if str(a.get("patient_id", "")).startswith(
+            self.prefix) and a.get("alert_id") not in self.seen]
+        self.seen.update(str(a["alert_id"]) for a in fresh)
+        return fresh

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.integration.stack import CLI, free_port, port_open, wait_for
+from tests.integration.stack import CLI, MllpConnection, free_port, port_open, wait_for
 
 RATE = {"OVERCORRECTION_24H", "OVERCORRECTION_48H", "PROJECTED_OVERCORRECTION"}
 
@@ -41,10 +41,30 @@ def test_demo_shows_a_critical_alert_for_the_overcorrecting_patient_only(tmp_pat
             slow = [a for a in alerts() if a["patient_id"] == "DEMO-003"]
             assert not [a for a in slow if a["rule"] in RATE], slow
             assert any(a["rule"] == "PROJECTED_OVERCORRECTION" for a in alerts())
+            first = next(a for a in alerts() if a["patient_id"] == "DEMO-001"
+                         and a["rule"] == "OVERCORRECTION_24H")
         assert (tmp_path / "var" / "sodium-monitor.db").exists()  # the embedded default
+        # The console: a reject and an acknowledgement made elsewhere appear as lines.
+        feed = MllpConnection(mllp)
+        try:
+            refused = feed.send("MSH|^~\\&|LAB|CITYGEN|SODMON|CITYGEN|20261201080000||"
+                                "ZZZ^Z01|CONSOLE-1|P|2.5.1")
+        finally:
+            feed.close()
+        assert "|AR|" in refused or "MSA|AR" in refused, refused
+        ack = subprocess.run([CLI, "alerts", "ack", first["alert_id"], "--user", "nurse.kim"],
+                             cwd=tmp_path, env=env, capture_output=True, text=True,
+                             timeout=60)
+        assert ack.returncode == 0, ack.stdout + ack.stderr
     finally:
         os.killpg(demo.pid, signal.SIGINT)
         out, _ = demo.communicate(timeout=30)
     text = out.decode()
     assert "dr.ali" in text and "demo-doctor" in text  # the printed logins
     assert "stopped" in text  # Ctrl-C stops cleanly
+    lines = text.splitlines()
+    assert any("ALERT raised  critical OVERCORRECTION_24H  patient DEMO-001  Na " in x
+               for x in lines), text
+    assert any("ALERT acknowledged by nurse.kim  critical OVERCORRECTION_24H  patient "
+               "DEMO-001" in x for x in lines), text
+    assert any("REJECT hl7:LAB" in x and "ZZZ" in x for x in lines), text
