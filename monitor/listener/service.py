@@ -86,8 +86,12 @@ def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
 
 
 async def serve(rt: Runtime, host: str, port: int, stop: asyncio.Event | None = None) -> None:
-    server = await build_server(rt, tls=tls_context(rt.settings.mllp_tls_cert,
-                                                    rt.settings.mllp_tls_key)).start(host, port)
+    settings = rt.settings
+    limits = Limits(idle_timeout_s=settings.mllp_frame_timeout_s,
+                    max_connections=settings.mllp_max_connections,
+                    max_connections_per_peer=settings.mllp_max_connections_per_peer)
+    server = await build_server(rt, limits, tls=tls_context(
+        settings.mllp_tls_cert, settings.mllp_tls_key)).start(host, port)
     log.info("MLLP listener on %s:%s", host, port)
     async with server:
         if stop is None:
