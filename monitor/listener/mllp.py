@@ -22,7 +22,7 @@ from monitor.listener.limits import ConnectionGate
 START, END = b"\x0b", b"\x1c\x0d"
 log = logging.getLogger(__name__)
 
-Handler = Callable[[bytes], Awaitable[bytes]]
+Handler = Callable[[bytes], Awaitable[bytes | list[bytes]]]  # each reply: one frame
 MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB: one HL7 message, over MLLP or POST /api/v1/hl7
 
 
@@ -118,6 +118,7 @@ class MllpServer:
                 await self._send(writer, await self.on_message(frame))
 
     @staticmethod
-    async def _send(writer: asyncio.StreamWriter, reply: bytes) -> None:
-        writer.write(START + reply + END)
+    async def _send(writer: asyncio.StreamWriter, reply: bytes | list[bytes]) -> None:
+        for one in [reply] if isinstance(reply, bytes) else reply:
+            writer.write(START + one + END)
         await writer.drain()
