@@ -13,8 +13,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from monitor.ingest.hl7_charset import decode
-from monitor.ingest.hl7_fields import split_messages
 from monitor.listener.group import GroupCommit
 from monitor.listener.mllp import MAX_MESSAGE_BYTES, Limits, MllpServer
 from monitor.logs import request_id
@@ -23,9 +21,8 @@ from monitor.services.intake.hl7 import (
     Hl7Frame,
     Hl7Reply,
     commit_hl7,
-    read_hl7,
+    read_hl7_bytes,
     refused_frame,
-    refused_message,
 )
 from monitor.services.intake.inbox import FeedLiveness
 
@@ -50,47 +47,26 @@ def build_server(rt: Runtime, limits: Limits | None = None,
 
     def commit(frames: Sequence[Hl7Frame]) -> list[Hl7Reply]:
         uow = rt.uow()
-        # Committed: the workers may take the group now (a wake-up never blocks: coalesced).
+        # Committed: the workers may take the group now. The wake-up only raises a flag
+        # (runtime/dispatchers.py: one thread sends, a circuit skips sends while the broker
+        # fails), so neither the commit nor the ACK behind it waits on the broker.
         uow.on_commit(rt.dispatcher.process)
         return commit_hl7(uow, frames, datetime.now(UTC), liveness)
 
     group: GroupCommit[Hl7Frame, Hl7Reply] = GroupCommit(commit, window_s=window_s,
                                                          max_items=max_group)
 
-    async def answers(frame: Hl7Frame) -> list[bytes]:
-        reply = await group.submit(frame)
-        return [ack.encode() for ack in reply.acks]
-
     async def answer(frame: Hl7Frame) -> bytes:
         reply = await group.submit(frame)
         return reply.ack.encode()
 
     async def on_message(frame: bytes) -> list[bytes]:
-        decoded = decode(frame)
-        text, now = decoded.text, datetime.now(UTC)
-        feed = feed_name(text)
         request_id.set(uuid.uuid4().hex[:16])
-        if decoded.error is not None:  # never replaced silently: refused and kept
-            return await answers(refused_message(
-                text, feed, decoded.error, now, outcome="R" if decoded.unsupported else "E",
-                error_code=decoded.error_code, location="MSH^1^18"))
-        messages = [m.text for m in split_messages(text)]
-        if len(messages) > 1:
-            return await _several(messages, feed, now)
         # Parsed on the loop: it is pure CPU (the GIL would serialise it in a thread pool
         # anyway), and a thread hop per message cost more than it saved.
-        return await answers(read_hl7(text, feed, rt.pipeline, now))
-
-    async def _several(messages: list[str], feed: str, now: datetime) -> list[bytes]:
-        # MLLP carries one message per block: each message of the frame is refused with an
-        # AR of its own (MSA-2 its MSH-10), so the sender resends them one per frame and
-        # none is lost or stored under a framing the sender did not mean.
-        n = len(messages)
-        reason = f"{n} messages in one MLLP frame; send one message per frame"
-        replies = await asyncio.gather(*(answers(refused_message(
-            m, feed, f"{reason} (message {k} of {n})", now, outcome="R", error_code="100",
-            location=f"MSH^{k}")) for k, m in enumerate(messages, start=1)))
-        return [ack for reply in replies for ack in reply]
+        frames = read_hl7_bytes(frame, feed_name, rt.pipeline, datetime.now(UTC))
+        replies = await asyncio.gather(*(group.submit(f) for f in frames))
+        return [ack.encode() for reply in replies for ack in reply.acks]
 
     async def on_oversize(head: bytes) -> bytes:
         text = head.decode("utf-8", errors="replace")

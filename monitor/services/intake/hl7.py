@@ -12,7 +12,7 @@ together in one transaction (`commit_hl7`) and acknowledges each only after it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from monitor.ingest import Hl7Outcome, build_ack, parse_hl7_message
 from monitor.ingest.events import Reject
 from monitor.ingest.hl7_ack_mode import acknowledgement_codes
+from monitor.ingest.hl7_charset import decode
 from monitor.ingest.hl7_fields import split_messages
 from monitor.ingest.hl7_message import read_header
 from monitor.services.intake.inbox import Arrival, FeedLiveness, screen, store
@@ -88,6 +89,30 @@ def refused_message(raw: str, feed: str, reason: str, now: datetime, *, outcome:
     where = f"{feed} (MSH-10 {header.control_id or '?'})"
     return refused_frame(feed, where, reason, raw, now, answers=header,
                          code=_code(header, outcome))
+
+
+def read_hl7_bytes(data: bytes, feed_of: Callable[[str], str], p: Pipeline,
+                   now: datetime) -> list[Hl7Frame]:
+    """One MLLP frame's bytes -> the frames to commit, each with its own ACK: the text in
+    its MSH-18 character set (unreadable bytes refused, never replaced), and one message
+    per frame (MLLP carries one message per block: a frame holding several gets an AR per
+    message, MSA-2 its MSH-10, so the sender resends them one per frame and none is lost
+    or stored under a framing the sender did not mean)."""
+    decoded = decode(data)
+    text = decoded.text
+    feed = feed_of(text)
+    if decoded.error is not None:
+        return [refused_message(text, feed, decoded.error, now,
+                                outcome="R" if decoded.unsupported else "E",
+                                error_code=decoded.error_code, location="MSH^1^18")]
+    messages = [m.text for m in split_messages(text)]
+    if len(messages) < 2:
+        return [read_hl7(text, feed, p, now)]
+    n = len(messages)
+    reason = f"{n} messages in one MLLP frame; send one message per frame"
+    return [refused_message(m, feed, f"{reason} (message {k} of {n})", now, outcome="R",
+                            error_code="100", location=f"MSH^{k}")
+            for k, m in enumerate(messages, start=1)]
 
 
 def read_hl7(raw: str, feed: str, p: Pipeline, now: datetime) -> Hl7Frame:
