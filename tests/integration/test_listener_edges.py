@@ -129,3 +129,14 @@ def test_enhanced_mode_sends_the_acks_msh_15_and_16_ask_for(
     assert [[segment(a, "MSA")[1:3] for a in r] for r in replies] == [
         [["CA", "N-1F"], ["AA", "N-1F"]], [], [["AA", "N-3F"]], [["CE", "N-4F"]]]
     assert count(pg_engine, InboxItem) == 3
+
+
+def test_a_message_whose_every_result_is_unusable_gets_ae_102(
+        rt: Runtime, pg_engine: Engine) -> None:
+    text = oru("E2", "V-1", START, "high")  # OBX-5 of an NM value is not a number
+    ((ack,),) = talk(rt, [(text.encode(), 1)])
+
+    assert segment(ack, "MSA")[1:3] == ["AE", "V-1F"]
+    assert segment(ack, "ERR")[3:5] == ["102^Data type error^HL70357", "E"]
+    (reason,) = reject_reasons(pg_engine)
+    assert reason.startswith("no usable result: ")
