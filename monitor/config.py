@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     # Optional TLS for the MLLP listener (PEM files).
     mllp_tls_cert: str | None = None
     mllp_tls_key: str | None = None
+    # Open MLLP connections: in all, and from one peer address; beyond them a new connection
+    # is closed at accept. A frame must arrive whole within the timeout (seconds).
+    mllp_max_connections: int = 200
+    mllp_max_connections_per_peer: int = 20
+    mllp_frame_timeout_s: float = 300.0
     # How long an inbox row may stay pending before the sweeper re-enqueues it.
     inbox_sweep_after: timedelta = timedelta(seconds=30)
     sweep_interval: timedelta = timedelta(seconds=15)

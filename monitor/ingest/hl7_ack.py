@@ -18,6 +18,7 @@ _ERROR_TEXT = {
     "100": "Segment sequence error",
     "101": "Required field missing",
     "102": "Data type error",
+    "103": "Table value not found",
     "200": "Unsupported message type",
     "201": "Unsupported event code",
     "202": "Unsupported processing id",
@@ -39,8 +40,9 @@ def build_ack(
 ) -> str:
     """An ACK answering a message: MSA-1 `code`, MSA-2 its MSH-10; ERR states `text`.
 
-    With `text`, ERR-3 carries the outcome's HL7 error code (or a default for `code`) and
-    ERR-8 the text; MSA-3 repeats it for v2.3 senders, which read only the MSA. An accept
+    With `text`, ERR-2 locates the error (segment^sequence^field^...), ERR-3 carries the
+    outcome's HL7 table 0357 code (or a default for `code`), ERR-4 the severity and ERR-8
+    the text; MSA-3 repeats it for v2.3 senders, which read only the MSA. An accept
     with a text (some results rejected) gets an ERR of severity W (warning).
     """
     if code not in ACK_CODES:
@@ -68,9 +70,12 @@ def build_ack(
         error = header.error_code if header.error_code and not accepted else ""
         error = error or _DEFAULT_ERROR[code[1]]
         error_text = _ERROR_TEXT.get(error, "")
+        location = "^".join(_esc(p) for p in header.error_location.split("^")) \
+            if header.error_location and not accepted else ""
         segments[1] += f"|{_esc(text)}"
         severity = "W" if accepted else "E"
-        segments.append(f"ERR|||{error}^{error_text}^HL70357|{severity}||||{_esc(text)}")
+        segments.append(f"ERR||{location}|{error}^{error_text}^HL70357|{severity}||||"
+                        f"{_esc(text)}")
     return "\r".join(segments) + "\r"
 
 

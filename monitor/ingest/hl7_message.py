@@ -31,7 +31,7 @@ class Hl7Outcome:
     message_type: str  # "ORU^R01"
     version: str
     processing_id: str
-    accept_ack_type: str  # MSH-15: AL, NE, ER, SU, or "" for original-mode acknowledgement
+    accept_ack_type: str  # MSH-15: AL, NE, ER, SU; with MSH-16 "": original mode
     items: list[Item] = field(default_factory=list)
     error: str | None = None
     unsupported: str | None = None
@@ -40,6 +40,8 @@ class Hl7Outcome:
     receiving_application: str = ""
     receiving_facility: str = ""
     error_code: str = ""  # HL7 table 0357 code for the ACK's ERR-3, when not accepted
+    error_location: str = ""  # ERR-2: segment^sequence^field^repetition^component
+    application_ack_type: str = ""  # MSH-16: AL, NE, ER, SU
 
 
 def parse_hl7_message(
@@ -83,6 +85,7 @@ def _read(message: f.MessageText) -> tuple[Hl7Outcome, f.Message | None]:
     outcome.version = f.value(msh, 12)
     outcome.processing_id = f.value(msh, 11)
     outcome.accept_ack_type = f.value(msh, 15)
+    outcome.application_ack_type = f.value(msh, 16)
     outcome.sending_application, outcome.sending_facility = f.value(msh, 3), f.value(msh, 4)
     outcome.receiving_application, outcome.receiving_facility = f.value(msh, 5), f.value(msh, 6)
     return outcome, parsed
@@ -98,20 +101,27 @@ def _parse(
         where += f" (MSH-10 {outcome.control_id})"
     if outcome.error is not None or parsed is None:
         return _failed(outcome, where, outcome.error or "", message.text)
-    for required, label in (
-        (outcome.message_type, "MSH-9 (message type)"),
-        (outcome.control_id, "MSH-10 (message control id)"),
-        (outcome.processing_id, "MSH-11 (processing id)"),
-        (outcome.version, "MSH-12 (version id)"),
+    for required, number, label in (
+        (outcome.message_type, 9, "MSH-9 (message type)"),
+        (outcome.control_id, 10, "MSH-10 (message control id)"),
+        (outcome.processing_id, 11, "MSH-11 (processing id)"),
+        (outcome.version, 12, "MSH-12 (version id)"),
     ):
         if not required:
             outcome.error_code = "101"  # required field missing
+            outcome.error_location = f"MSH^1^{number}"
             return _failed(outcome, where, f"{label} is empty", message.text)
     refusal = _unsupported(outcome)
     if refusal is not None:
-        outcome.error_code, outcome.unsupported = refusal
+        outcome.error_code, outcome.unsupported, outcome.error_location = refusal
         outcome.items.append(Reject(where, refusal[1], message.text, content_error=False))
         return outcome
+    # No OBX, no result (an OBX without its OBR is read, with the ORC): an AA would tell
+    # the lab that results were taken.
+    if outcome.message_type == "ORU^R01" and not any(f.segment_id(s) == "OBX" for s in parsed):
+        outcome.error_code, outcome.error_location = "100", "OBX^1"  # segment missing
+        return _failed(outcome, where, "ORU^R01 without an OBX segment: no result in the "
+                       "message", message.text)
     context = MessageContext(
         source, outcome.control_id, message.lines, tz, local_codes,
         test=PROCESSING_IDS[outcome.processing_id], suspect_comments=suspect_comments,
@@ -125,16 +135,22 @@ def _parse(
     return outcome
 
 
-def _unsupported(outcome: Hl7Outcome) -> tuple[str, str] | None:
-    """(HL7 table 0357 error code, reason) when the message is not one we take."""
+def _unsupported(outcome: Hl7Outcome) -> tuple[str, str, str] | None:
+    """(HL7 table 0357 error code, reason, ERR-2 location) when the message is not one we
+    take."""
     kind = outcome.message_type
     if kind != "ORU^R01" and kind not in {f"ADT^{event}" for event in ADT_EVENTS}:
         events = "/".join(ADT_EVENTS)
-        return "200", f"message type '{kind}' is not supported (ORU^R01, ADT^{events})"
+        reason = f"message type '{kind}' is not supported (ORU^R01, ADT^{events})"
+        if kind.partition("^")[0] in ("ORU", "ADT"):  # a type we take, an event we do not
+            return "201", reason, "MSH^1^9^1^2"
+        return "200", reason, "MSH^1^9^1^1"
     if outcome.version not in SUPPORTED_VERSIONS:
-        return "203", f"HL7 version '{outcome.version}' is not supported (2.3 to 2.5.1)"
+        return "203", f"HL7 version '{outcome.version}' is not supported (2.3 to 2.5.1)", \
+            "MSH^1^12"
     if outcome.processing_id not in PROCESSING_IDS:
-        return "202", f"processing id '{outcome.processing_id}' is not supported (P, T, D)"
+        return "202", f"processing id '{outcome.processing_id}' is not supported (P, T, D)", \
+            "MSH^1^11"
     return None
 
 

@@ -1,5 +1,9 @@
 """MLLP framing over asyncio: many connections, many messages per connection, frames split
-across reads, a size cap, an idle timeout and a cap on open connections.
+across reads, a size cap, a frame timeout and caps on open connections (in all, per peer).
+
+The timeout runs from the end of the last whole frame (or the connection's start): a frame
+must be complete within `idle_timeout_s`, and bytes trickled in do not extend it, so a
+sender cannot hold a connection with one byte every few minutes.
 
 The listener only frames bytes; what to answer is the handler's business (it commits the
 message to the inbox before it returns the acknowledgement).
@@ -13,10 +17,12 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from monitor.listener.limits import ConnectionGate
+
 START, END = b"\x0b", b"\x1c\x0d"
 log = logging.getLogger(__name__)
 
-Handler = Callable[[bytes], Awaitable[bytes]]
+Handler = Callable[[bytes], Awaitable[bytes | list[bytes]]]  # each reply: one frame
 MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB: one HL7 message, over MLLP or POST /api/v1/hl7
 
 
@@ -25,6 +31,7 @@ class Limits:
     max_message_bytes: int = MAX_MESSAGE_BYTES
     idle_timeout_s: float = 300.0
     max_connections: int = 200
+    max_connections_per_peer: int = 20
 
 
 class MllpServer:
@@ -34,35 +41,46 @@ class MllpServer:
         self.on_message, self.on_oversize, self.on_garbage = on_message, on_oversize, on_garbage
         self.limits = limits or Limits()
         self.tls = tls
-        self.open_connections = 0
+        self.gate = ConnectionGate(self.limits.max_connections,
+                                   self.limits.max_connections_per_peer)
+
+    @property
+    def open_connections(self) -> int:
+        return self.gate.open
 
     async def start(self, host: str, port: int) -> asyncio.Server:
         return await asyncio.start_server(self._serve, host, port, ssl=self.tls,
                                           limit=self.limits.max_message_bytes + 1024)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.open_connections >= self.limits.max_connections:
-            log.warning("connection refused: %d connections already open", self.open_connections)
+        address = writer.get_extra_info("peername")
+        peer = str(address[0]) if isinstance(address, tuple) else str(address)
+        refusal = self.gate.admit(peer)
+        if refusal is not None:
+            log.warning("MLLP connection from %s refused: %s", peer, refusal)
             writer.close()
             return
-        self.open_connections += 1
         try:
             await self._read_frames(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
-            self.open_connections -= 1
+            self.gate.release(peer)
             writer.close()
 
     async def _read_frames(self, reader: asyncio.StreamReader,
                            writer: asyncio.StreamWriter) -> None:
         buffer = bytearray()
         skipping = False  # inside an oversized frame already answered: drop to its end
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.limits.idle_timeout_s  # for the frame now arriving
         while True:
             try:
-                chunk = await asyncio.wait_for(reader.read(65536), self.limits.idle_timeout_s)
+                chunk = await asyncio.wait_for(reader.read(65536),
+                                               max(0.0, deadline - loop.time()))
             except TimeoutError:
-                log.info("closing an idle MLLP connection")
+                log.info("closing an MLLP connection: no whole frame within %.0f s",
+                         self.limits.idle_timeout_s)
                 return
             if not chunk:
                 return
@@ -93,12 +111,14 @@ class MllpServer:
                     break
                 frame = bytes(buffer[1:end])
                 del buffer[: end + 2]
+                deadline = loop.time() + self.limits.idle_timeout_s
                 if len(frame) > self.limits.max_message_bytes:
                     await self._send(writer, await self.on_oversize(frame[:4096]))
                     continue
                 await self._send(writer, await self.on_message(frame))
 
     @staticmethod
-    async def _send(writer: asyncio.StreamWriter, reply: bytes) -> None:
-        writer.write(START + reply + END)
+    async def _send(writer: asyncio.StreamWriter, reply: bytes | list[bytes]) -> None:
+        for one in [reply] if isinstance(reply, bytes) else reply:
+            writer.write(START + one + END)
         await writer.drain()

@@ -17,7 +17,13 @@ from monitor.listener.group import GroupCommit
 from monitor.listener.mllp import MAX_MESSAGE_BYTES, Limits, MllpServer
 from monitor.logs import request_id
 from monitor.runtime import Runtime
-from monitor.services.intake.hl7 import Hl7Frame, Hl7Reply, commit_hl7, read_hl7, refused_frame
+from monitor.services.intake.hl7 import (
+    Hl7Frame,
+    Hl7Reply,
+    commit_hl7,
+    read_hl7_bytes,
+    refused_frame,
+)
 from monitor.services.intake.inbox import FeedLiveness
 from monitor.services.intake.pipeline import UNKNOWN_HL7_FEED
 
@@ -42,7 +48,9 @@ def build_server(rt: Runtime, limits: Limits | None = None,
 
     def commit(frames: Sequence[Hl7Frame]) -> list[Hl7Reply]:
         uow = rt.uow()
-        # Committed: the workers may take the group now (a wake-up never blocks: coalesced).
+        # Committed: the workers may take the group now. The wake-up only raises a flag
+        # (runtime/dispatchers.py: one thread sends, a circuit skips sends while the broker
+        # fails), so neither the commit nor the ACK behind it waits on the broker.
         uow.on_commit(rt.dispatcher.process)
         return commit_hl7(uow, frames, datetime.now(UTC), liveness)
 
@@ -53,12 +61,13 @@ def build_server(rt: Runtime, limits: Limits | None = None,
         reply = await group.submit(frame)
         return reply.ack.encode()
 
-    async def on_message(frame: bytes) -> bytes:
-        text = frame.decode("utf-8", errors="replace")
+    async def on_message(frame: bytes) -> list[bytes]:
         request_id.set(uuid.uuid4().hex[:16])
         # Parsed on the loop: it is pure CPU (the GIL would serialise it in a thread pool
         # anyway), and a thread hop per message cost more than it saved.
-        return await answer(read_hl7(text, feed_name(text), rt.pipeline, datetime.now(UTC)))
+        frames = read_hl7_bytes(frame, feed_name, rt.pipeline, datetime.now(UTC))
+        replies = await asyncio.gather(*(group.submit(f) for f in frames))
+        return [ack.encode() for reply in replies for ack in reply.acks]
 
     async def on_oversize(head: bytes) -> bytes:
         text = head.decode("utf-8", errors="replace")
@@ -87,8 +96,12 @@ def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
 
 
 async def serve(rt: Runtime, host: str, port: int, stop: asyncio.Event | None = None) -> None:
-    server = await build_server(rt, tls=tls_context(rt.settings.mllp_tls_cert,
-                                                    rt.settings.mllp_tls_key)).start(host, port)
+    settings = rt.settings
+    limits = Limits(idle_timeout_s=settings.mllp_frame_timeout_s,
+                    max_connections=settings.mllp_max_connections,
+                    max_connections_per_peer=settings.mllp_max_connections_per_peer)
+    server = await build_server(rt, limits, tls=tls_context(
+        settings.mllp_tls_cert, settings.mllp_tls_key)).start(host, port)
     log.info("MLLP listener on %s:%s", host, port)
     async with server:
         if stop is None:

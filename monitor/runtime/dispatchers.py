@@ -27,6 +27,8 @@ PROCESS_TASK = "sodium.process_inbox"
 DELIVER_TASK = "sodium.deliver"
 # Wake-ups asked for within this long share one task.
 COALESCE_S = 0.005
+# After a failed send, no send is tried for this long: the rows wait for the sweeper.
+BREAK_S = 5.0
 
 
 class Dispatcher(Protocol):
@@ -71,9 +73,15 @@ class InProcessDispatcher:
 
 class CeleryDispatcher:
     """Sends by task name, so the monitor package never imports `workers`. Wake-ups asked
-    for within COALESCE_S go out as one task, sent after the last of them."""
+    for within COALESCE_S go out as one task, sent after the last of them.
 
-    def __init__(self, broker_url: str) -> None:
+    `process` only raises a flag (the queue of wake-ups holds one), so the thread that
+    committed the inbox, and the ACK behind it, never waits on the broker. A failed send
+    opens a circuit for `break_s`: sends in that time are skipped, not tried (each would
+    wait for the broker's connect timeout), and the sweeper re-enqueues the pending rows.
+    """
+
+    def __init__(self, broker_url: str, break_s: float = BREAK_S) -> None:
         from celery import Celery
 
         self._app = Celery("sodium_monitor_sender", broker=broker_url)
@@ -81,6 +89,9 @@ class CeleryDispatcher:
         self._lock = threading.Lock()
         self._wake = threading.Condition()
         self._asked = False
+        self.break_s = break_s
+        self._open_until = 0.0  # time.monotonic() before which no send is tried
+        self.attempts = self.skipped = 0  # sends tried; sends skipped with the circuit open
         self._app.conf.update(task_serializer="json", accept_content=["json"],
                               broker_connection_timeout=2, broker_connection_max_retries=0)
         threading.Thread(target=self._waker, name="inbox-wake", daemon=True).start()
@@ -103,10 +114,19 @@ class CeleryDispatcher:
                 self._asked = False
             self._send(PROCESS_TASK, [])
 
+    @property
+    def circuit_open(self) -> bool:
+        return time.monotonic() < self._open_until
+
     def _send(self, task: str, args: list[int]) -> None:
+        if self.circuit_open:
+            self.skipped += 1
+            return
         try:
             with self._lock:
+                self.attempts += 1
                 self._app.send_task(task, args=args, retry=False)
         except Exception as error:  # broker down: the scheduler's sweeps pick it up
-            log.warning("could not enqueue %s %s (%s); the sweeper will", task, args,
-                        type(error).__name__)
+            self._open_until = time.monotonic() + self.break_s
+            log.warning("could not enqueue %s %s (%s); the sweeper will; no enqueue for "
+                        "%.0f s", task, args, type(error).__name__, self.break_s)

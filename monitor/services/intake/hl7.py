@@ -12,7 +12,7 @@ together in one transaction (`commit_hl7`) and acknowledges each only after it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +20,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.ingest import Hl7Outcome, build_ack, parse_hl7_message
 from monitor.ingest.events import Reject
+from monitor.ingest.hl7_ack_mode import acknowledgement_codes
+from monitor.ingest.hl7_charset import decode
+from monitor.ingest.hl7_fields import split_messages
+from monitor.ingest.hl7_message import read_header
 from monitor.services.intake.inbox import Arrival, FeedLiveness, screen, store
 from monitor.services.intake.limits import unstorable_message_id
 from monitor.services.intake.pipeline import Pipeline
@@ -31,9 +35,10 @@ CANNOT_STORE = "the receiver cannot store the message now; resend later"
 
 @dataclass(frozen=True)
 class Hl7Reply:
-    ack: str  # empty for bytes that were not a message (nothing to answer)
+    ack: str  # the first acknowledgement; empty when nothing is to be answered
     code: str  # AA / AE / AR (or CA / CE / CR in enhanced mode)
     inbox_id: int | None = None
+    acks: tuple[str, ...] = ()  # every acknowledgement, in order (enhanced mode: up to 2)
 
 
 @dataclass(frozen=True)
@@ -46,17 +51,24 @@ class Hl7Frame:
     note: str | None = None  # the refusal, or the warning about rejected results
 
     def reply(self, inbox_id: int | None) -> Hl7Reply:
-        ack = "" if self.answers is None else build_ack(self.answers, self.code, self.note)
-        return Hl7Reply(ack, self.code, inbox_id)
+        return self._reply(self.code, self.note, inbox_id)
 
     def cannot_store(self) -> Hl7Reply:
-        code = self.code[0] + "R"
-        ack = "" if self.answers is None else build_ack(self.answers, code, CANNOT_STORE)
-        return Hl7Reply(ack, code)
+        return self._reply(self.code[0] + "R", CANNOT_STORE, None)
+
+    def _reply(self, code: str, note: str | None, inbox_id: int | None) -> Hl7Reply:
+        if self.answers is None:
+            return Hl7Reply("", code, inbox_id)
+        answers = self.answers
+        codes = (acknowledgement_codes(answers.accept_ack_type, answers.application_ack_type,
+                                       code[1])
+                 if isinstance(answers, Hl7Outcome) else [code])
+        acks = tuple(build_ack(answers, c, note) for c in codes)
+        return Hl7Reply(acks[0] if acks else "", codes[0] if codes else code, inbox_id, acks)
 
 
 def _code(outcome: Hl7Outcome, accepted: str) -> str:
-    """Enhanced mode (MSH-15 present) answers with accept acknowledgements."""
+    """Enhanced mode (MSH-15 present) answers with accept acknowledgements first."""
     return ("C" if outcome.accept_ack_type else "A") + accepted
 
 
@@ -65,6 +77,42 @@ def refused_frame(feed: str, where: str, reason: str, text: str, now: datetime, 
     """Bytes refused whole (oversized, not a frame, not usable): kept as a reject only."""
     refusal = Reject(where, reason, text)
     return Hl7Frame(Arrival("hl7", feed, b"", now, refused=refusal), answers, code, reason)
+
+
+def refused_message(raw: str, feed: str, reason: str, now: datetime, *, outcome: str,
+                    error_code: str, location: str = "") -> Hl7Frame:
+    """A message refused before it is parsed (its character set, its framing): answered
+    by its own MSH, with ERR-3 `error_code` and ERR-2 `location`, kept as a reject."""
+    message = next(split_messages(raw), None)
+    header = read_header(message) if message is not None else Hl7Outcome("", "", "", "", "")
+    header.error_code, header.error_location = error_code, location
+    where = f"{feed} (MSH-10 {header.control_id or '?'})"
+    return refused_frame(feed, where, reason, raw, now, answers=header,
+                         code=_code(header, outcome))
+
+
+def read_hl7_bytes(data: bytes, feed_of: Callable[[str], str], p: Pipeline,
+                   now: datetime) -> list[Hl7Frame]:
+    """One MLLP frame's bytes -> the frames to commit, each with its own ACK: the text in
+    its MSH-18 character set (unreadable bytes refused, never replaced), and one message
+    per frame (MLLP carries one message per block: a frame holding several gets an AR per
+    message, MSA-2 its MSH-10, so the sender resends them one per frame and none is lost
+    or stored under a framing the sender did not mean)."""
+    decoded = decode(data)
+    text = decoded.text
+    feed = feed_of(text)
+    if decoded.error is not None:
+        return [refused_message(text, feed, decoded.error, now,
+                                outcome="R" if decoded.unsupported else "E",
+                                error_code=decoded.error_code, location="MSH^1^18")]
+    messages = [m.text for m in split_messages(text)]
+    if len(messages) < 2:
+        return [read_hl7(text, feed, p, now)]
+    n = len(messages)
+    reason = f"{n} messages in one MLLP frame; send one message per frame"
+    return [refused_message(m, feed, f"{reason} (message {k} of {n})", now, outcome="R",
+                            error_code="100", location=f"MSH^{k}")
+            for k, m in enumerate(messages, start=1)]
 
 
 def read_hl7(raw: str, feed: str, p: Pipeline, now: datetime) -> Hl7Frame:
@@ -86,6 +134,7 @@ def read_hl7(raw: str, feed: str, p: Pipeline, now: datetime) -> Hl7Frame:
     if rejects and len(rejects) == len(items):
         what = "result" if outcome.message_type.startswith("ORU") else "content"
         reason = f"no usable {what}: " + "; ".join(r.reason for r in rejects)
+        outcome.error_code = "102"  # table 0357 data type error: the values are unusable
         return refused_frame(feed, where, reason, raw, now, answers=outcome,
                              code=_code(outcome, "E"))
     warning = "; ".join(f"{r.position}: {r.reason}" for r in rejects) or None

@@ -50,7 +50,7 @@ def test_reject_of_unsupported_message_from_outcome() -> None:
     msa, err = segments(ack)[1:]
 
     assert msa.startswith("MSA|AR|V27|")
-    assert err.startswith("ERR|||203^Unsupported version id^HL70357|E|")
+    assert err.startswith("ERR||MSH^1^12|203^Unsupported version id^HL70357|E|")
 
 
 def test_enhanced_mode_commit_codes() -> None:

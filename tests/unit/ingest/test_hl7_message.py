@@ -124,3 +124,37 @@ def test_two_messages_where_one_is_expected() -> None:
     outcome = parse_hl7_message(oru() + oru(), source="mllp", tz=UTC_TZ)
 
     assert outcome.error == "2 messages where one expected"
+
+
+@pytest.mark.parametrize(("head", "code", "location"), [
+    (msh(kind="ORM^O01"), "200", "MSH^1^9^1^1"),
+    (msh(kind="ADT^A31^ADT_A05"), "201", "MSH^1^9^1^2"),  # a type we take, not that event
+    (msh(version="2.6"), "203", "MSH^1^12"),
+    (msh(processing="X"), "202", "MSH^1^11"),
+    (msh(control=""), "101", "MSH^1^10"),
+])
+def test_refusals_name_their_table_0357_code_and_location(
+        head: str, code: str, location: str) -> None:
+    outcome = parse_hl7_message(oru(head=head), source="mllp", tz=UTC_TZ)
+
+    assert (outcome.error_code, outcome.error_location) == (code, location)
+
+
+@pytest.mark.parametrize("text", [
+    msh(),
+    msh() + "\rPID|1||MRN1^^^CITYGEN^MR",
+    oru().split("\rOBX")[0],  # MSH PID PV1 ORC OBR
+])
+def test_an_oru_without_an_obx_is_a_content_error(text: str) -> None:
+    outcome = parse_hl7_message(text, source="mllp", tz=UTC_TZ)
+
+    assert outcome.error == "ORU^R01 without an OBX segment: no result in the message"
+    assert (outcome.error_code, outcome.error_location) == ("100", "OBX^1")
+    (reject,) = outcome.items
+    assert isinstance(reject, Reject) and reject.content_error
+
+
+def test_msh_16_is_read() -> None:
+    outcome = parse_hl7_message(oru(head=msh() + "|||AL|NE"), source="mllp", tz=UTC_TZ)
+
+    assert (outcome.accept_ack_type, outcome.application_ack_type) == ("AL", "NE")
