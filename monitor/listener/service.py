@@ -9,14 +9,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from monitor.ingest import Hl7Outcome
+from monitor.listener import auth
 from monitor.listener.group import GroupCommit
 from monitor.listener.mllp import MAX_MESSAGE_BYTES, Limits, MllpServer
 from monitor.logs import request_id
 from monitor.runtime import Runtime
+from monitor.services.intake.feeds import Binding, feed_bindings
 from monitor.services.intake.hl7 import Hl7Frame, Hl7Reply, commit_hl7, read_hl7, refused_frame
 from monitor.services.intake.inbox import FeedLiveness
 
@@ -47,6 +51,7 @@ def build_server(rt: Runtime, limits: Limits | None = None,
 
     group: GroupCommit[Hl7Frame, Hl7Reply] = GroupCommit(commit, window_s=window_s,
                                                          max_items=max_group)
+    bindings = _Bindings(rt, open_mode=not rt.settings.mllp_tls_client_ca)
 
     async def answer(frame: Hl7Frame) -> bytes:
         reply = await group.submit(frame)
@@ -55,9 +60,27 @@ def build_server(rt: Runtime, limits: Limits | None = None,
     async def on_message(frame: bytes) -> bytes:
         text = frame.decode("utf-8", errors="replace")
         request_id.set(uuid.uuid4().hex[:16])
+        known = await bindings.get()
+        binding = None if known is None else auth.identify(auth.peer(), known)
+        now = datetime.now(UTC)
+        if known is not None and binding is None:
+            peer = auth.peer()  # MSH-3 names no one: kept only as information
+            where = f"MLLP connection from {peer.ip or '?'} (MSH-3 {feed_name(text)[4:]})"
+            return await answer(refused_frame("hl7:unauthenticated", where,
+                                              auth.unknown_sender(peer), text, now,
+                                              answers=text))
         # Parsed on the loop: it is pure CPU (the GIL would serialise it in a thread pool
         # anyway), and a thread hop per message cost more than it saved.
-        return await answer(read_hl7(text, feed_name(text), rt.pipeline, datetime.now(UTC)))
+        read = read_hl7(text, feed_name(text) if binding is None else binding.name,
+                        rt.pipeline, now)
+        if binding is not None and isinstance(read.answers, Hl7Outcome) \
+                and read.code[1] == "A":
+            refusal = auth.missing(binding, read.answers)
+            if refusal:
+                return await answer(refused_frame(
+                    binding.name, f"{binding.name} (MSH-10 {read.answers.control_id or '?'})",
+                    refusal, text, now, answers=read.answers, code=read.code[0] + "R"))
+        return await answer(read)
 
     async def on_oversize(head: bytes) -> bytes:
         text = head.decode("utf-8", errors="replace")
@@ -74,20 +97,44 @@ def build_server(rt: Runtime, limits: Limits | None = None,
         except Exception:
             log.exception("could not store the garbage reject")
 
-    return MllpServer(on_message, on_oversize, on_garbage, limits, tls)
+    return auth.AuthenticatedServer(on_message, on_oversize, on_garbage, limits, tls)
 
 
-def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
-    if not cert:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    return context
+class _Bindings:
+    """The bound feeds, read again at most every few seconds (`feeds add` takes effect
+    without a restart). None: open mode, no client CA and no bound feed."""
+
+    def __init__(self, rt: Runtime, *, open_mode: bool, every_s: float = 5.0) -> None:
+        self._rt, self._open_mode, self._every_s = rt, open_mode, every_s
+        self._known: list[Binding] = []
+        self._read_at: float | None = None
+
+    async def get(self) -> list[Binding] | None:
+        if self._read_at is None or time.monotonic() - self._read_at > self._every_s:
+            loop = asyncio.get_running_loop()
+            self._known = await loop.run_in_executor(None, feed_bindings, self._rt.uow())
+            self._read_at = time.monotonic()
+        return None if self._open_mode and not self._known else self._known
 
 
-async def serve(rt: Runtime, host: str, port: int, stop: asyncio.Event | None = None) -> None:
-    server = await build_server(rt, tls=tls_context(rt.settings.mllp_tls_cert,
-                                                    rt.settings.mllp_tls_key)).start(host, port)
+class InsecureBind(RuntimeError):
+    pass
+
+
+def tls_context(cert: str | None, key: str | None,
+                client_ca: str | None = None) -> ssl.SSLContext | None:
+    return auth.tls_context(cert, key, client_ca)
+
+
+async def serve(rt: Runtime, host: str, port: int, stop: asyncio.Event | None = None, *,
+                insecure: bool = False) -> None:
+    s = rt.settings
+    refusal = auth.bind_refusal(host, s.mllp_tls_client_ca, feed_bindings(rt.uow()),
+                                insecure or s.mllp_insecure)
+    if refusal:
+        raise InsecureBind(refusal)
+    tls = tls_context(s.mllp_tls_cert, s.mllp_tls_key, s.mllp_tls_client_ca)
+    server = await build_server(rt, tls=tls).start(host, port)
     log.info("MLLP listener on %s:%s", host, port)
     async with server:
         if stop is None:
