@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from monitor.ingest import Hl7Outcome
 from monitor.listener import auth
 from monitor.listener.group import GroupCommit
@@ -60,7 +62,12 @@ def build_server(rt: Runtime, limits: Limits | None = None,
     async def on_message(frame: bytes) -> bytes:
         text = frame.decode("utf-8", errors="replace")
         request_id.set(uuid.uuid4().hex[:16])
-        known = await bindings.get()
+        try:
+            known = await bindings.get()
+        except SQLAlchemyError as error:  # who sends cannot be told: the sender resends
+            log.error("feeds unavailable, answering AR: %s", type(error).__name__)
+            return read_hl7(text, feed_name(text), rt.pipeline,
+                            datetime.now(UTC)).cannot_store().ack.encode()
         binding = None if known is None else auth.identify(auth.peer(), known)
         now = datetime.now(UTC)
         if known is not None and binding is None:
@@ -112,7 +119,12 @@ class _Bindings:
     async def get(self) -> list[Binding] | None:
         if self._read_at is None or time.monotonic() - self._read_at > self._every_s:
             loop = asyncio.get_running_loop()
-            self._known = await loop.run_in_executor(None, feed_bindings, self._rt.uow())
+            try:
+                self._known = await loop.run_in_executor(None, feed_bindings, self._rt.uow())
+            except SQLAlchemyError:
+                if self._read_at is None:
+                    raise
+                log.warning("feeds unavailable, keeping the bindings last read")
             self._read_at = time.monotonic()
         return None if self._open_mode and not self._known else self._known
 
