@@ -109,10 +109,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def bind_refusal(host: str, client_ca: str | None, bindings: Sequence[Binding],
-                 insecure: bool) -> str | None:
-    """Why the listener must not start on `host`, or None."""
-    if insecure or is_loopback(host) or client_ca or any(b.allow_ips for b in bindings):
+def bind_refusal(host: str, client_ca: str | None, bindings: Sequence[Binding]) -> str | None:
+    """Why the listener must not start on `host` (unless told `--insecure`), or None."""
+    if is_loopback(host) or client_ca or any(b.allow_ips for b in bindings):
         return None
     return (f"refusing to listen on {host} without feed authentication: anyone who reaches "
             "the port could change clinical data. Set SODIUM_MLLP_TLS_CLIENT_CA (client "

@@ -141,10 +141,11 @@ def tls_context(cert: str | None, key: str | None,
 async def serve(rt: Runtime, host: str, port: int, stop: asyncio.Event | None = None, *,
                 insecure: bool = False) -> None:
     s = rt.settings
-    refusal = auth.bind_refusal(host, s.mllp_tls_client_ca, feed_bindings(rt.uow()),
-                                insecure or s.mllp_insecure)
-    if refusal:
+    refusal = auth.bind_refusal(host, s.mllp_tls_client_ca, feed_bindings(rt.uow()))
+    if refusal and not (insecure or s.mllp_insecure):
         raise InsecureBind(refusal)
+    if refusal:
+        log.warning("MLLP listener on %s without feed authentication (--insecure)", host)
     tls = tls_context(s.mllp_tls_cert, s.mllp_tls_key, s.mllp_tls_client_ca)
     server = await build_server(rt, tls=tls).start(host, port)
     log.info("MLLP listener on %s:%s", host, port)
