@@ -21,7 +21,7 @@ from monitor.engine.model import ResultStatus
 from monitor.ingest import Hl7Outcome
 from monitor.ingest.events import MergeEvent, PatientEvent, ResultEvent
 from monitor.listener.mllp import MllpServer
-from monitor.services.intake.feeds import Binding
+from monitor.services.intake.feeds import LACKS_PERMISSION, Binding
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def missing(binding: Binding, outcome: Hl7Outcome) -> str | None:
     lacking = sorted(needed(outcome) - binding.permissions)
     if not lacking:
         return None
-    return (f"feed {binding.name.removeprefix('hl7:')} lacks the permission "
+    return (f"feed {binding.name.removeprefix('hl7:')} {LACKS_PERMISSION} "
             f"{', '.join(lacking)} (sodium-monitor feeds add --allow)")
 
 

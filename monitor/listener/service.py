@@ -22,7 +22,7 @@ from monitor.listener.group import GroupCommit
 from monitor.listener.mllp import MAX_MESSAGE_BYTES, Limits, MllpServer
 from monitor.logs import request_id
 from monitor.runtime import Runtime
-from monitor.services.intake.feeds import Binding, feed_bindings
+from monitor.services.intake.feeds import UNAUTHENTICATED, Binding, feed_bindings
 from monitor.services.intake.hl7 import Hl7Frame, Hl7Reply, commit_hl7, read_hl7, refused_frame
 from monitor.services.intake.inbox import FeedLiveness
 
@@ -73,7 +73,7 @@ def build_server(rt: Runtime, limits: Limits | None = None,
         if known is not None and binding is None:
             peer = auth.peer()  # MSH-3 names no one: kept only as information
             where = f"MLLP connection from {peer.ip or '?'} (MSH-3 {feed_name(text)[4:]})"
-            return await answer(refused_frame("hl7:unauthenticated", where,
+            return await answer(refused_frame(UNAUTHENTICATED, where,
                                               auth.unknown_sender(peer), text, now,
                                               answers=text))
         # Parsed on the loop: it is pure CPU (the GIL would serialise it in a thread pool

@@ -21,6 +21,7 @@ from monitor.listener.service import InsecureBind, build_server, serve, tls_cont
 from monitor.runtime import Runtime
 from monitor.runtime.drain import drain_inbox
 from monitor.services.intake.feeds import bind_feed
+from monitor.services.intake.rejects import retry_reject
 from monitor.storage.tables import Patient, RejectRow, Result, Ward
 from tests.conftest import run_async
 from tests.hl7_builders import oru, ts
@@ -287,3 +288,16 @@ def test_an_allow_listed_feed_lets_it_bind(rt: Runtime) -> None:
         await task
 
     run_async(start_and_stop())
+
+
+def test_retrying_a_refused_removal_does_not_apply_it(rt: Runtime, pg_engine: Engine) -> None:
+    """`rejects retry` (CLI, admin page, API) must not bypass who the sender was."""
+    bind_feed(rt.uow(), "LIS", NOW, allow_ips=["127.0.0.1/32"])
+    assert [r[0] for r in exchange(rt, [RESULT, REMOVAL])] == ["AA", "AR"]
+    with Session(pg_engine) as s:
+        reject_id = s.scalars(select(RejectRow.id)).one()
+    retry = retry_reject(rt.uow(), reject_id, rt.pipeline, NOW)
+    assert (retry.outcome, retry.inbox_id) == ("rejected-again", None)
+    assert "refused for its sender" in retry.detail
+    drain_inbox(rt)
+    assert results(pg_engine) == [("hl7:LIS", "120", "final")]

@@ -14,6 +14,15 @@ from monitor.storage.uow import UnitOfWork
 
 PERMISSIONS = ("results", "removals", "adt", "merges")
 DEFAULT_PERMISSIONS = frozenset({"results"})
+# The feed of rejects from connections bound to no feed, and the words of a permission
+# refusal: a retry from the rejects list must not apply what the sender was refused.
+UNAUTHENTICATED = "hl7:unauthenticated"
+LACKS_PERMISSION = "lacks the permission"
+
+
+def refused_for_authority(source: str, reason: str) -> bool:
+    """Was this reject refused for who sent it rather than for what it says?"""
+    return source == UNAUTHENTICATED or LACKS_PERMISSION in reason
 
 
 @dataclass(frozen=True)
