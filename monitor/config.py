@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     mllp_max_connections: int = 200
     mllp_max_connections_per_peer: int = 20
     mllp_frame_timeout_s: float = 300.0
+    # A PEM bundle of the CA that signs feed certificates: set, the listener requires a
+    # client certificate and names the feed by its CN or DNS SAN (`feeds add --cert-cn`).
+    mllp_tls_client_ca: str | None = None
+    # Listen on a non-loopback address without client certificates or allow-listed feeds.
+    mllp_insecure: bool = False
     # How long an inbox row may stay pending before the sweeper re-enqueues it.
     inbox_sweep_after: timedelta = timedelta(seconds=30)
     sweep_interval: timedelta = timedelta(seconds=15)

@@ -35,16 +35,23 @@ def api(host: str = typer.Option(None, help="[default: SODIUM_API_HOST, 127.0.0.
 
 
 def mllp(host: str = typer.Option(None, help="[default: SODIUM_MLLP_HOST, 127.0.0.1]"),
-         port: int = typer.Option(None, help="[default: SODIUM_MLLP_PORT, 2575]")) -> None:
+         port: int = typer.Option(None, help="[default: SODIUM_MLLP_PORT, 2575]"),
+         insecure: bool = typer.Option(False, "--insecure", help=(
+             "listen on a non-loopback address without client certificates or "
+             "allow-listed feeds [default: SODIUM_MLLP_INSECURE]"))) -> None:
     """The HL7 v2 MLLP listener: commits each message to the inbox, then acknowledges."""
-    from monitor.listener.service import serve
+    from monitor.listener.service import InsecureBind, serve
     from monitor.runtime import Runtime
 
     settings = settings_or_exit()
     _logging(settings.log_format)
-    with suppress(KeyboardInterrupt):
-        asyncio.run(serve(Runtime(settings), host or settings.mllp_host,
-                          port or settings.mllp_port))
+    try:
+        with suppress(KeyboardInterrupt):
+            asyncio.run(serve(Runtime(settings), host or settings.mllp_host,
+                              port or settings.mllp_port, insecure=insecure))
+    except (InsecureBind, ValueError) as error:
+        typer.echo(f"sodium-monitor mllp: {error}", err=True)
+        raise typer.Exit(2) from None
 
 
 def worker(concurrency: int = typer.Option(2, help="worker processes"),

@@ -35,6 +35,8 @@ PROCESS = {"migrate": ["db", "upgrade"], "api": ["api"], "mllp": ["mllp"],
            "worker": ["worker"], "scheduler": ["scheduler"]}
 # Which settings give the listen address of the services that listen.
 LISTENS = {"api": ("API_HOST", "API_PORT"), "mllp": ("MLLP_HOST", "MLLP_PORT")}
+# Anyone who reaches the MLLP port could change clinical data: not published by default.
+UNPUBLISHED = {"mllp"}
 DATA_DIRS = {"postgres": "/var/lib/postgresql/data", "redis": "/data"}
 
 Compose = dict[str, Any]
@@ -356,7 +358,15 @@ def port_problems(compose: Compose) -> list[str]:
         host, port = listen_address(compose, name)
         if host != "0.0.0.0":
             problems.append(f"{name} listens on {host}: unreachable from outside its container")
-        if published_targets(service) != [port]:
+        if name in UNPUBLISHED:
+            if service.get("ports"):
+                problems.append(f"{name} publishes {published_targets(service)}: it must stay "
+                                "on the compose networks (publish it with TLS, by an override)")
+            if "--insecure" in as_argv(service.get("command")):
+                problems.append(f"{name} runs with --insecure")
+            if [int(p) for p in service.get("expose") or []] != [port]:
+                problems.append(f"{name} exposes {service.get('expose')}, listens on {port}")
+        elif published_targets(service) != [port]:
             problems.append(f"{name} publishes {published_targets(service)}, listens on {port}")
         probe_ports = {int(p) for argv in healthcheck_commands(service) for a in argv
                        for p in re.findall(r"(?<![\d.])(\d{4,5})(?![\d.])", a)}
@@ -615,6 +625,11 @@ BROKEN: list[tuple[str, str, Callable[[Compose], None]]] = [
         "services.api.healthcheck.test",
         ["CMD", "python", "-c", "import urllib.request; "
          "urllib.request.urlopen('http://127.0.0.1:8080/healthz')"])),
+    ("ports", "mllp published", _set("services.mllp.ports", [{"target": 2575,
+                                                              "published": "2575"}])),
+    ("ports", "mllp insecure",
+     _set("services.mllp.command", ["sodium-monitor", "mllp", "--host", "0.0.0.0",
+                                    "--port", "2575", "--insecure"])),
     ("ports", "worker pinned", _set("services.worker.container_name", "worker")),
     ("settings", "unknown variable", _set("services.api.environment.SODIUM_API_PROT", "8000")),
     ("settings", "invalid value", _set("services.worker.environment.SODIUM_TIMEZONE", "Mars")),

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from monitor.ingest.events import Reject
+from monitor.services.intake.feeds import refused_for_authority
 from monitor.services.intake.hl7 import receive_hl7
 from monitor.services.intake.inbox import receive, reject_payload, screen
 from monitor.services.intake.pipeline import Pipeline, parse_payload
@@ -50,6 +51,10 @@ def retry_reject(uow: UnitOfWork, reject_id: int, p: Pipeline,
         if row is None:
             raise LookupError(f"no reject with id {reject_id}")
         source = row.source
+        if refused_for_authority(source, row.reason):
+            return Retry("rejected-again", None, "not retried: refused for its sender, not "
+                         "its content; bind the feed or grant the permission (sodium-monitor "
+                         "feeds add) and have the sender resend it")
         if row.inbox_id is not None:
             original = uow.session.get(InboxItem, row.inbox_id)
             assert original is not None

@@ -20,6 +20,12 @@ class Feed(Base):
     silent_after_s: Mapped[int] = mapped_column(Integer, default=1800)
     last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # MLLP feed authentication (monitor/listener/auth.py): the certificate CN or DNS SAN
+    # bound to the feed, the networks it may connect from without one, and what it may do.
+    cert_cn: Mapped[str | None] = mapped_column(String(200), unique=True)
+    allow_ips: Mapped[list[str] | None] = mapped_column(JSON)
+    permissions: Mapped[str] = mapped_column(String(100), default="results",
+                                             server_default="results")
 
 
 class InboxItem(Base):
