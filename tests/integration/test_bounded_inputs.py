@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -17,7 +18,7 @@ from monitor.web.body import HEAD_KEPT
 from tests.hl7_builders import oru
 from tests.integration.helpers import feed_client, inbox_states
 from tests.integration.hospital import Hospital, build
-from tests.integration.stack import ack_code
+from tests.integration.stack import MllpConnection, ack_code, stack
 from tests.integration.test_intake_limits import reject_rows
 
 START = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
@@ -187,3 +188,21 @@ def test_bad_rest_input_gets_its_4xx_never_a_500(h: Hospital) -> None:
                 400, {"detail": "the URL contains a NUL byte (%00)"}), path
         assert nurse.get(f"/api/v1/patients/{big}").status_code == 404
         assert admin.get("/api/v1/audit?limit=5").status_code == 200
+
+
+@pytest.mark.integration
+def test_14000_obx_over_mllp_get_ae_from_the_listener(
+        pg_engine: Engine, pg_migrated: str, redis_url: str, tmp_path: Path) -> None:
+    one = oru("B004", "MLLP-MANY", START, 130, control_id="CTRL-MLLP-MANY").split("\r")
+    message = "\r".join(one[:-1] + [f"OBX|{n}|NM|2951-2^Sodium^LN||130|mmol/L|||||F"
+                                    for n in range(1, 14001)])
+    with stack(pg_migrated, redis_url, tmp_path) as s:
+        connection = MllpConnection(s.mllp())
+        try:
+            reply = connection.send(message)
+        finally:
+            connection.close()
+    assert ack_code(reply) == ("AE", "CTRL-MLLP-MANY")
+    [row] = reject_rows(pg_engine)
+    assert row.reason.startswith("14000 OBX segments in one message; at most 500 are taken")
+    assert inbox_states(pg_engine) == {}
