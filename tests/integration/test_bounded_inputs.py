@@ -206,3 +206,14 @@ def test_14000_obx_over_mllp_get_ae_from_the_listener(
     [row] = reject_rows(pg_engine)
     assert row.reason.startswith("14000 OBX segments in one message; at most 500 are taken")
     assert inbox_states(pg_engine) == {}
+
+
+@pytest.mark.integration
+def test_the_dashboard_pages_answer_404_to_ids_no_row_can_have(h: Hospital) -> None:
+    big = 2**31
+    with h.bearer("root") as admin:
+        assert admin.get(f"/patients/{big}").status_code == 404
+        assert admin.get("/patients/-3").status_code == 404
+        for path in (f"/alerts/{big}/ack", f"/alerts/{big}/resolve",
+                     f"/admin/rejects/{big}/retry"):
+            assert admin.post(path, data={"csrf": "", "note": "x"}).status_code == 404, path
