@@ -18,6 +18,7 @@ def test_defaults_are_the_embedded_service() -> None:
         ("SODIUM_BROKER_URL", "http://x", "redis://"),
         ("SODIUM_TIMEZONE", "Mars/Olympus", "unknown time zone"),
         ("SODIUM_API_PORT", "70000", "0 to 65535"),
+        ("SODIUM_MAX_RESULTS_PER_MESSAGE", "0", "greater than or equal to 1"),
     ],
 )
 def test_a_bad_value_names_the_variable_in_one_line(
@@ -34,3 +35,11 @@ def test_dotenv_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / ".env").write_text("SODIUM_TIMEZONE=Europe/Berlin\n")
     monkeypatch.chdir(tmp_path)
     assert load_settings().timezone == "Europe/Berlin"
+
+
+def test_the_results_cap_reaches_the_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.runtime import Runtime
+
+    assert load_settings().max_results_per_message == 500
+    monkeypatch.setenv("SODIUM_MAX_RESULTS_PER_MESSAGE", "20")
+    assert Runtime(load_settings()).pipeline.max_results == 20
