@@ -217,3 +217,21 @@ def test_the_dashboard_pages_answer_404_to_ids_no_row_can_have(h: Hospital) -> N
         for path in (f"/alerts/{big}/ack", f"/alerts/{big}/resolve",
                      f"/admin/rejects/{big}/retry"):
             assert admin.post(path, data={"csrf": "", "note": "x"}).status_code == 404, path
+
+
+@pytest.mark.integration
+def test_a_3_mib_frame_over_mllp_gets_ar_and_a_reject_row(
+        pg_engine: Engine, pg_migrated: str, redis_url: str, tmp_path: Path) -> None:
+    message = oru("B005", "MLLP-BIG", START, 130, control_id="CTRL-MLLP-BIG") + (
+        "\rNTE|1||" + "x" * (3 << 20))
+    with stack(pg_migrated, redis_url, tmp_path) as s:
+        connection = MllpConnection(s.mllp())
+        try:
+            reply = connection.send(message)
+        finally:
+            connection.close()
+    assert ack_code(reply) == ("AR", "CTRL-MLLP-BIG")
+    [row] = reject_rows(pg_engine)
+    assert row.reason == "message exceeds the 1 MiB limit"
+    assert message.startswith(row.payload) and len(row.payload) <= 4096
+    assert inbox_states(pg_engine) == {}
