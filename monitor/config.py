@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # as unsuitable: such a result is stored and shown, never counted. Comma-separated in
     # the environment; case-insensitive substrings.
     suspect_comments: Annotated[tuple[str, ...], NoDecode] = DEFAULT_SUSPECT_COMMENTS
+    # The most results one message may carry (HL7 OBX segments, FHIR Bundle entries, rows
+    # of a JSON post): more is refused at intake (AE / 422), before it reaches a worker.
+    max_results_per_message: int = Field(default=500, ge=1)
 
     @field_validator("database_url")
     @classmethod

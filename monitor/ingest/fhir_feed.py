@@ -22,6 +22,7 @@ from monitor.ingest.fhir_condition import condition_items
 from monitor.ingest.fhir_observation import observation_items
 from monitor.ingest.fhir_specimen import SpecimenIndex
 from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS
+from monitor.ingest.json_bounds import NotUsableJson, load_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,14 +61,18 @@ def _documents(text: str, source: str) -> Iterator[tuple[Any, str] | Reject]:
     if len(lines) > 1 and _is_json(lines[0][1]):
         for number, line in lines:  # NDJSON
             try:
-                yield json.loads(line), f"{source}:{number}"
-            except json.JSONDecodeError as exc:
-                yield Reject(f"{source}:{number}", f"invalid JSON: {exc.msg}", line)
+                yield load_json(line), f"{source}:{number}"
+            except NotUsableJson as exc:
+                yield Reject(f"{source}:{number}", f"invalid JSON: {_why(exc)}", line)
     elif lines:
         try:
-            yield json.loads(text), source
-        except json.JSONDecodeError as exc:
-            yield Reject(f"{source}:{exc.lineno}", f"invalid JSON: {exc.msg}", text[:2000])
+            yield load_json(text), source
+        except NotUsableJson as exc:
+            yield Reject(f"{source}:{exc.line}", f"invalid JSON: {_why(exc)}", text[:2000])
+
+
+def _why(error: NotUsableJson) -> str:
+    return str(error).removeprefix("not JSON: ")
 
 
 def _is_json(line: str) -> bool:
@@ -90,7 +95,11 @@ def _flatten(obj: Any, position: str, full_url: str | None = None) -> Iterator[_
         resource_id = f" ({obj['resourceType']}/{obj['id']})" if obj.get("id") else ""
         yield _Entry(obj, position + resource_id, full_url)
         return
-    for index, entry in enumerate(obj.get("entry") or []):
+    entries = obj.get("entry") or []
+    if not isinstance(entries, list):
+        yield Reject(f"{position} entry", "Bundle.entry is not a list", json.dumps(entries)[:2000])
+        return
+    for index, entry in enumerate(entries):
         where = f"{position} entry[{index}]"
         if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
             yield from _flatten(entry["resource"], where, entry.get("fullUrl"))

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from monitor.ingest.csv_feed import parse_csv
 from monitor.ingest.events import Item, Reject
+from monitor.ingest.json_bounds import NotUsableJson, load_json
 
 COLUMNS = ("patient_id", "patient_authority", "collected_at", "sodium", "result_id", "status",
            "unit", "analyte", "specimen", "risk_factors", "acute_onset", "flags")
@@ -22,9 +22,9 @@ COLUMNS = ("patient_id", "patient_authority", "collected_at", "sodium", "result_
 
 def parse_json_results(text: str, *, source: str, tz: ZoneInfo) -> Iterator[Item]:
     try:
-        rows = json.loads(text)
-    except json.JSONDecodeError as error:
-        yield Reject(f"{source}:1", f"not JSON: {error.msg}", text[:500])
+        rows = load_json(text)
+    except NotUsableJson as error:
+        yield Reject(f"{source}:1", str(error), text[:500])
         return
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         yield Reject(f"{source}:1", "expected a JSON list of result objects", text[:500])

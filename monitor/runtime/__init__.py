@@ -34,7 +34,8 @@ class Runtime:
     def pipeline(self) -> Pipeline:
         return Pipeline(policy=load_policy(self.settings.policy), tz=self.settings.zone,
                         notify_max_age=self.settings.notify_max_age,
-                        suspect_comments=self.settings.suspect_comments)
+                        suspect_comments=self.settings.suspect_comments,
+                        max_results=self.settings.max_results_per_message)
 
     @cached_property
     def hub(self) -> LocalHub | RedisPublisher:

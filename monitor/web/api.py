@@ -27,7 +27,7 @@ from monitor.storage.tables import (
     User,
     Ward,
 )
-from monitor.web.deps import RuntimeDep
+from monitor.web.deps import MAX_ROW_ID, AlertId, PatientId, RejectId, RiskId, RuntimeDep
 from monitor.web.security import Caller, CallerDep, check_csrf
 
 router = APIRouter(prefix="/api/v1", tags=["dashboard API"])
@@ -36,6 +36,8 @@ Csrf = Annotated[str | None, Header(alias="X-CSRF-Token")]
 # before the latest result unless asked for more days or from a date.
 WindowDays = Annotated[int | None, Query(ge=1, le=36500, description=(
     f"days before the latest result (default {PATIENT_WINDOW_DAYS})"))]
+# How many rows a list route returns; more than its maximum is cut to it, as before.
+Limit = Annotated[int, Query(ge=1, description="how many rows, newest first")]
 WindowFrom = Annotated[date | None, Query(alias="from", description=(
     "every result collected from this day (UTC) on; overrides days"))]
 
@@ -74,7 +76,7 @@ def _visible(rt: RuntimeDep, c: Caller, patient_id: int, what: str) -> Patient:
 
 
 @router.get("/patients/{patient_id}")
-def patient(rt: RuntimeDep, c: CallerDep, patient_id: int) -> dict[str, Any]:
+def patient(rt: RuntimeDep, c: CallerDep, patient_id: PatientId) -> dict[str, Any]:
     p = _visible(rt, c, patient_id, "view-patient")
     with rt.uow() as uow:
         ward = uow.session.get(Ward, p.ward_id) if p.ward_id else None
@@ -82,7 +84,7 @@ def patient(rt: RuntimeDep, c: CallerDep, patient_id: int) -> dict[str, Any]:
 
 
 @router.get("/patients/{patient_id}/results")
-def results(rt: RuntimeDep, c: CallerDep, patient_id: int, days: WindowDays = None,
+def results(rt: RuntimeDep, c: CallerDep, patient_id: PatientId, days: WindowDays = None,
             from_: WindowFrom = None) -> list[dict[str, Any]]:
     """The patient's results of the last 14 days before the latest one (`days` for more,
     `from` for all since a date), oldest first."""
@@ -101,6 +103,8 @@ def alerts(rt: RuntimeDep, c: CallerDep, state: str = "active",
            patient_id: int | None = None) -> list[dict[str, Any]]:
     """Alerts of your wards, in the shared alert JSON shape."""
     require(c.who, "view")
+    if patient_id is not None and not 1 <= patient_id <= MAX_ROW_ID:
+        return []  # no such patient, so none of its alerts
     q = select(Alert, Patient).join(Patient, Patient.id == Alert.patient_id)
     if state != "all":
         q = q.where(Alert.state == state)
@@ -144,7 +148,7 @@ def _alert_action(rt: RuntimeDep, c: Caller, alert_id: int, action: str, run: An
 
 
 @router.post("/alerts/{alert_id}/acknowledge")
-def acknowledge(rt: RuntimeDep, c: CallerDep, alert_id: int, body: Note,
+def acknowledge(rt: RuntimeDep, c: CallerDep, alert_id: AlertId, body: Note,
                 x_csrf: Csrf = None) -> dict[str, Any]:
     check_csrf(c, x_csrf)
     return _alert_action(rt, c, alert_id, "acknowledge", lambda now: actions.acknowledge(
@@ -152,7 +156,7 @@ def acknowledge(rt: RuntimeDep, c: CallerDep, alert_id: int, body: Note,
 
 
 @router.post("/alerts/{alert_id}/shelve")
-def shelve(rt: RuntimeDep, c: CallerDep, alert_id: int, body: Shelf,
+def shelve(rt: RuntimeDep, c: CallerDep, alert_id: AlertId, body: Shelf,
            x_csrf: Csrf = None) -> dict[str, Any]:
     check_csrf(c, x_csrf)
     return _alert_action(rt, c, alert_id, "shelve", lambda now: actions.shelve(
@@ -160,7 +164,7 @@ def shelve(rt: RuntimeDep, c: CallerDep, alert_id: int, body: Shelf,
 
 
 @router.post("/alerts/{alert_id}/resolve")
-def resolve(rt: RuntimeDep, c: CallerDep, alert_id: int, body: Note,
+def resolve(rt: RuntimeDep, c: CallerDep, alert_id: AlertId, body: Note,
             x_csrf: Csrf = None) -> dict[str, Any]:
     check_csrf(c, x_csrf)
     return _alert_action(rt, c, alert_id, "resolve", lambda now: actions.resolve(
@@ -168,7 +172,7 @@ def resolve(rt: RuntimeDep, c: CallerDep, alert_id: int, body: Note,
 
 
 @router.get("/patients/{patient_id}/risk-factors")
-def risk_factors(rt: RuntimeDep, c: CallerDep, patient_id: int) -> list[dict[str, Any]]:
+def risk_factors(rt: RuntimeDep, c: CallerDep, patient_id: PatientId) -> list[dict[str, Any]]:
     _visible(rt, c, patient_id, "view-risk-factors")
     with rt.uow() as uow:
         return [{"id": r.id, "factor": r.factor, "icd10_code": r.icd10_code,
@@ -206,7 +210,7 @@ def _clinical(rt: RuntimeDep, c: Caller, patient_id: int, action: str) -> None:
 
 
 @router.post("/patients/{patient_id}/risk-factors", status_code=201)
-def add_risk(rt: RuntimeDep, c: CallerDep, patient_id: int, body: RiskIn,
+def add_risk(rt: RuntimeDep, c: CallerDep, patient_id: PatientId, body: RiskIn,
              x_csrf: Csrf = None) -> dict[str, Any]:
     """A physician adds a risk factor, with a reason; the patient is re-evaluated."""
     check_csrf(c, x_csrf)
@@ -218,7 +222,7 @@ def add_risk(rt: RuntimeDep, c: CallerDep, patient_id: int, body: RiskIn,
 
 
 @router.delete("/patients/{patient_id}/risk-factors/{risk_id}")
-def remove_risk(rt: RuntimeDep, c: CallerDep, patient_id: int, risk_id: int, body: Reason,
+def remove_risk(rt: RuntimeDep, c: CallerDep, patient_id: PatientId, risk_id: RiskId, body: Reason,
                 x_csrf: Csrf = None) -> dict[str, Any]:
     check_csrf(c, x_csrf)
     _clinical(rt, c, patient_id, "edit-risk")
@@ -232,7 +236,7 @@ def remove_risk(rt: RuntimeDep, c: CallerDep, patient_id: int, risk_id: int, bod
 
 
 @router.post("/patients/{patient_id}/acute", status_code=201)
-def acute(rt: RuntimeDep, c: CallerDep, patient_id: int, body: AcuteIn,
+def acute(rt: RuntimeDep, c: CallerDep, patient_id: PatientId, body: AcuteIn,
           x_csrf: Csrf = None) -> dict[str, Any]:
     """Mark hyponatremia acute (documented onset < 48 h): the rate rules spare rises from
     values collected within the policy's acute_hours (48 h) of `onset`."""
@@ -291,14 +295,14 @@ def feeds(rt: RuntimeDep, c: CallerDep) -> list[dict[str, Any]]:
 
 
 @router.get("/rejects")
-def rejects(rt: RuntimeDep, c: CallerDep, limit: int = 100) -> list[dict[str, Any]]:
+def rejects(rt: RuntimeDep, c: CallerDep, limit: Limit = 100) -> list[dict[str, Any]]:
     require(c.who, "admin")
     with rt.uow() as uow:
         return list(list_rejects(uow, min(limit, 1000)))
 
 
 @router.post("/rejects/{reject_id}/retry")
-def retry(rt: RuntimeDep, c: CallerDep, reject_id: int, x_csrf: Csrf = None) -> dict[str, Any]:
+def retry(rt: RuntimeDep, c: CallerDep, reject_id: RejectId, x_csrf: Csrf = None) -> dict[str, Any]:
     check_csrf(c, x_csrf)
     require(c.who, "admin")
     uow = rt.uow()
@@ -311,7 +315,7 @@ def retry(rt: RuntimeDep, c: CallerDep, reject_id: int, x_csrf: Csrf = None) -> 
 
 
 @router.get("/audit")
-def audit_log(rt: RuntimeDep, c: CallerDep, limit: int = 200,
+def audit_log(rt: RuntimeDep, c: CallerDep, limit: Limit = 200,
               actor: str | None = None) -> list[dict[str, Any]]:
     require(c.who, "admin")
     with rt.uow() as uow:

@@ -20,6 +20,7 @@ from monitor.runtime import Runtime
 from monitor.runtime.readiness import broker_status, database_status
 from monitor.services.access.scope import Forbidden, require
 from monitor.web import api, fhir, ingest, live, pages
+from monitor.web.body import RefuseNul
 from monitor.web.metrics import StoreCollector
 from monitor.web.security import CallerDep, NotSignedIn
 
@@ -31,6 +32,7 @@ def create_app(rt: Runtime) -> FastAPI:
     app = FastAPI(title="sodium-monitor", version="0.1.0", docs_url=None, redoc_url=None,
                   description="Lab-feed ingest and alerts for too-fast sodium correction.")
     app.state.runtime = rt
+    app.add_middleware(RefuseNul)
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -1,12 +1,11 @@
 """FHIR R4 ingest: Observation, Condition and batch/transaction Bundles.
 
 Each payload is committed to the inbox before the 2xx. A payload whose content cannot be
-used gets an OperationOutcome with a 4xx and a row in rejects; one over 10 MiB, a 413.
+used gets an OperationOutcome with a 4xx and a row in rejects; one over 1 MiB, a 413.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,8 +14,10 @@ from fastapi.responses import JSONResponse
 
 from monitor.ingest import parse_fhir_resource
 from monitor.ingest.events import Reject
+from monitor.ingest.json_bounds import NotUsableJson, load_json
 from monitor.runtime import Runtime
 from monitor.services.intake.inbox import receive, reject_payload, screen
+from monitor.services.intake.limits import too_many_results
 from monitor.web.body import MAX_RESULTS_BYTES, TooLarge, read_body
 from monitor.web.deps import FeedDep, RuntimeDep
 from monitor.web.ingest import refuse_oversize
@@ -32,6 +33,33 @@ def outcome(status: int, problems: list[tuple[str, str]], code: str = "invalid")
                         status_code=status, media_type=FHIR_JSON)
 
 
+def _refuse(rt: Runtime, feed: str, where: str, reason: str, raw: bytes, now: datetime,
+            status: int = 400, code: str = "structure") -> JSONResponse:
+    """A payload refused whole: an OperationOutcome, and the payload kept as a reject."""
+    with rt.uow() as uow:
+        reject_payload(uow, feed, "fhir", where, reason,
+                       raw.decode("utf-8", errors="replace"), now)
+    return outcome(status, [(where, reason)], code)
+
+
+def _shape_problem(body: Any, expect: set[str], path_id: str | None,
+                   max_entries: int) -> tuple[str, str, str] | None:
+    """(where, reason, issue code) when the body is not one of `expect` as sent, else None."""
+    kind = body.get("resourceType") if isinstance(body, dict) else None
+    if kind not in expect:
+        got = kind if isinstance(body, dict) else f"a JSON {type(body).__name__}"
+        return ("resourceType", f"expected {' or '.join(sorted(expect))}, got {got!r}",
+                "not-supported")
+    if path_id is not None and body.get("id") != path_id:
+        return ("id", f"the body's id {body.get('id')!r} differs from the URL's {path_id!r}",
+                "invalid")
+    entries = body.get("entry") if kind == "Bundle" else None
+    if entries is not None and not isinstance(entries, list):
+        return "Bundle.entry", "Bundle.entry is not a list", "structure"
+    many = too_many_results(len(entries or []), "Bundle entries", max_entries)
+    return ("Bundle.entry", many, "too-costly") if many else None
+
+
 async def _ingest(request: Request, rt: Runtime, caller_name: str,
                   expect: set[str], path_id: str | None = None) -> JSONResponse:
     raw = await read_body(request, MAX_RESULTS_BYTES)
@@ -40,19 +68,15 @@ async def _ingest(request: Request, rt: Runtime, caller_name: str,
         refuse_oversize(rt, feed, "fhir", raw, now)
         return outcome(413, [("body", raw.reason)], "too-long")
     try:
-        body: Any = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        with rt.uow() as uow:
-            reject_payload(uow, feed, "fhir", "body", f"not JSON: {error}", raw.decode(
-                "utf-8", errors="replace"), now)
-        return outcome(400, [("body", f"not JSON: {error}")], "structure")
-    kind = body.get("resourceType") if isinstance(body, dict) else None
-    if kind not in expect:
-        return outcome(400, [("resourceType", f"expected {' or '.join(sorted(expect))}, "
-                              f"got {kind!r}")], "not-supported")
-    if path_id is not None and body.get("id") != path_id:
-        return outcome(400, [("id", f"the body's id {body.get('id')!r} differs from the "
-                              f"URL's {path_id!r}")])
+        body: Any = load_json(raw)
+    except NotUsableJson as error:
+        return _refuse(rt, feed, "body", str(error), raw, now)
+    problem = _shape_problem(body, expect, path_id, rt.pipeline.max_results)
+    if problem is not None:
+        where, reason, code = problem
+        return _refuse(rt, feed, where, reason, raw, now,
+                       422 if code == "too-costly" else 400, code)
+    kind = body["resourceType"]
     items = screen(parse_fhir_resource(body, position=kind, tz=rt.pipeline.tz,
                                        suspect_comments=rt.pipeline.suspect_comments),
                    now, "fhir")
@@ -78,7 +102,8 @@ def _bundle_response(bundle: dict[str, Any], rejects: list[Reject]) -> dict[str,
     kind = "transaction-response" if bundle.get("type") == "transaction" else "batch-response"
     entries = []
     for index, entry in enumerate(bundle.get("entry") or []):
-        resource = entry.get("resource") or {}
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        resource = resource if isinstance(resource, dict) else {}
         label = f"{resource.get('resourceType', '?')}/{resource.get('id', index)}"
         status = "422 Unprocessable Entity" if any(label in f for f in failed) else "201 Created"
         entries.append({"response": {"status": status, "location": label}})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -10,10 +11,12 @@ from pydantic import BaseModel, Field
 
 from monitor.ingest import build_ack
 from monitor.ingest.events import Reject
+from monitor.ingest.json_bounds import NotUsableJson, load_json
 from monitor.ingest.json_feed import parse_json_results
 from monitor.runtime import Runtime
 from monitor.services.intake.hl7 import receive_hl7
 from monitor.services.intake.inbox import receive, reject_payload, screen
+from monitor.services.intake.limits import too_many_results
 from monitor.web.body import MAX_HL7_BYTES, MAX_RESULTS_BYTES, TooLarge, read_body
 from monitor.web.deps import FeedDep, RuntimeDep
 
@@ -55,24 +58,40 @@ def refuse_oversize(rt: Runtime, feed: str, kind: str, big: TooLarge, now: datet
         reject_payload(uow, feed, kind, "body", big.reason, big.head, now)
 
 
-@router.post("/results", status_code=202, response_model=Accepted,
-             openapi_extra=_RESULTS_BODY, responses={413: {"description": "body over 10 MiB"}})
+def refuse_body(rt: Runtime, feed: str, kind: str, reason: str, text: str, now: datetime,
+                status: int, **more: Any) -> JSONResponse:
+    """A body refused whole: its reason to the sender, the body kept as a reject."""
+    with rt.uow() as uow:
+        reject_payload(uow, feed, kind, "body", reason, text, now)
+    return JSONResponse({"detail": reason, **more}, status)
+
+
+@router.post("/results", status_code=202, response_model=Accepted, openapi_extra=_RESULTS_BODY,
+             responses={400: {"description": "not JSON, or nested too deep"},
+                        413: {"description": "body over 1 MiB"},
+                        422: {"description": "no usable result, or too many rows"}})
 async def post_results(request: Request, rt: RuntimeDep, caller: FeedDep) -> JSONResponse:
-    """A JSON list of results (at most 10 MiB), committed to the inbox before the 202."""
+    """A JSON list of results (at most 1 MiB and SODIUM_MAX_RESULTS_PER_MESSAGE rows),
+    committed to the inbox before the 202."""
     raw = await read_body(request, MAX_RESULTS_BYTES)
     feed, now = f"json:{caller.name}", datetime.now(UTC)
     if isinstance(raw, TooLarge):
         refuse_oversize(rt, feed, "json", raw, now)
         return JSONResponse({"detail": raw.reason, "limit_bytes": MAX_RESULTS_BYTES}, 413)
-    items = screen(parse_json_results(raw.decode("utf-8", errors="replace"), source="body",
-                                      tz=rt.pipeline.tz), now, "json")
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        rows = load_json(text)
+    except NotUsableJson as error:
+        return refuse_body(rt, feed, "json", str(error), text, now, 400)
+    if isinstance(rows, list) and (many := too_many_results(
+            len(rows), "rows", rt.pipeline.max_results)):
+        return refuse_body(rt, feed, "json", many, text, now, 422)
+    items = screen(parse_json_results(text, source="body", tz=rt.pipeline.tz), now, "json")
     rejects = [i for i in items if isinstance(i, Reject)]
     problems = [{"position": r.position, "reason": r.reason} for r in rejects]
     if len(rejects) == len(items):
-        with rt.uow() as uow:
-            reject_payload(uow, feed, "json", "body", "no usable result",
-                           raw.decode("utf-8", errors="replace"), now)
-        return JSONResponse({"detail": "no usable result", "rejected": problems}, 422)
+        return refuse_body(rt, feed, "json", "no usable result", text, now, 422,
+                           rejected=problems)
     with rt.uow() as uow:
         uow.on_commit(rt.dispatcher.process)
         inbox_id = receive(uow, "json", feed, raw, now, items=items)

@@ -33,7 +33,7 @@ from monitor.services.intake.rejects import list_rejects, retry_reject
 from monitor.storage.tables import Feed, OnCallShift, User, Ward
 from monitor.web.api import WindowDays, WindowFrom
 from monitor.web.charts import Point, judged, patient_chart, sparkline
-from monitor.web.deps import RuntimeDep
+from monitor.web.deps import AlertId, PatientId, RejectId, RuntimeDep
 from monitor.web.security import COOKIE, CallerDep, check_csrf
 from monitor.web.templating import templates
 
@@ -130,7 +130,7 @@ def census_page(request: Request, rt: RuntimeDep, c: CallerDep, code: str, q: st
 
 
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
-def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: int,
+def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: PatientId,
                  days: WindowDays = None, from_: WindowFrom = None) -> HTMLResponse:
     require(c.who, "view")
     now = datetime.now(UTC)
@@ -203,7 +203,7 @@ def _act(rt: Runtime, c: Any, alert_id: int, action: str, run: Any, back: str) -
 
 
 @router.post("/alerts/{alert_id}/ack")
-def ack_form(rt: RuntimeDep, c: CallerDep, alert_id: int, csrf: FormStr = "",
+def ack_form(rt: RuntimeDep, c: CallerDep, alert_id: AlertId, csrf: FormStr = "",
              back: Annotated[str, Form()] = "/board") -> Response:
     # csrf defaults to "": a form without the field is refused by check_csrf (403), not 422.
     check_csrf(c, csrf)
@@ -212,7 +212,7 @@ def ack_form(rt: RuntimeDep, c: CallerDep, alert_id: int, csrf: FormStr = "",
 
 
 @router.post("/alerts/{alert_id}/shelve")
-def shelve_form(rt: RuntimeDep, c: CallerDep, alert_id: int, reason: FormStr,
+def shelve_form(rt: RuntimeDep, c: CallerDep, alert_id: AlertId, reason: FormStr,
                 csrf: FormStr = "", hours: Annotated[float, Form()] = 2,
                 back: Annotated[str, Form()] = "/board") -> Response:
     check_csrf(c, csrf)
@@ -221,7 +221,7 @@ def shelve_form(rt: RuntimeDep, c: CallerDep, alert_id: int, reason: FormStr,
 
 
 @router.post("/alerts/{alert_id}/resolve")
-def resolve_form(rt: RuntimeDep, c: CallerDep, alert_id: int, note: FormStr,
+def resolve_form(rt: RuntimeDep, c: CallerDep, alert_id: AlertId, note: FormStr,
                  csrf: FormStr = "", back: Annotated[str, Form()] = "/board") -> Response:
     check_csrf(c, csrf)
     return _act(rt, c, alert_id, "resolve", lambda now: actions.resolve(
@@ -253,7 +253,7 @@ def admin_page(request: Request, rt: RuntimeDep, c: CallerDep, flash: str = "") 
 
 
 @router.post("/admin/rejects/{reject_id}/retry")
-def retry_form(rt: RuntimeDep, c: CallerDep, reject_id: int, csrf: FormStr = "") -> Response:
+def retry_form(rt: RuntimeDep, c: CallerDep, reject_id: RejectId, csrf: FormStr = "") -> Response:
     check_csrf(c, csrf)
     require(c.who, "admin")
     now = datetime.now(UTC)

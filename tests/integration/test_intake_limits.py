@@ -173,15 +173,15 @@ def test_bodies_over_their_cap_get_413_and_a_reject_row(rt: Runtime, pg_engine: 
         fhir_reply = http.post("/fhir/Observation", content=big_json,
                                headers={"Content-Type": "application/fhir+json"})
     assert json_reply.status_code == 413
-    assert json_reply.json() == {"detail": "the body exceeds the 10 MiB limit (10485760 bytes)",
+    assert json_reply.json() == {"detail": "the body exceeds the 1 MiB limit (1048576 bytes)",
                                  "limit_bytes": MAX_RESULTS_BYTES}
     assert hl7_reply.status_code == 413 and ack_code(hl7_reply.text) == ("AR", "CTRL-BIG")
     assert fhir_reply.status_code == 413
     assert fhir_reply.json()["issue"][0]["code"] == "too-long"
     rows = reject_rows(pg_engine)
     assert [(r.source, r.reason.split(" (")[0]) for r in rows] == [
-        ("json:LIS", "the body exceeds the 10 MiB limit"),
+        ("json:LIS", "the body exceeds the 1 MiB limit"),
         ("hl7:LIS", "the body exceeds the 1 MiB limit"),
-        ("fhir:LIS", "the body exceeds the 10 MiB limit")]
-    assert rows[1].payload.startswith("MSH|") and len(rows[1].payload) <= 4096
+        ("fhir:LIS", "the body exceeds the 1 MiB limit")]
+    assert rows[1].payload.startswith("MSH|") and len(rows[1].payload) <= 1024
     assert inbox_states(pg_engine) == {}

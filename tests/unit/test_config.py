@@ -20,6 +20,7 @@ def test_defaults_are_the_embedded_service() -> None:
         ("SODIUM_BROKER_URL", "http://x", "redis://"),
         ("SODIUM_TIMEZONE", "Mars/Olympus", "unknown time zone"),
         ("SODIUM_API_PORT", "70000", "0 to 65535"),
+        ("SODIUM_MAX_RESULTS_PER_MESSAGE", "0", "greater than or equal to 1"),
     ],
 )
 def test_a_bad_value_names_the_variable_in_one_line(
@@ -52,3 +53,11 @@ def test_the_public_url_follows_the_api_port_unless_it_is_set(
     chosen = load_settings()
     assert chosen.public_url == "https://sodium.hospital.example"
     assert chosen.serving_at(None, 9200).public_url == "https://sodium.hospital.example"
+
+
+def test_the_results_cap_reaches_the_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.runtime import Runtime
+
+    assert load_settings().max_results_per_message == 500
+    monkeypatch.setenv("SODIUM_MAX_RESULTS_PER_MESSAGE", "20")
+    assert Runtime(load_settings()).pipeline.max_results == 20

@@ -25,7 +25,11 @@ from monitor.ingest.hl7_charset import decode
 from monitor.ingest.hl7_fields import split_messages
 from monitor.ingest.hl7_message import read_header
 from monitor.services.intake.inbox import Arrival, FeedLiveness, screen, store
-from monitor.services.intake.limits import unstorable_message_id
+from monitor.services.intake.limits import (
+    hl7_segment_count,
+    too_many_results,
+    unstorable_message_id,
+)
 from monitor.services.intake.pipeline import Pipeline
 from monitor.storage.uow import UnitOfWork
 
@@ -122,6 +126,10 @@ def read_hl7(raw: str, feed: str, p: Pipeline, now: datetime) -> Hl7Frame:
     if outcome.error is None and outcome.unsupported is None:
         outcome.error = unstorable_message_id(outcome.control_id, "hl7")
         outcome.error_code = "102" if outcome.error else ""  # table 0357: data type error
+    if outcome.error is None and outcome.unsupported is None:
+        outcome.error = too_many_results(hl7_segment_count(raw, "OBX"), "OBX segments",
+                                         p.max_results)
+        outcome.error_code = "207" if outcome.error else ""  # application internal error
     where = f"{feed} (MSH-10 {outcome.control_id or '?'})"
     if outcome.unsupported:
         return refused_frame(feed, where, outcome.unsupported, raw, now, answers=outcome,

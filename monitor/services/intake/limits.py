@@ -128,3 +128,18 @@ def storable_text(text: str, limit: int | None = None) -> str:
     """`text` as a reject row can hold it: NUL shown as \\x00, cut to `limit`."""
     cleaned = text.replace("\x00", "\\x00")
     return cleaned if limit is None else cleaned[:limit]
+
+
+def too_many_results(count: int, what: str, limit: int) -> str | None:
+    """Why a message with `count` results (`what`: OBX segments, Bundle entries, rows) is
+    refused whole, or None: a message that large would hold the workers for minutes."""
+    if count <= limit:
+        return None
+    return (f"{count} {what} in one message; at most {limit} are taken "
+            "(SODIUM_MAX_RESULTS_PER_MESSAGE): send them in several messages")
+
+
+def hl7_segment_count(raw: str, segment_id: str) -> int:
+    """How many `segment_id` segments (e.g. OBX) an HL7 message holds, counted before parsing."""
+    lines = raw.replace("\n", "\r").split("\r")
+    return sum(1 for line in lines if line[:3] == segment_id and line[3:4] not in ("", "\r"))

@@ -29,6 +29,7 @@ class Pipeline:
     notify_max_age: timedelta = timedelta(hours=24)
     local_codes: Mapping[str, str] = field(default_factory=dict)
     suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS
+    max_results: int = 500  # per message (SODIUM_MAX_RESULTS_PER_MESSAGE)
 
 
 def parse_payload(fmt: str, payload: bytes, source: str, p: Pipeline) -> Iterable[Item]:
