@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     smtp_user: str = ""
     smtp_password: str = ""
     smtp_from: str = "sodium-monitor@localhost"
+    # One delivery (webhook, SMTP) waits at most this long to connect, and this long for
+    # each read or write after: a dead receiver cannot hold a sender longer.
+    delivery_connect_timeout: float = 3.0
+    delivery_timeout: float = 10.0
     mllp_host: str = "127.0.0.1"
     mllp_port: int = 2575
     # Optional TLS for the MLLP listener (PEM files).

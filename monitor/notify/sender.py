@@ -53,23 +53,31 @@ def claim(uow: UnitOfWork, delivery_id: int, now: datetime) -> bool:
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
+def post_webhook(url: str, body: bytes, settings: Settings, headers: dict[str, str]) -> None:
+    """POST within the delivery timeouts; a refusal, an error status or a timeout raises."""
+    timeout = httpx.Timeout(settings.delivery_timeout,
+                            connect=settings.delivery_connect_timeout)
+    reply = httpx.post(url, content=body, timeout=timeout, headers=headers)
+    reply.raise_for_status()
+
+
 def _transmit(uow: UnitOfWork, d: Delivery, settings: Settings) -> None:
     channel = uow.session.get(NotificationChannel, d.channel_id) if d.channel_id else None
     if channel is None:
         return  # in-app: written is delivered
     if channel.kind == "webhook":
         body = content.webhook_body(uow.session, d, channel, settings.public_url)
-        reply = httpx.post(channel.target, content=body, timeout=10, headers={
+        post_webhook(channel.target, body, settings, headers={
             "Content-Type": "application/json",
             "X-Sodium-Signature": signature(channel.secret or "", body),
             "Idempotency-Key": d.idempotency_key})
-        reply.raise_for_status()
     elif channel.kind == "email":
         if not settings.smtp_host:
             raise RuntimeError("email channel but SODIUM_SMTP_HOST is not set")
         message = content.email(uow.session, d, channel, settings.smtp_from,
                                 settings.public_url)
-        smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10)
+        smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port,
+                            timeout=settings.delivery_timeout)
         try:
             if settings.smtp_starttls:
                 smtp.starttls()

@@ -55,7 +55,7 @@ def test_metrics_answer_on_postgresql_and_count_the_parked_row(
     assert reply.status_code == 200, reply.text
     lines = reply.text.splitlines()
     assert "sodium_inbox_failed 1.0" in lines
-    assert any(line.startswith('sodium_rejects_total{reason="processing failed: the database')
+    assert any(line.startswith('sodium_rejects_stored{reason="processing failed: the database')
                for line in lines)
     rejects = h.bearer("root").get("/api/v1/rejects").json()
     parked = [r for r in rejects if r["inbox_id"] == bad]
