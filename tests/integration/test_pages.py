@@ -298,3 +298,21 @@ def test_page_views_and_logins_are_audited(h: Hospital) -> None:
     assert rows >= {("login", "user", user_id), ("login-failed", "user", user_id),
                     ("view-patient", "patient", str(h.patients["A1"])),
                     ("acknowledge", "alert", str(h.alert("A1")))}
+
+
+def test_every_page_and_api_answer_carries_the_browser_protections(h: Hospital) -> None:
+    nurse = h.signed_in("nurse.a")
+    for path in [*PAGES, "/api/v1/patients", "/login", "/docs", "/fhir/metadata"]:
+        headers = nurse.get(fill(path, h)).headers
+        assert "default-src 'self'" in headers["content-security-policy"], path
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        assert headers["x-frame-options"] == "DENY", path
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["referrer-policy"] == "no-referrer", path
+        assert headers["cache-control"] == "no-store", path
+    static = nurse.get("/static/app.css").headers
+    assert static["x-content-type-options"] == "nosniff" and "no-store" not in static.get(
+        "cache-control", "")
+    docs = nurse.get("/docs").text
+    assert "<script>" not in docs and "/static/swagger-init.js" in docs
+    assert nurse.get("/static/swagger-init.js").status_code == 200
