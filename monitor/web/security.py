@@ -21,6 +21,16 @@ from monitor.web.deps import RuntimeDep
 COOKIE = "sm_session"
 
 
+def cookie_name(rt: Runtime) -> str:
+    """`__Host-sm_session` when the app is published over https (SODIUM_PUBLIC_URL): the
+    browser then sends it only over https, for this host, never set by a subdomain."""
+    return f"__Host-{COOKIE}" if secure_site(rt) else COOKIE
+
+
+def secure_site(rt: Runtime) -> bool:
+    return rt.settings.public_url.lower().startswith("https://")
+
+
 class NotSignedIn(Exception):
     """Raised by the dependencies; the app turns it into 401 or a login redirect."""
 
@@ -54,7 +64,7 @@ def caller(request: Request, rt: RuntimeDep) -> Caller:
         if who.role == "feed":
             raise HTTPException(403, "feed tokens may only send results")
         return Caller(who, None)
-    token = request.cookies.get(COOKIE)
+    token = request.cookies.get(cookie_name(rt))
     if token:
         with rt.uow() as uow:
             found = session_user(uow, token, now)

@@ -316,3 +316,24 @@ def test_every_page_and_api_answer_carries_the_browser_protections(h: Hospital) 
     docs = nurse.get("/docs").text
     assert "<script>" not in docs and "/static/swagger-init.js" in docs
     assert nurse.get("/static/swagger-init.js").status_code == 200
+
+
+def test_over_https_the_cookie_is_host_prefixed_and_secure_even_behind_an_http_proxy(
+        h: Hospital, pg_migrated: str) -> None:
+    from monitor.config import Settings
+    from monitor.runtime import Runtime
+    from monitor.web.app import create_app
+    rt = Runtime(Settings(database_url=pg_migrated, broker_url="",
+                          public_url="https://sodium.example"))
+    try:
+        http = TestClient(create_app(rt), follow_redirects=False)  # TLS ends at the proxy
+        reply = login(http, "nurse.a", PASSWORD)
+        cookie = reply.headers["set-cookie"]
+        assert cookie.startswith("__Host-sm_session=") and "Secure" in cookie
+        assert "Path=/" in cookie and "Domain" not in cookie
+        token = cookie.split(";")[0].split("=", 1)[1]
+        https = TestClient(create_app(rt), base_url="https://testserver", follow_redirects=False)
+        assert https.get("/board", cookies={"__Host-sm_session": token}).status_code == 200
+        assert https.get("/board", cookies={"sm_session": token}).status_code == 303
+    finally:
+        rt.engine.dispose()
