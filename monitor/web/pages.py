@@ -34,7 +34,7 @@ from monitor.storage.tables import Feed, OnCallShift, User, Ward
 from monitor.web.api import WindowDays, WindowFrom
 from monitor.web.charts import Point, judged, patient_chart, sparkline
 from monitor.web.deps import AlertId, PatientId, RejectId, RuntimeDep
-from monitor.web.security import COOKIE, CallerDep, check_csrf
+from monitor.web.security import CallerDep, check_csrf, cookie_name, secure_site
 from monitor.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -68,8 +68,9 @@ def login_submit(request: Request, rt: RuntimeDep, username: FormStr, password: 
             "who": None, "next": next, "error": str(refused)}, status_code=401)
     target = next if next.startswith("/") and not next.startswith("//") else "/board"
     reply = RedirectResponse(target, status_code=303)
-    reply.set_cookie(COOKIE, signed.token, httponly=True, samesite="lax",
-                     secure=request.url.scheme == "https", max_age=12 * 3600)
+    reply.set_cookie(cookie_name(rt), signed.token, httponly=True, samesite="lax", path="/",
+                     secure=secure_site(rt) or request.url.scheme == "https",
+                     max_age=12 * 3600)
     return reply
 
 
@@ -78,9 +79,9 @@ def logout_submit(request: Request, rt: RuntimeDep, c: CallerDep,
                   csrf: Annotated[str, Form()] = "") -> Response:
     check_csrf(c, csrf)
     with rt.uow() as uow:
-        logout(uow, request.cookies.get(COOKIE, ""))
+        logout(uow, request.cookies.get(cookie_name(rt), ""))
     reply = RedirectResponse("/login", status_code=303)
-    reply.delete_cookie(COOKIE)
+    reply.delete_cookie(cookie_name(rt), path="/", secure=secure_site(rt), httponly=True)
     return reply
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from starlette.datastructures import MutableHeaders
 
 from monitor.runtime import Runtime
 from monitor.services.access.auth import session_user
@@ -18,6 +19,16 @@ from monitor.storage.tables import User
 from monitor.web.deps import RuntimeDep
 
 COOKIE = "sm_session"
+
+
+def cookie_name(rt: Runtime) -> str:
+    """`__Host-sm_session` when the app is published over https (SODIUM_PUBLIC_URL): the
+    browser then sends it only over https, for this host, never set by a subdomain."""
+    return f"__Host-{COOKIE}" if secure_site(rt) else COOKIE
+
+
+def secure_site(rt: Runtime) -> bool:
+    return rt.settings.public_url.lower().startswith("https://")
 
 
 class NotSignedIn(Exception):
@@ -53,7 +64,7 @@ def caller(request: Request, rt: RuntimeDep) -> Caller:
         if who.role == "feed":
             raise HTTPException(403, "feed tokens may only send results")
         return Caller(who, None)
-    token = request.cookies.get(COOKIE)
+    token = request.cookies.get(cookie_name(rt))
     if token:
         with rt.uow() as uow:
             found = session_user(uow, token, now)
@@ -72,3 +83,22 @@ def check_csrf(c: Caller, submitted: str | None) -> None:
         return
     if not submitted or not hmac.compare_digest(submitted, c.csrf):
         raise HTTPException(403, "missing or wrong CSRF token; reload the page")
+
+
+HARDENING = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+                               "base-uri 'none'; "
+                               "form-action 'self'; object-src 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def hardening_headers(path: str, headers: MutableHeaders) -> None:
+    """Browser protections on every response (issue 13, finding 9); patient data is never
+    cached: everything but the static assets is `no-store`."""
+    for name, value in HARDENING.items():
+        headers.setdefault(name, value)
+    if not path.startswith("/static/"):
+        headers["Cache-Control"] = "no-store"

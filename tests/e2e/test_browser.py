@@ -62,6 +62,8 @@ def test_nurse_sees_a_critical_alert_arrive_live_and_acknowledges_it_then_physic
         wait_for(lambda: all_processed(pg_engine, 3), 60, "the history")
 
         nurse = browser.new_page(viewport={"width": 1280, "height": 800})
+        console: list[str] = []  # a CSP violation is reported on the console
+        nurse.on("console", lambda m: console.append(m.text))
         sign_in(nurse, base, "nurse.kim", "ward-pass-1")
         nurse.wait_for_selector("#live-status:has-text('Live updates on')", timeout=20_000)
         assert nurse.locator("tr[data-rule=OVERCORRECTION_24H]").count() == 0
@@ -78,9 +80,13 @@ def test_nurse_sees_a_critical_alert_arrive_live_and_acknowledges_it_then_physic
         nurse.goto(f"{base}/wards/MED4")
         nurse.wait_for_selector("[data-testid=census]")
         nurse.screenshot(path=str(SHOTS / "census.png"), full_page=True)
+        nurse.goto(f"{base}/docs")
+        # the init script ran under the CSP: Swagger UI drew its root inside the page
+        nurse.wait_for_selector("#swagger-ui .swagger-ui", timeout=20_000)
         nurse.close()
 
         doctor = browser.new_page(viewport={"width": 1280, "height": 900})
+        doctor.on("console", lambda m: console.append(m.text))
         sign_in(doctor, base, "dr.ali", "ward-pass-2")
         doctor.click("tr[data-rule=OVERCORRECTION_24H] a")
         doctor.wait_for_selector("[data-testid=chart] svg")
@@ -89,6 +95,7 @@ def test_nurse_sees_a_critical_alert_arrive_live_and_acknowledges_it_then_physic
         assert "128" in doctor.locator("[data-testid=chart]").inner_html()
         doctor.screenshot(path=str(SHOTS / "patient.png"), full_page=True)
         doctor.close()
+        assert [m for m in console if "Content Security Policy" in m] == []
 
 
 def test_pages_work_with_javascript_disabled(pg_engine: Engine, pg_migrated: str,

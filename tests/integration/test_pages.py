@@ -6,7 +6,9 @@ people, patients loaded through HL7) is described in tests/integration/hospital.
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import unquote, urlsplit
@@ -89,16 +91,63 @@ def test_a_feed_token_gets_403_on_every_page(h: Hospital) -> None:
     assert {p: submit(feed, h, p).status_code for p in FORMS} == dict.fromkeys(FORMS, 403)
 
 
-def test_a_wrong_password_is_refused_and_five_failures_lock_the_account(h: Hospital) -> None:
+def test_a_wrong_password_is_refused_and_five_failures_make_the_account_wait(
+        h: Hospital) -> None:
     c = h.client()
-    assert login(c, "nurse.a", "wrong").status_code == 401
-    assert login(c, "nobody", PASSWORD).status_code == 401
+    wrong = login(c, "nurse.a", "wrong")
+    unknown = login(c, "nobody", PASSWORD)
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.text == unknown.text  # the answer does not tell who exists
     for _ in range(4):
         assert login(c, "nurse.a", "wrong").status_code == 401
-    locked = login(c, "nurse.a", PASSWORD)
-    assert locked.status_code == 401 and "locked" in locked.text
-    assert "set-cookie" not in locked.headers
-    assert login(c, "nurse.b", PASSWORD).status_code == 303  # others are not locked
+    waiting = login(c, "nurse.a", PASSWORD)  # not evaluated while the account waits
+    assert waiting.status_code == 401 and waiting.text == wrong.text
+    assert "set-cookie" not in waiting.headers
+    assert login(c, "nurse.b", PASSWORD).status_code == 303  # others do not wait
+
+
+def test_an_unknown_user_costs_the_same_argon2_verify(
+        h: Hospital, monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.services.access import auth
+    calls: list[str] = []
+    real = auth._dummy_verify
+    monkeypatch.setattr(auth, "_dummy_verify", lambda pw: (calls.append(pw), real(pw))[1])
+    assert login(h.client(), "nobody", "guess").status_code == 401
+    assert calls == ["guess"]
+
+
+def test_parallel_guesses_are_counted_before_they_are_evaluated(h: Hospital) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import text
+
+    from monitor.services.access import auth
+    guesses = ["wrong"] * 60
+    guesses[40] = PASSWORD
+    verified: list[int] = []
+    real = auth._HASHER.verify
+
+    class Counting:
+        def verify(self, stored: str, pw: str) -> bool:
+            verified.append(1)
+            return bool(real(stored, pw))
+    original, auth._HASHER = auth._HASHER, Counting()  # type: ignore[assignment]
+    started = time.monotonic()
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(pool.map(lambda pw: login(h.client(), "nurse.a", pw).status_code,
+                                  guesses))
+    finally:
+        auth._HASHER = original
+    elapsed = time.monotonic() - started
+    with h.rt.engine.connect() as con:
+        failed = con.execute(text("SELECT failed_logins FROM users WHERE username='nurse.a'"))
+        counter = failed.scalar()
+    assert 303 not in codes and set(codes) == {401}
+    # MAX_FAILURES evaluated at once, then one per doubled wait (1 s, 2 s, 4 s ...) that
+    # elapsed during the run, however fast or slow the machine is
+    assert len(verified) <= auth.MAX_FAILURES + math.ceil(math.log2(elapsed + 1)) + 1
+    assert counter == len(verified)
 
 
 def test_the_session_cookie_is_httponly_and_samesite_lax(h: Hospital) -> None:
@@ -249,3 +298,42 @@ def test_page_views_and_logins_are_audited(h: Hospital) -> None:
     assert rows >= {("login", "user", user_id), ("login-failed", "user", user_id),
                     ("view-patient", "patient", str(h.patients["A1"])),
                     ("acknowledge", "alert", str(h.alert("A1")))}
+
+
+def test_every_page_and_api_answer_carries_the_browser_protections(h: Hospital) -> None:
+    nurse = h.signed_in("nurse.a")
+    for path in [*PAGES, "/api/v1/patients", "/login", "/docs", "/fhir/metadata"]:
+        headers = nurse.get(fill(path, h)).headers
+        assert "default-src 'self'" in headers["content-security-policy"], path
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        assert headers["x-frame-options"] == "DENY", path
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["referrer-policy"] == "no-referrer", path
+        assert headers["cache-control"] == "no-store", path
+    static = nurse.get("/static/app.css").headers
+    assert static["x-content-type-options"] == "nosniff" and "no-store" not in static.get(
+        "cache-control", "")
+    docs = nurse.get("/docs").text
+    assert "<script>" not in docs and "/static/swagger-init.js" in docs
+    assert nurse.get("/static/swagger-init.js").status_code == 200
+
+
+def test_over_https_the_cookie_is_host_prefixed_and_secure_even_behind_an_http_proxy(
+        h: Hospital, pg_migrated: str) -> None:
+    from monitor.config import Settings
+    from monitor.runtime import Runtime
+    from monitor.web.app import create_app
+    rt = Runtime(Settings(database_url=pg_migrated, broker_url="",
+                          public_url="https://sodium.example"))
+    try:
+        http = TestClient(create_app(rt), follow_redirects=False)  # TLS ends at the proxy
+        reply = login(http, "nurse.a", PASSWORD)
+        cookie = reply.headers["set-cookie"]
+        assert cookie.startswith("__Host-sm_session=") and "Secure" in cookie
+        assert "Path=/" in cookie and "Domain" not in cookie
+        token = cookie.split(";")[0].split("=", 1)[1]
+        https = TestClient(create_app(rt), base_url="https://testserver", follow_redirects=False)
+        assert https.get("/board", cookies={"__Host-sm_session": token}).status_code == 200
+        assert https.get("/board", cookies={"sm_session": token}).status_code == 303
+    finally:
+        rt.engine.dispose()
