@@ -80,25 +80,30 @@ def demo(
     scheduler = background(rt)
     scheduler.start()
     stop_console = threading.Event()
-    threading.Thread(target=_console, args=(rt, console, stop_console), name="console",
-                     daemon=True).start()
+    printer = threading.Thread(target=_console, args=(rt, console, stop_console),
+                               name="console", daemon=True)
+    printer.start()
     try:
         asyncio.run(_run(rt, host, port, settings.mllp_host, mllp_port, rate / max(speed, 0.01)))
     except KeyboardInterrupt:
         pass
     finally:
-        stop_console.set()
+        stop_console.set()  # the printer shows what was committed up to now, then ends
+        printer.join(timeout=5)
         scheduler.shutdown(wait=False)
         typer.echo("sodium-monitor demo stopped.")
 
 
 def _console(rt: Runtime, console: Console, stop: threading.Event) -> None:
-    while not stop.wait(1.0):
+    while True:
+        stopping = stop.wait(1.0)
         try:
             with rt.uow() as uow:
                 lines = console.lines(uow)
         except Exception as error:  # a busy embedded database: the next second will do
             logging.getLogger(__name__).debug("console: %s", error)
-            continue
+            lines = []
         for line in lines:
             typer.echo(line)
+        if stopping:
+            return
