@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -91,13 +92,13 @@ def test_redis_down_every_message_acked_and_stored_and_swept_once_back(
     broker = redis.Redis.from_url(own_redis.url)
     try:
         assert exchange(rt, messages("U", 10), connections=2) == ["AA"] * 10
-        asyncio.run(asyncio.sleep(0.1))  # the waker sends the wake-up
+        time.sleep(0.1)  # the waker sends the wake-up
         assert broker.llen("celery") >= 1 and dispatcher.attempts >= 1
 
         own_redis.stop()
         dispatcher.process()  # the first wake-up after the outage fails and opens it
         while not dispatcher.circuit_open:
-            asyncio.run(asyncio.sleep(0.05))
+            time.sleep(0.05)
         attempts = dispatcher.attempts
         during: list[bool] = []
         codes = exchange(rt, messages("D", 120), connections=8, during=during)
@@ -110,7 +111,7 @@ def test_redis_down_every_message_acked_and_stored_and_swept_once_back(
         dispatcher.break_s = 0.0
         dispatcher._open_until = 0.0  # the break is over: as after break_s
         assert sweep_inbox(rt) > 0
-        asyncio.run(asyncio.sleep(0.2))
+        time.sleep(0.2)
         assert redis.Redis.from_url(own_redis.url).llen("celery") >= 1  # the wake-up arrived
         drain_inbox(rt)  # what the woken worker runs
         assert all_processed(pg_engine, 130)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from monitor.cli import app
+from tests.integration.stack import CLI
 
 runner = CliRunner()
 
@@ -42,8 +46,12 @@ def test_feeds_add_refuses_what_it_cannot_apply(args: list[str], why: str) -> No
     assert runner.invoke(app, ["feeds", "list"]).output == ""
 
 
-def test_mllp_on_all_addresses_without_auth_refuses_to_start() -> None:
-    result = runner.invoke(app, ["mllp", "--host", "0.0.0.0", "--port", "0"])
-    assert result.exit_code == 2
-    assert "refusing to listen on 0.0.0.0 without feed authentication" in result.output
-    assert "--insecure" in result.output
+def test_mllp_on_all_addresses_without_auth_refuses_to_start(pg_migrated: str) -> None:
+    # A process of its own, as an operator starts it (the listener runs its own event loop).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SODIUM_")}
+    env |= {"SODIUM_DATABASE_URL": pg_migrated, "SODIUM_BROKER_URL": ""}
+    run = subprocess.run([CLI, "mllp", "--host", "0.0.0.0", "--port", "0"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "refusing to listen on 0.0.0.0 without feed authentication" in run.stderr
+    assert "--insecure" in run.stderr

@@ -6,6 +6,7 @@ import asyncio
 
 from monitor.listener.limits import ConnectionGate
 from monitor.listener.mllp import END, START, Limits, MllpServer
+from tests.conftest import run_async
 
 
 async def _echo(frame: bytes) -> bytes:
@@ -62,7 +63,7 @@ def test_a_peer_over_its_share_is_refused_and_its_open_connections_keep_working(
             assert mllp.open_connections == 0
             assert await _exchange(port, b"MSH|two") == START + b"ACK MSH|two" + END
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_trickled_bytes_do_not_extend_the_frame_timeout() -> None:
@@ -93,7 +94,7 @@ def test_trickled_bytes_do_not_extend_the_frame_timeout() -> None:
             assert mllp.open_connections == 0
             writer.close()
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_whole_frames_keep_a_connection_open_past_the_timeout() -> None:
@@ -108,4 +109,4 @@ def test_whole_frames_keep_a_connection_open_past_the_timeout() -> None:
                 assert await asyncio.wait_for(reader.readuntil(END), 10)
             writer.close()
 
-    asyncio.run(scenario())
+    run_async(scenario())
