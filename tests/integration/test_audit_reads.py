@@ -77,3 +77,29 @@ def test_audit_log_is_append_only_in_postgresql(h: Hospital, pg_engine: Engine) 
             c.commit()
     with pg_engine.connect() as c:
         assert c.scalar(text("SELECT count(*) FROM audit_log WHERE actor = 'nurse.a'")) >= 1
+
+
+def test_an_open_event_stream_ends_when_its_session_is_logged_out(
+        h: Hospital, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    from monitor.web import live
+
+    monkeypatch.setattr(live, "KEEPALIVE_S", 0.2)  # the session is re-checked this often
+    browser = h.signed_in("nurse.a")
+    other_tab = h.client()
+    other_tab.cookies.update(browser.cookies)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', other_tab.get("/board").text)
+    assert csrf is not None
+    seen: list[str] = []
+    with browser.stream("GET", "/events") as stream:
+        assert stream.status_code == 200
+        for line in stream.iter_lines():
+            seen.append(line)
+            if line.startswith(": connected"):
+                assert other_tab.post("/logout", data={"csrf": csrf.group(1)}
+                                      ).status_code == 303
+            if len(seen) > 200:
+                break
+    assert "event: signed-out" in seen, seen[-5:]  # the stream ended itself
+    assert browser.get("/events").status_code == 401  # its cookie no longer opens one
