@@ -60,8 +60,11 @@ def patients(rt: RuntimeDep, c: CallerDep, ward: str | None = None) -> list[dict
     if ward:
         q = q.where(Ward.code == ward)
     with rt.uow() as uow:
-        return [_patient_json(p, w) for p, w in uow.session.execute(
+        found = [_patient_json(p, w) for p, w in uow.session.execute(
             scoped_patients(q, c.who).order_by(Patient.identifier))]
+        audit(uow, c.who.username, "list-patients", _now(), "ward", ward, shown=len(found))
+        uow.commit()
+        return found
 
 
 def _visible(rt: RuntimeDep, c: Caller, patient_id: int, what: str) -> Patient:
@@ -111,8 +114,12 @@ def alerts(rt: RuntimeDep, c: CallerDep, state: str = "active",
     if patient_id is not None:
         q = q.where(Alert.patient_id == patient_id)
     with rt.uow() as uow:
-        return [alert_json(a, p) for a, p in uow.session.execute(
+        found = [alert_json(a, p) for a, p in uow.session.execute(
             scoped_patients(q, c.who).order_by(Alert.created_at.desc()).limit(1000))]
+        audit(uow, c.who.username, "list-alerts", _now(), "patient", patient_id,
+              state=state, shown=len(found))
+        uow.commit()
+        return found
 
 
 class Note(BaseModel):
@@ -298,7 +305,10 @@ def feeds(rt: RuntimeDep, c: CallerDep) -> list[dict[str, Any]]:
 def rejects(rt: RuntimeDep, c: CallerDep, limit: Limit = 100) -> list[dict[str, Any]]:
     require(c.who, "admin")
     with rt.uow() as uow:
-        return list(list_rejects(uow, min(limit, 1000)))
+        found = list(list_rejects(uow, min(limit, 1000)))  # rejects hold what feeds sent
+        audit(uow, c.who.username, "list-rejects", _now(), shown=len(found))
+        uow.commit()
+        return found
 
 
 @router.post("/rejects/{reject_id}/retry")
@@ -319,4 +329,7 @@ def audit_log(rt: RuntimeDep, c: CallerDep, limit: Limit = 200,
               actor: str | None = None) -> list[dict[str, Any]]:
     require(c.who, "admin")
     with rt.uow() as uow:
-        return list(entries(uow, min(limit, 5000), actor))
+        found = list(entries(uow, min(limit, 5000), actor))
+        audit(uow, c.who.username, "read-audit", _now(), "user", actor, shown=len(found))
+        uow.commit()
+        return found

@@ -3,12 +3,15 @@ live events, health and readiness. Every asset is served by the app itself."""
 
 from __future__ import annotations
 
+import logging
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -23,12 +26,14 @@ from swagger_ui_bundle import swagger_ui_path
 from monitor.logs import request_id
 from monitor.runtime import Runtime
 from monitor.runtime.readiness import broker_status, database_status
+from monitor.services.access.audit import record_denial
 from monitor.services.access.scope import Forbidden, require
 from monitor.web import api, fhir, ingest, live, pages
 from monitor.web.body import RefuseNul
 from monitor.web.metrics import StoreCollector
 from monitor.web.security import CallerDep, NotSignedIn, hardening_headers
 
+log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 DOCS_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>sodium-monitor API</title>
@@ -58,6 +63,7 @@ def create_app(rt: Runtime) -> FastAPI:
 
     @app.exception_handler(NotSignedIn)
     def not_signed_in(request: Request, _: NotSignedIn) -> Response:
+        request.state.denied = "not signed in"  # a page answers with the login redirect
         if request.url.path.startswith(("/api/", "/events", "/metrics")):
             return JSONResponse({"detail": "sign in or send a bearer token"}, status_code=401,
                                 headers={"WWW-Authenticate": "Bearer"})
@@ -66,6 +72,24 @@ def create_app(rt: Runtime) -> FastAPI:
     @app.exception_handler(Forbidden)
     def forbidden(request: Request, error: Forbidden) -> Response:
         return JSONResponse({"detail": str(error)}, status_code=403)
+
+    @app.middleware("http")
+    async def audit_denials(request: Request, call_next: Any) -> Response:
+        """Every access denial is audited: 401 and 403 answers, and a page's redirect to
+        the login (sign-in failures at /login are audited by the sign-in itself)."""
+        reply: Response = await call_next(request)
+        denied = getattr(request.state, "denied", None) or (
+            "refused" if reply.status_code in (401, 403) else None)
+        if denied and request.url.path != "/login":
+            actor = getattr(request.state, "actor", None) or "anonymous"
+            address = request.client.host if request.client else None
+            try:
+                await run_in_threadpool(lambda: record_denial(
+                    rt.uow(), actor, request.method, request.url.path, reply.status_code,
+                    address, datetime.now(UTC)))
+            except Exception:  # the refusal stands; only its audit row is missing
+                log.exception("access denial not audited")
+        return reply
 
     @app.middleware("http")
     async def harden(request: Request, call_next: Any) -> Response:

@@ -10,18 +10,28 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
 from monitor.runtime import Runtime
 from monitor.services.access.scope import Principal, visible_alert
 from monitor.services.dashboards.hub import CHANNEL, LocalHub
 from monitor.web.deps import RuntimeDep
-from monitor.web.security import CallerDep
+from monitor.web.security import CallerDep, NotSignedIn, caller
 from monitor.web.templating import RULE_NAMES
 
 router = APIRouter(include_in_schema=False)
-KEEPALIVE_S = 15.0
+# A keep-alive comment this often; at each, and before each event, the stream checks that
+# its session (or token) still holds: a stream ends within this long of logout or expiry.
+KEEPALIVE_S = 5.0
+
+
+def _still_allowed(request: Request, rt: Runtime) -> bool:
+    try:
+        caller(request, rt)
+    except (NotSignedIn, HTTPException):
+        return False
+    return True
 
 
 async def _messages(rt: Runtime) -> AsyncIterator[str | None]:
@@ -73,6 +83,9 @@ async def events(request: Request, rt: RuntimeDep, c: CallerDep) -> StreamingRes
         yield f": connected {datetime.now(UTC).isoformat()}\n\n"
         async for text in _messages(rt):
             if await request.is_disconnected():
+                break
+            if not await asyncio.to_thread(_still_allowed, request, rt):
+                yield "event: signed-out\ndata: {}\n\n"  # logged out or expired
                 break
             if text is None:
                 yield ": keep-alive\n\n"

@@ -96,6 +96,8 @@ def board_page(request: Request, rt: RuntimeDep, c: CallerDep, flash: str = "") 
     now = datetime.now(UTC)
     with rt.uow() as uow:
         rows = board(uow, c.who, now)
+        audit(uow, c.who.username, "view-board", now, shown=len(rows))
+        uow.commit()
     return _page(request, rt, c.who, c.csrf, "board.html", rows=rows, nav="board",
                  flash=flash)
 
@@ -111,8 +113,10 @@ def census_page(request: Request, rt: RuntimeDep, c: CallerDep, code: str, q: st
     now = datetime.now(UTC)
     with rt.uow() as uow:
         found = census(uow, c.who, code, rt.pipeline.policy, now)
-    if found is None:
-        raise HTTPException(404, "no such ward")
+        if found is None:
+            raise HTTPException(404, "no such ward")
+        audit(uow, c.who.username, "view-census", now, "ward", code, search=q)
+        uow.commit()
     rows = found.rows
     if q:
         rows = [r for r in rows if q.lower() in f"{r.patient.bed} {r.patient.identifier}".lower()]
@@ -240,6 +244,7 @@ def admin_page(request: Request, rt: RuntimeDep, c: CallerDep, flash: str = "") 
                   now - f.last_message_at <= timedelta(seconds=f.silent_after_s)}
                  for f in s.scalars(select(Feed).order_by(Feed.name))]
         rejects = list(list_rejects(uow, 100))
+        audit(uow, c.who.username, "view-admin", now)
         wards = list(s.scalars(select(Ward).order_by(Ward.code)))
         users = list(s.scalars(select(User).order_by(User.username)))
         shifts = [{"ward": w, "user": u, "starts_at": sh.starts_at, "ends_at": sh.ends_at}
@@ -248,6 +253,7 @@ def admin_page(request: Request, rt: RuntimeDep, c: CallerDep, flash: str = "") 
                       .join(Ward, Ward.id == OnCallShift.ward_id)
                       .join(User, User.id == OnCallShift.user_id)
                       .where(OnCallShift.ends_at > now).order_by(OnCallShift.starts_at))]
+        uow.commit()  # the audit row of this view
     return _page(request, rt, c.who, c.csrf, "admin.html", feeds=feeds, rejects=rejects,
                  ward_rows=wards, users=users, shifts=shifts, flash=flash, nav="admin",
                  default_policy=rt.settings.policy)

@@ -61,6 +61,7 @@ def caller(request: Request, rt: RuntimeDep) -> Caller:
         if who is None:
             raise HTTPException(401, "unknown or revoked token",
                                 headers={"WWW-Authenticate": "Bearer"})
+        request.state.actor = who.username
         if who.role == "feed":
             raise HTTPException(403, "feed tokens may only send results")
         return Caller(who, None)
@@ -70,6 +71,7 @@ def caller(request: Request, rt: RuntimeDep) -> Caller:
             found = session_user(uow, token, now)
             if found is not None:
                 user, csrf = found
+                request.state.actor = user.username
                 return Caller(principal(uow, user, now), csrf)
     raise NotSignedIn()
 

@@ -28,3 +28,14 @@ def entries(uow: UnitOfWork, limit: int = 200, actor: str | None = None
     for e in uow.session.scalars(q):
         yield {"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
                "target_type": e.target_type, "target_id": e.target_id, "details": e.details}
+
+
+def record_denial(uow: UnitOfWork, actor: str, method: str, path: str, status: int,
+                  address: str | None, now: datetime) -> None:
+    """An access refused (401, 403, or a page that sent its visitor to sign in): who, from
+    where, what they asked for. The query string is left out: it may carry a search term
+    or a token."""
+    with uow:
+        audit(uow, actor, "access-denied", now, "path", path[:200], method=method,
+              status=status, address=address)
+        uow.commit()

@@ -14,6 +14,8 @@
     } catch (e) { /* no audio: the visual cue remains */ }
   }
   var source = new EventSource("/events");
+  // The session ended (logout elsewhere, expiry): stop, do not reconnect.
+  source.addEventListener("signed-out", function () { source.close(); });
   source.addEventListener("alert", function (event) {
     var data = JSON.parse(event.data);
     if (live) live.textContent = data.text;
