@@ -35,10 +35,12 @@ def _still_allowed(request: Request, rt: Runtime) -> bool:
 
 
 async def _messages(rt: Runtime) -> AsyncIterator[str | None]:
-    """Payloads as they come; None now and then to keep the connection alive."""
+    """Payloads as they come; None now and then to keep the connection alive. The first
+    item, "", says the subscription is in place: nothing published after it is missed."""
     hub = rt.hub
     if isinstance(hub, LocalHub):
         queue = hub.subscribe()
+        yield ""
         try:
             while True:
                 try:
@@ -53,6 +55,7 @@ async def _messages(rt: Runtime) -> AsyncIterator[str | None]:
         client = aioredis.Redis.from_url(rt.settings.broker_url)
         pubsub = client.pubsub()
         await pubsub.subscribe(CHANNEL)
+        yield ""
         try:
             while True:
                 message = await pubsub.get_message(ignore_subscribe_messages=True,
@@ -80,8 +83,10 @@ def _visible(rt: Runtime, who: Principal, payload: dict[str, Any]) -> list[dict[
 @router.get("/events")
 async def events(request: Request, rt: RuntimeDep, c: CallerDep) -> StreamingResponse:
     async def stream() -> AsyncIterator[str]:
+        source = _messages(rt)
+        await anext(source)  # subscribed before the page is told it is live
         yield f": connected {datetime.now(UTC).isoformat()}\n\n"
-        async for text in _messages(rt):
+        async for text in source:
             if await request.is_disconnected():
                 break
             if not await asyncio.to_thread(_still_allowed, request, rt):
