@@ -84,8 +84,8 @@ def _visible(rt: Runtime, who: Principal, payload: dict[str, Any]) -> list[dict[
 async def events(request: Request, rt: RuntimeDep, c: CallerDep) -> StreamingResponse:
     async def stream() -> AsyncIterator[str]:
         source = _messages(rt)
-        await anext(source)  # subscribed before the page is told it is live
-        yield f": connected {datetime.now(UTC).isoformat()}\n\n"
+        await anext(source)  # subscribed: only now is the page told it is live
+        yield f": connected {datetime.now(UTC).isoformat()}\n\nevent: ready\ndata: {{}}\n\n"
         async for text in source:
             if await request.is_disconnected():
                 break

@@ -13,6 +13,7 @@
       osc.start(); osc.stop(ctx.currentTime + 0.25);
     } catch (e) { /* no audio: the visual cue remains */ }
   }
+  if (status) status.textContent = "Live updates connecting…";
   var source = new EventSource("/events");
   // The session ended (logout elsewhere, expiry): stop, do not reconnect.
   source.addEventListener("signed-out", function () { source.close(); });
@@ -39,5 +40,9 @@
       });
   });
   source.onerror = function () { if (status) status.textContent = "Live updates reconnecting…"; };
-  source.onopen = function () { if (status) status.textContent = "Live updates on."; };
+  // "ready" comes once the server has subscribed: from then on no alert can be missed
+  // (the connection opening is not enough: it precedes the subscription).
+  source.addEventListener("ready", function () {
+    if (status) status.textContent = "Live updates on.";
+  });
 })();
