@@ -8,6 +8,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from monitor.config import Settings
+from monitor.runtime import Runtime
 from monitor.storage.base import Base
 from monitor.storage.db import make_engine
 from monitor.storage.migrate import upgrade
@@ -63,6 +65,15 @@ def pg_engine(pg_migrated: str) -> Iterator[Engine]:
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def rt(pg_engine: Engine, pg_migrated: str) -> Iterator[Runtime]:
+    """The embedded runtime (tasks in-process) on the emptied PostgreSQL test database;
+    a module that needs another dispatcher defines its own `rt`."""
+    runtime = Runtime(Settings(database_url=pg_migrated, broker_url=""))
+    yield runtime
+    runtime.engine.dispose()
 
 
 @pytest.fixture

@@ -3,14 +3,11 @@ raise the risk tier, and merges that join two identifiers' results and alerts.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from monitor.config import Settings
 from monitor.runtime import Runtime
 from monitor.runtime.drain import run_inbox
 from monitor.services.intake.hl7 import receive_hl7
@@ -31,13 +28,6 @@ def adt(event: str, patient: str, control: str, *, ward: str = "", bed: str = "0
     if ward:
         lines.append(f"PV1|1|I|{ward}^0412^{bed}^CITYGEN")
     return "\r".join([*lines, *segments])
-
-
-@pytest.fixture
-def rt(pg_engine: Engine, pg_migrated: str) -> Iterator[Runtime]:
-    runtime = Runtime(Settings(database_url=pg_migrated, broker_url=""))
-    yield runtime
-    runtime.engine.dispose()
 
 
 def deliver(rt: Runtime, message: str) -> None:

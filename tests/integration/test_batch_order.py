@@ -6,7 +6,7 @@ same lifecycle. On real PostgreSQL."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +17,6 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 import monitor.runtime.drain as drain
-from monitor.config import Settings
 from monitor.runtime import Runtime
 from monitor.runtime.drain import drain_inbox
 from monitor.services.evaluation.claims import BATCH_SIZE
@@ -90,13 +89,6 @@ def processed(rt: Runtime, engine: Engine, messages: list[str], batch_size: int
     assert inbox_states(engine) == {"done": len(messages)}
     assert drained.batches == (len(messages) if batch_size == 1 else 1)
     return history(engine)
-
-
-@pytest.fixture
-def rt(pg_engine: Engine, pg_migrated: str) -> Iterator[Runtime]:
-    runtime = Runtime(Settings(database_url=pg_migrated, broker_url=""))
-    yield runtime
-    runtime.engine.dispose()
 
 
 steps = st.lists(st.tuples(st.integers(0, len(PATIENTS) - 1),

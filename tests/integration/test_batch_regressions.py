@@ -4,7 +4,6 @@ followed by a correction of a merged result within a batch."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +11,6 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 import monitor.runtime.drain as drain
-from monitor.config import Settings
 from monitor.runtime import Runtime
 from monitor.runtime.drain import drain_inbox
 from monitor.services.alerting.actions import acknowledge
@@ -24,13 +22,6 @@ from tests.integration.test_adt_live import adt
 
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 START = NOW - timedelta(hours=10)
-
-
-@pytest.fixture
-def rt(pg_engine: Engine, pg_migrated: str) -> Iterator[Runtime]:
-    runtime = Runtime(Settings(database_url=pg_migrated, broker_url=""))
-    yield runtime
-    runtime.engine.dispose()
 
 
 def history(engine: Engine) -> list[tuple[str, str, str, float, list[str]]]:

@@ -4,14 +4,11 @@ cost of a result does not grow with the stay. On real PostgreSQL; nothing is tim
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from monitor.config import Settings
 from monitor.runtime import Runtime
 from monitor.runtime.drain import drain_inbox
 from monitor.storage.repos.ledgers import Scope, load
@@ -34,13 +31,6 @@ def sodium(n: int) -> float:
 def message(n: int) -> str:
     return oru(PATIENT, f"LS-{n:03d}", START + timedelta(hours=n), sodium(n),
                control_id=f"LS-{n:03d}")
-
-
-@pytest.fixture
-def rt(pg_engine: Engine, pg_migrated: str) -> Iterator[Runtime]:
-    runtime = Runtime(Settings(database_url=pg_migrated, broker_url=""))
-    yield runtime
-    runtime.engine.dispose()
 
 
 def test_an_alert_open_over_300_results_keeps_bounded_evidence(rt: Runtime,

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from monitor.config import Settings
 from monitor.runtime import Runtime
 from monitor.web.body import HEAD_KEPT
 from tests.hl7_builders import oru
@@ -23,13 +22,6 @@ from tests.integration.test_intake_limits import reject_rows
 
 START = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
 FHIR = {"Content-Type": "application/fhir+json"}
-
-
-@pytest.fixture
-def rt(pg_engine: Engine, pg_migrated: str) -> Iterator[Runtime]:
-    runtime = Runtime(Settings(database_url=pg_migrated, broker_url=""))
-    yield runtime
-    runtime.engine.dispose()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ then failed in the worker; the patient's next good result is processed and alert
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from monitor.config import Settings
 from monitor.runtime import Runtime
 from monitor.runtime.drain import run_inbox
 from monitor.services.intake.hl7 import receive_hl7
@@ -26,13 +25,6 @@ from tests.integration.stack import ack_code, wait_for
 START = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
 MRN = "LIM001"
 C24 = "OVERCORRECTION_24H"
-
-
-@pytest.fixture
-def rt(pg_engine: Engine, pg_migrated: str) -> Iterator[Runtime]:
-    runtime = Runtime(Settings(database_url=pg_migrated, broker_url=""))
-    yield runtime
-    runtime.engine.dispose()
 
 
 def bad(order: str, **more: Any) -> str:

@@ -4,14 +4,11 @@ and their ERR segments, and the reject row kept for each refusal."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from monitor.config import Settings
 from monitor.listener.service import build_server
 from monitor.runtime import Runtime
 from monitor.storage.tables import InboxItem
@@ -21,13 +18,6 @@ from tests.integration.helpers import count, reject_reasons
 from tests.integration.stack import MLLP_END, MLLP_START
 
 START = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
-
-
-@pytest.fixture
-def rt(pg_engine: Engine, pg_migrated: str) -> Iterator[Runtime]:
-    runtime = Runtime(Settings(database_url=pg_migrated, broker_url=""))
-    yield runtime
-    runtime.engine.dispose()
 
 
 def talk(rt: Runtime, frames: list[tuple[bytes, int]]) -> list[list[str]]:

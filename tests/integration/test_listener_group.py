@@ -5,10 +5,8 @@ refused on content keeps its reject row, and a failed commit answers AR to every
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import Engine, text
 
 from monitor.config import Settings
@@ -21,13 +19,6 @@ from tests.integration.helpers import alerts, all_processed
 from tests.integration.stack import MLLP_END, MLLP_START, ack_code, free_port, wait_for
 
 START = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
-
-
-@pytest.fixture
-def rt(pg_engine: Engine, pg_migrated: str) -> Iterator[Runtime]:
-    runtime = Runtime(Settings(database_url=pg_migrated, broker_url=""))
-    yield runtime
-    runtime.engine.dispose()
 
 
 async def send(port: int, message: str) -> str:

@@ -5,14 +5,12 @@ active alert per patient, rule and event."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 
-from monitor.config import Settings
 from monitor.runtime import Runtime
 from monitor.runtime.drain import drain_inbox
 from monitor.services.intake.payload import receive_text
@@ -22,13 +20,6 @@ T0 = datetime.now(UTC).replace(microsecond=0, second=0) - timedelta(hours=45)
 HEADER = "patient_id,collected_at,sodium,result_id\n"
 # 116 -> 125 in 18 h (+9), re-lowered to 119 at 26 h, then 128 at 44 h (+9 from 119).
 V2_06 = [(0, 116), (18, 125), (26, 119), (44, 128)]
-
-
-@pytest.fixture
-def rt(pg_engine: Engine, pg_migrated: str) -> Iterator[Runtime]:
-    runtime = Runtime(Settings(database_url=pg_migrated, broker_url=""))
-    yield runtime
-    runtime.engine.dispose()
 
 
 def send(rt: Runtime, hours: float, value: float) -> None:

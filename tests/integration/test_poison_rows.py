@@ -7,7 +7,7 @@ as an older version did."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 import monitor.runtime.drain as drain
 import monitor.services.evaluation.processing as processing
-from monitor.config import Settings
 from monitor.ingest import parse_hl7_message
 from monitor.ingest.events import Item, Reject
 from monitor.runtime import Runtime
@@ -64,13 +63,6 @@ REFUSED = {
     "PID-3 of 150": "patient id is 150 characters",
     "PV1-3.1 ward of 70": "ward is 70 characters",
 }
-
-
-@pytest.fixture
-def rt(pg_engine: Engine, pg_migrated: str) -> Iterator[Runtime]:
-    runtime = Runtime(Settings(database_url=pg_migrated, broker_url=""))
-    yield runtime
-    runtime.engine.dispose()
 
 
 @pytest.fixture

@@ -6,16 +6,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from monitor.config import Settings
 from monitor.runtime import Runtime
 from monitor.runtime.drain import run_inbox
 from monitor.services.intake.hl7 import receive_hl7
@@ -40,13 +37,6 @@ def mixed_message(patient: str, control_id: str) -> str:
         f"OBR|2|ORDX-2|X-2|80048^Basic metabolic panel^C4|||{t}|||||||||||||||{t}|||F",
         f"OBX|1|NM|2951-2^Sodium^LN||288|mg/dL|||||F|||{t}",
     ])
-
-
-@pytest.fixture
-def rt(pg_engine: Engine, pg_migrated: str) -> Iterator[Runtime]:
-    runtime = Runtime(Settings(database_url=pg_migrated, broker_url=""))
-    yield runtime
-    runtime.engine.dispose()
 
 
 def cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:

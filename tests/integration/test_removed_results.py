@@ -5,14 +5,12 @@ payload is processed after a later one (it committed late)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from monitor.config import Settings
 from monitor.ingest import parse_hl7_message
 from monitor.runtime import Runtime
 from monitor.runtime.drain import run_inbox
@@ -26,13 +24,6 @@ from tests.integration.test_rejects import cli
 
 START = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
 MRN = "RMV001"
-
-
-@pytest.fixture
-def rt(pg_engine: Engine, pg_migrated: str) -> Iterator[Runtime]:
-    runtime = Runtime(Settings(database_url=pg_migrated, broker_url=""))
-    yield runtime
-    runtime.engine.dispose()
 
 
 def sent(rt: Runtime, message: str) -> int:

@@ -6,7 +6,6 @@ another result; a different value under the same identity is refused with a reje
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from monitor.config import Settings
 from monitor.runtime import Runtime
 from monitor.storage.tables import RejectRow, Result
 from tests.integration.helpers import alerts, all_processed, feed_client
@@ -23,13 +21,6 @@ from tests.integration.stack import CLI, wait_for
 from tests.integration.test_rejects import cli
 
 START = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
-
-
-@pytest.fixture
-def rt(pg_engine: Engine, pg_migrated: str) -> Iterator[Runtime]:
-    runtime = Runtime(Settings(database_url=pg_migrated, broker_url=""))
-    yield runtime
-    runtime.engine.dispose()
 
 
 def row(patient: str, hours: float, sodium: float, **more: Any) -> dict[str, Any]:

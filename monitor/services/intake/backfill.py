@@ -16,7 +16,7 @@ from monitor.storage.tables import Alert, InboxItem, RejectRow, Result
 from monitor.storage.uow import UnitOfWork
 
 CHUNK = 500
-_IN_CHUNK = 1000  # ids per IN list: well under every driver's parameter limit
+IN_CHUNK = 1000  # ids per IN list: well under every driver's parameter limit
 
 
 def chunks(fmt: str, text: str) -> Iterator[tuple[str, str]]:
@@ -59,8 +59,8 @@ def import_outcome(uow: UnitOfWork, inbox_ids: Sequence[int], refused: int = 0
     they reached the inbox (their reject rows carry no inbox row)."""
     s = uow.session
     results = rejects = alerts = pending = failed = 0
-    for i in range(0, len(inbox_ids), _IN_CHUNK):
-        ids = list(inbox_ids[i:i + _IN_CHUNK])
+    for i in range(0, len(inbox_ids), IN_CHUNK):
+        ids = list(inbox_ids[i:i + IN_CHUNK])
         results += s.scalar(select(func.count()).select_from(Result)
                             .where(Result.inbox_id.in_(ids))) or 0
         rejects += s.scalar(select(func.count()).select_from(RejectRow)
@@ -77,5 +77,5 @@ def import_outcome(uow: UnitOfWork, inbox_ids: Sequence[int], refused: int = 0
 
 def still_pending(uow: UnitOfWork, inbox_ids: Sequence[int]) -> int:
     return sum(uow.session.scalar(select(func.count()).select_from(InboxItem).where(
-        InboxItem.id.in_(list(inbox_ids[i:i + _IN_CHUNK])), InboxItem.state == "pending"))
-        or 0 for i in range(0, len(inbox_ids), _IN_CHUNK))
+        InboxItem.id.in_(list(inbox_ids[i:i + IN_CHUNK])), InboxItem.state == "pending"))
+        or 0 for i in range(0, len(inbox_ids), IN_CHUNK))

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from monitor.ingest.events import Reject
+from monitor.services.intake.backfill import IN_CHUNK
 from monitor.services.intake.feeds import refused_for_authority
 from monitor.services.intake.hl7 import receive_hl7
 from monitor.services.intake.inbox import receive, reject_payload, screen
@@ -30,9 +31,9 @@ def list_rejects(uow: UnitOfWork, limit: int = 100) -> Iterator[dict[str, Any]]:
 
 def rejects_of(uow: UnitOfWork, inbox_ids: list[int]) -> Iterator[RejectRow]:
     """The rejects found in these inbox rows, in arrival and file order."""
-    for i in range(0, len(inbox_ids), 1000):
+    for i in range(0, len(inbox_ids), IN_CHUNK):
         yield from uow.session.scalars(select(RejectRow).where(
-            RejectRow.inbox_id.in_(inbox_ids[i:i + 1000])).order_by(RejectRow.id))
+            RejectRow.inbox_id.in_(inbox_ids[i:i + IN_CHUNK])).order_by(RejectRow.id))
 
 
 @dataclass(frozen=True)

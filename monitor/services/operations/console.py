@@ -11,6 +11,8 @@ from datetime import datetime, tzinfo
 
 from sqlalchemy import func, select
 
+from monitor.engine.wording import number
+from monitor.services.alerting.watch import OVERDUE
 from monitor.storage.tables import Alert, AlertEvent, Patient, RejectRow
 from monitor.storage.uow import UnitOfWork
 
@@ -45,10 +47,11 @@ class Console:
             if event.action not in SHOWN:
                 continue
             who = "" if event.actor in ("system", "scheduler") else f" by {event.actor}"
-            value = "" if alert.rule == "MEASUREMENT_OVERDUE" else \
-                f"  Na {alert.value_mmol_l:g}" + (
-                    f" ({alert.rise_mmol_l:+g} in {alert.window_hours:g} h)"
-                    if alert.rise_mmol_l and alert.window_hours else "")
+            rise = alert.rise_mmol_l
+            value = "" if alert.rule == OVERDUE else \
+                f"  Na {number(alert.value_mmol_l)}" + (
+                    f" ({'+' if rise > 0 else ''}{number(rise)} in "
+                    f"{number(alert.window_hours)} h)" if rise and alert.window_hours else "")
             out.append((event.at, f"ALERT {event.action}{who}  {alert.severity} {alert.rule}"
                                   f"  patient {patient.identifier}{value}"))
         rejects = s.scalars(select(RejectRow).where(RejectRow.id > self.last_reject)
