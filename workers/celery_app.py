@@ -12,6 +12,7 @@ from celery.signals import setup_logging
 
 from monitor.config import get_settings
 from monitor.logs import configure
+from monitor.runtime.dispatchers import DELIVER_TASK, DELIVERIES_QUEUE
 
 
 def make_celery(broker_url: str | None = None) -> Celery:
@@ -41,6 +42,9 @@ def make_celery(broker_url: str | None = None) -> Celery:
         # Redis redelivers unacknowledged messages after this; never use ETA/countdown
         # (escalation timers are database rows driven by the scheduler).
         broker_transport_options={"visibility_timeout": 300},
+        # Notifications on a queue of their own (docs/scaling.md): a hanging channel ties up
+        # only the workers that consume it.
+        task_routes={DELIVER_TASK: {"queue": DELIVERIES_QUEUE}},
         worker_hijack_root_logger=False,
         timezone="UTC",
     )

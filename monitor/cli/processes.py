@@ -54,17 +54,35 @@ def mllp(host: str = typer.Option(None, help="[default: SODIUM_MLLP_HOST, 127.0.
         raise typer.Exit(2) from None
 
 
-def worker(concurrency: int = typer.Option(2, help="worker processes"),
+def worker(concurrency: int = typer.Option(2, help="worker processes (threads with "
+                                             "--pool threads)"),
+           queues: str = typer.Option(
+               "", help="comma-separated queues to consume: 'celery' (results) and/or "
+               "'deliveries' (notifications) [default: both]. Give each its own workers in "
+               "production, so a hanging notification channel never delays a result"),
+           pool: str = typer.Option("prefork", help="prefork (processes) or threads "
+                                    "(enough for the deliveries queue: it waits on I/O)"),
            loglevel: str = typer.Option("INFO")) -> None:
     """A Celery worker on SODIUM_BROKER_URL (runs `celery -A workers.celery_app worker`)."""
+    from monitor.runtime.dispatchers import QUEUES
+
     settings = settings_or_exit()
     if settings.embedded:
         typer.echo("sodium-monitor worker: SODIUM_BROKER_URL is empty (embedded mode runs "
                    "tasks in-process; set redis://... to use workers)", err=True)
         raise typer.Exit(2)
+    chosen = [q.strip() for q in queues.split(",") if q.strip()] or list(QUEUES)
+    unknown = sorted(set(chosen) - set(QUEUES))
+    if unknown or pool not in ("prefork", "threads"):
+        typer.echo(f"sodium-monitor worker: unknown queue {', '.join(unknown)} (known: "
+                   f"{', '.join(QUEUES)})" if unknown else
+                   f"sodium-monitor worker: unknown pool {pool!r} (prefork or threads)",
+                   err=True)
+        raise typer.Exit(2)
     celery = shutil.which("celery", path=os.path.dirname(sys.executable)) or "celery"
     os.execv(celery, [celery, "-A", "workers.celery_app", "worker", "--concurrency",
-                      str(concurrency), "--loglevel", loglevel])
+                      str(concurrency), "--queues", ",".join(chosen), "--pool", pool,
+                      "--loglevel", loglevel])
 
 
 def scheduler() -> None:

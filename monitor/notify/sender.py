@@ -14,7 +14,7 @@ from contextlib import suppress
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from monitor.config import Settings
 from monitor.notify import content
@@ -23,7 +23,13 @@ from monitor.storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)  # a sender that died mid-send frees its claim after this
+# A delivery handed to the deliveries queue is not handed over again for this long: a
+# black-holed channel that backs the queue up must not make the scheduler multiply tasks.
+# Past it (the task was lost with the broker) it is due again.
+QUEUED_LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
+# Not yet sent and not given up: waiting for its time, handed to a queue, or being sent.
+UNSENT = ("pending", "queued", "sending")
 
 
 def backoff(attempts: int) -> timedelta:
@@ -36,17 +42,34 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def due(uow: UnitOfWork, now: datetime, limit: int = 200) -> list[int]:
+    """Deliveries whose time has come: new, a retry past its back-off, a send or a queued
+    task whose lease ran out."""
     return list(uow.session.scalars(
-        select(Delivery.id).where(Delivery.state.in_(("pending", "sending")),
-                                  Delivery.next_attempt_at <= now)
+        select(Delivery.id).where(Delivery.state.in_(UNSENT), Delivery.next_attempt_at <= now)
         .order_by(Delivery.id).limit(limit)))
 
 
+def mark_queued(uow: UnitOfWork, delivery_ids: list[int], now: datetime) -> list[int]:
+    """Lease these due deliveries to the queue (the caller enqueues them after commit);
+    returns those it leased, so two schedulers never hand over the same one."""
+    if not delivery_ids:
+        return []
+    leased = uow.session.scalars(
+        update(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.state.in_(UNSENT),
+                               Delivery.next_attempt_at <= now)
+        .values(state="queued", next_attempt_at=now + QUEUED_LEASE)
+        .returning(Delivery.id))
+    return sorted(leased)
+
+
 def claim(uow: UnitOfWork, delivery_id: int, now: datetime) -> bool:
+    """Take one delivery for sending: a queued one at once (its task has arrived), any
+    other once it is due."""
     result = uow.session.execute(
         update(Delivery).where(Delivery.id == delivery_id,
-                               Delivery.state.in_(("pending", "sending")),
-                               Delivery.next_attempt_at <= now)
+                               or_(Delivery.state == "queued",
+                                   and_(Delivery.state.in_(UNSENT),
+                                        Delivery.next_attempt_at <= now)))
         .values(state="sending", attempts=Delivery.attempts + 1,
                 next_attempt_at=now + LEASE))
     uow.commit()

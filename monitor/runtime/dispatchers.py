@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 PROCESS_TASK = "sodium.process_inbox"
 DELIVER_TASK = "sodium.deliver"
+# Two queues, so that a notification channel that hangs (each attempt up to its timeout)
+# occupies only the workers of the deliveries queue, never those that process results.
+INBOX_QUEUE = "celery"  # Celery's default queue name
+DELIVERIES_QUEUE = "deliveries"
+QUEUES = (INBOX_QUEUE, DELIVERIES_QUEUE)
 # Wake-ups asked for within this long share one task.
 COALESCE_S = 0.005
 # After a failed send, no send is tried for this long: the rows wait for the sweeper.
@@ -102,7 +107,7 @@ class CeleryDispatcher:
             self._wake.notify()
 
     def deliver(self, delivery_id: int) -> None:
-        self._send(DELIVER_TASK, [delivery_id])
+        self._send(DELIVER_TASK, [delivery_id], DELIVERIES_QUEUE)
 
     def _waker(self) -> None:
         while True:
@@ -112,20 +117,20 @@ class CeleryDispatcher:
             time.sleep(COALESCE_S)  # let the commits of the same moment join this task
             with self._wake:
                 self._asked = False
-            self._send(PROCESS_TASK, [])
+            self._send(PROCESS_TASK, [], INBOX_QUEUE)
 
     @property
     def circuit_open(self) -> bool:
         return time.monotonic() < self._open_until
 
-    def _send(self, task: str, args: list[int]) -> None:
+    def _send(self, task: str, args: list[int], queue: str) -> None:
         if self.circuit_open:
             self.skipped += 1
             return
         try:
             with self._lock:
                 self.attempts += 1
-                self._app.send_task(task, args=args, retry=False)
+                self._app.send_task(task, args=args, queue=queue, retry=False)
         except Exception as error:  # broker down: the scheduler's sweeps pick it up
             self._open_until = time.monotonic() + self.break_s
             log.warning("could not enqueue %s %s (%s); the sweeper will; no enqueue for "

@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from monitor.notify.sender import due
+from monitor.notify.sender import due, mark_queued
 from monitor.runtime import Runtime
-from monitor.runtime.drain import run_delivery
 from monitor.services.alerting.escalate import escalate_due, expire_shelves
 from monitor.services.alerting.watch import check_feeds, check_overdue
 from monitor.services.evaluation.claims import pending_count
@@ -56,20 +55,22 @@ def planner_statistics(rt: Runtime) -> list[str]:
 
 def alerting(rt: Runtime, now: datetime | None = None) -> None:
     """Escalations and repeats, shelf expiry, overdue measurements, silent feeds; then the
-    notifications they wrote and the outbox retries that are due."""
+    notifications they wrote and the outbox retries that are due are queued for sending."""
     now = now or datetime.now(UTC)
     escalate_due(rt.uow(), now)
     expire_shelves(rt.uow(), now)
     check_overdue(rt.uow(), rt.pipeline.policy, now, rt.settings.notify_max_age)
     check_feeds(rt.uow(), now)
-    send_due(rt, now)
+    queue_due(rt, now)
 
 
-def send_due(rt: Runtime, now: datetime | None = None) -> int:
-    """Send every delivery that is due (new, or a retry whose back-off has passed)."""
+def queue_due(rt: Runtime, now: datetime | None = None) -> int:
+    """Hand every delivery that is due (new, a retry past its back-off, one whose task was
+    lost) to the deliveries queue, never sending here: a channel that hangs until its
+    timeout must not hold up the escalations of the next run. Returns how many."""
     now = now or datetime.now(UTC)
     with rt.uow() as uow:
-        ids = due(uow, now)
-    for delivery_id in ids:
-        run_delivery(rt, delivery_id, now)
+        ids = mark_queued(uow, due(uow, now), now)
+        uow.deliver_on_commit(ids)
+        uow.commit()
     return len(ids)

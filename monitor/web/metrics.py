@@ -19,14 +19,12 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import Session
 
+from monitor.notify.sender import UNSENT
 from monitor.runtime import Runtime
+from monitor.runtime.dispatchers import QUEUES
 from monitor.storage.tables import Alert, Delivery, InboxItem, RejectRow, Result
 
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
-
-
-# The Celery queues whose lengths are exposed (LLEN in Redis), one label each.
-QUEUES = ("celery",)
 
 
 class StoreCollector(Collector):
@@ -89,11 +87,11 @@ class StoreCollector(Collector):
                                     "Inbox rows parked: they cannot be processed (see rejects)",
                                     value=parked)
             outbox = s.scalar(select(func.count()).select_from(Delivery)
-                              .where(Delivery.state.in_(("pending", "sending")))) or 0
+                              .where(Delivery.state.in_(UNSENT))) or 0
             yield GaugeMetricFamily("sodium_outbox_pending", "Deliveries not yet sent",
                                     value=outbox)
             retrying = s.scalar(select(func.count()).select_from(Delivery)
-                                .where(Delivery.state.in_(("pending", "sending")),
+                                .where(Delivery.state.in_(UNSENT),
                                        Delivery.attempts > 0)) or 0
             yield GaugeMetricFamily("sodium_outbox_retrying",
                                     "Deliveries not yet sent that have failed at least once",

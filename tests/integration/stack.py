@@ -78,8 +78,11 @@ class Stack:
         wait_for(lambda: port_open(port), 60, "the API")
         return f"http://127.0.0.1:{port}"
 
-    def worker(self, concurrency: int = 2, **env: str) -> subprocess.Popen[bytes]:
-        return self.start("worker", "--concurrency", str(concurrency), "--loglevel",
+    def worker(self, concurrency: int = 2, queues: str = "", pool: str = "prefork",
+               **env: str) -> subprocess.Popen[bytes]:
+        """A worker on `queues` (default: every queue)."""
+        return self.start("worker", "--concurrency", str(concurrency), "--queues", queues,
+                          "--pool", pool, "--loglevel",
                           os.environ.get("SODIUM_TEST_WORKER_LOGLEVEL", "WARNING"), **env)
 
     def scheduler(self, **env: str) -> subprocess.Popen[bytes]:

@@ -21,9 +21,10 @@ from typer.testing import CliRunner
 from monitor.alerts.lifecycle import TransitionError
 from monitor.cli import app
 from monitor.config import Settings
+from monitor.notify.sender import QUEUED_LEASE
 from monitor.runtime import Runtime
-from monitor.runtime.drain import run_inbox
-from monitor.scheduling.jobs import alerting, send_due
+from monitor.runtime.drain import run_delivery, run_inbox
+from monitor.scheduling import jobs
 from monitor.services.alerting import actions
 from monitor.services.alerting.actions import AlertChanged
 from monitor.services.intake.hl7 import receive_hl7
@@ -42,18 +43,36 @@ runner = CliRunner()
 
 
 class Deferred:
-    """A dispatcher that leaves every delivery to `send_due(rt, now)`: the test decides
-    when (in simulated time) notifications go out, no background thread races it."""
+    """A dispatcher that holds the deliveries handed to it until `send_queued(rt, now)`:
+    the test decides when (in simulated time) the deliveries queue's worker runs them, no
+    background thread races it."""
+
+    def __init__(self) -> None:
+        self.queued: list[int] = []
 
     def process(self, inbox_id: int) -> None:
         raise AssertionError("the tests process inboxes themselves")
 
     def deliver(self, delivery_id: int) -> None:
-        pass
+        self.queued.append(delivery_id)
 
 
 def make_runtime(url: str) -> Runtime:
     return Runtime(Settings(database_url=url, broker_url=""), _dispatcher=Deferred())
+
+
+def send_queued(rt: Runtime, now: datetime) -> None:
+    """What the deliveries worker does with the tasks it was handed."""
+    deferred = rt.dispatcher
+    assert isinstance(deferred, Deferred)
+    while deferred.queued:
+        run_delivery(rt, deferred.queued.pop(0), now)
+
+
+def alerting(rt: Runtime, now: datetime) -> None:
+    """The scheduler's alerting run, then the deliveries it queued, sent."""
+    jobs.alerting(rt, now)
+    send_queued(rt, now)
 
 
 @pytest.fixture
@@ -97,7 +116,7 @@ def deliver(rt: Runtime, message: str, now: datetime, feed: str = "hl7:LIS") -> 
     assert reply.code == "AA", reply.ack
     assert reply.inbox_id is not None
     assert run_inbox(rt, reply.inbox_id, now) == "processed"
-    send_due(rt, now)
+    send_queued(rt, now)
 
 
 def sodium(rt: Runtime, patient: str, n: int, collected: datetime, value: float, *,
@@ -548,3 +567,33 @@ def test_compliance_report_per_ward(
     assert sorted(r[0] for r in lines[1:]) == ["MED4", "SUR2"]
     med4_row = dict(zip(lines[0], next(r for r in lines[1:] if r[0] == "MED4"), strict=True))
     assert med4_row["escalated"] == "1" and med4_row["never_acknowledged"] == "0"
+
+
+def test_the_scheduler_hands_a_due_delivery_to_the_queue_once_per_lease(
+        rt: Runtime, hooks: dict[str, WebhookReceiver]) -> None:
+    """Queueing, not sending: the alerting run leases each due delivery to the deliveries
+    queue; a second run (or a second scheduler) does not queue it again while its task may
+    still be waiting behind slow channels, and a task lost with the broker is queued again
+    once the lease has run out. Sending a queued one needs no wait for its time."""
+    hospital(rt, hooks, T)
+    deferred = rt.dispatcher
+    assert isinstance(deferred, Deferred)
+    for n, (offset, value) in enumerate(SERIES):
+        reply = receive_hl7(rt.uow(), oru("Q1", f"Q1-{n}", T + offset, value, received=T),
+                            "hl7:LIS", rt.pipeline, T)
+        assert run_inbox(rt, reply.inbox_id or 0, T) == "processed"
+    handed = list(deferred.queued)
+    assert handed, "the alert's notifications were handed over after its commit"
+    deferred.queued.clear()  # lost with the broker: never run
+
+    assert jobs.queue_due(rt, T) == len(handed)
+    assert sorted(deferred.queued) == sorted(handed)
+    assert jobs.queue_due(rt, T + timedelta(minutes=4)) == 0  # still leased to the queue
+    deferred.queued.clear()  # lost again
+    assert jobs.queue_due(rt, T + QUEUED_LEASE) == len(handed)  # the lease ran out
+    send_queued(rt, T + QUEUED_LEASE)
+    with rt.uow() as uow:
+        states = set(uow.session.scalars(select(Delivery.state).where(
+            Delivery.id.in_(handed))))
+    assert states == {"sent"}
+    assert hooked(hooks["nurse"], "raised")

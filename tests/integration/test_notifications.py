@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from monitor.config import Settings
 from monitor.runtime import Runtime
-from monitor.scheduling.jobs import alerting
+from monitor.scheduling import jobs
 from monitor.services.alerting import actions
 from monitor.services.operations import admin
 from monitor.storage.tables import Alert, Delivery
@@ -92,6 +92,19 @@ def raised_24h(hook: WebhookReceiver) -> list[Hook]:
     return of_24h(hook.events("raised"))
 
 
+def alerting(rt: Runtime, engine: Engine, now: datetime) -> None:
+    """The scheduler's alerting run at `now`, then wait until the deliveries worker has
+    attempted every delivery it was handed (none left queued or being sent)."""
+    jobs.alerting(rt, now)
+
+    def settled() -> bool:
+        with Session(engine) as db:
+            return not db.scalar(select(Delivery.id).where(
+                Delivery.state.in_(("queued", "sending"))).limit(1))
+
+    wait_for(settled, 60, "the deliveries worker")
+
+
 def signed(hook_body: bytes, header: str) -> bool:
     expected = "sha256=" + hmac.new(SECRET.encode(), hook_body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, header)
@@ -112,39 +125,41 @@ def test_a_critical_alert_reaches_nurses_by_webhook_and_email_then_escalates(
         wait_for(lambda: bool(raised_24h(hooks["nurse"])) and any(
             b"OVERCORRECTION_24H" in m[2] for m in smtp.messages), 60,
             "the first notifications")
-    raised = raised_24h(hooks["nurse"])
-    assert len(raised) == 1
-    hook = raised[0]
-    assert signed(hook.body, hook.headers["X-Sodium-Signature"])
-    assert hook.json["recipient"] == "nurse.kim"
-    assert hook.json["idempotency_key"] == hook.headers["Idempotency-Key"]
-    assert hook.json["alert"]["patient_id"] == "*1"  # masked: N1 -> *1
-    assert hook.json["alert"]["ward"] == "MED4" and hook.json["alert"]["severity"] == "critical"
-    subjects = [email.message_from_bytes(m[2])["Subject"] for m in smtp.messages]
-    assert any("OVERCORRECTION_24H" in x and "MED4" in x for x in subjects)
-    assert not any("DOE" in x or "ALEX" in x or "N1" in x for x in subjects)
-    assert hooks["physician"].events() == []  # not yet: the nurse has 10 minutes
+        raised = raised_24h(hooks["nurse"])
+        assert len(raised) == 1
+        hook = raised[0]
+        assert signed(hook.body, hook.headers["X-Sodium-Signature"])
+        assert hook.json["recipient"] == "nurse.kim"
+        assert hook.json["idempotency_key"] == hook.headers["Idempotency-Key"]
+        assert hook.json["alert"]["patient_id"] == "*1"  # masked: N1 -> *1
+        assert hook.json["alert"]["ward"] == "MED4"
+        assert hook.json["alert"]["severity"] == "critical"
+        subjects = [email.message_from_bytes(m[2])["Subject"] for m in smtp.messages]
+        assert any("OVERCORRECTION_24H" in x and "MED4" in x for x in subjects)
+        assert not any("DOE" in x or "ALEX" in x or "N1" in x for x in subjects)
+        assert hooks["physician"].events() == []  # not yet: the nurse has 10 minutes
 
-    alert = critical(pg_engine)
-    alerting(rt, alert.created_at + timedelta(minutes=9, seconds=59))
-    assert hooks["physician"].events() == []
-    alerting(rt, alert.created_at + timedelta(minutes=10))
-    escalated = of_24h(hooks["physician"].events("escalated"))
-    assert len(escalated) == 1 and signed(escalated[0].body,
-                                          escalated[0].headers["X-Sodium-Signature"])
-    alerting(rt, alert.created_at + timedelta(minutes=20))
-    assert len(of_24h(hooks["physician"].events("repeated"))) == 1
+        alert = critical(pg_engine)
+        alerting(rt, pg_engine, alert.created_at + timedelta(minutes=9, seconds=59))
+        assert hooks["physician"].events() == []
+        alerting(rt, pg_engine, alert.created_at + timedelta(minutes=10))
+        escalated = of_24h(hooks["physician"].events("escalated"))
+        assert len(escalated) == 1 and signed(escalated[0].body,
+                                              escalated[0].headers["X-Sodium-Signature"])
+        alerting(rt, pg_engine, alert.created_at + timedelta(minutes=20))
+        assert len(of_24h(hooks["physician"].events("repeated"))) == 1
 
-    actions.acknowledge(rt.uow(), alert.id, "nurse.kim", "on it",
-                              alert.created_at + timedelta(minutes=21))
-    def count_24h() -> int:
-        return len(of_24h(hooks["physician"].events()) + of_24h(hooks["nurse"].events()))
+        actions.acknowledge(rt.uow(), alert.id, "nurse.kim", "on it",
+                            alert.created_at + timedelta(minutes=21))
 
-    before = count_24h()
-    for minutes in (30, 40, 60):
-        alerting(rt, alert.created_at + timedelta(minutes=minutes))
-    assert count_24h() == before  # acknowledged: no more escalations or repeats
-    assert len(of_24h(hooks["physician"].events("repeated"))) == 1
+        def count_24h() -> int:
+            return len(of_24h(hooks["physician"].events()) + of_24h(hooks["nurse"].events()))
+
+        before = count_24h()
+        for minutes in (30, 40, 60):
+            alerting(rt, pg_engine, alert.created_at + timedelta(minutes=minutes))
+        assert count_24h() == before  # acknowledged: no more escalations or repeats
+        assert len(of_24h(hooks["physician"].events("repeated"))) == 1
 
 
 def test_a_failing_webhook_gets_exactly_one_success_with_the_same_key(
@@ -162,10 +177,10 @@ def test_a_failing_webhook_gets_exactly_one_success_with_the_same_key(
             wait_for(lambda: all_processed(pg_engine, sent), 60, "the worker")
             wait_for(lambda: any(h.json.get("alert", {}).get("rule") == "OVERCORRECTION_24H"
                                  for h in flaky.received), 60, "the first attempt")
-        later = now
-        for _ in range(12):  # each pass is after the back-off of the one before
-            later += timedelta(minutes=16)
-            alerting(rt, later)
+            later = now
+            for _ in range(12):  # each pass is after the back-off of the one before
+                later += timedelta(minutes=16)
+                alerting(rt, pg_engine, later)
         for_alert = [h for h in flaky.received
                      if h.json.get("alert", {}).get("rule") == "OVERCORRECTION_24H"
                      and h.json["event"] == "raised"]
@@ -191,13 +206,14 @@ def test_two_schedulers_never_send_an_escalation_twice(
         s.worker(concurrency=1)
         sent = overcorrect(port, now)
         wait_for(lambda: all_processed(pg_engine, sent), 60, "the worker")
-    due = critical(pg_engine).created_at + timedelta(minutes=10)
-    for _ in range(3):  # several rounds of two schedulers racing at the same moment
-        threads = [threading.Thread(target=alerting, args=(rt, due)) for rt in (first, second)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
+        due = critical(pg_engine).created_at + timedelta(minutes=10)
+        for _ in range(3):  # several rounds of two schedulers racing at the same moment
+            threads = [threading.Thread(target=alerting, args=(rt, pg_engine, due))
+                       for rt in (first, second)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=60)
     escalated = [h for h in hooks["physician"].events("escalated")
                  if h.json["alert"]["rule"] == "OVERCORRECTION_24H"]
     assert len(escalated) == 1

@@ -29,10 +29,13 @@ from monitor.config import ENV_PREFIX, Settings
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 INFRA = ("postgres", "redis")
-APP_SERVICES = ("migrate", "api", "mllp", "worker", "scheduler")
+APP_SERVICES = ("migrate", "api", "mllp", "worker", "deliveries", "scheduler")
 # The process each app service runs: the path of sub-commands of `sodium-monitor`.
 PROCESS = {"migrate": ["db", "upgrade"], "api": ["api"], "mllp": ["mllp"],
-           "worker": ["worker"], "scheduler": ["scheduler"]}
+           "worker": ["worker"], "deliveries": ["worker"], "scheduler": ["scheduler"]}
+# The Celery queues each worker service consumes: results and notifications apart, so a
+# hanging notification channel never holds up a result (issue 13, finding 4).
+CONSUMES = {"worker": {"celery"}, "deliveries": {"deliveries"}}
 # Which settings give the listen address of the services that listen.
 LISTENS = {"api": ("API_HOST", "API_PORT"), "mllp": ("MLLP_HOST", "MLLP_PORT")}
 # Anyone who reaches the MLLP port could change clinical data: not published by default.
@@ -296,7 +299,8 @@ def app_command_problems(compose: Compose) -> list[str]:
 def healthcheck_problems(compose: Compose) -> list[str]:
     problems = []
     expected = {"postgres": "pg_isready", "redis": "redis-cli ping", "api": "/healthz",
-                "mllp": "socket", "worker": "inspect ping", "scheduler": "sodium-monitor check"}
+                "mllp": "socket", "worker": "inspect ping", "deliveries": "inspect ping",
+                "scheduler": "sodium-monitor check"}
     for name, service in services(compose).items():
         health = service.get("healthcheck") or {}
         if name == "migrate":  # one-shot: nothing to probe
@@ -319,8 +323,9 @@ def healthcheck_problems(compose: Compose) -> list[str]:
                     problems.append(f"{name} healthcheck: python: {error}")
             if argv[0] in ("curl", "wget"):
                 problems.append(f"{name} healthcheck: {argv[0]} is not in the slim image")
-        if name == "worker" and "$HOSTNAME" not in text.replace("$$", "$"):
-            problems.append("worker: the ping must name this container's node (celery@$HOSTNAME)")
+        if name in CONSUMES and "$HOSTNAME" not in text.replace("$$", "$"):
+            problems.append(f"{name}: the ping must name this container's node "
+                            "(celery@$HOSTNAME)")
     return problems
 
 
@@ -485,10 +490,27 @@ def secret_problems(compose: Compose) -> list[str]:
     return problems
 
 
+def queue_problems(compose: Compose) -> list[str]:
+    """Results and notifications are consumed by different worker services."""
+    from monitor.runtime.dispatchers import QUEUES
+
+    problems, covered = [], set()
+    for name, wanted in CONSUMES.items():
+        _, params = parse_sodium_monitor(as_argv(services(compose)[name]["command"]))
+        queues = {q for q in (params.get("queues") or "").split(",") if q} or set(QUEUES)
+        covered |= queues
+        if queues != wanted:
+            problems.append(f"{name} consumes {sorted(queues)}, expected {sorted(wanted)}")
+    if covered != set(QUEUES):
+        problems.append(f"no worker consumes {sorted(set(QUEUES) - covered)}")
+    return problems
+
+
 ALL_CHECKS: dict[str, Callable[[Compose], list[str]]] = {
     "services": service_problems,
     "image": image_problems,
     "commands": app_command_problems,
+    "queues": queue_problems,
     "healthchecks": healthcheck_problems,
     "ports": port_problems,
     "settings": settings_problems,
@@ -607,6 +629,10 @@ BROKEN: list[tuple[str, str, Callable[[Compose], None]]] = [
                                          ["sodium-monitor", "worker"])),
     ("commands", "wrong celery module", _set("services.worker.command",
                                              ["celery", "-A", "workers.app", "worker"])),
+    ("queues", "results worker sends notifications",
+     _set("services.worker.command", ["sodium-monitor", "worker"])),
+    ("queues", "nobody sends notifications",
+     _set("services.deliveries.command", ["sodium-monitor", "worker", "--queues", "celery"])),
     ("healthchecks", "none on redis", _set("services.redis.healthcheck", _DELETE)),
     ("healthchecks", "disabled on api", _set("services.api.healthcheck.disable", True)),
     ("healthchecks", "curl", _set("services.api.healthcheck.test",
