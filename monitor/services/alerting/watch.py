@@ -49,17 +49,35 @@ def check_overdue(uow: UnitOfWork, default: Policy,
         s = uow.session
         # Past the longest episode gap of any policy in force nobody is in an open episode.
         gap = max(p.episodes.gap_hours for p in policies_in_force(s, default))
+        last = (select(Result.patient_id, Patient.ward_id,
+                       func.max(Result.collected_at).label("at"))
+                .join(Patient, Patient.id == Result.patient_id)
+                .where(Result.analyte == "sodium", Result.is_current.is_(True),
+                       Result.removed.is_(False), Patient.discharged_at.is_(None),
+                       Patient.merged_into_id.is_(None))
+                .group_by(Result.patient_id, Patient.ward_id)
+                .having(func.max(Result.collected_at) >= now - timedelta(hours=gap))
+                .subquery())
+        # Each watched patient's last collection time and the value(s) collected then.
         rows = s.execute(
-            select(Result.patient_id, Patient.ward_id, func.max(Result.collected_at))
-            .join(Patient, Patient.id == Result.patient_id)
+            select(last.c.patient_id, last.c.ward_id, last.c.at, Result.value_mmol_l)
+            .join(Result, (Result.patient_id == last.c.patient_id)
+                  & (Result.collected_at == last.c.at))
             .where(Result.analyte == "sodium", Result.is_current.is_(True),
-                   Result.removed.is_(False), Patient.discharged_at.is_(None),
-                   Patient.merged_into_id.is_(None))
-            .group_by(Result.patient_id, Patient.ward_id)
-            .having(func.max(Result.collected_at) >= now - timedelta(hours=gap))).all()
-        policies = ward_policies(s, {ward for _, ward, _ in rows}, default)
-        latest = {pid: (last_at, policies[ward]) for pid, ward, last_at in rows
-                  if now - last_at <= timedelta(hours=policies[ward].episodes.gap_hours)}
+                   Result.removed.is_(False))).all()
+        policies = ward_policies(s, {ward for _, ward, _, _ in rows}, default)
+        rate_open = set(s.scalars(select(Alert.patient_id).distinct().where(
+            Alert.rule.in_(lc.RATE_RULES), Alert.lifecycle.in_(lc.OPEN))))
+        latest: dict[int, tuple[datetime, Policy]] = {}
+        allowed: dict[int, timedelta] = {}
+        for pid, ward, last_at, value in rows:
+            policy = policies[ward]
+            if now - last_at > timedelta(hours=policy.episodes.gap_hours):
+                continue
+            latest[pid] = (last_at, policy)
+            # Two values at the same moment: the stricter interval decides.
+            gap_allowed = interval(policy, value, pid in rate_open)
+            allowed[pid] = min(allowed.get(pid, gap_allowed), gap_allowed)
         # Open overdue alerts of patients no longer watched (discharged, merged, or past
         # their episode gap): nothing is overdue for them any more.
         open_gaps = set(s.scalars(select(Alert.patient_id).where(
@@ -69,23 +87,17 @@ def check_overdue(uow: UnitOfWork, default: Policy,
     for pid in sorted(gone):
         with uow:
             _stop_overdue(uow, pid, now)
-    # A patient sampled more recently than the shortest interval any band of their policy
-    # asks for cannot be overdue: only the others (and open gaps, which a result may have
-    # closed) take the patient's lock and a look at the series, so a ward of recently
-    # sampled patients costs one query instead of a transaction each (and never holds up
-    # their results).
+    # A patient sampled within the interval their latest value asks for cannot be overdue
+    # (the same interval `_overdue_one` applies): only the others, and open gaps (which a
+    # result may have closed), take the patient's lock and a look at the series, so a
+    # ward of patients sampled on time costs two queries instead of a transaction each
+    # (and never holds up their results).
     for pid, (last_at, policy) in latest.items():
-        if now - last_at <= _shortest(policy) and pid not in open_gaps:
+        if now - last_at <= allowed[pid] and pid not in open_gaps:
             continue
         with uow:
             deliveries += _overdue_one(uow, pid, last_at, policy, now, notify_max_age)
     return deliveries
-
-
-def _shortest(policy: Policy) -> timedelta:
-    m = policy.monitoring
-    return timedelta(hours=min(m.severe_hours, m.moderate_hours, m.mild_hours,
-                               m.during_rate_alert_hours))
 
 
 def _stop_overdue(uow: UnitOfWork, pid: int, now: datetime) -> None:
