@@ -80,24 +80,32 @@ def check_overdue(uow: UnitOfWork, default: Policy,
             allowed[pid] = min(allowed.get(pid, gap_allowed), gap_allowed)
         # Open overdue alerts of patients no longer watched (discharged, merged, or past
         # their episode gap): nothing is overdue for them any more.
-        open_gaps = set(s.scalars(select(Alert.patient_id).where(
-            Alert.rule == OVERDUE, Alert.state == "active")))
-        gone = open_gaps - set(latest)
+        open_gaps: dict[int, set[str]] = {}
+        for pid, key in s.execute(select(Alert.patient_id, Alert.latest_key).where(
+                Alert.rule == OVERDUE, Alert.state == "active")):
+            open_gaps.setdefault(pid, set()).add(key or "")
+        gone = set(open_gaps) - set(latest)
     deliveries: list[int] = []
     for pid in sorted(gone):
         with uow:
             _stop_overdue(uow, pid, now)
-    # A patient sampled within the interval their latest value asks for cannot be overdue
-    # (the same interval `_overdue_one` applies): only the others, and open gaps (which a
-    # result may have closed), take the patient's lock and a look at the series, so a
-    # ward of patients sampled on time costs two queries instead of a transaction each
-    # (and never holds up their results).
+    # Nothing can change for a patient sampled within the interval their latest value asks
+    # for (the interval `_overdue_one` applies), nor for one whose open overdue alert is
+    # about this very gap (no result since): only the others take the patient's lock and a
+    # look at the series, so a ward costs a few queries per run instead of a transaction
+    # per patient (which would also hold up their results).
     for pid, (last_at, policy) in latest.items():
-        if now - last_at <= allowed[pid] and pid not in open_gaps:
+        keys = open_gaps.get(pid)
+        if keys == {_gap_key(last_at)} or (not keys and now - last_at <= allowed[pid]):
             continue
         with uow:
             deliveries += _overdue_one(uow, pid, last_at, policy, now, notify_max_age)
     return deliveries
+
+
+def _gap_key(last_at: datetime) -> str:
+    """Names a gap by the collection time of the result before it: one alert per gap."""
+    return f"overdue-after:{last_at.isoformat()}"
 
 
 def _stop_overdue(uow: UnitOfWork, pid: int, now: datetime) -> None:
@@ -118,7 +126,7 @@ def _overdue_one(uow: UnitOfWork, pid: int, last_at: datetime, policy: Policy,
     # One scheduler at a time per patient (processing takes the same lock): two
     # schedulers never raise the same gap twice.
     lock(s, pid)
-    gap_key = f"overdue-after:{last_at.isoformat()}"
+    gap_key = _gap_key(last_at)
     existing = s.scalars(select(Alert).where(Alert.patient_id == pid, Alert.rule == OVERDUE,
                                              Alert.state == "active")).all()
     for a in existing:  # a result came: the gap is closed
