@@ -136,13 +136,17 @@ def after_engine_change(uow: UnitOfWork, a: Alert, kind: str, now: datetime) -> 
     return announce(s, a, "re-alarmed", now.isoformat(), now)
 
 
+# The lifecycle states a band alert can clear from (ISA-18.2 'return to normal').
+CLEARABLE = (lc.UNACKNOWLEDGED, lc.ACKNOWLEDGED)
+
+
 def clear_gone(uow: UnitOfWork, pid: int, latest_mmol_l: float, policy: Policy,
                now: datetime, only: int | None = None) -> None:
     """Band alerts whose condition is gone at the latest sodium clear (ISA-18.2 'return to
     normal'): unacknowledged ones wait for an acknowledgement, acknowledged ones resolve.
     `only`: that alert alone."""
     q = select(Alert).where(Alert.patient_id == pid, Alert.state == "active",
-                            Alert.lifecycle.in_((lc.UNACKNOWLEDGED, lc.ACKNOWLEDGED)))
+                            Alert.lifecycle.in_(CLEARABLE))
     if only is not None:
         q = q.where(Alert.id == only)
     for a in uow.session.scalars(q):

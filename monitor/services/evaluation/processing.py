@@ -33,7 +33,7 @@ from monitor.ingest.events import (
     ResultEvent,
     patients_of,
 )
-from monitor.services.alerting.actions import after_engine_change, clear_gone
+from monitor.services.alerting.actions import CLEARABLE, after_engine_change, clear_gone
 from monitor.services.evaluation.claims import Claimed, finish, park, release
 from monitor.services.evaluation.patients import apply_acute_mark, apply_diagnosis, merge
 from monitor.services.intake.inbox import record_rejects, screen
@@ -412,6 +412,9 @@ def _follow_up(uow: UnitOfWork, agg: Aggregate, written: list[Written],
         # As one row at a time: an acknowledged alert resolved when its condition went
         # (the batch already raised anew for later findings), an unacknowledged one is
         # cleared and still waits for its acknowledgement.
+        stored = agg.alert_rows.get(record.alert_id)
+        if stored is not None and stored["lifecycle"] not in CLEARABLE:
+            continue  # cleared before this batch (or shelved): clear_gone finds nothing
         if record.state in (ACTIVE, RESOLVED):
             clear_gone(uow, agg.pid, value, agg.ledger.policy, now, only=int(record.alert_id))
     return deliveries
