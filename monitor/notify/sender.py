@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 
 from monitor.config import Settings
 from monitor.notify import content
+from monitor.storage.repos import counters
 from monitor.storage.tables import Delivery, NotificationChannel
 from monitor.storage.uow import UnitOfWork
 
@@ -43,14 +44,18 @@ def due(uow: UnitOfWork, now: datetime, limit: int = 200) -> list[int]:
 
 
 def claim(uow: UnitOfWork, delivery_id: int, now: datetime) -> bool:
-    result = uow.session.execute(
+    """Lease one due delivery for an attempt; an attempt after its first counts a retry."""
+    attempts = uow.session.scalar(
         update(Delivery).where(Delivery.id == delivery_id,
                                Delivery.state.in_(("pending", "sending")),
                                Delivery.next_attempt_at <= now)
         .values(state="sending", attempts=Delivery.attempts + 1,
-                next_attempt_at=now + LEASE))
+                next_attempt_at=now + LEASE)
+        .returning(Delivery.attempts))
+    if attempts is not None and attempts > 1:
+        counters.add(uow.session, counters.DELIVERY_RETRIES)
     uow.commit()
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return attempts is not None
 
 
 def post_webhook(url: str, body: bytes, settings: Settings, headers: dict[str, str]) -> None:
