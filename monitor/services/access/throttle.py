@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, case, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from monitor.storage.repos.common import dialect_insert
 from monitor.storage.tables import LoginThrottle
 from monitor.storage.uow import UnitOfWork
 
@@ -60,8 +59,8 @@ def _count(uow: UnitOfWork, key: str, now: datetime,
            allowed: ColumnElement[bool]) -> int | None:
     """Count one attempt on `key` unless its row is not `allowed`; the count, or None."""
     t = LoginThrottle
-    insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
     failures = case((t.last_attempt_at < now - FORGET_AFTER, 1), else_=t.failures + 1)
+    insert = dialect_insert(uow.session)
     statement = insert(t).values(key=key, failures=1, last_attempt_at=now).on_conflict_do_update(
         index_elements=[t.key], set_={"failures": failures, "last_attempt_at": now},
         where=allowed).returning(t.failures)

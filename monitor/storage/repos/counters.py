@@ -6,10 +6,9 @@ not counted and a committed one always is; purging or finishing rows never lower
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from monitor.storage.repos.common import dialect_insert
 from monitor.storage.tables import ServiceCounter
 
 INBOX_RETRIES = "inbox_retries"  # attempts at an inbox row after its first
@@ -20,8 +19,7 @@ def add(session: Session, name: str, n: int = 1) -> None:
     """Add `n` to counter `name` (created at 0), in the caller's transaction."""
     if n <= 0:
         return
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(ServiceCounter).values(name=name, value=n)
+    statement = dialect_insert(session)(ServiceCounter).values(name=name, value=n)
     session.execute(statement.on_conflict_do_update(
         index_elements=[ServiceCounter.name],
         set_={"value": ServiceCounter.value + statement.excluded.value}))
