@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, case, or_, select, update
+from sqlalchemy import ColumnElement, case, delete, or_, select, update
 
 from monitor.storage.repos.common import dialect_insert
 from monitor.storage.tables import LoginThrottle
@@ -100,7 +100,8 @@ def reserve(uow: UnitOfWork, address: str, username: str, now: datetime) -> Wait
 
 
 def succeeded(uow: UnitOfWork, address: str, username: str) -> None:
-    """A correct password clears the counters of its address and its username."""
-    uow.session.execute(update(LoginThrottle).where(
+    """A correct password clears the counters of its address and its username (no row is
+    no failure, so the table holds only addresses and usernames that failed)."""
+    uow.session.execute(delete(LoginThrottle).where(
         LoginThrottle.key.in_((address_key(address), account_key(username))))
-        .values(failures=0, wait_until=None).execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False))
