@@ -18,6 +18,7 @@ from sqlalchemy import and_, or_, select, update
 
 from monitor.config import Settings
 from monitor.notify import content
+from monitor.storage.repos import counters
 from monitor.storage.tables import Delivery, NotificationChannel
 from monitor.storage.uow import UnitOfWork
 
@@ -64,16 +65,19 @@ def mark_queued(uow: UnitOfWork, delivery_ids: list[int], now: datetime) -> list
 
 def claim(uow: UnitOfWork, delivery_id: int, now: datetime) -> bool:
     """Take one delivery for sending: a queued one at once (its task has arrived), any
-    other once it is due."""
-    result = uow.session.execute(
+    other once it is due. An attempt after its first counts a retry."""
+    attempts = uow.session.scalar(
         update(Delivery).where(Delivery.id == delivery_id,
                                or_(Delivery.state == "queued",
                                    and_(Delivery.state.in_(UNSENT),
                                         Delivery.next_attempt_at <= now)))
         .values(state="sending", attempts=Delivery.attempts + 1,
-                next_attempt_at=now + LEASE))
+                next_attempt_at=now + LEASE)
+        .returning(Delivery.attempts))
+    if attempts is not None and attempts > 1:
+        counters.add(uow.session, counters.DELIVERY_RETRIES)
     uow.commit()
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return attempts is not None
 
 
 def post_webhook(url: str, body: bytes, settings: Settings, headers: dict[str, str]) -> None:

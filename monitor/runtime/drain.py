@@ -19,7 +19,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from monitor.notify.sender import send
-from monitor.services.evaluation.claims import BATCH_SIZE, Claimed, claim, note_failure, park
+from monitor.services.evaluation.claims import (
+    BATCH_SIZE,
+    Claimed,
+    claim,
+    count_retries,
+    note_failure,
+    park,
+)
 from monitor.services.evaluation.processing import Outcome, process_rows
 from monitor.storage.tables import InboxItem
 
@@ -80,6 +87,9 @@ def run_batch(rt: Runtime, only: list[int] | None = None, now: datetime | None =
             log.warning("batch of %d failed (%s); processing its rows one by one",
                         len(fresh), type(error).__name__, exc_info=True)
             alone = fresh + alone
+            with rt.uow() as uow:
+                count_retries(uow, len(fresh))
+                uow.commit()
     for row in alone:
         _alone(rt, row, at, outcome)
     into.done += outcome.done

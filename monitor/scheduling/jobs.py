@@ -6,14 +6,12 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
 from monitor.notify.sender import due, mark_queued
 from monitor.runtime import Runtime
 from monitor.services.alerting.escalate import escalate_due, expire_shelves
 from monitor.services.alerting.watch import check_feeds, check_overdue
 from monitor.services.evaluation.claims import pending_count
+from monitor.storage.repos.common import dialect_insert
 from monitor.storage.statistics import refresh_statistics
 from monitor.storage.tables import Heartbeat
 
@@ -37,8 +35,7 @@ def sweep_inbox(rt: Runtime, now: datetime | None = None) -> int:
 def heartbeat(rt: Runtime, name: str = "scheduler", now: datetime | None = None) -> None:
     now = now or datetime.now(UTC)
     with rt.uow() as uow:
-        insert = pg_insert if uow.dialect == "postgresql" else sqlite_insert
-        statement = insert(Heartbeat).values(name=name, beat_at=now)
+        statement = dialect_insert(uow.session)(Heartbeat).values(name=name, beat_at=now)
         uow.session.execute(statement.on_conflict_do_update(
             index_elements=["name"], set_={"beat_at": now}))
         uow.commit()

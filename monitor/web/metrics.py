@@ -4,9 +4,11 @@ The database is the one place every process writes to, so one scrape of any API 
 sees the listener's, the workers' and the scheduler's work alike (no multiprocess
 registries to merge). `/metrics` needs an admin bearer token (docs/operations.md).
 
-Every family here is a gauge: each is a count of rows as they are now, and rows go (a purge,
-a result removed, an alert resolved), so none may be exposed as a Prometheus counter (a
-`_total` must never decrease). The names say what is counted (`..._stored`, `..._by_state`).
+A count of rows as they are now is a gauge: rows go (a purge, a result removed, an alert
+resolved), so none may be exposed as a Prometheus counter (a `_total` must never decrease).
+The names say what is counted (`..._stored`, `..._by_state`). The counters (`..._total`)
+are read from `service_counters`, rows that only grow, added to in the transaction that
+does what they count (monitor/storage/repos/counters.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import Session
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session
 from monitor.notify.sender import UNSENT
 from monitor.runtime import Runtime
 from monitor.runtime.dispatchers import QUEUES
+from monitor.storage.repos import counters
 from monitor.storage.tables import Alert, Delivery, InboxItem, RejectRow, Result
 
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
@@ -96,6 +99,13 @@ class StoreCollector(Collector):
             yield GaugeMetricFamily("sodium_outbox_retrying",
                                     "Deliveries not yet sent that have failed at least once",
                                     value=retrying)
+            yield CounterMetricFamily(
+                "sodium_inbox_retries", "Attempts at an inbox row after its first (claimed "
+                "again after a failure or a dead worker, or alone after its batch failed)",
+                value=counters.value(s, counters.INBOX_RETRIES))
+            yield CounterMetricFamily(
+                "sodium_delivery_retries", "Attempts at a notification delivery after its first",
+                value=counters.value(s, counters.DELIVERY_RETRIES))
             yield from self._latency(s, now)
         depth = GaugeMetricFamily("sodium_queue_depth", "Tasks waiting in the broker",
                                   labels=["queue"])

@@ -64,8 +64,11 @@ def login_submit(request: Request, rt: RuntimeDep, username: FormStr, password: 
             signed = login(uow, username, password, datetime.now(UTC),
                            source=request.client.host if request.client else "")
     except LoginRefused as refused:
-        return templates.TemplateResponse(request, "login.html", {
-            "who": None, "next": next, "error": str(refused)}, status_code=401)
+        waiting = refused.retry_after_s is not None
+        return templates.TemplateResponse(
+            request, "login.html", {"who": None, "next": next, "error": str(refused)},
+            status_code=429 if waiting else 401,
+            headers={"Retry-After": str(refused.retry_after_s)} if waiting else None)
     target = next if next.startswith("/") and not next.startswith("//") else "/board"
     reply = RedirectResponse(target, status_code=303)
     reply.set_cookie(cookie_name(rt), signed.token, httponly=True, samesite="lax", path="/",

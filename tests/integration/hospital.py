@@ -86,9 +86,9 @@ class Hospital:
     def close(self) -> None:
         self.rt.engine.dispose()
 
-    def client(self) -> TestClient:
-        """A fresh browser: its own cookie jar, redirects not followed."""
-        return TestClient(create_app(self.rt), follow_redirects=False)
+    def client(self, address: str = "testclient") -> TestClient:
+        """A fresh browser at `address`: its own cookie jar, redirects not followed."""
+        return TestClient(create_app(self.rt), follow_redirects=False, client=(address, 50000))
 
     def bearer(self, who: str) -> TestClient:
         c = self.client()

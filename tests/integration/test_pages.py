@@ -91,19 +91,48 @@ def test_a_feed_token_gets_403_on_every_page(h: Hospital) -> None:
     assert {p: submit(feed, h, p).status_code for p in FORMS} == dict.fromkeys(FORMS, 403)
 
 
-def test_a_wrong_password_is_refused_and_five_failures_make_the_account_wait(
+def test_five_failures_make_the_address_wait_with_retry_after_and_the_same_answer(
         h: Hospital) -> None:
-    c = h.client()
+    c = h.client("10.0.0.66")
     wrong = login(c, "nurse.a", "wrong")
     unknown = login(c, "nobody", PASSWORD)
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.text == unknown.text  # the answer does not tell who exists
-    for _ in range(4):
+    for _ in range(3):
         assert login(c, "nurse.a", "wrong").status_code == 401
-    waiting = login(c, "nurse.a", PASSWORD)  # not evaluated while the account waits
-    assert waiting.status_code == 401 and waiting.text == wrong.text
+    waiting = login(c, "nurse.a", PASSWORD)  # not evaluated while the address waits
+    assert waiting.status_code == 429 and waiting.text == wrong.text
+    assert int(waiting.headers["retry-after"]) >= 1
     assert "set-cookie" not in waiting.headers
-    assert login(c, "nurse.b", PASSWORD).status_code == 303  # others do not wait
+    waiting_unknown = login(c, "nobody", PASSWORD)
+    assert waiting_unknown.status_code == 429 and waiting_unknown.text == wrong.text
+    assert "retry-after" in waiting_unknown.headers
+
+
+def test_the_nurse_signs_in_from_her_workstation_while_the_attackers_address_waits(
+        h: Hospital) -> None:
+    attacker = h.client("10.0.0.66")
+    for _ in range(8):
+        login(attacker, "nurse.a", "wrong")
+    assert login(attacker, "nurse.a", PASSWORD).status_code == 429
+    nurse = h.client("10.1.4.20")
+    assert login(nurse, "nurse.a", "typo").status_code == 401  # her own typo is no flood
+    assert login(nurse, "nurse.a", PASSWORD).status_code == 303
+    assert login(h.client("10.1.4.21"), "nurse.b", PASSWORD).status_code == 303
+    assert login(attacker, "nurse.a", PASSWORD).status_code == 429  # still waits
+
+
+def test_an_account_flooded_from_many_addresses_waits_everywhere(h: Hospital) -> None:
+    from monitor.services.access import throttle
+    for i in range(throttle.ACCOUNT_FLOOD_FAILURES):
+        assert login(h.client(f"10.9.{i // 200}.{i % 200}"), "nurse.a", "wrong"
+                     ).status_code == 401
+    flooded = login(h.client("10.1.4.20"), "nurse.a", PASSWORD)
+    assert flooded.status_code == 429 and "retry-after" in flooded.headers
+    unknown = h.client("10.1.4.21")
+    for i in range(throttle.ACCOUNT_FLOOD_FAILURES):
+        login(h.client(f"10.8.{i // 200}.{i % 200}"), "nobody", "wrong")
+    assert login(unknown, "nobody", PASSWORD).status_code == 429  # no one told apart
 
 
 def test_an_unknown_user_costs_the_same_argon2_verify(
@@ -121,7 +150,7 @@ def test_parallel_guesses_are_counted_before_they_are_evaluated(h: Hospital) -> 
 
     from sqlalchemy import text
 
-    from monitor.services.access import auth
+    from monitor.services.access import auth, throttle
     guesses = ["wrong"] * 60
     guesses[40] = PASSWORD
     verified: list[int] = []
@@ -141,12 +170,13 @@ def test_parallel_guesses_are_counted_before_they_are_evaluated(h: Hospital) -> 
         auth._HASHER = original
     elapsed = time.monotonic() - started
     with h.rt.engine.connect() as con:
-        failed = con.execute(text("SELECT failed_logins FROM users WHERE username='nurse.a'"))
+        failed = con.execute(text(
+            "SELECT failures FROM login_throttles WHERE key = 'account:nurse.a'"))
         counter = failed.scalar()
-    assert 303 not in codes and set(codes) == {401}
+    assert 303 not in codes and set(codes) == {401, 429}
     # MAX_FAILURES evaluated at once, then one per doubled wait (1 s, 2 s, 4 s ...) that
     # elapsed during the run, however fast or slow the machine is
-    assert len(verified) <= auth.MAX_FAILURES + math.ceil(math.log2(elapsed + 1)) + 1
+    assert len(verified) <= throttle.MAX_FAILURES + math.ceil(math.log2(elapsed + 1)) + 1
     assert counter == len(verified)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 
+from monitor.storage.repos import counters
 from monitor.storage.tables import InboxItem, InboxPatient, RejectRow
 from monitor.storage.uow import UnitOfWork
 
@@ -46,14 +47,20 @@ def claim(uow: UnitOfWork, now: datetime, limit: int = BATCH_SIZE,
           only: Iterable[int] | None = None) -> list[Claimed]:
     """Lease up to `limit` claimable rows (of `only`, when given), oldest first."""
     s = uow.session
-    q = select(InboxItem.id).where(_claimable(now))
+    q = select(InboxItem.id, InboxItem.attempts, InboxItem.lease_until).where(_claimable(now))
     if only is not None:
         q = q.where(InboxItem.id.in_(list(only)))
-    ids = list(s.scalars(q.order_by(InboxItem.id).limit(limit)
-                         .with_for_update(skip_locked=True)))
-    if not ids:
+    picked = s.execute(q.order_by(InboxItem.id).limit(limit)
+                       .with_for_update(skip_locked=True)).all()
+    if not picked:
         uow.commit()
         return []
+    ids = [p.id for p in picked]
+    # A retry: the row was claimed before (its lease was set, by that claim or by
+    # note_failure's back-off) and is not being parked now. A released row has no lease: its
+    # next claim is no retry, the claim it gave back was counted instead.
+    counters.add(s, counters.INBOX_RETRIES, sum(
+        1 for p in picked if p.lease_until is not None and 1 <= p.attempts < MAX_ATTEMPTS))
     rows = s.execute(update(InboxItem).where(InboxItem.id.in_(ids)).values(
         lease_until=now + LEASE, attempts=InboxItem.attempts + 1).returning(
         InboxItem.id, InboxItem.format, InboxItem.feed, InboxItem.payload,
@@ -124,6 +131,11 @@ def note_failure(uow: UnitOfWork, inbox_id: int, error: str, now: datetime) -> s
     # spent in one burst of attempts.
     item.error, item.lease_until = error[:2000], now + timedelta(seconds=2 ** item.attempts)
     return "retry"
+
+
+def count_retries(uow: UnitOfWork, n: int) -> None:
+    """Count `n` rows attempted again without a new claim (alone, after their batch failed)."""
+    counters.add(uow.session, counters.INBOX_RETRIES, n)
 
 
 def pending_count(uow: UnitOfWork, older_than: timedelta, now: datetime) -> int:

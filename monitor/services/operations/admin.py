@@ -60,7 +60,7 @@ def create_user(uow: UnitOfWork, username: str, role: str, now: datetime, *,
         raise ValueError(f"user {username!r} exists")
     user = User(username=username, role=role, display_name=display_name or username,
                 password_hash=PasswordHasher().hash(password) if password else None,
-                active=True, failed_logins=0, created_at=now)
+                active=True, created_at=now)
     uow.session.add(user)
     uow.session.flush()
     for code in wards:

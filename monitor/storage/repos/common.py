@@ -10,6 +10,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 
+def dialect_insert(session: Session) -> Any:
+    """The INSERT construct of the session's database (PostgreSQL or SQLite), which has
+    ON CONFLICT DO NOTHING / DO UPDATE."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
 def insert_ignore(session: Session, table: Table, values: dict[str, Any] | list[dict[str, Any]],
                   conflict: list[str]) -> bool:
     """INSERT (one row, or many in one statement) unless a row with the same `conflict`
@@ -17,8 +23,7 @@ def insert_ignore(session: Session, table: Table, values: dict[str, Any] | list[
 
     Redelivered tasks and concurrent listeners then race harmlessly on the unique index.
     """
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(table).values(values).on_conflict_do_nothing(index_elements=conflict)
+    statement = dialect_insert(session)(table).values(values).on_conflict_do_nothing(
+        index_elements=conflict)
     result: Any = session.execute(statement)
     return bool(result.rowcount)

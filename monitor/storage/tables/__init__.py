@@ -4,6 +4,7 @@ from monitor.storage.tables.access import (
     ApiToken,
     AuditEntry,
     Delivery,
+    LoginThrottle,
     NotificationChannel,
     OnCallShift,
     Role,
@@ -13,6 +14,7 @@ from monitor.storage.tables.access import (
 )
 from monitor.storage.tables.alerts import Alert, AlertEvent, AlertEvidence, Notice
 from monitor.storage.tables.clinical import EpisodeMark, Patient, RiskFactor, Ward
+from monitor.storage.tables.counters import ServiceCounter
 from monitor.storage.tables.feeds import Feed, Heartbeat, InboxItem, InboxPatient, RejectRow
 from monitor.storage.tables.results import Result
 
@@ -28,6 +30,7 @@ __all__ = [
     "Heartbeat",
     "InboxItem",
     "InboxPatient",
+    "LoginThrottle",
     "Notice",
     "NotificationChannel",
     "OnCallShift",
@@ -36,6 +39,7 @@ __all__ = [
     "Result",
     "RiskFactor",
     "Role",
+    "ServiceCounter",
     "User",
     "Ward",
     "WardMembership",

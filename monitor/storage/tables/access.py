@@ -1,5 +1,5 @@
 """Users, roles, ward membership, the on-call roster, tokens, notification channels,
-deliveries (the transactional outbox) and the audit log."""
+deliveries (the transactional outbox), the audit log and the sign-in throttle."""
 
 from __future__ import annotations
 
@@ -28,8 +28,6 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str | None] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -123,3 +121,16 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LoginThrottle(Base):
+    """Sign-in attempts not yet followed by a success, per client address and per username
+    (`address:10.1.2.3`, `account:nurse.a`; unknown usernames too, so waits do not tell
+    who exists). See monitor/services/access/throttle.py."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    wait_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
