@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from monitor.notify.sender import due, mark_queued
 from monitor.runtime import Runtime
+from monitor.services.access.throttle import forget_idle
 from monitor.services.alerting.escalate import escalate_due, expire_shelves
 from monitor.services.alerting.watch import check_feeds, check_overdue
 from monitor.services.evaluation.claims import pending_count
@@ -71,3 +72,11 @@ def queue_due(rt: Runtime, now: datetime | None = None) -> int:
         uow.deliver_on_commit(ids)
         uow.commit()
     return len(ids)
+
+
+def housekeeping(rt: Runtime, now: datetime | None = None) -> None:
+    """Hourly: forget the sign-in failures of addresses and usernames idle for 24 h."""
+    now = now or datetime.now(UTC)
+    forgotten = forget_idle(rt.uow(), now)
+    if forgotten:
+        log.info("forgot the sign-in failures of %d idle addresses and usernames", forgotten)

@@ -9,7 +9,13 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from monitor.runtime import Runtime
-from monitor.scheduling.jobs import alerting, heartbeat, planner_statistics, sweep_inbox
+from monitor.scheduling.jobs import (
+    alerting,
+    heartbeat,
+    housekeeping,
+    planner_statistics,
+    sweep_inbox,
+)
 
 S = TypeVar("S", bound=BaseScheduler)
 
@@ -27,6 +33,8 @@ def configure(scheduler: S, rt: Runtime) -> S:
     scheduler.add_job(planner_statistics, "interval",
                       seconds=rt.settings.statistics_interval.total_seconds(), args=[rt],
                       id="planner-statistics", **options)
+    scheduler.add_job(housekeeping, "interval", hours=1, args=[rt], id="housekeeping",
+                      **options)
     return scheduler
 
 

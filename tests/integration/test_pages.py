@@ -135,6 +135,29 @@ def test_an_account_flooded_from_many_addresses_waits_everywhere(h: Hospital) ->
     assert login(unknown, "nobody", PASSWORD).status_code == 429  # no one told apart
 
 
+def test_idle_sign_in_failures_are_forgotten_by_the_hourly_housekeeping(h: Hospital) -> None:
+    """Guesses under ever new usernames leave rows behind; a day without an attempt and
+    the housekeeping job deletes them, so the table cannot grow without bound."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import func, select
+
+    from monitor.scheduling.jobs import housekeeping
+    from monitor.storage.tables import LoginThrottle
+
+    def rows() -> int:
+        with h.rt.uow() as uow:
+            return uow.session.scalar(select(func.count()).select_from(LoginThrottle)) or 0
+
+    for i in range(3):
+        login(h.client(f"10.7.0.{i}"), f"guess{i}", "wrong")
+    assert rows() == 6  # an address and a username each
+    housekeeping(h.rt, datetime.now(UTC) + timedelta(hours=23))
+    assert rows() == 6  # not idle long enough
+    housekeeping(h.rt, datetime.now(UTC) + timedelta(hours=25))
+    assert rows() == 0
+
+
 def test_an_unknown_user_costs_the_same_argon2_verify(
         h: Hospital, monkeypatch: pytest.MonkeyPatch) -> None:
     from monitor.services.access import auth

@@ -105,3 +105,15 @@ def succeeded(uow: UnitOfWork, address: str, username: str) -> None:
     uow.session.execute(delete(LoginThrottle).where(
         LoginThrottle.key.in_((address_key(address), account_key(username))))
         .execution_options(synchronize_session=False))
+
+
+def forget_idle(uow: UnitOfWork, now: datetime) -> int:
+    """Delete the rows of addresses and usernames with no attempt for FORGET_AFTER (their
+    failures are forgotten already): guesses under ever new names or addresses must not
+    grow the table without bound. Returns how many."""
+    with uow:
+        gone = uow.session.execute(delete(LoginThrottle).where(
+            LoginThrottle.last_attempt_at < now - FORGET_AFTER, _not_waiting(now))
+            .execution_options(synchronize_session=False))
+        uow.commit()
+    return int(getattr(gone, "rowcount", 0) or 0)
