@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -21,7 +22,6 @@ from fastapi.responses import (
 )
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from swagger_ui_bundle import swagger_ui_path
 
 from monitor.logs import request_id
 from monitor.runtime import Runtime
@@ -35,10 +35,21 @@ from monitor.web.security import CallerDep, NotSignedIn, hardening_headers
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
+
+
+def swagger_ui_files() -> str:
+    """The Swagger UI 5 files that the fastapi-offline package ships (we use its files, not
+    its code): Swagger UI 4 refused FastAPI's OpenAPI 3.1 ("Unable to render this
+    definition"), and no CDN is reachable inside a hospital."""
+    spec = find_spec("fastapi_offline")
+    assert spec is not None and spec.submodule_search_locations, "fastapi-offline missing"
+    return str(Path(list(spec.submodule_search_locations)[0]) / "static")
+
+
 DOCS_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>sodium-monitor API</title>
 <link rel="stylesheet" href="/static/swagger/swagger-ui.css">
-<link rel="icon" href="/static/swagger/favicon-32x32.png"></head>
+<link rel="icon" href="/static/swagger/favicon.png"></head>
 <body><div id="swagger-ui"></div>
 <script src="/static/swagger/swagger-ui-bundle.js"></script>
 <script src="/static/swagger-init.js"></script></body></html>
@@ -46,12 +57,12 @@ DOCS_PAGE = """<!doctype html>
 
 
 def create_app(rt: Runtime) -> FastAPI:
-    # The API docs use Swagger UI from a package, served here: no CDN inside a hospital.
+    # The API docs use Swagger UI's files from a package, served here (swagger_ui_files).
     app = FastAPI(title="sodium-monitor", version="0.1.0", docs_url=None, redoc_url=None,
                   description="Lab-feed ingest and alerts for too-fast sodium correction.")
     app.state.runtime = rt
     app.add_middleware(RefuseNul)
-    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_files()), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/docs", include_in_schema=False)

@@ -81,8 +81,14 @@ def test_nurse_sees_a_critical_alert_arrive_live_and_acknowledges_it_then_physic
         nurse.wait_for_selector("[data-testid=census]")
         nurse.screenshot(path=str(SHOTS / "census.png"), full_page=True)
         nurse.goto(f"{base}/docs")
-        # the init script ran under the CSP: Swagger UI drew its root inside the page
-        nurse.wait_for_selector("#swagger-ui .swagger-ui", timeout=20_000)
+        # The init script ran under the CSP and Swagger UI rendered FastAPI's OpenAPI 3.1:
+        # the operations are listed (Swagger UI 4 drew only "Unable to render this
+        # definition" while its assets answered 200).
+        nurse.wait_for_selector("#swagger-ui .opblock", timeout=20_000)
+        docs = nurse.locator("#swagger-ui").inner_text()
+        assert "Unable to render" not in docs
+        assert "/api/v1/results" in docs and "/fhir/Observation" in docs
+        assert nurse.locator("#swagger-ui .opblock").count() >= 10
         nurse.close()
 
         doctor = browser.new_page(viewport={"width": 1280, "height": 900})

@@ -4,5 +4,5 @@ window.ui = SwaggerUIBundle({
   dom_id: "#swagger-ui",
   layout: "BaseLayout",
   deepLinking: true,
-  presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+  presets: [SwaggerUIBundle.presets.apis],
 });
