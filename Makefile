@@ -34,7 +34,7 @@ unit: install-dev
 	$(BIN)/pytest tests/unit -q
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

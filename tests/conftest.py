@@ -14,11 +14,32 @@ import pytest
 
 T = TypeVar("T")
 DATA = Path(__file__).parent / "data"
-TEST_DATABASE_URL = os.environ.get(
+# Under `pytest -n N` (pytest-xdist; `make test` runs two) each worker process gets a
+# database and a Redis db of its own: gw0 the configured ones, gw1 "<name>_gw1" and the db
+# number below, and so on, so that workers never empty each other's tables or queues.
+XDIST_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+
+
+def _per_worker_database(url: str) -> str:
+    if not XDIST_WORKER:
+        return url
+    base, _, name = url.rpartition("/")
+    return f"{base}/{name}_gw{XDIST_WORKER}"
+
+
+def _per_worker_redis(url: str) -> str:
+    base, _, db = url.rpartition("/")
+    number = int(db or 0) - XDIST_WORKER
+    assert number >= 1, "never Redis db 0, and at most 15 test workers"
+    return f"{base}/{number}"
+
+
+TEST_DATABASE_URL = _per_worker_database(os.environ.get(
     "SODIUM_TEST_DATABASE_URL",
     "postgresql+psycopg://postgres@127.0.0.1:5432/sodium_monitor_test",
-)
-TEST_REDIS_URL = os.environ.get("SODIUM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+))
+TEST_REDIS_URL = _per_worker_redis(
+    os.environ.get("SODIUM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 _missing: dict[str, str] = {}
