@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -22,6 +23,7 @@ from fastapi.responses import (
 )
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from monitor.logs import request_id
 from monitor.runtime import Runtime
@@ -32,6 +34,7 @@ from monitor.web import api, fhir, ingest, live, pages
 from monitor.web.body import RefuseNul
 from monitor.web.metrics import StoreCollector
 from monitor.web.security import CallerDep, NotSignedIn, hardening_headers
+from monitor.web.templating import templates
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -43,7 +46,7 @@ def swagger_ui_files() -> str:
     definition"), and no CDN is reachable inside a hospital."""
     spec = find_spec("fastapi_offline")
     assert spec is not None and spec.submodule_search_locations, "fastapi-offline missing"
-    return str(Path(list(spec.submodule_search_locations)[0]) / "static")
+    return str(Path(next(iter(spec.submodule_search_locations))) / "static")
 
 
 DOCS_PAGE = """<!doctype html>
@@ -54,6 +57,23 @@ DOCS_PAGE = """<!doctype html>
 <script src="/static/swagger/swagger-ui-bundle.js"></script>
 <script src="/static/swagger-init.js"></script></body></html>
 """
+
+
+# Machine clients get JSON refusals; a browser on a page gets a page (issue 14, item 7).
+MACHINE_PATHS = ("/api/", "/fhir", "/events", "/metrics", "/openapi.json", "/healthz",
+                 "/readyz", "/static/")
+
+
+def wants_html(request: Request) -> bool:
+    return not request.url.path.startswith(MACHINE_PATHS) and \
+        "text/html" in request.headers.get("accept", "")
+
+
+def refusal_page(request: Request, status: int, detail: str) -> Response:
+    heading = {403: "Not allowed", 404: "Not found"}.get(status, "Refused")
+    return templates.TemplateResponse(request, "error.html", {
+        "who": None, "heading": heading, "detail": detail,
+        "actor": getattr(request.state, "actor", None)}, status_code=status)
 
 
 def create_app(rt: Runtime) -> FastAPI:
@@ -82,7 +102,21 @@ def create_app(rt: Runtime) -> FastAPI:
 
     @app.exception_handler(Forbidden)
     def forbidden(request: Request, error: Forbidden) -> Response:
+        if wants_html(request):
+            return refusal_page(request, 403, f"Not allowed: {error}.")
         return JSONResponse({"detail": str(error)}, status_code=403)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code in (403, 404) and wants_html(request):
+            detail = str(error.detail) if error.status_code != 404 or error.detail != \
+                "Not Found" else "There is no such page."
+            if error.status_code == 404 and error.detail != "Not Found":
+                # A ward, patient or alert outside the user's wards reads as missing: which
+                # exist elsewhere is not told.
+                detail = f"{detail[:1].upper()}{detail[1:]}, or it is not on one of your wards."
+            return refusal_page(request, error.status_code, detail)
+        return await http_exception_handler(request, error)
 
     @app.middleware("http")
     async def audit_denials(request: Request, call_next: Any) -> Response:

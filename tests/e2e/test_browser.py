@@ -89,6 +89,11 @@ def test_nurse_sees_a_critical_alert_arrive_live_and_acknowledges_it_then_physic
         assert "Unable to render" not in docs
         assert "/api/v1/results" in docs and "/fhir/Observation" in docs
         assert nurse.locator("#swagger-ui .opblock").count() >= 10
+        # A ward that is not hers: a page that says so and leads back, not a JSON body.
+        nurse.goto(f"{base}/wards/SURG9")
+        refusal = nurse.locator("[data-testid=refusal]").inner_text()
+        assert "Not found" in refusal and "not on one of your wards" in refusal
+        assert nurse.locator("a[href='/board']").count() >= 1
         nurse.close()
 
         doctor = browser.new_page(viewport={"width": 1280, "height": 900})
