@@ -12,7 +12,14 @@ from functools import lru_cache
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -32,6 +39,9 @@ class Settings(BaseSettings):
     broker_url: str = ""
     # Time zone for timestamps that carry no UTC offset.
     timezone: str = "UTC"
+    # Where the pages show times; empty: SODIUM_TIMEZONE (a unit may read another zone than
+    # the lab's clocks, e.g. UTC lab timestamps, local wards).
+    display_timezone: str = ""
     policy: str = "default"
     # json: one structured line per event (production); console: plain text (the demo).
     log_format: str = "json"
@@ -105,9 +115,11 @@ class Settings(BaseSettings):
             raise ValueError("expected empty (in-process), redis://host:port/db or amqp://")
         return value
 
-    @field_validator("timezone")
+    @field_validator("timezone", "display_timezone")
     @classmethod
-    def _timezone(cls, value: str) -> str:
+    def _timezone(cls, value: str, info: ValidationInfo) -> str:
+        if not value and info.field_name == "display_timezone":
+            return value  # the same as timezone
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
@@ -159,6 +171,10 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def display_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.display_timezone or self.timezone)
 
     @property
     def embedded(self) -> bool:

@@ -14,9 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from html import escape
+from zoneinfo import ZoneInfo
 
 from monitor.engine.artefacts import SUSPECTED_ARTEFACT, glucose_corrected, is_spike
 from monitor.engine.policy import Policy
+from monitor.web.clock import when
+
+UTC_ZONE = ZoneInfo("UTC")
 
 W, H, PAD_L, PAD_R, PAD_T = 860, 360, 48, 16, 16
 NA_H, K_TOP, K_H = 250, 285, 55
@@ -86,7 +90,7 @@ def projection(points: Sequence[Point], hours: float = 12) -> tuple[Point, datet
 
 def patient_chart(points: Sequence[Point], potassium: Sequence[Point], policy: Policy,
                   high_risk: bool, triggering: set[str],
-                  lead_in: Sequence[Point] = ()) -> str:
+                  lead_in: Sequence[Point] = (), zone: ZoneInfo = UTC_ZONE) -> str:
     """`lead_in`: counted values before the first point, which set the corridor's lower
     edge at the start of the chart (its 24 h and 48 h windows) but are not drawn."""
     if not points:
@@ -110,7 +114,7 @@ def patient_chart(points: Sequence[Point], potassium: Sequence[Point], policy: P
              'aria-labelledby="chart-title chart-desc" xmlns="http://www.w3.org/2000/svg">',
              '<title id="chart-title">Sodium over time with the allowed corridor</title>',
              f'<desc id="chart-desc">{len(points)} sodium results from '
-             f'{t0:%Y-%m-%d %H:%M} to {max(p.at for p in points):%Y-%m-%d %H:%M} UTC; '
+             f'{when(t0, zone)} to {when(max(p.at for p in points), zone)} ({zone}); '
              f'shaded band: the allowed corridor ({policy.name}).</desc>']
     for v in range(int(lo) // 5 * 5 + 5, int(hi) + 1, 5):
         parts.append(f'<line class="grid" x1="{PAD_L}" x2="{W - PAD_R}" y1="{y(v):.1f}" '
@@ -130,7 +134,7 @@ def patient_chart(points: Sequence[Point], potassium: Sequence[Point], policy: P
                      f'y1="{y(last.value):.1f}" x2="{x(end):.1f}" y2="{y(value):.1f}">'
                      f'<title>projection: {value:.0f} mmol/L in 12 h</title></line>')
     for p in points:
-        parts.append(_marker(p, x(p.at), y(p.value), p.key in triggering))
+        parts.append(_marker(p, x(p.at), y(p.value), p.key in triggering, zone))
     parts.append(f'<text class="axis" x="{PAD_L}" y="{K_TOP - 6}">Potassium (mmol/L)</text>')
     if potassium:
         klo, khi = min(k.value for k in potassium) - 0.3, max(k.value for k in potassium) + 0.3
@@ -138,16 +142,16 @@ def patient_chart(points: Sequence[Point], potassium: Sequence[Point], policy: P
             ky = K_TOP + K_H * (khi - k.value) / max(khi - klo, 0.1)
             low = " low" if k.value < policy.lab_risk.potassium_below else ""
             parts.append(f'<circle class="potassium{low}" cx="{x(k.at):.1f}" cy="{ky:.1f}" '
-                         f'r="3"><title>K {k.value:g} at {k.at:%d %b %H:%M}</title></circle>')
-    parts.append(f'<text class="axis" x="{PAD_L}" y="{H - 2}">{t0:%d %b %H:%M}</text>'
-                 f'<text class="axis" x="{W - 150}" y="{H - 2}">{t1:%d %b %H:%M} UTC</text>')
+                         f'r="3"><title>K {k.value:g} at {when(k.at, zone)}</title></circle>')
+    parts.append(f'<text class="axis" x="{PAD_L}" y="{H - 2}">{when(t0, zone)}</text>'
+                 f'<text class="axis" x="{W - 150}" y="{H - 2}">{when(t1, zone)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _marker(p: Point, cx: float, cy: float, trigger: bool) -> str:
+def _marker(p: Point, cx: float, cy: float, trigger: bool, zone: ZoneInfo) -> str:
     method = "point-of-care" if p.method == "poc" else "laboratory"
-    label = (f"{p.value:g} mmol/L at {p.at:%d %b %H:%M} UTC, {method}, {p.status}, "
+    label = (f"{p.value:g} mmol/L at {when(p.at, zone)}, {method}, {p.status}, "
              f"from {p.source}" + (" (triggered an alert)" if trigger else "")
              + (f"; suspect, not counted: lab flag \u201c{p.flag}\u201d" if p.flag else "")
              + (f"; suspect, not counted: {SUSPECTED_ARTEFACT}" if p.artefact else "")

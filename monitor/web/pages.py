@@ -163,7 +163,8 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: Pat
                  - set(diagnosed))
     # The tier the rules use: a code the policy maps to no risk factor raises no tier.
     high = bool(diagnosed) or bool(lab)
-    chart = patient_chart(sodium, potassium, policy, high, d["triggering"], lead_in=lead_in)
+    chart = patient_chart(sodium, potassium, policy, high, d["triggering"], lead_in=lead_in,
+                          zone=rt.settings.display_zone)
     return _page(request, rt, c.who, c.csrf, "patient.html", p=d["patient"], ward=d["ward"],
                  results=results, alerts=d["alerts"], events=d["events"], risks=d["risks"],
                  lab_factors=[lab_factor_words(f, policy) for f in lab], chart=chart,

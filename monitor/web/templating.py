@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
+
+from monitor.web import clock
 
 RULE_NAMES = {
     "OVERCORRECTION_24H": "Too fast: 24 h",
@@ -37,6 +42,29 @@ def _since(moment: datetime | None, now: datetime) -> str:
     return "—" if moment is None else _age(int((now - moment).total_seconds() // 60))
 
 
+def display_zone(context: Context) -> ZoneInfo:
+    """The zone the pages show times in: the app's SODIUM_DISPLAY_TIMEZONE."""
+    request = context.get("request")
+    runtime = getattr(getattr(getattr(request, "app", None), "state", None), "runtime", None)
+    return runtime.settings.display_zone if runtime is not None else ZoneInfo("UTC")
+
+
+@pass_context
+def _when(context: Context, moment: datetime | None) -> str:
+    return clock.when(moment, display_zone(context), datetime.now(UTC))
+
+
+@pass_context
+def _day(context: Context, moment: datetime | None) -> str:
+    return clock.day(moment, display_zone(context))
+
+
+@pass_context
+def _zone_name(context: Context) -> str:
+    return str(display_zone(context))
+
+
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-templates.env.filters.update(num=_num, age=_age, since=_since,
+templates.env.filters.update(num=_num, age=_age, since=_since, when=_when, day=_day,
                              rule_name=lambda r: RULE_NAMES.get(r, r))
+templates.env.globals.update(zone_name=_zone_name)

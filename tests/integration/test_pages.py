@@ -317,12 +317,18 @@ def test_the_patient_page_shows_an_acute_mark_with_the_hours_it_spares(h: Hospit
     assert reply.status_code == 201, reply.text
     section = nurse.get(page).text.split('data-testid="acute-marks"')[1]
     item = re.sub(r"<[^>]+>", "", section.split("<li>")[1].split("</li>")[0])
-    minute = "%Y-%m-%d %H:%M"
+    from zoneinfo import ZoneInfo
+
+    from monitor.web.clock import when
+    zone = ZoneInfo("UTC")  # the display zone of this hospital
     marked, spared = item.split(": post-op): ")
-    assert re.fullmatch(rf"Onset {onset:{minute}} UTC \(marked by dr\.a [\d-]+ [\d:]+", marked)
+    assert re.fullmatch(rf"Onset {re.escape(when(onset, zone, h.now))} \(marked by dr\.a "
+                        r"\w{3} \d+ \w{3} \d\d:\d\d", marked)
     assert spared == (
-        f"no rate alert for a rise from a value collected {onset - timedelta(hours=48):{minute}}"
-        f" to {onset + timedelta(hours=48):{minute}} UTC; later rises are held to the limits.")
+        f"no rate alert for a rise from a value collected "
+        f"{when(onset - timedelta(hours=48), zone, h.now)} to "
+        f"{when(onset + timedelta(hours=48), zone, h.now)}"
+        "; later rises are held to the limits.")
 
 
 def test_the_census_has_one_row_per_patient_with_latest_sodium_and_a_sparkline(
@@ -420,3 +426,28 @@ def test_a_browser_gets_refusal_pages_and_an_api_client_json(h: Hospital) -> Non
     assert api.status_code == 404 and api.headers["content-type"] == "application/json"
     assert nurse.get("/wards/SURG2").json() == {"detail": "no such ward"}  # no text/html
     assert nurse.get("/admin").status_code == 403
+
+
+def test_times_read_in_the_display_zone_and_the_board_ages_the_sample(
+        h: Hospital, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With SODIUM_DISPLAY_TIMEZONE=Europe/Berlin every page names the zone once and shows
+    "Tue 1 Dec 13:40"-style local times, never ISO strings; the board's age is that of the
+    sample the alert rests on, with its collection time, and the alert's own age after it
+    (issue 14, item 1)."""
+    from zoneinfo import ZoneInfo
+
+    from monitor.web.clock import when
+
+    monkeypatch.setattr(h.rt.settings, "display_timezone", "Europe/Berlin")
+    nurse = h.signed_in("nurse.a")
+    board = nurse.get("/board").text
+    assert board.count("Times in Europe/Berlin.") == 1
+    sampled = h.now - timedelta(hours=1)  # A1's last sodium, the alert's trigger
+    assert f"collected {when(sampled, ZoneInfo('Europe/Berlin'), h.now)}" in board
+    assert "alert raised" in board and "Sample age" in board
+    patient = nurse.get(f"/patients/{h.patients['A1']}").text
+    assert patient.count("Times in Europe/Berlin.") == 1
+    assert when(sampled, ZoneInfo("Europe/Berlin"), h.now) in patient
+    assert not re.search(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d", patient + board), \
+        "no ISO time on a page"
+    assert "UTC" not in patient

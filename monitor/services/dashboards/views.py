@@ -34,14 +34,19 @@ SEVERITY_ORDER = case((Alert.severity == "critical", 0), else_=1)
 def board(uow: UnitOfWork, p: Principal, now: datetime, limit: int = 500
           ) -> list[dict[str, Any]]:
     """Active alerts of my wards: critical first, then newest."""
-    q = (select(Alert, Patient, Ward.code)
+    q = (select(Alert, Patient, Ward.code, Result.collected_at)
          .join(Patient, Patient.id == Alert.patient_id)
          .outerjoin(Ward, Ward.id == Patient.ward_id)
+         .outerjoin(Result, Result.id == Alert.triggering_result_id)
          .where(Alert.state == "active", Alert.lifecycle.in_(OPEN))
          .order_by(SEVERITY_ORDER, Alert.created_at.desc()).limit(limit))
     rows = []
-    for a, patient, ward in uow.session.execute(scoped_patients(q, p)):
-        rows.append({"alert": a, "patient": patient, "ward": ward,
+    for a, patient, ward, sampled_at in uow.session.execute(scoped_patients(q, p)):
+        # The age that matters is the sample's: an alert raised a minute ago may rest on a
+        # sample of yesterday. The alert's own age is secondary.
+        rows.append({"alert": a, "patient": patient, "ward": ward, "sampled_at": sampled_at,
+                     "sample_age_min": None if sampled_at is None else
+                     max(int((now - sampled_at).total_seconds() // 60), 0),
                      "age_min": int((now - a.created_at).total_seconds() // 60)})
     return rows
 

@@ -22,7 +22,7 @@ def test_the_corridor_starts_at_the_window_and_remembers_the_lead_in() -> None:
     assert corridor(shown, policy, False)[0] == (T0, 126, 126 + limit)
     svg = patient_chart(shown, [], policy, False, set(), lead_in=lead_in)
     assert svg.count('<circle class="na lab') == 2  # the lead-in sets the band, not drawn
-    assert "2 sodium results from 2024-03-01 08:00" in svg
+    assert "2 sodium results from Fri 1 Mar 08:00" in svg
 
 
 def test_a_lab_flagged_value_is_a_suspect_marker_with_the_labs_words_outside_the_line() -> None:
