@@ -67,11 +67,20 @@ def acknowledge(a: AlertView, actor: str, note: str | None = None) -> Transition
     raise TransitionError(f"cannot acknowledge an alert that is {a.lifecycle}")
 
 
+# The ready-made reasons the board offers for shelving a warning.
+SHELVE_REASONS = ("Patient off ward", "Physician aware", "Sample repeat pending")
+
+
 def shelve(a: AlertView, actor: str, reason: str, until: datetime, now: datetime) -> Transition:
     if a.lifecycle not in (UNACKNOWLEDGED, ACKNOWLEDGED):
         raise TransitionError(f"cannot shelve an alert that is {a.lifecycle}")
     if not reason.strip():
         raise TransitionError("shelving needs a reason")
+    if a.severity == "critical" and reason.strip().lower() in \
+            {r.lower() for r in SHELVE_REASONS}:
+        # A critical is silenced only for a reason someone put in words (issue 14).
+        raise TransitionError("shelving a critical alert needs the reason in your own words, "
+                              "not a ready-made one")
     if not now < until <= now + MAX_SHELVE:
         raise TransitionError("a shelf lasts more than 0 and at most 12 h")
     return Transition("shelved", a.lifecycle, SHELVED, actor, reason, until)

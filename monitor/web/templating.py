@@ -10,6 +10,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from monitor.alerts.lifecycle import SHELVE_REASONS
 from monitor.web import clock
 
 RULE_NAMES = {
@@ -67,4 +68,4 @@ def _zone_name(context: Context) -> str:
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters.update(num=_num, age=_age, since=_since, when=_when, day=_day,
                              rule_name=lambda r: RULE_NAMES.get(r, r))
-templates.env.globals.update(zone_name=_zone_name)
+templates.env.globals.update(zone_name=_zone_name, shelve_reasons=SHELVE_REASONS)

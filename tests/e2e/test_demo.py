@@ -10,7 +10,14 @@ from pathlib import Path
 
 import httpx
 
-from tests.integration.stack import CLI, MllpConnection, free_port, port_open, wait_for
+from tests.integration.stack import (
+    CLI,
+    MllpConnection,
+    free_port,
+    interruptible,
+    port_open,
+    wait_for,
+)
 
 RATE = {"OVERCORRECTION_24H", "OVERCORRECTION_48H", "PROJECTED_OVERCORRECTION"}
 
@@ -20,7 +27,8 @@ def test_demo_shows_a_critical_alert_for_the_overcorrecting_patient_only(tmp_pat
     env = {k: v for k, v in os.environ.items() if not k.startswith("SODIUM_")}
     demo = subprocess.Popen([CLI, "demo", "--port", str(port), "--mllp-port", str(mllp),
                              "--speed", "10"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=interruptible)
     try:
         wait_for(lambda: port_open(port), 60, "the demo's web app")
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10,

@@ -21,6 +21,12 @@ CLI = str(Path(sys.executable).parent / "sodium-monitor")
 MLLP_START, MLLP_END = b"\x0b", b"\x1c\x0d"
 
 
+def interruptible() -> None:
+    """A child's SIGINT as at a terminal (preexec_fn): a suite started in the background
+    of a shell inherits SIGINT ignored, and Ctrl-C sent by a test would do nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -18,7 +18,7 @@ from tests.integration.hospital import C24, Hospital, build, fill, hidden_csrf
 
 Body = dict[str, Any] | None
 NOTE: Body = {"note": "seen"}
-SHELF: Body = {"reason": "physician aware", "minutes": 60}
+SHELF: Body = {"reason": "dr.ali aware, repeat sodium at noon", "minutes": 60}
 RISK: Body = {"factor": "F10", "reason": "alcohol use documented"}
 REASON: Body = {"reason": "entered in error"}
 

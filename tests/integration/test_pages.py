@@ -22,7 +22,7 @@ from tests.integration.hospital import PASSWORD, Hospital, build, fill, hidden_c
 PAGES = ["/board", "/wards/MED4", "/patients/{p}", "/admin"]
 FORMS = {  # path: the form fields besides csrf
     "/alerts/{a}/ack": {},
-    "/alerts/{a}/shelve": {"reason": "Physician aware", "hours": "1"},
+    "/alerts/{a}/shelve": {"reason": "Dr Ali reviewing, repeat at noon", "hours": "1"},
     "/alerts/{a}/resolve": {"note": "treated"},
     "/admin/rejects/{j}/retry": {},
 }
@@ -451,3 +451,24 @@ def test_times_read_in_the_display_zone_and_the_board_ages_the_sample(
     assert not re.search(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d", patient + board), \
         "no ISO time on a page"
     assert "UTC" not in patient
+
+
+def test_the_shelve_form_preselects_no_reason_and_asks_words_for_a_critical(
+        h: Hospital) -> None:
+    nurse = h.signed_in("nurse.a")
+    board = nurse.get("/board").text
+    critical, warning = h.alert("A1"), h.alert("A2")
+    words = re.search(rf'<input name="reason" id="reason-{critical}"[^>]*>', board)
+    assert words and "required" in words.group(0)
+    menu = re.search(rf'<select name="reason" id="reason-{warning}"[^>]*>(.*?)</select>',
+                     board, re.S)
+    assert menu and "required" in board[menu.start():menu.start() + 120]
+    assert re.search(r'<option value="" selected disabled>', menu.group(1))
+    assert menu.group(1).count(" selected") == 1  # only the empty placeholder
+    csrf = hidden_csrf(board)
+    refused = nurse.post(f"/alerts/{critical}/shelve", data={
+        "csrf": csrf, "reason": "Physician aware", "hours": "1"})
+    assert "in your own words" in unquote(refused.headers["location"])
+    done = nurse.post(f"/alerts/{critical}/shelve", data={
+        "csrf": csrf, "reason": "in theatre, dr.a informed", "hours": "1"})
+    assert "shelve done" in unquote(done.headers["location"])

@@ -13,12 +13,13 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from monitor.storage.tables import Patient
-from tests.integration.stack import CLI, stack, wait_for
+from tests.integration.stack import CLI, interruptible, stack, wait_for
 
 
 def simulate(s_env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], list[str]]:
     proc = subprocess.Popen([CLI, "simulate", *args], env=s_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=interruptible)
     lines: list[str] = []
 
     def read() -> None:

@@ -78,3 +78,13 @@ def test_a_severe_alert_clears_unacknowledged_or_resolves_when_acknowledged() ->
     resolved = lc.clear(alert(lc.ACKNOWLEDGED, **severe))  # type: ignore[arg-type]
     assert resolved is not None and resolved.to_state == lc.RESOLVED
 
+
+
+def test_a_critical_is_shelved_only_for_a_reason_in_words() -> None:
+    until = NOW + timedelta(hours=1)
+    for ready_made in lc.SHELVE_REASONS:
+        with pytest.raises(lc.TransitionError, match="in your own words"):
+            lc.shelve(alert(severity="critical"), "n", ready_made.upper(), until, NOW)
+        assert lc.shelve(alert(), "n", ready_made, until, NOW).to_state == lc.SHELVED
+    t = lc.shelve(alert(severity="critical"), "n", "in CT until 14:00, dr.ali aware", until, NOW)
+    assert t.to_state == lc.SHELVED and t.reason == "in CT until 14:00, dr.ali aware"
