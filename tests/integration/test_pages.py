@@ -472,3 +472,10 @@ def test_the_shelve_form_preselects_no_reason_and_asks_words_for_a_critical(
     done = nurse.post(f"/alerts/{critical}/shelve", data={
         "csrf": csrf, "reason": "in theatre, dr.a informed", "hours": "1"})
     assert "shelve done" in unquote(done.headers["location"])
+
+
+def test_the_tab_title_counts_the_active_alerts(h: Hospital) -> None:
+    board = h.signed_in("nurse.a").get("/board").text
+    count = re.search(r'data-testid="active-count">(\d+)<', board)
+    assert count and int(count.group(1)) > 0
+    assert f"<title>({count.group(1)}) Alert board · sodium-monitor</title>" in board

@@ -37,6 +37,7 @@
         var count = doc.querySelector("[data-testid=active-count]");
         var mine = document.querySelector("[data-testid=active-count]");
         if (count && mine) mine.textContent = count.textContent;
+        document.title = doc.title;  // "(3) Alert board": the count shows in the tab
       });
   });
   source.onerror = function () { if (status) status.textContent = "Live updates reconnecting…"; };
