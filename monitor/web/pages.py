@@ -46,8 +46,12 @@ def _page(request: Request, rt: Runtime, who: Principal, csrf: str | None, name:
     with rt.uow() as uow:
         wards = ward_codes(uow, who)
         active = count_active(uow, who)
+    # The confirmation of the action that led here (every action redirects with ?flash=),
+    # shown by every page in the same place.
+    flash = request.query_params.get("flash", "")[:300]
     return templates.TemplateResponse(request, name, {
-        "who": who, "csrf": csrf or "", "wards": wards, "active_count": active, **context})
+        "who": who, "csrf": csrf or "", "wards": wards, "active_count": active,
+        "flash": flash, **context})
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -94,15 +98,14 @@ def home() -> Response:
 
 
 @router.get("/board", response_class=HTMLResponse)
-def board_page(request: Request, rt: RuntimeDep, c: CallerDep, flash: str = "") -> HTMLResponse:
+def board_page(request: Request, rt: RuntimeDep, c: CallerDep) -> HTMLResponse:
     require(c.who, "view")
     now = datetime.now(UTC)
     with rt.uow() as uow:
         rows = board(uow, c.who, now)
         audit(uow, c.who.username, "view-board", now, shown=len(rows))
         uow.commit()
-    return _page(request, rt, c.who, c.csrf, "board.html", rows=rows, nav="board",
-                 flash=flash)
+    return _page(request, rt, c.who, c.csrf, "board.html", rows=rows, nav="board")
 
 
 SORTS = [("bed", "Bed"), ("na", "Latest Na"), ("change", "24 h change"),
@@ -238,7 +241,7 @@ def resolve_form(rt: RuntimeDep, c: CallerDep, alert_id: AlertId, note: FormStr,
 
 
 @router.get("/admin", response_class=HTMLResponse)
-def admin_page(request: Request, rt: RuntimeDep, c: CallerDep, flash: str = "") -> HTMLResponse:
+def admin_page(request: Request, rt: RuntimeDep, c: CallerDep) -> HTMLResponse:
     require(c.who, "admin")
     now = datetime.now(UTC)
     with rt.uow() as uow:
@@ -259,7 +262,7 @@ def admin_page(request: Request, rt: RuntimeDep, c: CallerDep, flash: str = "") 
                       .where(OnCallShift.ends_at > now).order_by(OnCallShift.starts_at))]
         uow.commit()  # the audit row of this view
     return _page(request, rt, c.who, c.csrf, "admin.html", feeds=feeds, rejects=rejects,
-                 ward_rows=wards, users=users, shifts=shifts, flash=flash, nav="admin",
+                 ward_rows=wards, users=users, shifts=shifts, nav="admin",
                  default_policy=rt.settings.policy)
 
 

@@ -479,3 +479,21 @@ def test_the_tab_title_counts_the_active_alerts(h: Hospital) -> None:
     count = re.search(r'data-testid="active-count">(\d+)<', board)
     assert count and int(count.group(1)) > 0
     assert f"<title>({count.group(1)}) Alert board · sodium-monitor</title>" in board
+
+
+def test_an_action_on_the_patient_page_is_confirmed_there(h: Hospital) -> None:
+    """Every action leads back to its page with a confirmation (issue 14, item 7)."""
+    nurse = h.signed_in("nurse.a")
+    page = fill("/patients/{p}", h, "A1")
+    html = nurse.get(page).text
+    alert = h.alert("A1")
+    form = re.search(rf'<form method="post" action="/alerts/{alert}/ack".*?</form>', html,
+                     re.S)
+    assert form and f'name="back" value="{page}"' in form.group(0)
+    reply = nurse.post(f"/alerts/{alert}/ack", data={"csrf": hidden_csrf(html),
+                                                     "back": page})
+    assert reply.status_code == 303 and reply.headers["location"].startswith(f"{page}?flash=")
+    after = nurse.get(reply.headers["location"]).text
+    assert re.search(rf'data-testid="flash">Alert {alert}: acknowledge done\.<', after)
+    census = nurse.get("/wards/MED4?flash=" + "x" * 400).text
+    assert 'data-testid="flash">' + "x" * 300 + "<" in census  # bounded, escaped text
