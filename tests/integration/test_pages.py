@@ -497,3 +497,17 @@ def test_an_action_on_the_patient_page_is_confirmed_there(h: Hospital) -> None:
     assert re.search(rf'data-testid="flash">Alert {alert}: acknowledge done\.<', after)
     census = nurse.get("/wards/MED4?flash=" + "x" * 400).text
     assert 'data-testid="flash">' + "x" * 300 + "<" in census  # bounded, escaped text
+
+
+def test_the_board_counts_unacknowledged_and_acknowledged_apart(h: Hospital) -> None:
+    nurse = h.signed_in("nurse.a")
+    counts = re.search(r'data-testid="counts"><strong>(\d+) unacknowledged</strong> · '
+                       r'(\d+) acknowledged or shelved<', nurse.get("/board").text)
+    assert counts
+    waiting, handled = int(counts.group(1)), int(counts.group(2))
+    assert waiting >= 2 and handled == 0
+    reply = nurse.post(f"/alerts/{h.alert('A1')}/ack",
+                       data={"csrf": page_csrf(nurse), "back": "/board"})
+    after = re.search(r'(\d+) unacknowledged</strong> · (\d+) acknowledged',
+                      nurse.get(reply.headers["location"]).text)
+    assert after and (int(after.group(1)), int(after.group(2))) == (waiting - 1, 1)
