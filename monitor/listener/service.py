@@ -22,7 +22,7 @@ from monitor.listener.group import GroupCommit
 from monitor.listener.mllp import MAX_MESSAGE_BYTES, Limits, MllpServer
 from monitor.logs import request_id
 from monitor.runtime import Runtime
-from monitor.services.intake.feeds import UNAUTHENTICATED, Binding, feed_bindings
+from monitor.services.intake.feeds import Binding, feed_bindings
 from monitor.services.intake.hl7 import (
     Hl7Frame,
     Hl7Reply,
@@ -32,7 +32,7 @@ from monitor.services.intake.hl7 import (
     refused_frame,
 )
 from monitor.services.intake.inbox import FeedLiveness
-from monitor.services.intake.pipeline import UNKNOWN_HL7_FEED
+from monitor.services.intake.pipeline import UNAUTHENTICATED, UNKNOWN_HL7_FEED
 
 log = logging.getLogger(__name__)
 OVERSIZE = f"message exceeds the {MAX_MESSAGE_BYTES >> 20} MiB limit"

@@ -29,6 +29,7 @@ from monitor.services.dashboards.views import (
     ward_codes,
 )
 from monitor.services.evaluation.reevaluation import diagnosis_codes
+from monitor.services.intake.pipeline import PSEUDO_FEEDS
 from monitor.services.intake.rejects import list_rejects, retry_reject
 from monitor.storage.tables import Feed, OnCallShift, User, Ward
 from monitor.web.api import WindowDays, WindowFrom
@@ -246,9 +247,11 @@ def admin_page(request: Request, rt: RuntimeDep, c: CallerDep) -> HTMLResponse:
     now = datetime.now(UTC)
     with rt.uow() as uow:
         s = uow.session
+        # Pseudo feeds (imports, unknown and unauthenticated senders) are no sender: they
+        # are listed, never as live or silent.
         feeds = [{"name": f.name, "kind": f.kind, "last_message_at": f.last_message_at,
-                  "live": f.last_message_at is not None and
-                  now - f.last_message_at <= timedelta(seconds=f.silent_after_s)}
+                  "live": None if f.name in PSEUDO_FEEDS else f.last_message_at is not None
+                  and now - f.last_message_at <= timedelta(seconds=f.silent_after_s)}
                  for f in s.scalars(select(Feed).order_by(Feed.name))]
         rejects = list(list_rejects(uow, 100))
         audit(uow, c.who.username, "view-admin", now)

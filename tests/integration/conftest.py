@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from monitor.config import Settings
 from monitor.runtime import Runtime
@@ -61,8 +63,17 @@ def pg_engine(pg_migrated: str) -> Iterator[Engine]:
     """A migrated database, emptied before each test."""
     engine = make_engine(pg_migrated)
     names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    for attempt in range(5):
+        try:
+            with engine.begin() as connection:
+                connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            break
+        except OperationalError as error:
+            # The last writes of the previous test's processes or threads as they stop can
+            # deadlock with the TRUNCATE; PostgreSQL aborts one side, so try again.
+            if "deadlock" not in str(error) or attempt == 4:
+                raise
+            time.sleep(0.5)
     yield engine
     engine.dispose()
 

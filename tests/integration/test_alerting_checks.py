@@ -29,7 +29,7 @@ from monitor.services.alerting import actions
 from monitor.services.alerting.actions import AlertChanged
 from monitor.services.intake.hl7 import receive_hl7
 from monitor.services.operations import admin
-from monitor.storage.tables import Alert, AlertEvent, Delivery, Notice, Patient
+from monitor.storage.tables import Alert, AlertEvent, Delivery, Feed, Notice, Patient
 from tests.hl7_builders import oru, ts
 from tests.integration.receivers import Hook, WebhookReceiver
 
@@ -597,3 +597,23 @@ def test_the_scheduler_hands_a_due_delivery_to_the_queue_once_per_lease(
             Delivery.id.in_(handed))))
     assert states == {"sent"}
     assert hooked(hooks["nurse"], "raised")
+
+
+def test_refusals_from_unknown_senders_never_make_a_silent_feed(
+        rt: Runtime, hooks: dict[str, WebhookReceiver]) -> None:
+    """The rejects of connections bound to no feed and of bytes outside any frame are kept
+    under pseudo feeds; when that sender goes quiet nobody is paged about a silent feed,
+    and the admin page lists them as no sender (issue 13 / 14, item 6)."""
+    from monitor.services.intake.hl7 import commit_hl7, refused_frame
+    from monitor.services.intake.pipeline import UNAUTHENTICATED, UNKNOWN_HL7_FEED
+
+    hospital(rt, hooks, T)
+    sodium(rt, "FS2", 0, T, 140)
+    for feed in (UNAUTHENTICATED, UNKNOWN_HL7_FEED):
+        commit_hl7(rt.uow(), [refused_frame(feed, "connection", "no feed bound", "x", T,
+                                            answers=None)], T)
+    alerting(rt, T + timedelta(hours=2))
+    assert [n.subject for n in notices(rt, "FEED_SILENT")] == ["hl7:LIS"]  # the real one
+    with rt.uow() as uow:
+        names = set(uow.session.scalars(select(Feed.name)))
+    assert {UNAUTHENTICATED, UNKNOWN_HL7_FEED} <= names  # recorded, as rejects' sources

@@ -511,3 +511,19 @@ def test_the_board_counts_unacknowledged_and_acknowledged_apart(h: Hospital) -> 
     after = re.search(r'(\d+) unacknowledged</strong> · (\d+) acknowledged',
                       nurse.get(reply.headers["location"]).text)
     assert after and (int(after.group(1)), int(after.group(2))) == (waiting - 1, 1)
+
+
+def test_the_admin_page_lists_pseudo_feeds_as_no_sender(h: Hospital) -> None:
+    from datetime import UTC, datetime
+
+    from monitor.services.intake.hl7 import commit_hl7, refused_frame
+    from monitor.services.intake.pipeline import UNAUTHENTICATED
+
+    commit_hl7(h.rt.uow(), [refused_frame(UNAUTHENTICATED, "connection", "no feed bound",
+                                          "x", datetime.now(UTC), answers=None)],
+               datetime.now(UTC))
+    html = h.signed_in("root").get("/admin").text
+    row = re.search(rf"<tr><td>{UNAUTHENTICATED}</td>.*?</tr>", html)
+    assert row and "not a sender" in row.group(0) and ">live<" not in row.group(0)
+    lis = re.search(r"<tr><td>hl7:lis</td>.*?</tr>", html)
+    assert lis and "<td>live</td>" in lis.group(0)

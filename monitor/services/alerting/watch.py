@@ -14,7 +14,7 @@ from monitor.engine.policy import Policy
 from monitor.notify.outbox import announce, clear_notice, raise_notice
 from monitor.notify.routing import timing, ward_of
 from monitor.services.alerting.actions import AlertChanged, record, view
-from monitor.services.intake.pipeline import IMPORT_FEED
+from monitor.services.intake.pipeline import IMPORT_FEED, PSEUDO_FEEDS
 from monitor.storage.repos.patients import lock
 from monitor.storage.repos.results import load_series
 from monitor.storage.repos.ward_policy import policies_in_force, ward_policies
@@ -183,7 +183,7 @@ def check_feeds(uow: UnitOfWork, now: datetime) -> list[int]:
     deliveries: list[int] = []
     with uow:
         # Locked, so two schedulers never both open a notice for the same feed.
-        for feed in uow.session.scalars(select(Feed).where(Feed.name != "import")
+        for feed in uow.session.scalars(select(Feed).where(Feed.name.not_in(PSEUDO_FEEDS))
                                         .order_by(Feed.id).with_for_update()):
             silent = feed.last_message_at is None or \
                 now - feed.last_message_at > timedelta(seconds=feed.silent_after_s)

@@ -9,14 +9,14 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from monitor.services.intake.pipeline import UNAUTHENTICATED
 from monitor.storage.tables import Feed
 from monitor.storage.uow import UnitOfWork
 
 PERMISSIONS = ("results", "removals", "adt", "merges")
 DEFAULT_PERMISSIONS = frozenset({"results"})
-# The feed of rejects from connections bound to no feed, and the words of a permission
-# refusal: a retry from the rejects list must not apply what the sender was refused.
-UNAUTHENTICATED = "hl7:unauthenticated"
+# The words of a permission refusal: a retry from the rejects list must not apply what the
+# sender was refused (nor what came from a connection bound to no feed, UNAUTHENTICATED).
 LACKS_PERMISSION = "lacks the permission"
 
 

@@ -16,8 +16,11 @@ from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS
 IMPORT_FEED = "import"  # backfill: recorded and shown, never paged
 # What refused MLLP bytes are filed under when they name no sender (no readable MSH-3).
 UNKNOWN_HL7_FEED = "hl7:unknown"
-# Names that stand for no live sender: never reported as live or silent feeds.
-PSEUDO_FEEDS = (IMPORT_FEED, UNKNOWN_HL7_FEED)
+# The feed of rejects from connections bound to no feed (feed authentication).
+UNAUTHENTICATED = "hl7:unauthenticated"
+# Names that stand for no live sender: never reported as live or silent feeds (an
+# attacker who stops sending must not page the admins about a "silent feed").
+PSEUDO_FEEDS = (IMPORT_FEED, UNKNOWN_HL7_FEED, UNAUTHENTICATED)
 
 
 @dataclass(frozen=True)
