@@ -460,6 +460,16 @@ def test_alerts_from_the_past_are_recorded_but_never_page(
     assert "escalated" not in events(rt, alert.id)
     # The overdue measurement of such a patient is recorded too, never paged.
     assert all(a.notify is False for a in alerts_of(rt, patient))
+    # History, not care to give: never on the board, never in the compliance figures.
+    from monitor.services.access.scope import Principal
+    from monitor.services.alerting.compliance import compliance
+    from monitor.services.dashboards.views import board, count_active
+    everyone = Principal(None, "admin.root", "admin", None)
+    with rt.uow() as uow:
+        assert board(uow, everyone, datetime.now(UTC)) == []
+        assert count_active(uow, everyone) == 0
+        assert compliance(uow, alert.created_at - timedelta(days=1),
+                          alert.created_at + timedelta(days=1)) == []
 
 
 # 7. Racing acknowledgements --------------------------------------------------------------

@@ -30,8 +30,8 @@ def _summary(minutes: list[float]) -> dict[str, float | None]:
 def compliance(uow: UnitOfWork, start: datetime, end: datetime,
                ward: str | None = None) -> list[dict[str, Any]]:
     """Per ward: alert counts, median and p90 of the three intervals, escalated, never
-    acknowledged. Alerts that paged nobody (backfill, test, stale) count but have no
-    notification intervals."""
+    acknowledged. Alerts that page nobody (backfill, test, a sample stale on arrival) are
+    history, not care given: they are not counted."""
     first_sent = (select(Delivery.alert_id,
                          func.min(Delivery.sent_at, type_=UTCDateTime()).label("at"))
                   .where(Delivery.state == "sent", Delivery.alert_id.is_not(None))
@@ -40,7 +40,7 @@ def compliance(uow: UnitOfWork, start: datetime, end: datetime,
          .join(Patient, Patient.id == Alert.patient_id)
          .outerjoin(Ward, Ward.id == Patient.ward_id)
          .outerjoin(first_sent, first_sent.c.alert_id == Alert.id)
-         .where(Alert.created_at >= start, Alert.created_at < end))
+         .where(Alert.created_at >= start, Alert.created_at < end, Alert.notify.is_(True)))
     if ward:
         q = q.where(Ward.code == ward)
     per: dict[str, dict[str, Any]] = defaultdict(lambda: {

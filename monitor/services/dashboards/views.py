@@ -29,16 +29,19 @@ from monitor.storage.tables import (
 from monitor.storage.uow import UnitOfWork
 
 SEVERITY_ORDER = case((Alert.severity == "critical", 0), else_=1)
+# Open alerts that page: an alert from backfill, a test message or a sample already stale
+# when it arrived (notify false) is history, shown on the patient page, never on the board.
+ON_THE_BOARD = (Alert.state == "active", Alert.lifecycle.in_(OPEN), Alert.notify.is_(True))
 
 
 def board(uow: UnitOfWork, p: Principal, now: datetime, limit: int = 500
           ) -> list[dict[str, Any]]:
-    """Active alerts of my wards: critical first, then newest."""
+    """Active alerts of my wards that page (ON_THE_BOARD): critical first, then newest."""
     q = (select(Alert, Patient, Ward.code, Result.collected_at)
          .join(Patient, Patient.id == Alert.patient_id)
          .outerjoin(Ward, Ward.id == Patient.ward_id)
          .outerjoin(Result, Result.id == Alert.triggering_result_id)
-         .where(Alert.state == "active", Alert.lifecycle.in_(OPEN))
+         .where(*ON_THE_BOARD)
          .order_by(SEVERITY_ORDER, Alert.created_at.desc()).limit(limit))
     rows = []
     for a, patient, ward, sampled_at in uow.session.execute(scoped_patients(q, p)):
@@ -220,5 +223,5 @@ def ward_codes(uow: UnitOfWork, p: Principal) -> list[str]:
 
 def count_active(uow: UnitOfWork, p: Principal) -> int:
     q = (select(func.count()).select_from(Alert).join(Patient, Patient.id == Alert.patient_id)
-         .where(Alert.state == "active", Alert.lifecycle.in_(OPEN)))
+         .where(*ON_THE_BOARD))
     return int(uow.session.scalar(scoped_patients(q, p)) or 0)
