@@ -109,12 +109,12 @@ def create_app(rt: Runtime) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         if error.status_code in (403, 404) and wants_html(request):
-            detail = str(error.detail) if error.status_code != 404 or error.detail != \
-                "Not Found" else "There is no such page."
-            if error.status_code == 404 and error.detail != "Not Found":
+            detail = str(error.detail)
+            if error.status_code == 404:
                 # A ward, patient or alert outside the user's wards reads as missing: which
-                # exist elsewhere is not told.
-                detail = f"{detail[:1].upper()}{detail[1:]}, or it is not on one of your wards."
+                # exist elsewhere is not told. The router's own 404 is a wrong address.
+                detail = "There is no such page." if detail == "Not Found" else \
+                    f"{detail[:1].upper()}{detail[1:]}, or it is not on one of your wards."
             return refusal_page(request, error.status_code, detail)
         return await http_exception_handler(request, error)
 
