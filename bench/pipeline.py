@@ -199,6 +199,9 @@ class Stack:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     port: int = 0
     observer: Observer | None = None
+    # Worker processes: a worker waits on PostgreSQL for about half of a batch, so on 2
+    # cores more processes than cores keep the CPU busy (docs/benchmarks.md).
+    worker_processes: int = 2
 
     def env(self) -> dict[str, str]:
         keep = {k: v for k, v in os.environ.items() if not k.startswith("SODIUM_")}
@@ -222,7 +225,8 @@ class Stack:
         self.run("db", "upgrade")
         self.port = self.target.mllp_port or free_port()
         self.start("mllp", "mllp", "--host", HOST, "--port", str(self.port))
-        self.start("worker", "worker", "--concurrency", "2", "--loglevel", "WARNING")
+        self.start("worker", "worker", "--concurrency", str(self.worker_processes),
+                   "--loglevel", "WARNING")
         # As deployed: the scheduler's sweeps and its planner-statistics job run too.
         self.start("scheduler", "scheduler")
         wait_for(lambda: port_open(self.port), 60, "the MLLP listener")
@@ -1044,10 +1048,11 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 @contextlib.contextmanager
-def running_stack(workdir: Path, target: Target) -> Iterator[Stack]:
+def running_stack(workdir: Path, target: Target,
+                  worker_processes: int = 2) -> Iterator[Stack]:
     reset_database(target)
     reset_redis(target)
-    stack = Stack(workdir, target)
+    stack = Stack(workdir, target, worker_processes=worker_processes)
     try:
         stack.up()
         yield stack
@@ -1095,6 +1100,8 @@ def main() -> int:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--messages", type=int, default=20_000, help="phase 1 results")
     parser.add_argument("--connections", type=int, default=4, help="MLLP connections")
+    parser.add_argument("--worker-processes", type=int, default=2,
+                        help="sodium-monitor worker --concurrency")
     parser.add_argument("--rate", type=float, default=100.0, help="phase 2 results/s")
     parser.add_argument("--rate-seconds", type=float, default=60.0, help="phase 2 duration")
     parser.add_argument("--per-patient", type=int, default=10, help="results per patient")
@@ -1134,7 +1141,7 @@ def main() -> int:
         "broker": target.broker_url,
     }
     began = time.monotonic()
-    with running_stack(args.workdir, target) as stack:
+    with running_stack(args.workdir, target, args.worker_processes) as stack:
         log(f"stack up: mllp on {HOST}:{stack.port}, worker pid "
             f"{stack.processes['worker'].pid}")
         warm_up(stack, args.connections)

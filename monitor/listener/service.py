@@ -61,8 +61,10 @@ def build_server(rt: Runtime, limits: Limits | None = None,
         uow.on_commit(rt.dispatcher.process)
         return commit_hl7(uow, frames, datetime.now(UTC), liveness)
 
-    group: GroupCommit[Hl7Frame, Hl7Reply] = GroupCommit(commit, window_s=window_s,
-                                                         max_items=max_group)
+    server: auth.AuthenticatedServer | None = None
+    group: GroupCommit[Hl7Frame, Hl7Reply] = GroupCommit(
+        commit, window_s=window_s, max_items=max_group,
+        company=lambda: server.open_connections if server is not None else max_group)
     bindings = _Bindings(rt, open_mode=not rt.settings.mllp_tls_client_ca)
 
     async def answer(frame: Hl7Frame) -> list[bytes]:
@@ -123,7 +125,8 @@ def build_server(rt: Runtime, limits: Limits | None = None,
         except Exception:
             log.exception("could not store the garbage reject")
 
-    return auth.AuthenticatedServer(on_message, on_oversize, on_garbage, limits, tls)
+    server = auth.AuthenticatedServer(on_message, on_oversize, on_garbage, limits, tls)
+    return server
 
 
 class _Bindings:

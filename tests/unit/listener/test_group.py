@@ -57,3 +57,17 @@ def test_a_failed_commit_fails_every_item_of_its_group() -> None:
     assert all(isinstance(o, RuntimeError) for o in outcomes)
     with pytest.raises(RuntimeError):
         raise outcomes[0]  # type: ignore[misc]
+
+
+def test_a_group_holding_every_open_connection_does_not_wait_for_its_window() -> None:
+    """Senders keep one message in flight: once each open connection has one waiting, no one
+    else can join before the ACKs go out, so waiting for the window only adds latency."""
+    commit = Recorder()
+
+    async def run() -> list[int]:
+        group: GroupCommit[int, int] = GroupCommit(commit, window_s=3600, max_items=64,
+                                                   company=lambda: 3)
+        return await asyncio.wait_for(asyncio.gather(*(group.submit(i) for i in range(3))), 5)
+
+    assert run_async(run()) == [0, 10, 20]
+    assert commit.groups == [[0, 1, 2]]
