@@ -12,14 +12,16 @@ def ts(moment: datetime) -> str:
 def oru(patient: str, order: str, collected: datetime, value: float | str, *,
         status: str = "F", unit: str = "mmol/L", loinc: str = "2951-2",
         control_id: str | None = None, ward: str = "MED4", processing: str = "P",
-        message_type: str = "ORU^R01^ORU_R01", received: datetime | None = None) -> str:
+        message_type: str = "ORU^R01^ORU_R01", received: datetime | None = None,
+        name: str = "DOE^ALEX", born: str = "19560412", sex: str = "F",
+        location: str = "0412^01") -> str:
     """One sodium result; `order` is the filler order number (the result's identity)."""
     sent = ts(received or collected)
     segments = [
         f"MSH|^~\\&|LIS|CITYGEN|SODMON|CITYGEN|{sent}||{message_type}|"
         f"{control_id or order + status}|{processing}|2.5.1",
-        f"PID|1||{patient}^^^CITYGEN^MR||DOE^ALEX||19560412|F",
-        f"PV1|1|I|{ward}^0412^01^CITYGEN",
+        f"PID|1||{patient}^^^CITYGEN^MR||{name}||{born}|{sex}",
+        f"PV1|1|I|{ward}^{location}^CITYGEN",
         f"ORC|RE|ORD{order}|{order}||CM",
         f"OBR|1|ORD{order}|{order}|80048^Basic metabolic panel^C4|||{ts(collected)}"
         f"|||||||||||||||{sent}|||{status}",

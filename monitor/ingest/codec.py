@@ -4,7 +4,7 @@ reads the events back instead of parsing the message a second time."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from monitor.engine.model import Analyte, Diagnosis, Method, PatientRef, ResultStatus, RiskSource
@@ -15,6 +15,7 @@ from monitor.ingest.events import (
     Item,
     MergeEvent,
     PatientEvent,
+    Person,
     ResultEvent,
 )
 
@@ -22,7 +23,8 @@ from monitor.ingest.events import (
 # 2: acute marks ("A"), which a worker reading version 1 would drop without a word.
 # 3: a result's key_inferred, and CSV/JSON keys without result_id name method and code.
 # 4: a result carries the lab's flag.
-VERSION = 4
+# 5: results and movements carry the room (PV1-3.2) and the person (name, birth date, sex).
+VERSION = 5
 
 
 def _when(moment: datetime | None) -> str | None:
@@ -31,6 +33,18 @@ def _when(moment: datetime | None) -> str | None:
 
 def _at(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
+
+
+def _person(p: Person | None) -> list[Any] | None:
+    if p is None:
+        return None
+    return [p.name, None if p.birth_date is None else p.birth_date.isoformat(), p.sex]
+
+
+def _as_person(row: list[Any] | None) -> Person | None:
+    if row is None:
+        return None
+    return Person(row[0], None if row[1] is None else date.fromisoformat(row[1]), row[2])
 
 
 def dump(items: Iterable[Item]) -> dict[str, Any] | None:
@@ -44,7 +58,7 @@ def dump(items: Iterable[Item]) -> dict[str, Any] | None:
                         e.analyte.value, e.code, e.method.value, e.specimen, e.value_raw,
                         e.unit_raw, e.value_mmol_l, e.collected_at.isoformat(),
                         e.status.value, e.position, e.ward, e.bed, e.test, e.message_id,
-                        e.key_inferred, e.flag])
+                        e.key_inferred, e.flag, e.room, _person(e.person)])
         elif isinstance(e, DiagnosisEvent):
             out.append(["D", e.patient.authority, e.patient.identifier, e.diagnosis.code,
                         e.diagnosis.source.value, e.diagnosis.active, e.position,
@@ -54,7 +68,8 @@ def dump(items: Iterable[Item]) -> dict[str, Any] | None:
                         e.position, e.test])
         elif isinstance(e, PatientEvent):
             out.append(["P", e.patient.authority, e.patient.identifier, e.event_type, e.ward,
-                        e.bed, e.discharged, e.position, _when(e.occurred_at), e.test])
+                        e.bed, e.discharged, e.position, _when(e.occurred_at), e.test,
+                        e.room, _person(e.person)])
         elif isinstance(e, MergeEvent):
             out.append(["M", e.survivor.authority, e.survivor.identifier, e.old.authority,
                         e.old.identifier, e.position, e.test])
@@ -73,7 +88,7 @@ def load(stored: dict[str, Any] | None) -> list[Event] | None:
                 PatientRef(row[1], row[2]), row[3], Analyte(row[4]), row[5], Method(row[6]),
                 row[7], row[8], row[9], row[10], datetime.fromisoformat(row[11]),
                 ResultStatus(row[12]), row[13], row[14], row[15], row[16], row[17],
-                row[18], row[19]))
+                row[18], row[19], row[20], _as_person(row[21])))
         elif kind == "D":
             events.append(DiagnosisEvent(PatientRef(row[1], row[2]), Diagnosis(
                 row[3], RiskSource(row[4]), row[5]), row[6], _at(row[7]), row[8]))
@@ -82,7 +97,8 @@ def load(stored: dict[str, Any] | None) -> list[Event] | None:
                                          datetime.fromisoformat(row[3]), row[4], row[5]))
         elif kind == "P":
             events.append(PatientEvent(PatientRef(row[1], row[2]), row[3], row[4], row[5],
-                                       row[6], row[7], _at(row[8]), row[9]))
+                                       row[6], row[7], _at(row[8]), row[9], row[10],
+                                       _as_person(row[11])))
         elif kind == "M":
             events.append(MergeEvent(PatientRef(row[1], row[2]), PatientRef(row[3], row[4]),
                                      row[5], row[6]))

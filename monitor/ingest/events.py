@@ -9,9 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from monitor.engine.model import Analyte, Diagnosis, Method, PatientRef, ResultStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Who the patient is, as the feed names them (HL7 PID-5/7/8, FHIR Patient): shown on
+    the pages beside the identifier, never used by a rule, never put in a notification."""
+
+    name: str | None = None  # "FAMILY, Given Middle", as on a wristband
+    birth_date: date | None = None
+    sex: str | None = None  # administrative sex: female / male / other / unknown
+
+    def __bool__(self) -> bool:
+        return bool(self.name or self.birth_date or self.sex)
 
 
 @dataclass(slots=True)
@@ -44,6 +57,8 @@ class ResultEvent:
     # The laboratory's words when it flagged the specimen as contaminated or unsuitable
     # (monitor.ingest.flags): stored and shown, never counted.
     flag: str | None = None
+    room: str | None = None  # PV1-3.2
+    person: Person | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +93,8 @@ class PatientEvent:
     position: str
     occurred_at: datetime | None = None
     test: bool = False  # HL7 MSH-11 T (training) or D (debugging)
+    room: str | None = None  # PV1-3.2
+    person: Person | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from monitor.engine.model import PatientRef
 from monitor.ingest.checks import Unusable
+from monitor.ingest.events import Person
 
 Resource = dict[str, Any]  # a FHIR resource as parsed from JSON
 
@@ -48,16 +50,45 @@ def identifier_of(patient: Resource) -> PatientRef | None:
     return PatientRef(str(chosen.get("system") or ""), str(chosen["value"]))
 
 
+def person_of(patient: Resource) -> Person | None:
+    """Patient.name (the `official` one, else the first not `old`), birthDate, gender."""
+    names = [n for n in patient.get("name") or [] if isinstance(n, dict)]
+    chosen = next((n for n in names if n.get("use") == "official"), None) or next(
+        (n for n in names if n.get("use") != "old"), None)
+    name = None
+    if chosen is not None:
+        given = " ".join(str(g) for g in chosen.get("given") or [] if g)
+        family = str(chosen.get("family") or "").upper()
+        name = ", ".join(part for part in (family, given) if part) or (
+            str(chosen.get("text") or "") or None)
+    try:  # a partial date (1950, 1950-03) is valid FHIR: shown as sent is not worth it here
+        birth = date.fromisoformat(str(patient["birthDate"])) if patient.get("birthDate") \
+            else None
+    except ValueError:
+        birth = None
+    gender = patient.get("gender")
+    person = Person(name, birth, str(gender) if gender else None)
+    return person or None
+
+
 class PatientIndex:
     """Patient resources of one Bundle or stream, by every reference that may name them."""
 
     def __init__(self) -> None:
         self._by_reference: dict[str, PatientRef] = {}
+        self._people: dict[PatientRef, Person] = {}
+
+    def person(self, ref: PatientRef) -> Person | None:
+        """Who `ref` is, when the feed carried their Patient resource."""
+        return self._people.get(ref)
 
     def add(self, patient: Resource, full_url: str | None) -> None:
         ref = identifier_of(patient)
         if ref is None:
             return  # references to it fall back to its logical id
+        person = person_of(patient)
+        if person is not None:
+            self._people[ref] = person
         if patient.get("id"):
             self._by_reference[f"Patient/{patient['id']}"] = ref
         if full_url:

@@ -90,6 +90,7 @@ def _result(
         collected_at=collected_at,
         status=status,
         position=position,
+        person=patients.person(patient),
     )
 
 

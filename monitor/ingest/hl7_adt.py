@@ -24,7 +24,8 @@ def adt_items(message: f.Message, ctx: MessageContext, trigger: str) -> list[Ite
         raise Unusable("no PID segment")
     patient = _patient(message[pid_index])
     pv1 = next((seg for seg in message if f.segment_id(seg) == "PV1"), None)
-    ward, bed = (f.value(pv1, 3, 1), f.value(pv1, 3, 3)) if pv1 is not None else ("", "")
+    ward, room, bed = ((f.value(pv1, 3, c) for c in (1, 2, 3)) if pv1 is not None
+                       else ("", "", ""))
     items: list[Item] = [
         PatientEvent(
             patient=patient,
@@ -35,6 +36,8 @@ def adt_items(message: f.Message, ctx: MessageContext, trigger: str) -> list[Ite
             position=ctx.position(pid_index),
             occurred_at=_event_time(message, ctx),
             test=ctx.test,
+            room=room or None,
+            person=f.person_from_pid(message[pid_index]),
         )
     ]
     for index, seg in enumerate(message):

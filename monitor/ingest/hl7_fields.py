@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 
 from monitor.engine.model import PatientRef
+from monitor.ingest.events import Person
 from monitor.ingest.hl7_er7 import Message as Message
 from monitor.ingest.hl7_er7 import Segment as Segment
 from monitor.ingest.hl7_er7 import parse as parse_er7
@@ -45,6 +47,30 @@ def patient_from_cx(seg: Segment, field: int) -> PatientRef | None:
         return None
     # CX.4 is an HD; its first subcomponent (namespace id) names the authority.
     return PatientRef(value(seg, field, 4, rep=chosen, sub=1), identifier)
+
+
+# HL7 table 0001 (administrative sex) -> the words FHIR's AdministrativeGender uses.
+_SEX = {"F": "female", "M": "male", "O": "other", "A": "other", "N": "other", "X": "other",
+        "U": "unknown"}
+
+
+def person_from_pid(pid: Segment) -> Person | None:
+    """PID-5 (the legal name L if a repetition says so, else the first), PID-7 birth date
+    and PID-8 sex. A birth date that cannot be read is left out, never a reason to refuse
+    the result: it is shown, not used."""
+    count = repetitions(pid, 5)
+    rep = next((r for r in range(1, count + 1) if value(pid, 5, 7, rep=r) == "L"), 1)
+    family, given, middle = (value(pid, 5, c, rep=rep) for c in (1, 2, 3))
+    first = " ".join(part for part in (given, middle) if part)
+    name = ", ".join(part for part in (family.upper(), first) if part) or None
+    born = value(pid, 7, 1)[:8]
+    try:
+        birth = date(int(born[:4]), int(born[4:6]), int(born[6:8])) if len(born) == 8 else None
+    except ValueError:
+        birth = None
+    code = value(pid, 8, 1).upper()
+    person = Person(name, birth, _SEX.get(code, "unknown" if code else None))
+    return person or None
 
 
 def parse(text: str) -> Message:

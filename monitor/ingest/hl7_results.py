@@ -9,7 +9,7 @@ from monitor.engine.model import PatientRef, ResultStatus
 from monitor.ingest import hl7_fields as f
 from monitor.ingest.checks import Unusable, measured_value
 from monitor.ingest.codes import classify, resolve_loinc
-from monitor.ingest.events import Item, Reject, ResultEvent
+from monitor.ingest.events import Item, Person, Reject, ResultEvent
 from monitor.ingest.flags import CONTAMINATED, condition_words, flag_text, suspect_words
 from monitor.ingest.hl7_context import MessageContext
 from monitor.ingest.times import parse_hl7_ts
@@ -33,7 +33,9 @@ class _Order:
 
     patient: PatientRef
     ward: str | None
+    room: str | None
     bed: str | None
+    person: Person | None
     orc: f.Segment | None
     obr: f.Segment | None
     observations: list[int] = field(default_factory=list)  # segment indexes of the OBX
@@ -59,7 +61,8 @@ def oru_items(message: f.Message, ctx: MessageContext) -> list[Item]:
 def _orders(message: f.Message) -> list[_Order]:
     orders: list[_Order] = []
     patient: PatientRef | None = None
-    ward = bed = None
+    ward = room = bed = None
+    person: Person | None = None
     orc = current = None
     notes: list[str] | None = None  # where an NTE here belongs: after an OBR or an OBX
     for index, seg in enumerate(message):
@@ -73,16 +76,18 @@ def _orders(message: f.Message) -> list[_Order]:
             patient = f.patient_from_cx(seg, 3)
             if patient is None:
                 raise Unusable("PID-3 holds no patient identifier")
-            ward = bed = current = None
+            person = f.person_from_pid(seg)
+            ward = room = bed = current = None
         elif kind == "PV1":
-            ward, bed = f.value(seg, 3, 1) or None, f.value(seg, 3, 3) or None
+            ward, room, bed = (f.value(seg, 3, c) or None for c in (1, 2, 3))
         elif kind == "ORC":
             orc = seg
         elif kind == "OBR" or (kind == "OBX" and current is None):
             # An OBX with no OBR before it (some senders skip the OBR) is an order of its own.
             if patient is None:
                 raise Unusable(f"{kind} before any PID segment")
-            current = _Order(patient, ward, bed, orc, seg if kind == "OBR" else None)
+            current = _Order(patient, ward, room, bed, person, orc,
+                             seg if kind == "OBR" else None)
             orders.append(current)
             orc = None
         if kind == "OBR" and current is not None:
@@ -133,6 +138,8 @@ def _result(obx: f.Segment, index: int, order: _Order, ctx: MessageContext) -> R
         test=ctx.test,
         message_id=ctx.control_id,
         flag=_flag(order, index, ctx),
+        room=order.room,
+        person=order.person,
     )
 
 

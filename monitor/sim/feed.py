@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from monitor.sim.scenarios import Sample, Scenario, oru, timeline, ward
@@ -62,7 +63,10 @@ def scaled(patients: int, prefix: str = DEMO_PREFIX) -> list[Scenario]:
         s = base[i % len(base)]
         suffix = "" if i < len(base) else f"-{i // len(base)}"
         mrn = prefix + s.mrn.removeprefix(DEMO_PREFIX) + suffix
-        out.append(Scenario(mrn, s.ward, s.bed, s.story, s.samples, s.diagnoses))
+        # Copies get another given name (of the base ward), so that names stay distinct.
+        given = base[(i + i // len(base)) % len(base)].person.given
+        person = replace(s.person, given=given) if i >= len(base) else s.person
+        out.append(Scenario(mrn, s.ward, s.bed, s.story, s.samples, s.diagnoses, person))
     return out
 
 
@@ -119,7 +123,7 @@ def describe(message: str) -> str:
     fields = {line[:3]: line.split("|") for line in message.split("\r")}
     pid, pv1 = fields.get("PID", []), fields.get("PV1", [])
     patient = pid[3].split("^")[0] if len(pid) > 3 else "?"
-    bed = "/".join(pv1[3].split("^")[:2]) if len(pv1) > 3 else ""
+    bed = "/".join(pv1[3].split("^")[:3]) if len(pv1) > 3 else ""
     if "OBX" in fields:
         obx = fields["OBX"]
         name = obx[3].split("^")[1] if len(obx) > 3 and "^" in obx[3] else "?"
@@ -129,8 +133,8 @@ def describe(message: str) -> str:
             f"{collected[10:12]} UTC" if len(collected) >= 12 else "?"
         status = {"C": " (correction)", "P": " (preliminary)"}.get(obx[11], "") \
             if len(obx) > 11 else ""
-        return f"{patient:<14} {bed:<8} {what} {obx[5]} {obx[6]}{status}, collected {clock}"
-    return f"{patient:<14} {bed:<8} ADT A08 (diagnoses)"
+        return f"{patient:<14} {bed:<10} {what} {obx[5]} {obx[6]}{status}, collected {clock}"
+    return f"{patient:<14} {bed:<10} ADT A08 (diagnoses)"
 
 
 def run_in_background(host: str, port: int, rate: float) -> tuple[threading.Thread,

@@ -47,9 +47,10 @@ def _now() -> datetime:
 
 
 def _patient_json(p: Patient, ward: str | None) -> dict[str, Any]:
-    return {"id": p.id, "identifier": p.identifier, "authority": p.authority, "ward": ward,
-            "bed": p.bed, "discharged_at": p.discharged_at.isoformat() if p.discharged_at
-            else None}
+    return {"id": p.id, "identifier": p.identifier, "authority": p.authority,
+            "name": p.display_name, "birth_date": p.birth_date.isoformat() if p.birth_date
+            else None, "sex": p.sex, "ward": ward, "room": p.room, "bed": p.bed,
+            "discharged_at": p.discharged_at.isoformat() if p.discharged_at else None}
 
 
 @router.get("/patients")

@@ -3,7 +3,7 @@ string (the zone is named once per page, by the page's footer)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 
@@ -25,3 +25,14 @@ def day(moment: datetime | None, zone: ZoneInfo) -> str:
         return "—"
     local = moment.astimezone(zone)
     return f"{local:%a} {local.day} {local:%b %Y}"
+
+
+def years(birth: date | None, today: date) -> int | None:
+    """Age in completed years on `today` (the display zone's date)."""
+    if birth is None:
+        return None
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def born(birth: date | None) -> str:
+    return "—" if birth is None else f"{birth.day} {birth:%b %Y}"

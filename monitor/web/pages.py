@@ -109,7 +109,7 @@ def board_page(request: Request, rt: RuntimeDep, c: CallerDep) -> HTMLResponse:
     return _page(request, rt, c.who, c.csrf, "board.html", rows=rows, nav="board")
 
 
-SORTS = [("bed", "Bed"), ("na", "Latest Na"), ("change", "24 h change"),
+SORTS = [("bed", "Room and bed"), ("na", "Latest Na"), ("change", "24 h change"),
          ("alerts", "Alerts")]
 
 
@@ -126,13 +126,15 @@ def census_page(request: Request, rt: RuntimeDep, c: CallerDep, code: str, q: st
         uow.commit()
     rows = found.rows
     if q:
-        rows = [r for r in rows if q.lower() in f"{r.patient.bed} {r.patient.identifier}".lower()]
+        rows = [r for r in rows if q.lower() in " ".join(
+            x or "" for x in (r.patient.display_name, r.patient.room, r.patient.bed,
+                              r.patient.identifier)).lower()]
     if alerts:
         rows = [r for r in rows if r.alerts]
     keys = {"na": lambda r: (r.latest is None, r.latest or 0),
             "change": lambda r: -(r.change_24h or 0),
-            "alerts": lambda r: (-len(r.alerts), r.patient.bed or ""),
-            "bed": lambda r: (r.patient.bed or "", r.patient.identifier)}
+            "alerts": lambda r: (-len(r.alerts), r.patient.room or "", r.patient.bed or ""),
+            "bed": lambda r: (r.patient.room or "", r.patient.bed or "", r.patient.identifier)}
     rows.sort(key=keys.get(sort, keys["bed"]))
     for r in rows:
         r.spark = sparkline([v for _, v in r.sparkline])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -61,11 +61,23 @@ def _day(context: Context, moment: datetime | None) -> str:
 
 
 @pass_context
+def _years(context: Context, birth: date | None) -> str:
+    age = clock.years(birth, datetime.now(UTC).astimezone(display_zone(context)).date())
+    return "" if age is None else f"{age} y"
+
+
+# Administrative sex as stored (FHIR words) -> the letter a list shows.
+SEX_LETTERS = {"female": "F", "male": "M", "other": "X", "unknown": "U"}
+
+
+@pass_context
 def _zone_name(context: Context) -> str:
     return str(display_zone(context))
 
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters.update(num=_num, age=_age, since=_since, when=_when, day=_day,
+                             years=_years, born=clock.born,
+                             sex_letter=lambda x: SEX_LETTERS.get(x or "", ""),
                              rule_name=lambda r: RULE_NAMES.get(r, r))
 templates.env.globals.update(zone_name=_zone_name, shelve_reasons=SHELVE_REASONS)

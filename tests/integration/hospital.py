@@ -166,16 +166,21 @@ def _people(h: Hospital) -> None:
                             now + timedelta(hours=end), now)
 
 
+# Who A1 is (PID-5/7/8, PV1-3.2/3.3); the others are all "DOE, ALEX" in room 0412, bed 01.
+A1 = {"ward": WARD_A, "name": "HARTMANN^Erika", "born": "19520314", "sex": "F",
+      "location": "401^B"}
+
+
 def _results(h: Hospital) -> None:
     def at(hours: float) -> datetime:
         return h.now - timedelta(hours=hours)
 
     messages = [
-        oru("A1", "A1-0", at(20), 120, ward=WARD_A),
-        oru("A1", "A1-1", at(10), 124, ward=WARD_A),
-        oru("A1", "A1-1", at(10), 123, ward=WARD_A, status="C"),  # supersedes 124
-        oru("A1", "A1-p", at(5), 126, ward=WARD_A, loinc=POC_SODIUM),
-        oru("A1", "A1-2", at(1), 129, ward=WARD_A),  # rise 9 from 120: critical
+        oru("A1", "A1-0", at(20), 120, **A1),
+        oru("A1", "A1-1", at(10), 124, **A1),
+        oru("A1", "A1-1", at(10), 123, status="C", **A1),  # supersedes 124
+        oru("A1", "A1-p", at(5), 126, loinc=POC_SODIUM, **A1),
+        oru("A1", "A1-2", at(1), 129, **A1),  # rise 9 from 120: critical
         oru("A3", "A3-0", at(20), 120, ward=WARD_A),
         oru("A3", "A3-1", at(1), 127, ward=WARD_A),  # rise 7: alerts only at high risk
         oru("B1", "B1-0", at(20), 120, ward=WARD_B),

@@ -84,7 +84,7 @@ def census(uow: UnitOfWork, p: Principal, ward_code: str, default: Policy,
     policy = ward_policies(s, [ward.id], default)[ward.id]
     patients = list(s.scalars(select(Patient).where(
         Patient.ward_id == ward.id, Patient.discharged_at.is_(None),
-        Patient.merged_into_id.is_(None)).order_by(Patient.bed, Patient.identifier)))
+        Patient.merged_into_id.is_(None)).order_by(Patient.room, Patient.bed, Patient.identifier)))
     ids = [x.id for x in patients]
     rows = {x.id: CensusRow(x) for x in patients}
     since = now - timedelta(days=7)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
@@ -37,6 +37,7 @@ from monitor.services.alerting.actions import CLEARABLE, after_engine_change, cl
 from monitor.services.evaluation.claims import Claimed, finish, park, release
 from monitor.services.evaluation.patients import apply_acute_mark, apply_diagnosis, merge
 from monitor.services.intake.inbox import record_rejects, screen
+from monitor.services.intake.limits import NAME
 from monitor.services.intake.pipeline import IMPORT_FEED, Pipeline, parse_payload
 from monitor.storage.repos.common import insert_ignore
 from monitor.storage.repos.ledgers import (
@@ -155,7 +156,8 @@ def _lock(s: Session, pids: list[int], skip_locked: bool = False
     if not pids:
         return {}
     return {r.id: r._asdict() for r in s.execute(select(
-        Patient.id, Patient.ward_id, Patient.bed, Patient.discharged_at).where(
+        Patient.id, Patient.ward_id, Patient.room, Patient.bed, Patient.discharged_at,
+        Patient.display_name, Patient.birth_date, Patient.sex).where(
         Patient.id.in_(pids)).order_by(Patient.id).with_for_update(skip_locked=skip_locked))}
 
 
@@ -191,11 +193,35 @@ def _blocked(s: Session, rows: list[tuple[int, set[PatientRef]]],
     return blocked
 
 
+# A name is shown, never matched: one longer than its column is cut, not refused (a sodium
+# result must not be lost over a name), and a NUL byte, which PostgreSQL refuses, dropped.
+
+
+def _stored(text: str | None, limit: int) -> str | None:
+    return text.replace("\x00", "").strip()[:limit] or None if text else None
+
+
 @dataclass
 class _Move:
+    """Where a patient is and who they are, as the batch's messages leave them."""
+
     ward: int | None
+    room: str | None
     bed: str | None
     discharged: datetime | None
+    display_name: str | None
+    birth_date: date | None
+    sex: str | None
+
+    FIELDS = ("ward_id", "room", "bed", "discharged_at", "display_name", "birth_date", "sex")
+
+    @classmethod
+    def of(cls, info: dict[str, Any]) -> _Move:
+        return cls(*(info[f] for f in cls.FIELDS))
+
+    def values(self) -> tuple[Any, ...]:
+        return (self.ward, self.room, self.bed, self.discharged, self.display_name,
+                self.birth_date, self.sex)
 
 
 class _Batch:
@@ -212,8 +238,7 @@ class _Batch:
         self.clear_at: dict[int, dict[int, tuple[AlertRecord, float]]] = {}
         self.wards: dict[str, int] = {}
         # Where each locked patient is; the batch's ADT and ORU moves change it.
-        self.moves = {pid: _Move(info["ward_id"], info["bed"], info["discharged_at"])
-                      for pid, info in patients.items()}
+        self.moves = {pid: _Move.of(info) for pid, info in patients.items()}
         self.keys: dict[int, set[tuple[str, str]]] = {}  # (feed, result key) per patient
         # What saving before a merge produced, reported with the batch.
         self.pending_out: list[Outcome] = []
@@ -261,8 +286,14 @@ class _Batch:
         m = self.moves[self.pids[e.patient]]
         if e.ward:
             m.ward = self.wards[e.ward]
+        if e.room:
+            m.room = e.room
         if e.bed:
             m.bed = e.bed
+        if e.person:  # what the feed sends replaces what it sent before; blanks keep it
+            m.display_name = _stored(e.person.name, NAME) or m.display_name
+            m.birth_date = e.person.birth_date or m.birth_date
+            m.sex = e.person.sex or m.sex
         if isinstance(e, PatientEvent):
             if e.discharged is True:
                 m.discharged = self.now
@@ -379,16 +410,13 @@ class _Batch:
         moved = []
         for pid, m in self.moves.items():
             info = self.patients[pid]
-            if (m.ward, m.bed, m.discharged) != (info["ward_id"], info["bed"],
-                                                info["discharged_at"]):
-                moved.append({"pid": pid, "ward_id": m.ward, "bed": m.bed,
-                              "discharged_at": m.discharged, "updated_at": self.now})
-                info.update(ward_id=m.ward, bed=m.bed, discharged_at=m.discharged)
+            if m.values() != tuple(info[f] for f in _Move.FIELDS):
+                now = dict(zip(_Move.FIELDS, m.values(), strict=True))
+                moved.append({"pid": pid, **now, "updated_at": self.now})
+                info.update(now)
         if moved:  # one executemany for the batch
             self.s.execute(update(PATIENTS).where(PATIENTS.c.id == bindparam("pid")).values(
-                ward_id=bindparam("ward_id"), bed=bindparam("bed"),
-                discharged_at=bindparam("discharged_at"), updated_at=bindparam("updated_at")),
-                moved)
+                {f: bindparam(f) for f in (*_Move.FIELDS, "updated_at")}), moved)
 
 
 def _follow_up(uow: UnitOfWork, agg: Aggregate, written: list[Written],

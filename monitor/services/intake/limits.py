@@ -30,6 +30,8 @@ def _length(column: Any) -> int:
 AUTHORITY = _length(Patient.__table__.c.authority)
 IDENTIFIER = _length(Patient.__table__.c.identifier)
 BED = _length(Patient.__table__.c.bed)
+ROOM = _length(Patient.__table__.c.room)
+NAME = _length(Patient.__table__.c.display_name)  # cut to it where stored, never refused
 WARD = _length(Ward.__table__.c.code)
 RESULT_KEY = _length(Result.__table__.c.result_key)
 CODE = _length(Result.__table__.c.loinc_code)
@@ -46,7 +48,8 @@ _GENERIC = {
     "authority": "patient authority", "identifier": "patient identifier",
     "old authority": "merged patient authority", "old identifier": "merged patient identifier",
     "result_key": "result id", "code": "code", "specimen": "specimen", "ward": "ward",
-    "bed": "bed", "value_raw": "value", "unit_raw": "unit", "diagnosis": "diagnosis code",
+    "bed": "bed", "room": "room", "value_raw": "value", "unit_raw": "unit",
+    "diagnosis": "diagnosis code",
     "message_id": "message id", "flag": "lab flag",
 }
 _LABELS = {
@@ -55,6 +58,7 @@ _LABELS = {
         "old authority": "MRG-1.4 assigning authority", "old identifier": "MRG-1.1 patient id",
         "result_key": "OBR-3/OBX-3/OBX-4 result id", "code": "OBX-3 code",
         "specimen": "SPM-4/OBR-15 specimen", "ward": "PV1-3.1 ward", "bed": "PV1-3.3 bed",
+        "room": "PV1-3.2 room",
         "value_raw": "OBX-5 value", "unit_raw": "OBX-6 unit", "diagnosis": "DG1-3 code",
         "message_id": "MSH-10 message control id", "flag": "SPM-24/NTE-3 lab flag",
     },
@@ -97,6 +101,7 @@ def _fields(item: Item) -> Iterator[Field]:
     if isinstance(item, ResultEvent | PatientEvent):
         yield "ward", item.ward, WARD
         yield "bed", item.bed, BED
+        yield "room", item.room, ROOM
     if isinstance(item, DiagnosisEvent):
         code = item.diagnosis.code
         yield "diagnosis", code, FACTOR if code in FACTOR_NAMES else ICD10

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from monitor.storage.base import Base, UTCDateTime
@@ -38,9 +38,13 @@ class Patient(Base):
     authority: Mapped[str] = mapped_column(String(100), default="")
     identifier: Mapped[str] = mapped_column(String(100))
     ward_id: Mapped[int | None] = mapped_column(ForeignKey("wards.id"), index=True)
-    bed: Mapped[str | None] = mapped_column(String(50))
-    # Kept minimal on purpose: alerts and logs never need more than initials.
+    room: Mapped[str | None] = mapped_column(String(50))  # PV1-3.2
+    bed: Mapped[str | None] = mapped_column(String(50))  # PV1-3.3
+    # The name, birth date and sex as the feeds send them (PID-5/7/8, FHIR Patient): shown
+    # on the pages; notifications and logs never carry them (monitor/notify/content.py).
     display_name: Mapped[str | None] = mapped_column(String(200))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    sex: Mapped[str | None] = mapped_column(String(16))
     discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
