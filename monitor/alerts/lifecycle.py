@@ -86,6 +86,14 @@ def shelve(a: AlertView, actor: str, reason: str, until: datetime, now: datetime
     return Transition("shelved", a.lifecycle, SHELVED, actor, reason, until)
 
 
+def unshelve(a: AlertView, actor: str) -> Transition:
+    """Someone takes a shelved alert back before its shelf ends: it waits, unacknowledged,
+    as when the shelf expires."""
+    if a.lifecycle != SHELVED:
+        raise TransitionError(f"cannot unshelve an alert that is {a.lifecycle}")
+    return Transition("unshelved", SHELVED, UNACKNOWLEDGED, actor, "taken off the shelf")
+
+
 def unshelve_if_due(a: AlertView, now: datetime) -> Transition | None:
     """When the shelf expires the alert returns, unacknowledged."""
     if a.lifecycle == SHELVED and a.shelved_until is not None and a.shelved_until <= now:

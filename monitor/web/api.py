@@ -171,6 +171,14 @@ def shelve(rt: RuntimeDep, c: CallerDep, alert_id: AlertId, body: Shelf,
         rt.uow(), alert_id, c.who.username, body.reason, timedelta(minutes=body.minutes), now))
 
 
+@router.post("/alerts/{alert_id}/unshelve")
+def unshelve(rt: RuntimeDep, c: CallerDep, alert_id: AlertId,
+             x_csrf: Csrf = None) -> dict[str, Any]:
+    check_csrf(c, x_csrf)
+    return _alert_action(rt, c, alert_id, "unshelve", lambda now: actions.unshelve(
+        rt.uow(), alert_id, c.who.username, now))
+
+
 @router.post("/alerts/{alert_id}/resolve")
 def resolve(rt: RuntimeDep, c: CallerDep, alert_id: AlertId, body: Note,
             x_csrf: Csrf = None) -> dict[str, Any]:

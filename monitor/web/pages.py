@@ -103,10 +103,11 @@ def board_page(request: Request, rt: RuntimeDep, c: CallerDep) -> HTMLResponse:
     require(c.who, "view")
     now = datetime.now(UTC)
     with rt.uow() as uow:
-        rows = board(uow, c.who, now)
-        audit(uow, c.who.username, "view-board", now, shown=len(rows))
+        cards = board(uow, c.who, now)
+        audit(uow, c.who.username, "view-board", now,
+              shown=sum(len(card.rows) for card in cards))
         uow.commit()
-    return _page(request, rt, c.who, c.csrf, "board.html", rows=rows, nav="board")
+    return _page(request, rt, c.who, c.csrf, "board.html", cards=cards, nav="board")
 
 
 SORTS = [("bed", "Room and bed"), ("na", "Latest Na"), ("change", "24 h change"),
@@ -233,6 +234,14 @@ def shelve_form(rt: RuntimeDep, c: CallerDep, alert_id: AlertId, reason: FormStr
     check_csrf(c, csrf)
     return _act(rt, c, alert_id, "shelve", lambda now: actions.shelve(
         rt.uow(), alert_id, c.who.username, reason, timedelta(hours=hours), now), back)
+
+
+@router.post("/alerts/{alert_id}/unshelve")
+def unshelve_form(rt: RuntimeDep, c: CallerDep, alert_id: AlertId, csrf: FormStr = "",
+                  back: Annotated[str, Form()] = "/board") -> Response:
+    check_csrf(c, csrf)
+    return _act(rt, c, alert_id, "unshelve", lambda now: actions.unshelve(
+        rt.uow(), alert_id, c.who.username, now), back)
 
 
 @router.post("/alerts/{alert_id}/resolve")

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Engine
 
+from monitor.storage.tables import Alert
 from tests.integration.hospital import PASSWORD, Hospital, build, fill, hidden_csrf
 
 PAGES = ["/board", "/wards/MED4", "/patients/{p}", "/admin"]
@@ -284,13 +285,64 @@ def test_a_nurse_never_sees_another_wards_pages_or_alerts(h: Hospital) -> None:
     assert board_rows(on_call.get("/board").text) == []
 
 
-def test_the_board_lists_critical_alerts_before_warnings(h: Hospital) -> None:
-    rows = board_rows(h.signed_in("root").get("/board").text)
-    severities = [sev for _, sev, _ in rows]
-    assert severities == sorted(severities)  # "critical" < "warning"
-    assert "critical" in severities and "warning" in severities
-    warning_24h = h.alert("A2")  # the newest alert, yet after every critical one
-    assert [i for i, _, _ in rows].index(warning_24h) > severities.count("critical") - 1
+def board_cards(html: str) -> list[list[tuple[int, str, str]]]:
+    """Per patient card (in the board's order), its alert rows."""
+    return [board_rows(card) for card in
+            re.findall(r'<tbody class="card.*?</tbody>', html, re.S)]
+
+
+def test_the_board_has_one_card_per_patient_critical_patients_first(h: Hospital) -> None:
+    html = h.signed_in("root").get("/board").text
+    cards = board_cards(html)
+    assert len(cards) == len(set(re.findall(r'data-patient-id="(\d+)"', html)))
+    worst = [rows[0][1] for rows in cards]
+    assert worst == sorted(worst)  # "critical" < "warning": critical patients first
+    assert "critical" in worst and "warning" in worst
+    for rows in cards:  # worst first within a card too
+        assert [sev for _, sev, _ in rows] == sorted(sev for _, sev, _ in rows)
+    warning_24h = h.alert("A2")  # the newest alert, yet after every critical patient
+    order = [i for rows in cards for i, _, _ in rows]
+    assert order.index(warning_24h) >= worst.count("critical")
+
+
+def test_the_board_states_who_handled_an_alert_and_unshelves(h: Hospital) -> None:
+    nurse = h.signed_in("nurse.a")
+    critical, warning = h.alert("A1"), h.alert("A2")
+    csrf = page_csrf(nurse)
+    nurse.post(f"/alerts/{critical}/ack", data={"csrf": csrf, "back": "/board"})
+    nurse.post(f"/alerts/{warning}/shelve", data={
+        "csrf": csrf, "reason": "Sample repeat pending", "hours": "1", "back": "/board"})
+    html = nurse.get("/board").text
+    rows = {i: row for i, _, row in board_rows(html)}
+    assert "acknowledged" in rows[critical].split('"')[1]  # dimmed by its class
+    assert re.search(r"Acknowledged by nurse.a<br><small>\w{3} \d+ \w{3} \d\d:\d\d",
+                     rows[critical])
+    assert re.search(r"Shelved until \w{3} \d+ \w{3} \d\d:\d\d<br><small>by nurse.a: "
+                     r"Sample repeat pending", rows[warning])
+    assert f'data-testid="unshelve-{warning}"' in rows[warning]
+    # The patients waiting for someone come before those handled.
+    cards = board_cards(html)
+    handled = [n for n, rows in enumerate(cards)
+               if all("unacknowledged" not in r for _, _, r in rows)]
+    assert handled == list(range(len(cards) - len(handled), len(cards)))
+    reply = nurse.post(f"/alerts/{warning}/unshelve", data={"csrf": csrf, "back": "/board"})
+    assert "unshelve done" in unquote(reply.headers["location"])
+    rows = {i: row for i, _, row in board_rows(nurse.get("/board").text)}
+    assert "<strong>Unacknowledged</strong>" in rows[warning]
+    assert ("unshelve", "alert", str(warning)) in h.audit_rows("nurse.a")
+
+
+def test_the_board_names_whom_an_alert_was_escalated_to(h: Hospital) -> None:
+    from monitor.services.alerting.escalate import escalate_due
+
+    with h.rt.uow() as uow:
+        alert = uow.session.get(Alert, h.alert("A1"))
+        assert alert is not None and alert.next_notification_at is not None
+        due = alert.next_notification_at
+    escalate_due(h.rt.uow(), due + timedelta(seconds=1))
+    html = h.signed_in("nurse.a").get("/board").text
+    row = {i: row for i, _, row in board_rows(html)}[h.alert("A1")]
+    assert re.search(r'data-testid="escalated">Escalated to dr.roster.a at \w{3} \d+', row)
 
 
 def test_the_patient_page_draws_corridor_trigger_point_of_care_and_superseded(

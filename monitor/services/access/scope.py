@@ -18,6 +18,7 @@ CAN = {
     "view": {"nurse", "physician", "admin"},
     "acknowledge": {"nurse", "physician", "admin"},
     "shelve": {"nurse", "physician", "admin"},
+    "unshelve": {"nurse", "physician", "admin"},
     "resolve": {"physician", "admin"},
     "edit-risk": {"physician", "admin"},
     "mark-acute": {"physician", "admin"},

@@ -104,6 +104,17 @@ def shelve(uow: UnitOfWork, alert_id: int, username: str, reason: str,
     return _act(uow, alert_id, decide, now)
 
 
+def unshelve(uow: UnitOfWork, alert_id: int, username: str, now: datetime) -> Alert:
+    """Take an alert off the shelf early: unacknowledged again, its escalation timer
+    started afresh (the user who did it is looking at it: no new page to the nurses)."""
+    def decide(s: Session, a: Alert) -> tuple[lc.Transition, dict[str, object]]:
+        _user(s, username)
+        after = timing(ward_of(s, a.patient_id)).escalate_after(a.severity)
+        return lc.unshelve(view(a), username), {"shelved_until": None,
+                                                "next_notification_at": now + after}
+    return _act(uow, alert_id, decide, now)
+
+
 def resolve(uow: UnitOfWork, alert_id: int, username: str, note: str,
             now: datetime) -> Alert:
     """A physician closes the alert, with a note."""

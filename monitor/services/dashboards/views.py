@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
+from monitor.alerts import lifecycle as lc
 from monitor.alerts.lifecycle import OPEN
 from monitor.engine.model import Analyte
 from monitor.engine.policy import Policy
@@ -20,6 +21,7 @@ from monitor.storage.tables import (
     Alert,
     AlertEvent,
     AlertEvidence,
+    Delivery,
     EpisodeMark,
     Patient,
     Result,
@@ -34,24 +36,89 @@ SEVERITY_ORDER = case((Alert.severity == "critical", 0), else_=1)
 ON_THE_BOARD = (Alert.state == "active", Alert.lifecycle.in_(OPEN), Alert.notify.is_(True))
 
 
+WAITING = (lc.UNACKNOWLEDGED, lc.CLEARED_UNACKNOWLEDGED)  # someone has to act
+
+
+@dataclass
+class BoardCard:
+    """One patient on the board with their open alerts, worst first."""
+
+    patient: Patient
+    ward: str | None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def waiting(self) -> bool:
+        return any(r["alert"].lifecycle in WAITING for r in self.rows)
+
+    def urgency(self) -> tuple[int, int, float]:
+        """Unacknowledged criticals first, then unacknowledged warnings, then the handled;
+        newest first within each."""
+        first = self.rows[0]["alert"]
+        newest = max(r["alert"].created_at for r in self.rows)
+        return (0 if self.waiting else 1, 0 if first.severity == "critical" else 1,
+                -newest.timestamp())
+
+
+def _row_urgency(row: dict[str, Any]) -> tuple[int, int, float]:
+    a = row["alert"]
+    return (0 if a.lifecycle in WAITING else 1, 0 if a.severity == "critical" else 1,
+            -a.created_at.timestamp())
+
+
 def board(uow: UnitOfWork, p: Principal, now: datetime, limit: int = 500
-          ) -> list[dict[str, Any]]:
-    """Active alerts of my wards that page (ON_THE_BOARD): critical first, then newest."""
+          ) -> list[BoardCard]:
+    """Active alerts of my wards that page (ON_THE_BOARD), one card per patient: the
+    patients with an unacknowledged critical first. Each row says who handled the alert:
+    acknowledged by whom and when, shelved until when by whom and why, escalated to whom."""
     q = (select(Alert, Patient, Ward.code, Result.collected_at)
          .join(Patient, Patient.id == Alert.patient_id)
          .outerjoin(Ward, Ward.id == Patient.ward_id)
          .outerjoin(Result, Result.id == Alert.triggering_result_id)
          .where(*ON_THE_BOARD)
          .order_by(SEVERITY_ORDER, Alert.created_at.desc()).limit(limit))
-    rows = []
+    cards: dict[int, BoardCard] = {}
+    rows: dict[int, dict[str, Any]] = {}
     for a, patient, ward, sampled_at in uow.session.execute(scoped_patients(q, p)):
+        card = cards.setdefault(patient.id, BoardCard(patient, ward))
         # The age that matters is the sample's: an alert raised a minute ago may rest on a
         # sample of yesterday. The alert's own age is secondary.
-        rows.append({"alert": a, "patient": patient, "ward": ward, "sampled_at": sampled_at,
-                     "sample_age_min": None if sampled_at is None else
-                     max(int((now - sampled_at).total_seconds() // 60), 0),
-                     "age_min": int((now - a.created_at).total_seconds() // 60)})
-    return rows
+        row = {"alert": a, "patient": patient, "ward": ward, "sampled_at": sampled_at,
+               "sample_age_min": None if sampled_at is None else
+               max(int((now - sampled_at).total_seconds() // 60), 0),
+               "age_min": int((now - a.created_at).total_seconds() // 60),
+               "shelved_by": None, "shelve_reason": None, "escalated_to": [],
+               "escalated_at": None}
+        card.rows.append(row)
+        rows[a.id] = row
+    _handling(uow.session, rows)
+    for card in cards.values():
+        card.rows.sort(key=_row_urgency)
+    return sorted(cards.values(), key=BoardCard.urgency)
+
+
+def _handling(s: Session, rows: dict[int, dict[str, Any]]) -> None:
+    """Who shelved each shelved alert and why (its latest "shelved" event), and whom the
+    latest escalation went to (the deliveries of the last escalation step)."""
+    shelved = [i for i, r in rows.items() if r["alert"].lifecycle == lc.SHELVED]
+    if shelved:
+        for alert_id, actor, reason in s.execute(
+                select(AlertEvent.alert_id, AlertEvent.actor, AlertEvent.reason)
+                .where(AlertEvent.alert_id.in_(shelved), AlertEvent.action == "shelved")
+                .order_by(AlertEvent.id)):
+            rows[alert_id].update(shelved_by=actor, shelve_reason=reason)
+    escalated = [i for i, r in rows.items() if r["alert"].escalation_level > 0]
+    if escalated:
+        for paged, recipient, at in s.execute(
+                select(Delivery.alert_id, Delivery.recipient, Delivery.created_at)
+                .where(Delivery.alert_id.in_(escalated),
+                       Delivery.event.in_(("escalated", "repeated")))
+                .order_by(Delivery.created_at)):
+            row = rows[int(paged or 0)]
+            if row["escalated_at"] != at:  # a later step: its recipients replace the earlier
+                row.update(escalated_to=[], escalated_at=at)
+            if recipient not in row["escalated_to"]:
+                row["escalated_to"].append(recipient)
 
 
 @dataclass
