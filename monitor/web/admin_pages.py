@@ -206,8 +206,8 @@ def add_shift(rt: RuntimeDep, c: CallerDep, csrf: FormStr = "", ward: FormStr = 
         begin, end = clock.from_field(starts, zone), clock.from_field(ends, zone)
         admin.known_wards(uow, [ward])
         shift = admin.add_shift(uow, ward, username, begin, end, now)
-        return Done(f"{username} on call for {ward} from {clock.when(begin, zone)} to "
-                    f"{clock.when(end, zone)}.", "shift", shift.id,
+        return Done(f"{username} on call for {ward} from {clock.when(begin, zone, now)} to "
+                    f"{clock.when(end, zone, now)}.", "shift", shift.id,
                     {"ward": ward, "user": username, "from": begin.isoformat(),
                      "to": end.isoformat()})
     return _change(rt, c, csrf, "add-shift", run)

@@ -120,9 +120,9 @@ def add_channel(uow: UnitOfWork, username: str, *, webhook: str | None = None,
                 secret: str | None = None, email: str | None = None,
                 show_mrn: bool = False) -> NotificationChannel:
     if (webhook is None) == (email is None):
-        raise ValueError("give either --webhook URL --secret S or --email ADDRESS")
+        raise ValueError("give a webhook URL (with its secret) or an e-mail address, not both")
     if webhook is not None and not secret:
-        raise ValueError("a webhook needs --secret (its payloads are signed with it)")
+        raise ValueError("a webhook needs a secret (its payloads are signed with it)")
     if webhook is not None and (urlsplit(webhook).scheme not in ("http", "https")
                                 or not urlsplit(webhook).netloc):
         raise ValueError(f"{webhook!r} is not an http:// or https:// address")
