@@ -36,3 +36,19 @@ def years(birth: date | None, today: date) -> int | None:
 
 def born(birth: date | None) -> str:
     return "—" if birth is None else f"{birth.day} {birth:%b %Y}"
+
+
+def field_value(moment: datetime, zone: ZoneInfo) -> str:
+    """`moment` as a datetime-local input shows it: "2026-12-01T13:40", in `zone`."""
+    return f"{moment.astimezone(zone):%Y-%m-%dT%H:%M}"
+
+
+def from_field(text: str, zone: ZoneInfo) -> datetime:
+    """A datetime-local input's value ("2026-12-01T13:40") read in `zone`: the admin types
+    the wards' time, never UTC. A value with its own offset keeps it. In the hour a clock
+    goes back, the earlier of the two moments is taken (fold 0)."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date and time (YYYY-MM-DD HH:MM)") from None
+    return value if value.tzinfo else value.replace(tzinfo=zone)

@@ -8,7 +8,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from monitor.alerts.lifecycle import TransitionError
 from monitor.engine.messages import lab_factor_words
@@ -29,12 +28,9 @@ from monitor.services.dashboards.views import (
     ward_codes,
 )
 from monitor.services.evaluation.reevaluation import diagnosis_codes
-from monitor.services.intake.pipeline import PSEUDO_FEEDS
-from monitor.services.intake.rejects import list_rejects, retry_reject
-from monitor.storage.tables import Feed, OnCallShift, User, Ward
 from monitor.web.api import WindowDays, WindowFrom
 from monitor.web.charts import Point, judged, patient_chart, sparkline
-from monitor.web.deps import AlertId, PatientId, RejectId, RuntimeDep
+from monitor.web.deps import AlertId, PatientId, RuntimeDep
 from monitor.web.security import CallerDep, check_csrf, cookie_name, secure_site
 from monitor.web.templating import templates
 
@@ -250,52 +246,6 @@ def resolve_form(rt: RuntimeDep, c: CallerDep, alert_id: AlertId, note: FormStr,
     check_csrf(c, csrf)
     return _act(rt, c, alert_id, "resolve", lambda now: actions.resolve(
         rt.uow(), alert_id, c.who.username, note, now), back)
-
-
-@router.get("/admin", response_class=HTMLResponse)
-def admin_page(request: Request, rt: RuntimeDep, c: CallerDep) -> HTMLResponse:
-    require(c.who, "admin")
-    now = datetime.now(UTC)
-    with rt.uow() as uow:
-        s = uow.session
-        # Pseudo feeds (imports, unknown and unauthenticated senders) are no sender: they
-        # are listed, never as live or silent.
-        feeds = [{"name": f.name, "kind": f.kind, "last_message_at": f.last_message_at,
-                  "live": None if f.name in PSEUDO_FEEDS else f.last_message_at is not None
-                  and now - f.last_message_at <= timedelta(seconds=f.silent_after_s)}
-                 for f in s.scalars(select(Feed).order_by(Feed.name))]
-        rejects = list(list_rejects(uow, 100))
-        audit(uow, c.who.username, "view-admin", now)
-        wards = list(s.scalars(select(Ward).order_by(Ward.code)))
-        users = list(s.scalars(select(User).order_by(User.username)))
-        shifts = [{"ward": w, "user": u, "starts_at": sh.starts_at, "ends_at": sh.ends_at}
-                  for sh, w, u in s.execute(
-                      select(OnCallShift, Ward.code, User.username)
-                      .join(Ward, Ward.id == OnCallShift.ward_id)
-                      .join(User, User.id == OnCallShift.user_id)
-                      .where(OnCallShift.ends_at > now).order_by(OnCallShift.starts_at))]
-        uow.commit()  # the audit row of this view
-    return _page(request, rt, c.who, c.csrf, "admin.html", feeds=feeds, rejects=rejects,
-                 ward_rows=wards, users=users, shifts=shifts, nav="admin",
-                 default_policy=rt.settings.policy)
-
-
-@router.post("/admin/rejects/{reject_id}/retry")
-def retry_form(rt: RuntimeDep, c: CallerDep, reject_id: RejectId, csrf: FormStr = "") -> Response:
-    check_csrf(c, csrf)
-    require(c.who, "admin")
-    now = datetime.now(UTC)
-    uow = rt.uow()
-    uow.on_commit(rt.dispatcher.process)  # the row retried, if any, is the workers' now
-    try:
-        result = retry_reject(uow, reject_id, rt.pipeline, now)
-        message = f"Reject {reject_id}: {result.outcome}."
-    except LookupError as error:
-        message = str(error)
-    with rt.uow() as uow:
-        audit(uow, c.who.username, "retry-reject", now, "reject", reject_id)
-        uow.commit()
-    return RedirectResponse(f"/admin?flash={quote(message)}", status_code=303)
 
 
 __all__ = ["Forbidden", "router"]

@@ -9,7 +9,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from monitor.services.intake.pipeline import UNAUTHENTICATED
+from monitor.services.intake.pipeline import PSEUDO_FEEDS, UNAUTHENTICATED
+from monitor.storage.repos.common import require_fits
 from monitor.storage.tables import Feed
 from monitor.storage.uow import UnitOfWork
 
@@ -53,7 +54,15 @@ def bind_feed(uow: UnitOfWork, name: str, now: datetime, *, cert_cn: str | None 
     _checked(permissions, allow_ips or [])
     if not cert_cn and not allow_ips:
         raise ValueError("a feed needs --cert-cn or at least one --allow-ip")
+    if not name.removeprefix("hl7:").strip() or feed_key(name) in PSEUDO_FEEDS:
+        raise ValueError(f"{name!r} cannot name a feed")
+    require_fits(feed_key(name), Feed.name, "feed name")
+    require_fits(cert_cn or "", Feed.cert_cn, "certificate CN")
     with uow:
+        holder = uow.session.scalar(select(Feed.name).where(
+            Feed.cert_cn == cert_cn, Feed.name != feed_key(name))) if cert_cn else None
+        if holder is not None:  # the column is unique: say who holds it, not a 500
+            raise ValueError(f"certificate CN {cert_cn!r} is bound to {holder} already")
         feed = uow.session.scalar(select(Feed).where(Feed.name == feed_key(name)))
         if feed is None:
             feed = Feed(name=feed_key(name), kind="hl7", silent_after_s=1800, created_at=now)

@@ -8,7 +8,6 @@ the worker on every attempt (PostgreSQL raises on an over-long varchar or a NUL 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from monitor.engine.model import PatientRef
 from monitor.engine.risk import FACTOR_NAMES
@@ -20,12 +19,8 @@ from monitor.ingest.events import (
     PatientEvent,
     ResultEvent,
 )
+from monitor.storage.repos.common import column_length as _length
 from monitor.storage.tables import InboxItem, Patient, RejectRow, Result, RiskFactor, Ward
-
-
-def _length(column: Any) -> int:
-    return int(column.type.length)
-
 
 AUTHORITY = _length(Patient.__table__.c.authority)
 IDENTIFIER = _length(Patient.__table__.c.identifier)

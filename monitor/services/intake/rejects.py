@@ -29,6 +29,18 @@ def list_rejects(uow: UnitOfWork, limit: int = 100) -> Iterator[dict[str, Any]]:
                "retried_at": r.retried_at.isoformat() if r.retried_at else None}
 
 
+def reject_detail(uow: UnitOfWork, reject_id: int) -> dict[str, Any] | None:
+    """One reject with the raw payload it holds, its HL7 segments one to a line."""
+    r = uow.session.get(RejectRow, reject_id)
+    if r is None:
+        return None
+    # HL7 separates segments with a bare CR, which a browser does not break a line at.
+    text = r.payload.replace("\r\n", "\n").replace("\r", "\n")
+    return {"id": r.id, "created_at": r.created_at, "source": r.source,
+            "position": r.position, "reason": r.reason, "inbox_id": r.inbox_id,
+            "retried_at": r.retried_at, "payload": text}
+
+
 def rejects_of(uow: UnitOfWork, inbox_ids: list[int]) -> Iterator[RejectRow]:
     """The rejects found in these inbox rows, in arrival and file order."""
     for i in range(0, len(inbox_ids), IN_CHUNK):

@@ -27,3 +27,19 @@ def insert_ignore(session: Session, table: Table, values: dict[str, Any] | list[
         index_elements=conflict)
     result: Any = session.execute(statement)
     return bool(result.rowcount)
+
+
+def column_length(column: Any) -> int:
+    """How many characters a String column holds, read from the table itself: a migration
+    that widens the column widens what the checks take."""
+    return int(column.type.length)
+
+
+def require_fits(value: str, column: Any, label: str) -> None:
+    """Raise ValueError, in words, for text its column cannot store (PostgreSQL would raise
+    on the over-long value or the NUL byte, mid-transaction)."""
+    if "\x00" in value:
+        raise ValueError(f"the {label} contains a NUL byte")
+    limit = column_length(column)
+    if len(value) > limit:
+        raise ValueError(f"the {label} is {len(value)} characters; at most {limit} are stored")
