@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from monitor.engine.artefacts import SUSPECTED_ARTEFACT, glucose_corrected, is_spike
+from monitor.engine.limits import sparing_onset
 from monitor.engine.model import (
     Analyte,
     Measurement,
@@ -32,7 +33,6 @@ from monitor.engine.rules import (
     Columns,
     evaluate_columns,
     projection_expired,
-    sparing_onset,
 )
 from monitor.engine.versions import (
     Effective,

@@ -28,6 +28,16 @@ class TierLimits(_Strict):
     rise_48h: float = Field(gt=0)
     # European 2014: a different 24 h limit applies in the first 24 h of an episode.
     first_day_rise_24h: float | None = Field(default=None, gt=0)
+    # The goal of a day's correction (mmol/L per 24 h: lowest, highest), which the patient
+    # chart draws as the glide slope; None where the profile's source sets no goal.
+    target_24h: tuple[float, float] | None = None
+
+    @model_validator(mode="after")
+    def _target_within_limit(self) -> TierLimits:
+        if self.target_24h is not None and not (
+                0 <= self.target_24h[0] <= self.target_24h[1] <= self.rise_24h):
+            raise ValueError("target_24h must be [low, high] with 0 <= low <= high <= rise_24h")
+        return self
 
 
 # Project safety floor: a profile that sets no high-risk tier of its own (its source defines

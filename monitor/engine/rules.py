@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.engine.episodes import Episode, episode_index, find_episodes
+from monitor.engine.limits import Window, bounds_at, sparing_onset
 from monitor.engine.model import Finding, Measurement, Method
 from monitor.engine.policy import Policy
 from monitor.engine.risk import POTASSIUM_LOW, SODIUM_LOW, factors_from_diagnoses
@@ -90,7 +91,7 @@ class Columns:
 
 
 @dataclass(slots=True)
-class _Context:
+class Context:
     times: list[float]
     values: list[float]
     methods: list[Method]
@@ -119,15 +120,7 @@ def evaluate_columns(sodium: Columns, potassium: Columns, diagnosis_codes: froze
                      known_until: float = math.inf) -> list[Finding]:
     """As `evaluate`, on series already in columns. Results collected at or after
     `known_until` (epoch seconds) are new appends (see `projection_expired`)."""
-    episodes = find_episodes(sodium.times, sodium.values, policy)
-    ctx = _Context(
-        times=sodium.times, values=sodium.values, methods=sodium.methods, episodes=episodes,
-        owner=episode_index(episodes, len(sodium.times)),
-        onsets=sorted(m.timestamp() for m in acute_marks),
-        k_times=potassium.times, k_values=potassium.values,
-        diagnosed=factors_from_diagnoses(diagnosis_codes, policy) if diagnosis_codes
-        else frozenset(), policy=policy,
-    )
+    ctx = context(sodium, potassium, diagnosis_codes, acute_marks, policy)
     ctx.known_until = known_until
     first = 0 if since is None else bisect_left(ctx.times, since.timestamp())
     findings: list[Finding] = []
@@ -136,7 +129,27 @@ def evaluate_columns(sodium: Columns, potassium: Columns, diagnosis_codes: froze
     return findings
 
 
-def _risk_factors(i: int, ctx: _Context) -> tuple[str, ...]:
+def context(sodium: Columns, potassium: Columns, diagnosis_codes: frozenset[str],
+            acute_marks: Sequence[datetime], policy: Policy) -> Context:
+    """What the rules read of a patient, built once per evaluation (and per chart)."""
+    episodes = find_episodes(sodium.times, sodium.values, policy)
+    return Context(
+        times=sodium.times, values=sodium.values, methods=sodium.methods, episodes=episodes,
+        owner=episode_index(episodes, len(sodium.times)),
+        onsets=sorted(m.timestamp() for m in acute_marks),
+        k_times=potassium.times, k_values=potassium.values,
+        diagnosed=factors_from_diagnoses(diagnosis_codes, policy) if diagnosis_codes
+        else frozenset(), policy=policy,
+    )
+
+
+def episode_start(i: int, ctx: Context) -> float | None:
+    """When the episode holding result i began (epoch seconds); None outside one."""
+    k = ctx.owner[i]
+    return None if k is None else ctx.episodes[k].start
+
+
+def risk_factors_at(i: int, ctx: Context) -> tuple[str, ...]:
     """Diagnoses apply to every result; lab-derived factors to the current episode (Na) and
     the current episode or the look-back before the result (K)."""
     lab = ctx.policy.lab_risk
@@ -162,49 +175,9 @@ def _risk_factors(i: int, ctx: _Context) -> tuple[str, ...]:
     return tuple(sorted(factors))
 
 
-def _limit_24h(t: float, k: int | None, high: bool, ctx: _Context) -> float:
-    """European 2014: a window that starts inside the episode's first 24 h is held to the
-    first-day limit (10), a later one to the daily limit (8)."""
-    tier = ctx.policy.tier_limits(high)
-    if (tier.first_day_rise_24h is not None and k is not None
-            and t - 24 * HOUR < ctx.episodes[k].start + 24 * HOUR):
-        return tier.first_day_rise_24h
-    return tier.rise_24h
-
-
-@dataclass(frozen=True, slots=True)
-class _Window:
-    """Where a window's rise is measured from. `start` is the lowest counted value in
-    [t - W, t], or the value at t - W interpolated between the samples around it when that
-    is lower (daily draws drift: 121 at 07:00, 130 at 07:20 the next day is +8.9 in 24 h,
-    not "no value 24 h ago"). `anchor` is the sample a message quotes: the lowest one, or
-    the earlier of the two the interpolation used."""
-
-    lo: int
-    hi: int
-    start: float
-    anchor: int
-    interpolated: bool
-
-
-def _window(i: int, hours: float, ctx: _Context) -> _Window:
-    times, values, t = ctx.times, ctx.values, ctx.times[i]
-    lo, hi = window_bounds(times, t, hours)
-    low, low_at = lowest(values, lo, hi)
-    edge = t - hours * HOUR
-    gap = ctx.policy.rates.interpolate_gap_hours * HOUR
-    if gap > 0 and lo > 0 and times[lo] != edge and t - times[lo - 1] <= gap:
-        j = lo - 1
-        at_edge = values[j] + (values[lo] - values[j]) * (edge - times[j]) / (times[lo]
-                                                                                - times[j])
-        if at_edge < low:
-            return _Window(lo, hi, at_edge, j, True)
-    return _Window(lo, hi, low, low_at, False)
-
-
-def _findings_at(i: int, m: Measurement, ctx: _Context) -> list[Finding]:
+def _findings_at(i: int, m: Measurement, ctx: Context) -> list[Finding]:
     p, v, t = ctx.policy, ctx.values[i], ctx.times[i]
-    factors = _risk_factors(i, ctx)
+    factors = risk_factors_at(i, ctx)
     high = bool(factors)
     out: list[Finding] = []
     # The latest value jumped: until the next sample confirms or reverses it (a reversal
@@ -224,29 +197,28 @@ def _findings_at(i: int, m: Measurement, ctx: _Context) -> list[Finding]:
                            risk_tier="high" if high else "standard", risk_factors=factors,
                            **numbers))
 
-    limit_24h = _limit_24h(t, ctx.owner[i], high, ctx)
-    window_24h: _Window | None = None
-    exempt_24h = False
-    for hours, limit in ((24.0, limit_24h), (48.0, p.tier_limits(high).rise_48h)):
-        w = _window(i, hours, ctx)
-        exempt = _acute(w.anchor, ctx)
-        if hours == 24.0:
-            window_24h, exempt_24h = w, exempt
+    bounds = bounds_at(ctx.times, ctx.values, t, episode_start(i, ctx), ctx.onsets, high, p)
+    window_24h: Window | None = None
+    exempt_24h, limit_24h = False, p.tier_limits(high).rise_24h
+    for b in bounds:
+        w = b.window
+        if b.hours == 24.0:
+            window_24h, exempt_24h, limit_24h = w, b.exempt, b.limit
         raw = v - w.start
         adjusted = raw + _method_shift(ctx.methods[w.anchor], ctx.methods[i], p)
-        if not exempt and max(raw, adjusted) > limit and w.start <= p.bands.hyponatremia_max:
+        if b.applies and max(raw, adjusted) > b.limit:
             first = w.anchor if w.interpolated else w.lo
             extra = _from(w, ctx, t)
             # A raw rise above the limit is never explained away; one that is above it
             # only once the methods are put on one scale is a warning asking for a lab value.
-            only_adjusted = raw <= limit
+            only_adjusted = raw <= b.limit
             if only_adjusted:
                 extra["method_adjusted"] = 1.0
-            found(OVERCORRECTION_24H if hours == 24.0 else OVERCORRECTION_48H,
+            found(OVERCORRECTION_24H if b.hours == 24.0 else OVERCORRECTION_48H,
                   "critical" if w.start <= p.rates.critical_baseline_max and not only_adjusted
                   else "warning",
-                  rise_mmol_l=adjusted if only_adjusted else raw, window_hours=hours,
-                  limit_mmol_l=limit,
+                  rise_mmol_l=adjusted if only_adjusted else raw, window_hours=b.hours,
+                  limit_mmol_l=b.limit,
                   mixed_methods=only_adjusted or _mixed(ctx.methods, first, w.hi),
                   extra=extra)
     fired_24h = bool(out) and out[0].rule == OVERCORRECTION_24H
@@ -284,7 +256,7 @@ def _method_shift(start: Method, value: Method, p: Policy) -> float:
     return 0.0
 
 
-def _hypernatremia_fall(i: int, ctx: _Context) -> float | None:
+def _hypernatremia_fall(i: int, ctx: Context) -> float | None:
     """How far the value lies below the highest value above the hypernatremia band in the
     preceding 24 h (None when there is none)."""
     t, above = ctx.times[i], ctx.policy.bands.hypernatremia_above
@@ -293,7 +265,7 @@ def _hypernatremia_fall(i: int, ctx: _Context) -> float | None:
     return None if top is None else top - ctx.values[i]
 
 
-def _from(w: _Window, ctx: _Context, t: float) -> dict[str, float]:
+def _from(w: Window, ctx: Context, t: float) -> dict[str, float]:
     """The numbers a message quotes: the rule's starting value, and the real sample it
     rests on with the real span (the rise from it is the value minus `from_mmol_l`)."""
     return {"low_mmol_l": round(w.start, 2), "from_mmol_l": ctx.values[w.anchor],
@@ -301,28 +273,16 @@ def _from(w: _Window, ctx: _Context, t: float) -> dict[str, float]:
             "interpolated": float(w.interpolated)}
 
 
-def _acute(anchor: int, ctx: _Context) -> bool:
+def _acute(anchor: int, ctx: Context) -> bool:
     return bool(ctx.onsets) and sparing_onset(ctx.times[anchor], ctx.onsets,
                                               ctx.policy.episodes.acute_hours) is not None
-
-
-def sparing_onset(low_at: float, onsets: Sequence[float], acute_hours: float) -> float | None:
-    """European 2014: no correction limit in acute hyponatremia (documented onset < 48 h).
-    A rise is judged from its window's lowest value, collected at `low_at` (epoch seconds):
-    the onset (sorted epoch seconds) less than `acute_hours` from it, either side, spares
-    the rise (the default onset, the time of marking, comes after the low value that
-    prompted the mark); None when there is none. A rise from a value collected later is a
-    rise in hyponatremia that has become chronic."""
-    span = acute_hours * HOUR
-    k = bisect_right(onsets, low_at - span)
-    return onsets[k] if k < len(onsets) and onsets[k] < low_at + span else None
 
 
 def _mixed(methods: Sequence[Method], lo: int, hi: int) -> bool:
     return len({methods[j] for j in range(lo, hi)}) > 1
 
 
-def _projection(i: int, limit: float, window: _Window, ctx: _Context) -> dict[str, Any] | None:
+def _projection(i: int, limit: float, window: Window, ctx: Context) -> dict[str, Any] | None:
     """Rise so far plus velocity times the hours left until 24 h after the window's nadir.
     The velocity counts only values from the nadir on: a fall before it says nothing about
     how fast sodium is rising now."""
@@ -335,13 +295,9 @@ def _projection(i: int, limit: float, window: _Window, ctx: _Context) -> dict[st
         return None
     if rise < limit * p.rates.projection_trigger_fraction:
         return None
-    vlo, vhi = window_bounds(ctx.times, t, p.rates.projection_lookback_hours)
-    vlo = max(vlo, nadir)
-    if vhi - vlo < p.rates.projection_min_points:
+    velocity = velocity_from(i, nadir, ctx)
+    if velocity is None:
         return None
-    if ctx.times[vhi - 1] - ctx.times[vlo] < p.rates.projection_min_span_hours * HOUR:
-        return None
-    velocity = slope_per_hour(ctx.times, ctx.values, vlo, vhi)
     nadir_at = ctx.times[nadir]
     hours_left = (nadir_at + 24 * HOUR - t) / HOUR
     projected = rise + velocity * hours_left
@@ -359,6 +315,20 @@ def _projection(i: int, limit: float, window: _Window, ctx: _Context) -> dict[st
                       "limit_at": limit_at, "recheck_by": recheck_by}}
 
 
+def velocity_from(i: int, nadir: int, ctx: Context) -> float | None:
+    """How fast sodium rises at result i (mmol/L per hour): the least-squares slope over the
+    policy's look-back, counting only values from the nadir on (a fall before it says
+    nothing about how fast sodium is rising now); None with too few values or hours."""
+    p = ctx.policy
+    vlo, vhi = window_bounds(ctx.times, ctx.times[i], p.rates.projection_lookback_hours)
+    vlo = max(vlo, nadir)
+    if vhi - vlo < p.rates.projection_min_points:
+        return None
+    if ctx.times[vhi - 1] - ctx.times[vlo] < p.rates.projection_min_span_hours * HOUR:
+        return None
+    return slope_per_hour(ctx.times, ctx.values, vlo, vhi)
+
+
 def projection_expired(nadir_at: float, times: Sequence[float],
                        known_until: float = math.inf) -> bool:
     """A projection speaks of the 24 h after its nadir: once a counted value collected 24 h
@@ -370,7 +340,7 @@ def projection_expired(nadir_at: float, times: Sequence[float],
     return last >= 0 and times[last] >= end
 
 
-def _fall(i: int, ctx: _Context) -> float | None:
+def _fall(i: int, ctx: Context) -> float | None:
     """How far the value lies below the highest value of the preceding window."""
     t = ctx.times[i]
     lo = bisect_left(ctx.times, t - ctx.policy.rates.falling_window_hours * HOUR)

@@ -11,6 +11,7 @@ from monitor.alerts import lifecycle as lc
 from monitor.alerts.escalation import first_due
 from monitor.engine.episodes import find_episodes
 from monitor.engine.policy import Policy
+from monitor.engine.sampling import interval
 from monitor.notify.outbox import announce, clear_notice, raise_notice
 from monitor.notify.routing import timing, ward_of
 from monitor.services.alerting.actions import AlertChanged, record, view
@@ -23,20 +24,6 @@ from monitor.storage.uow import UnitOfWork
 
 OVERDUE = "MEASUREMENT_OVERDUE"
 NOTIFY_MAX_AGE = timedelta(hours=24)  # the default of SODIUM_NOTIFY_MAX_AGE
-
-
-def interval(policy: Policy, latest_mmol_l: float, rate_alert_open: bool) -> timedelta:
-    """Longest allowed gap before the next sodium, by band (sources: docs/clinical-rules.md)."""
-    m, b = policy.monitoring, policy.bands
-    if rate_alert_open:
-        hours = m.during_rate_alert_hours
-    elif latest_mmol_l < b.severe_below:
-        hours = m.severe_hours
-    elif latest_mmol_l < b.mild_min:
-        hours = m.moderate_hours
-    else:
-        hours = m.mild_hours
-    return timedelta(hours=hours)
 
 
 def check_overdue(uow: UnitOfWork, default: Policy,
