@@ -45,12 +45,21 @@ def test_the_nurse_sees_whom_each_alert_is_about_and_who_handled_it(
         assert "NOWAK, Piotr" in cards.nth(1).inner_text()
         # At 390 px nothing is cut off sideways: the page is no wider than the screen.
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        phone.wait_for_selector("#live-status:has-text('Live updates on')", timeout=20_000)
+        # A third patient's alert arrives live: every card is kept, the new one added.
+        send(port, [oru("K3", "K3-0", now - timedelta(minutes=30), 110, received=now,
+                        name="KOWALCZYK^Jan", born="19490301", sex="M",
+                        location="403^A")])
+        phone.wait_for_selector("[data-testid=card]:has-text('KOWALCZYK, Jan')",
+                                timeout=30_000)
+        assert cards.count() == 3
+        assert "HARTMANN, Erika" in phone.locator("[data-testid=board]").inner_text()
         critical = phone.locator("tr[data-rule=OVERCORRECTION_24H]")
         assert "Unacknowledged" in critical.inner_text()
         critical.locator("button.ack").click()
         phone.wait_for_selector(
             "tr[data-rule=OVERCORRECTION_24H]:has-text('Acknowledged by nurse.kim')")
-        phone.locator("[data-testid=card] a").first.click()
+        phone.locator("[data-testid=card]:has-text('MRN E1') a").first.click()
         banner = phone.locator("[data-testid=patient-banner]")
         banner.wait_for()
         text = banner.inner_text()

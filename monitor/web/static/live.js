@@ -21,19 +21,29 @@
     var data = JSON.parse(event.data);
     if (live) live.textContent = data.text;
     beep();
-    var board = document.querySelector("[data-testid=board] tbody");
+    var board = document.querySelector("[data-testid=board]");
     if (!board) return;
     fetch(location.pathname, {credentials: "same-origin"}).then(function (r) { return r.text(); })
       .then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
-        var fresh = doc.querySelector("[data-testid=board] tbody");
+        var fresh = doc.querySelector("[data-testid=board]");
         if (!fresh) return;
+        // Someone typing a reason or a note: leave the board as it is (the next event, or
+        // a reload, brings it up to date) rather than replace the form under their hands.
+        var typing = document.activeElement;
+        if (typing && board.contains(typing) && /INPUT|SELECT|TEXTAREA/.test(typing.tagName)
+            && typing.value) return;
         var seen = {};
         board.querySelectorAll("tr[data-alert-id]").forEach(function (tr) { seen[tr.dataset.alertId] = 1; });
         fresh.querySelectorAll("tr[data-alert-id]").forEach(function (tr) {
           if (!seen[tr.dataset.alertId]) tr.classList.add("new");
         });
-        board.replaceWith(fresh);
+        // Every patient card at once (one tbody each): cards come and go and reorder.
+        board.querySelectorAll("tbody").forEach(function (t) { t.remove(); });
+        fresh.querySelectorAll("tbody").forEach(function (t) { board.appendChild(document.adoptNode(t)); });
+        var counts = doc.querySelector("[data-testid=counts]");
+        var myCounts = document.querySelector("[data-testid=counts]");
+        if (counts && myCounts) myCounts.innerHTML = counts.innerHTML;
         var count = doc.querySelector("[data-testid=active-count]");
         var mine = document.querySelector("[data-testid=active-count]");
         if (count && mine) mine.textContent = count.textContent;
