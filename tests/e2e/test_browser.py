@@ -80,7 +80,8 @@ def test_nurse_sees_a_critical_alert_arrive_live_and_acknowledges_it_then_physic
 
         row.locator("button.ack").click()
         nurse.wait_for_selector("tr[data-rule=OVERCORRECTION_24H]:has-text('nurse.kim')")
-        assert "acknowledged" in nurse.locator("tr[data-rule=OVERCORRECTION_24H]").inner_text()
+        acked = nurse.locator("tr[data-rule=OVERCORRECTION_24H]").inner_text()
+        assert "Acknowledged by nurse.kim" in acked
         nurse.goto(f"{base}/wards/MED4")
         nurse.wait_for_selector("[data-testid=census]")
         nurse.screenshot(path=str(SHOTS / "census.png"), full_page=True)
@@ -103,7 +104,7 @@ def test_nurse_sees_a_critical_alert_arrive_live_and_acknowledges_it_then_physic
         doctor = browser.new_page(viewport={"width": 1280, "height": 900})
         doctor.on("console", lambda m: console.append(m.text))
         sign_in(doctor, base, "dr.ali", "ward-pass-2")
-        doctor.click("tr[data-rule=OVERCORRECTION_24H] a")
+        doctor.click("tbody:has(tr[data-rule=OVERCORRECTION_24H]) tr.patient-head a")
         doctor.wait_for_selector("[data-testid=chart] svg")
         assert doctor.locator("[data-testid=corridor]").count() == 1
         assert doctor.locator("[data-testid=trigger]").count() >= 1

@@ -250,8 +250,9 @@ def signed_in(w: Wards) -> TestClient:
 
 def risk_cell(html: str, patient: str) -> str:
     """The census row's Risk cell, as text."""
-    row = re.search(rf'<tr>\s*<td>[^<]*</td>\s*<td><a href="/patients/\d+">{patient}</a>'
-                    rf'.*?</tr>', html, re.S)
+    body = html.split("<tbody>")[1]
+    row = next((r for r in re.finditer(r"<tr>.*?</tr>", body, re.S)
+                if f"<small>MRN {patient}</small>" in r.group(0)), None)
     assert row, f"no census row for {patient}"
     cells = re.findall(r"<td>(.*?)</td>", row.group(0), re.S)
     return " ".join(re.sub(r"<[^>]+>", " ", cells[4]).split())
