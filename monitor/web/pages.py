@@ -20,6 +20,7 @@ from monitor.services.access.scope import Forbidden, Principal, require, visible
 from monitor.services.alerting import actions
 from monitor.services.dashboards.views import (
     PATIENT_WINDOW_DAYS,
+    WAITING,
     Window,
     board,
     census,
@@ -103,7 +104,10 @@ def board_page(request: Request, rt: RuntimeDep, c: CallerDep) -> HTMLResponse:
         audit(uow, c.who.username, "view-board", now,
               shown=sum(len(card.rows) for card in cards))
         uow.commit()
-    return _page(request, rt, c.who, c.csrf, "board.html", cards=cards, nav="board")
+    rows = [r["alert"] for card in cards for r in card.rows]
+    waiting = sum(a.lifecycle in WAITING for a in rows)  # the views' own definition
+    return _page(request, rt, c.who, c.csrf, "board.html", cards=cards, nav="board",
+                 waiting=waiting, handled=len(rows) - waiting)
 
 
 SORTS = [("bed", "Room and bed"), ("na", "Latest Na"), ("change", "24 h change"),
