@@ -400,11 +400,17 @@ class _Batch:
         save_results(self.s, aggs)
         written = save_alerts(self.s, [(agg, self.changes.pop(agg.pid, [])) for agg in aggs],
                               self.now, self.p.tz)
+        follow = {agg.pid: _to_follow(agg, written.get(agg.pid, [])) for agg in aggs}
+        # The alerts the lifecycle needs, in one statement for the batch (the loop below
+        # then finds them in the session instead of one SELECT each).
+        ids = sorted(a for f in follow.values() for a in f)
+        if ids:
+            list(self.s.scalars(select(Alert).where(Alert.id.in_(ids))
+                                .execution_options(populate_existing=True)))
         for agg in aggs:
-            mine = written.get(agg.pid, [])
-            out.alerts += [w.alert_id for w in mine]
+            out.alerts += [w.alert_id for w in written.get(agg.pid, [])]
             cleared = list(self.clear_at.pop(agg.pid, {}).values())
-            out.deliveries += _follow_up(self.uow, agg, mine, cleared, self.now)
+            out.deliveries += _follow_up(self.uow, agg, follow[agg.pid], cleared, self.now)
 
     def _save_moves(self) -> None:
         moved = []
@@ -419,20 +425,25 @@ class _Batch:
                 {f: bindparam(f) for f in (*_Move.FIELDS, "updated_at")}), moved)
 
 
-def _follow_up(uow: UnitOfWork, agg: Aggregate, written: list[Written],
-               cleared: list[tuple[AlertRecord, float]], now: datetime) -> list[int]:
-    """Lifecycle and notifications: a raised alert pages, a withdrawn one stops paging, an
-    acknowledged one that got worse re-alarms; band alerts clear at a normal sodium."""
-    deliveries: list[int] = []
+def _to_follow(agg: Aggregate, written: list[Written]) -> dict[int, str]:
+    """The alerts of a patient whose lifecycle the batch's changes concern, and how (its
+    last change): raised, withdrawn, or updated while acknowledged (a possible re-alarm)."""
     last: dict[int, str] = {}
     for w in written:
         last.setdefault(w.alert_id, w.kind)
         if w.kind == "withdrawn":
             last[w.alert_id] = "withdrawn"
-    for alert_id, kind in last.items():
-        row = agg.alert_rows.get(str(alert_id))
-        if kind == "updated" and row is not None and row["lifecycle"] != lc.ACKNOWLEDGED:
-            continue  # re-alarm concerns acknowledged alerts only: no need to load it
+    return {alert_id: kind for alert_id, kind in last.items()
+            if not (kind == "updated" and (row := agg.alert_rows.get(str(alert_id))) is not None
+                    and row["lifecycle"] != lc.ACKNOWLEDGED)}
+
+
+def _follow_up(uow: UnitOfWork, agg: Aggregate, follow: dict[int, str],
+               cleared: list[tuple[AlertRecord, float]], now: datetime) -> list[int]:
+    """Lifecycle and notifications: a raised alert pages, a withdrawn one stops paging, an
+    acknowledged one that got worse re-alarms; band alerts clear at a normal sodium."""
+    deliveries: list[int] = []
+    for alert_id, kind in follow.items():
         alert = uow.session.get(Alert, alert_id)
         assert alert is not None
         deliveries += after_engine_change(uow, alert, kind, now)

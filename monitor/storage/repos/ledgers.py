@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -266,47 +267,61 @@ def _load_alerts(s: Session, aggs: dict[int, Aggregate]) -> None:
                 AlertEvent.alert_id.in_(overcorrections), AlertEvent.action == "updated",
                 AlertEvent.reason.is_not(None)))):
             noted.setdefault(alert_id, {})[f"stored:{n}"] = reason or ""
+    beyond = {r["id"]: c for r in rows
+              if r["evidence_count"] > len(inside[r["id"]]) and (c := cut[r["id"]]) is not None}
+    best = _best_outside(s, beyond)
     for r in rows:
         agg = aggs[r["patient_id"]]
         mine = inside[r["id"]]
         record = AlertRecord(str(r["id"]), r["rule"], r["state"], dict(mine), event=r["event"],
                              notes=noted.get(r["id"], {}))
-        outside = r["evidence_count"] - len(mine)
-        if outside > 0:
-            record.settled = _settled(s, r, outside, mine, known, cut[r["id"]])
+        if r["id"] in best:
+            record.settled = _settled(r, r["evidence_count"] - len(mine), mine, known,
+                                      best[r["id"]])
         agg.ledger.alerts.append(record)
         agg.alert_rows[record.alert_id] = r
         agg.loaded_evidence[record.alert_id] = dict(mine)
 
 
-def _settled(s: Session, r: dict[str, Any], outside: int, inside: dict[str, Finding],
-             known: dict[tuple[int, str], Finding], cut: datetime | None) -> Settled:
+def _settled(r: dict[str, Any], outside: int, inside: dict[str, Finding],
+             known: dict[tuple[int, str], Finding], best: tuple[Finding, Finding, Finding]
+             ) -> Settled:
     """Summarise the evidence before the horizon: the alert's own summary findings where
-    they lie there, else the best of it read with one indexed look-up each."""
+    they lie there, else the best of what lies there."""
     picks: list[Finding] = []
-    for column in ("first_key", "worst_key", "latest_key"):
+    for column, fallback in zip(("first_key", "latest_key", "worst_key"), best, strict=True):
         key = r[column]
         f = known.get((r["id"], key)) if key else None
-        if f is None or key in inside:
-            f = _best_outside(s, r["id"], column, cut)
-        picks.append(f)
-    return Settled(outside, picks[0], picks[1], picks[2])
+        picks.append(fallback if f is None or key in inside else f)
+    first, latest, worst = picks
+    return Settled(outside, first, worst, latest)
 
 
-def _best_outside(s: Session, alert_id: int, column: str, cut: datetime | None) -> Finding:
-    q = select(AlertEvidence.finding).where(AlertEvidence.alert_id == alert_id)
-    if cut is not None:
-        q = q.where(AlertEvidence.collected_at < cut)
-    if column == "first_key":
-        rows = s.scalars(q.order_by(AlertEvidence.collected_at, AlertEvidence.result_key)
-                         .limit(1)).all()
-    elif column == "latest_key":
-        rows = s.scalars(q.order_by(AlertEvidence.collected_at.desc(),
-                                    AlertEvidence.result_key.desc()).limit(1)).all()
-    else:
-        rows = s.scalars(q.order_by(AlertEvidence.rank.desc(),
-                                    AlertEvidence.collected_at.desc()).limit(1)).all()
-    return finding_from_json(rows[0])
+def _best_outside(s: Session, cuts: dict[int, datetime]
+                  ) -> dict[int, tuple[Finding, Finding, Finding]]:
+    """The first, latest and worst finding of each alert's evidence before its cut, for
+    every alert at once: three correlated look-ups per alert in one statement, each an
+    indexed LIMIT 1 (whatever the length of the stay), instead of a statement each."""
+    if not cuts:
+        return {}
+    e = EVIDENCE.alias("e")
+    cut = case(cuts, value=ALERTS.c.id)
+
+    def pick(*order: Any) -> Any:
+        return select(e.c.finding).where(e.c.alert_id == ALERTS.c.id, e.c.collected_at < cut
+                                         ).order_by(*order).limit(1).correlate(ALERTS
+                                                                               ).scalar_subquery()
+
+    found = {}
+    for alert_id, *picks in s.execute(select(
+            ALERTS.c.id, pick(e.c.collected_at, e.c.result_key),
+            pick(e.c.collected_at.desc(), e.c.result_key.desc()),
+            pick(e.c.rank.desc(), e.c.collected_at.desc())).where(
+            ALERTS.c.id.in_(sorted(cuts)))):
+        if all(p is not None for p in picks):
+            first, latest, worst = (finding_from_json(p) for p in picks)
+            found[alert_id] = (first, latest, worst)
+    return found
 
 
 def evidence_rank(f: Finding) -> float:
