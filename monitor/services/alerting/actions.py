@@ -156,11 +156,15 @@ def clear_gone(uow: UnitOfWork, pid: int, latest_mmol_l: float, policy: Policy,
     """Band alerts whose condition is gone at the latest sodium clear (ISA-18.2 'return to
     normal'): unacknowledged ones wait for an acknowledgement, acknowledged ones resolve.
     `only`: that alert alone."""
-    q = select(Alert).where(Alert.patient_id == pid, Alert.state == "active",
-                            Alert.lifecycle.in_(CLEARABLE))
     if only is not None:
-        q = q.where(Alert.id == only)
-    for a in uow.session.scalars(q):
+        # By primary key: found in the session when the batch loaded it already.
+        one = uow.session.get(Alert, only)
+        alerts = [one] if one is not None and one.patient_id == pid and \
+            one.state == "active" and one.lifecycle in CLEARABLE else []
+    else:
+        alerts = list(uow.session.scalars(select(Alert).where(
+            Alert.patient_id == pid, Alert.state == "active", Alert.lifecycle.in_(CLEARABLE))))
+    for a in alerts:
         if still_present(a.rule, latest_mmol_l, policy):
             continue
         t = lc.clear(view(a))

@@ -401,16 +401,29 @@ class _Batch:
         written = save_alerts(self.s, [(agg, self.changes.pop(agg.pid, [])) for agg in aggs],
                               self.now, self.p.tz)
         follow = {agg.pid: _to_follow(agg, written.get(agg.pid, [])) for agg in aggs}
-        # The alerts the lifecycle needs, in one statement for the batch (the loop below
-        # then finds them in the session instead of one SELECT each).
-        ids = sorted(a for f in follow.values() for a in f)
-        if ids:
-            list(self.s.scalars(select(Alert).where(Alert.id.in_(ids))
-                                .execution_options(populate_existing=True)))
+        self._preload(follow)
         for agg in aggs:
             out.alerts += [w.alert_id for w in written.get(agg.pid, [])]
             cleared = list(self.clear_at.pop(agg.pid, {}).values())
             out.deliveries += _follow_up(self.uow, agg, follow[agg.pid], cleared, self.now)
+
+    def _preload(self, follow: dict[int, dict[int, str]]) -> None:
+        """The alerts the lifecycle follows up or clears, their patients and wards, in a
+        statement each for the batch: the follow-up then finds them in the session by
+        primary key instead of one SELECT per alert, patient and ward."""
+        ids = {a for f in follow.values() for a in f} | {
+            int(r.alert_id) for cleared in self.clear_at.values() for r, _ in cleared.values()
+            if not r.alert_id.startswith("new:")}
+        if not ids:
+            return
+        fresh = {"populate_existing": True}  # after save_alerts' Core statements
+        alerts = list(self.s.scalars(select(Alert).where(Alert.id.in_(sorted(ids)))
+                                     .execution_options(**fresh)))
+        pids = sorted({a.patient_id for a in alerts})
+        wards = {p.ward_id for p in self.s.scalars(select(Patient).where(
+            Patient.id.in_(pids)).execution_options(**fresh)) if p.ward_id is not None}
+        if wards:
+            list(self.s.scalars(select(Ward).where(Ward.id.in_(sorted(wards)))))
 
     def _save_moves(self) -> None:
         moved = []
