@@ -11,6 +11,7 @@ there is any. The chart draws; it computes no clinical number.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -128,7 +129,7 @@ def _time_axis(t0: datetime, t1: datetime, x: Callable[[datetime], float], base:
                zone: ZoneInfo) -> list[str]:
     """A tick every 6 h of the display zone's clock (00:00, 06:00, ...), labelled "Tue
     00:00" at midnight and on the first, "06:00" otherwise; on a long span, where 6 h
-    labels would overlap, only the midnights are labelled."""
+    labels would overlap, only the midnights (and where those would, every n-th)."""
     local = t0.astimezone(zone)
     wall = local.replace(hour=local.hour // 6 * 6, minute=0, second=0, microsecond=0)
     ticks = []
@@ -136,14 +137,21 @@ def _time_axis(t0: datetime, t1: datetime, x: Callable[[datetime], float], base:
         if at >= t0:
             ticks.append((at, wall.hour == 0))
         wall = wall + timedelta(hours=6)  # wall-clock arithmetic: 06:00 across a DST change
-    every_6h = len(ticks) < 2 or x(ticks[1][0]) - x(ticks[0][0]) >= 52
+    gap = x(ticks[1][0]) - x(ticks[0][0]) if len(ticks) > 1 else PLOT_W
+    every_6h = gap >= 52
+    # Midnights too close for a label each (a long stay): every n-th day is labelled.
+    nth_day = max(1, math.ceil(52 / (gap * 4))) if gap > 0 else 1
     out = [f'<line class="axis-line" x1="{PAD_L}" x2="{W - PAD_R}" y1="{base}" '
            f'y2="{base}"/>']
+    days = 0
     for n, (at, midnight) in enumerate(ticks):
         tx = x(at)
-        out.append(f'<line class="tick{" day" if midnight else ""}" x1="{tx:.1f}" '
-                   f'x2="{tx:.1f}" y1="{PAD_T}" y2="{base + 4}"/>')
-        if every_6h or midnight:
+        labelled = every_6h or (midnight and days % nth_day == 0)
+        days += midnight
+        if gap >= 4 or labelled:  # 6 h lines only while they stay apart
+            out.append(f'<line class="tick{" day" if midnight else ""}" x1="{tx:.1f}" '
+                       f'x2="{tx:.1f}" y1="{PAD_T}" y2="{base + 4}"/>')
+        if labelled:
             label = hour(at, zone, weekday=midnight or n == 0)
             out.append(f'<text class="axis tick-label" x="{tx:.1f}" y="{base + 16}" '
                        f'text-anchor="middle">{label}</text>')

@@ -161,8 +161,6 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: Pat
     diagnosed = factors_from_diagnoses(codes, policy)
     lab = sorted({f for a in d["alerts"] if a.state == "active" for f in a.risk_factors}
                  - set(diagnosed))
-    # The tier the rules use: a code the policy maps to no risk factor raises no tier.
-    high = bool(diagnosed) or bool(lab)
     chart = chart_section(
         results, d["lead_in"], codes, [m.onset_at for m in d["marks"]],
         any(a.rule in RATE_RULES and a.lifecycle in OPEN for a in d["alerts"]),
@@ -173,7 +171,6 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: Pat
                  lab_factors=[lab_factor_words(f, policy) for f in lab], **chart,
                  policy=policy, window=d["window"],
                  older=_older(d["window"]), default_days=PATIENT_WINDOW_DAYS,
-                 tier="high" if high else "standard", limits=policy.tier_limits(high),
                  high_limits=policy.tier_limits(True), marks=d["marks"],
                  acute_span=timedelta(hours=policy.episodes.acute_hours), nav="patient")
 

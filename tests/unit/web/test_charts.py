@@ -4,6 +4,7 @@ sodium due, the potassium strip only with potassium."""
 
 import re
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -56,6 +57,15 @@ def test_the_chart_names_its_units_ticks_every_6_h_of_local_time_and_draws_now()
     # now outside the drawn span: no line
     later, _, _ = draw([na(0, 120), na(12, 124)], now_h=24 * 5)
     assert 'data-testid="now"' not in later
+
+
+def test_a_long_stay_labels_the_days_without_overlapping() -> None:
+    daily = [na(24 * d, 120 + d % 3) for d in range(40)]
+    svg, _, _ = draw(daily, now_h=24 * 39 + 1)
+    labels = re.findall(r'class="axis tick-label" x="([\d.]+)"[^>]*>([^<]+)<', svg)
+    assert labels and all(re.fullmatch(r"\w{3} 00:00", t) for _, t in labels)
+    xs = [float(x) for x, _ in labels]
+    assert min(b - a for a, b in pairwise(xs)) >= 52
 
 
 def test_the_ceiling_is_the_engines_in_numbers_in_the_chart() -> None:
