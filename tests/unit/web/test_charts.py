@@ -59,6 +59,13 @@ def test_the_chart_names_its_units_ticks_every_6_h_of_local_time_and_draws_now()
     assert 'data-testid="now"' not in later
 
 
+def test_ticks_keep_to_the_local_clock_across_the_end_of_summer_time() -> None:
+    start = (datetime(2026, 10, 24, 20, tzinfo=UTC) - T0).total_seconds() / 3600
+    svg, _, _ = draw([na(start, 120), na(start + 24, 124)], now_h=start + 25)
+    labels = re.findall(r'class="axis tick-label"[^>]*>([^<]+)<', svg)
+    assert labels[:4] == ["Sun 00:00", "06:00", "12:00", "18:00"]  # 25 h that day
+
+
 def test_a_long_stay_labels_the_days_without_overlapping() -> None:
     daily = [na(24 * d, 120 + d % 3) for d in range(40)]
     svg, _, _ = draw(daily, now_h=24 * 39 + 1)
