@@ -193,7 +193,8 @@ def _goal(facts: ChartFacts, x: Callable[[datetime], float], y: Callable[[float]
             f'L{x1:.1f},{slow:.1f} Z"/><line class="goal-line" x1="{x0:.1f}" y1="{y0:.1f}" '
             f'x2="{x1:.1f}" y2="{slow:.1f}"/><line class="goal-line" x1="{x0:.1f}" '
             f'y1="{y0:.1f}" x2="{x1:.1f}" y2="{fast:.1f}"/></g>'
-            f'<text class="goal-label" x="{x0 + 8:.1f}" y="{y0 + 16:.1f}">'
+            # The nadir may lie before the drawn span: the label stays on the chart.
+            f'<text class="goal-label" x="{max(x0, PAD_L) + 8:.1f}" y="{y0 + 16:.1f}">'
             f'{escape(facts.goal_label or "")}</text>')
 
 
