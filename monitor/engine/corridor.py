@@ -26,6 +26,11 @@ from monitor.engine.rules import (
 )
 from monitor.engine.windows import HOUR, lowest, window_bounds
 
+# Why no limit applies at a moment (PatientCorridor.unlimited), for the chart to say.
+NO_RECENT_VALUE = "no sodium in the windows"  # no value in the last 24 h or 48 h
+SPARED_ACUTE = "spared by an acute mark"  # every window's low lies near a documented onset
+NOT_HYPONATREMIC = "not in hyponatremia"  # the windows start above the hyponatremia band
+
 
 @dataclass(frozen=True, slots=True)
 class CorridorPoint:
@@ -133,6 +138,22 @@ class PatientCorridor:
             ends.append(began + 48 * HOUR)  # the first-day limit holds windows that start
         return Allowance(held.ceiling, self.ctx.values[i], held.limit, held.hours, w.start,
                          _at(min(ends)) if ends else None, first_day, high)
+
+    def unlimited(self, now: datetime) -> str | None:
+        """Why no limit applies at `now` (NO_RECENT_VALUE, SPARED_ACUTE or NOT_HYPONATREMIC);
+        None when one does."""
+        found = self._bounds(now.timestamp())
+        if found is None or not found[1]:
+            return NO_RECENT_VALUE
+        bounds = found[1]
+        if ceiling(bounds) is not None:
+            return None
+        return SPARED_ACUTE if any(b.exempt for b in bounds) else NOT_HYPONATREMIC
+
+    def high_risk(self, now: datetime) -> bool:
+        """The risk tier the rules give the latest result at `now` (False before any)."""
+        i = bisect_right(self.ctx.times, now.timestamp()) - 1
+        return i >= 0 and bool(risk_factors_at(i, self.ctx))
 
     def projection(self) -> Projection | None:
         """The rules' velocity at the latest value, carried to its window's 24 h horizon."""

@@ -1,29 +1,38 @@
 """Server-rendered SVG charts: no chart library, no script, prints as it shows.
 
-The patient chart draws the sodium values (lab as circles, point-of-care as diamonds,
-corrected or removed versions struck through, lab-flagged values as hollow suspect markers
-with the lab's words and outside the line), the allowed corridor (from each window's
-lowest value up to the most the policy allows over 24 h and 48 h for the patient's risk
-tier), the projection line, and potassium in a strip below.
+The patient chart draws the sodium values (lab as circles, point-of-care as diamonds, a
+ring around a result that holds an alert, corrected or removed versions struck through,
+lab-flagged values as hollow suspect markers with the lab's words and outside the line),
+and what the engine says of them (monitor.web.chart_facts): the allowed corridor, the
+ceiling now and what is left of it, the goal band, the projection, the next sodium due;
+a "now" line, ticks every 6 h of the display zone, and potassium in a strip below when
+there is any. The chart draws; it computes no clinical number.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from html import escape
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from monitor.engine.artefacts import SUSPECTED_ARTEFACT, glucose_corrected, is_spike
+from monitor.engine.corridor import CorridorPoint
 from monitor.engine.policy import Policy
-from monitor.web.clock import when
+from monitor.engine.wording import number
+from monitor.web.clock import hour, when
+
+if TYPE_CHECKING:
+    from monitor.web.chart_facts import ChartFacts
 
 UTC_ZONE = ZoneInfo("UTC")
 
-W, H, PAD_L, PAD_R, PAD_T = 860, 360, 48, 16, 16
-NA_H, K_TOP, K_H = 250, 285, 55
+W, PAD_L, PAD_R, PAD_T = 860, 56, 16, 32
+PLOT_W = W - PAD_L - PAD_R
+NA_H, K_H = 250, 55
 
 
 @dataclass(frozen=True)
@@ -44,109 +53,188 @@ class Point:
     measured: float | None = None
 
 
-def corridor(points: Sequence[Point], policy: Policy, high_risk: bool,
-             step: timedelta = timedelta(hours=1), start: datetime | None = None,
-             ) -> list[tuple[datetime, float, float]]:
-    """(time, lowest value of the window, highest value allowed) along the series, from
-    `start` (default: the first counted value)."""
-    counted = sorted((p for p in points if p.counted), key=lambda p: p.at)
-    if not counted:
-        return []
-    tier = policy.tier_limits(high_risk)
-    times = [p.at for p in counted]
-    values = [p.value for p in counted]
-    out = []
-    t, end = start or times[0], times[-1] + timedelta(hours=12)
-    while t <= end:
-        hi = bisect_right(times, t)
-        lo24, lo48 = bisect_left(times, t - timedelta(hours=24)), bisect_left(
-            times, t - timedelta(hours=48))
-        if hi > lo24:
-            day, two = min(values[lo24:hi]), min(values[lo48:hi])
-            out.append((t, day, min(day + tier.rise_24h, two + tier.rise_48h)))
-        t += step
-    return out
-
-
-def projection(points: Sequence[Point], hours: float = 12) -> tuple[Point, datetime,
-                                                                     float] | None:
-    """Least-squares line over the last `hours`, carried 12 h ahead of the latest value."""
-    counted = [p for p in points if p.counted]
-    if len(counted) < 2:
-        return None
-    last = counted[-1]
-    recent = [p for p in counted if p.at >= last.at - timedelta(hours=hours)]
-    if len(recent) < 2:
-        return None
-    xs = [(p.at - last.at).total_seconds() / 3600 for p in recent]
-    ys = [p.value for p in recent]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    den = sum((x - mx) ** 2 for x in xs)
-    if den == 0:
-        return None
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den
-    return last, last.at + timedelta(hours=12), last.value + slope * 12
-
-
-def patient_chart(points: Sequence[Point], potassium: Sequence[Point], policy: Policy,
-                  high_risk: bool, triggering: set[str],
-                  lead_in: Sequence[Point] = (), zone: ZoneInfo = UTC_ZONE) -> str:
-    """`lead_in`: counted values before the first point, which set the corridor's lower
-    edge at the start of the chart (its 24 h and 48 h windows) but are not drawn."""
-    if not points:
+def patient_chart(points: Sequence[Point], potassium: Sequence[Point],
+                  facts: ChartFacts | None, policy: Policy, triggering: set[str],
+                  zone: ZoneInfo = UTC_ZONE) -> str:
+    """The chart of the drawn `points` with what the engine says of them (`facts`)."""
+    if not points or facts is None:
         return '<p class="empty">No sodium results in this period.</p>'
-    t0 = min(p.at for p in points)
-    band = corridor([*lead_in, *points], policy, high_risk, start=t0)
-    proj = projection(points)
-    t1 = max([p.at for p in points] + [b[0] for b in band] + ([proj[1]] if proj else []))
+    t0, t1, now = facts.start, facts.end, facts.now
     span = max((t1 - t0).total_seconds(), 3600.0)
-    values = [p.value for p in points] + [b[2] for b in band] + [b[1] for b in band] + \
-        ([proj[2]] if proj else [])
+    base = PAD_T + NA_H  # the time axis
+    k_top = base + 44
+    height = k_top + K_H + 10 if potassium else base + 26
+    band = facts.corridor
+    values = [p.value for p in points] + [b.low_mmol_l for b in band] + \
+        [b.ceiling_mmol_l for b in band if b.ceiling_mmol_l is not None] + \
+        ([facts.projection.to_mmol_l] if facts.projection else []) + \
+        ([facts.allowance.ceiling_mmol_l] if facts.allowance else []) + \
+        ([facts.glide.from_mmol_l] if facts.glide else [])
     lo, hi = min(values) - 2, max(values) + 2
 
     def x(t: datetime) -> float:
-        return PAD_L + (W - PAD_L - PAD_R) * (t - t0).total_seconds() / span
+        return PAD_L + PLOT_W * (t - t0).total_seconds() / span
 
     def y(v: float) -> float:
         return PAD_T + NA_H * (hi - v) / (hi - lo)
 
-    parts = [f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" '
+    parts = [f'<svg class="chart" viewBox="0 0 {W} {height}" role="img" '
              'aria-labelledby="chart-title chart-desc" xmlns="http://www.w3.org/2000/svg">',
              '<title id="chart-title">Sodium over time with the allowed corridor</title>',
              f'<desc id="chart-desc">{len(points)} sodium results from '
              f'{when(t0, zone)} to {when(max(p.at for p in points), zone)} ({zone}); '
-             f'shaded band: the allowed corridor ({policy.name}).</desc>']
+             f'shaded band: the allowed corridor ({policy.name}). '
+             f'{escape(facts.ceiling_text)}. {escape(facts.next_due_text)}.</desc>',
+             f'<clipPath id="chart-plot"><rect x="{PAD_L}" y="{PAD_T}" width="{PLOT_W}" '
+             f'height="{NA_H}"/></clipPath>',
+             f'<text class="axis unit" x="4" y="{PAD_T - 12}">Na\u207a mmol/L</text>']
     for v in range(int(lo) // 5 * 5 + 5, int(hi) + 1, 5):
         parts.append(f'<line class="grid" x1="{PAD_L}" x2="{W - PAD_R}" y1="{y(v):.1f}" '
-                     f'y2="{y(v):.1f}"/><text class="axis" x="4" y="{y(v) + 4:.1f}">{v}</text>')
-    if band:
-        upper = " ".join(f"{x(t):.1f},{y(top):.1f}" for t, _, top in band)
-        lower = " ".join(f"{x(t):.1f},{y(low):.1f}" for t, low, _ in reversed(band))
-        parts.append(f'<polygon class="corridor" data-testid="corridor" points="{upper} '
-                     f'{lower}"><title>allowed corridor</title></polygon>')
-        parts.append(f'<polyline class="corridor-edge" points="{upper}"/>')
+                     f'y2="{y(v):.1f}"/><text class="axis" x="{PAD_L - 6}" '
+                     f'y="{y(v) + 4:.1f}" text-anchor="end">{v}</text>')
+    parts += _time_axis(t0, t1, x, base, zone)
+    parts.append(_corridor(band, x, y))
+    if facts.glide:
+        parts.append(_goal(facts, x, y, t1))
     counted = [p for p in points if p.counted]
     parts.append('<polyline class="series" points="' + " ".join(
         f"{x(p.at):.1f},{y(p.value):.1f}" for p in counted) + '"/>')
-    if proj:
-        last, end, value = proj
-        parts.append(f'<line class="projection" data-testid="projection" x1="{x(last.at):.1f}" '
-                     f'y1="{y(last.value):.1f}" x2="{x(end):.1f}" y2="{y(value):.1f}">'
-                     f'<title>projection: {value:.0f} mmol/L in 12 h</title></line>')
+    if facts.projection:
+        pr = facts.projection
+        parts.append(f'<line class="projection" data-testid="projection" '
+                     f'x1="{x(pr.from_at):.1f}" y1="{y(pr.from_mmol_l):.1f}" '
+                     f'x2="{x(pr.to_at):.1f}" y2="{y(pr.to_mmol_l):.1f}"><title>projection: '
+                     f'{number(round(pr.to_mmol_l, 1))} mmol/L by {when(pr.to_at, zone)}'
+                     f'</title></line>')
+    parts.append(_ceiling(facts, x, y, t0, t1))
     for p in points:
         parts.append(_marker(p, x(p.at), y(p.value), p.key in triggering, zone))
-    parts.append(f'<text class="axis" x="{PAD_L}" y="{K_TOP - 6}">Potassium (mmol/L)</text>')
+    if t0 <= now <= t1:
+        parts.append(f'<g data-testid="now"><line class="now" x1="{x(now):.1f}" '
+                     f'x2="{x(now):.1f}" y1="{PAD_T}" y2="{base}"/><text class="now-label" '
+                     f'x="{x(now):.1f}" y="{PAD_T - 3}" text-anchor="middle">now</text></g>')
+    if facts.next_due is not None:
+        d = x(facts.next_due)
+        parts.append(f'<g data-testid="next-due"><path class="due" d="M{d:.1f},{base} '
+                     f'l-6,-10 h12 z"><title>{escape(facts.next_due_text)}</title></path>'
+                     f'<text class="due-label" x="{d:.1f}" y="{base - 13}" '
+                     f'text-anchor="middle">next Na due</text></g>')
     if potassium:
-        klo, khi = min(k.value for k in potassium) - 0.3, max(k.value for k in potassium) + 0.3
-        for k in potassium:
-            ky = K_TOP + K_H * (khi - k.value) / max(khi - klo, 0.1)
-            low = " low" if k.value < policy.lab_risk.potassium_below else ""
-            parts.append(f'<circle class="potassium{low}" cx="{x(k.at):.1f}" cy="{ky:.1f}" '
-                         f'r="3"><title>K {k.value:g} at {when(k.at, zone)}</title></circle>')
-    parts.append(f'<text class="axis" x="{PAD_L}" y="{H - 2}">{when(t0, zone)}</text>'
-                 f'<text class="axis" x="{W - 150}" y="{H - 2}">{when(t1, zone)}</text>')
+        parts += _potassium_strip(potassium, policy, x, k_top, zone)
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _time_axis(t0: datetime, t1: datetime, x: Callable[[datetime], float], base: float,
+               zone: ZoneInfo) -> list[str]:
+    """A tick every 6 h of the display zone's clock (00:00, 06:00, ...), labelled "Tue
+    00:00" at midnight and on the first, "06:00" otherwise; on a long span, where 6 h
+    labels would overlap, only the midnights (and where those would, every n-th)."""
+    local = t0.astimezone(zone)
+    wall = local.replace(hour=local.hour // 6 * 6, minute=0, second=0, microsecond=0)
+    ticks = []
+    while (at := wall.astimezone(UTC)) <= t1:
+        if at >= t0:
+            ticks.append((at, wall.hour == 0))
+        wall = wall + timedelta(hours=6)  # wall-clock arithmetic: 06:00 across a DST change
+    gap = x(ticks[1][0]) - x(ticks[0][0]) if len(ticks) > 1 else PLOT_W
+    every_6h = gap >= 52
+    # Midnights too close for a label each (a long stay): every n-th day is labelled.
+    nth_day = max(1, math.ceil(52 / (gap * 4))) if gap > 0 else 1
+    out = [f'<line class="axis-line" x1="{PAD_L}" x2="{W - PAD_R}" y1="{base}" '
+           f'y2="{base}"/>']
+    days = 0
+    for n, (at, midnight) in enumerate(ticks):
+        tx = x(at)
+        labelled = every_6h or (midnight and days % nth_day == 0)
+        days += midnight
+        if gap >= 4 or labelled:  # 6 h lines only while they stay apart
+            out.append(f'<line class="tick{" day" if midnight else ""}" x1="{tx:.1f}" '
+                       f'x2="{tx:.1f}" y1="{PAD_T}" y2="{base + 4}"/>')
+        if labelled:
+            label = hour(at, zone, weekday=midnight or n == 0)
+            out.append(f'<text class="axis tick-label" x="{tx:.1f}" y="{base + 16}" '
+                       f'text-anchor="middle">{label}</text>')
+    return out
+
+
+def _corridor(band: Sequence[CorridorPoint], x: Callable[[datetime], float],
+              y: Callable[[float], float]) -> str:
+    """One shape for the corridor: a piece for each run of moments a limit applies."""
+    runs: list[list[CorridorPoint]] = [[]]
+    for b in band:
+        if b.ceiling_mmol_l is None:
+            runs.append([])
+        else:
+            runs[-1].append(b)
+    area, edge = [], []
+    for run in (r for r in runs if r):
+        upper = [f"{x(b.at):.1f},{y(b.ceiling_mmol_l or 0):.1f}" for b in run]
+        lower = [f"{x(b.at):.1f},{y(b.low_mmol_l):.1f}" for b in reversed(run)]
+        area.append("M" + " L".join(upper + lower) + " Z")
+        edge.append("M" + " L".join(upper))
+    if not area:
+        return ""
+    return (f'<path class="corridor" data-testid="corridor" d="{" ".join(area)}">'
+            '<title>allowed corridor</title></path>'
+            f'<path class="corridor-edge" d="{" ".join(edge)}"/>')
+
+
+def _goal(facts: ChartFacts, x: Callable[[datetime], float], y: Callable[[float], float],
+          t1: datetime) -> str:
+    """The goal band: from the episode's lowest value at the policy's goal rates."""
+    g = facts.glide
+    assert g is not None
+    days = max((t1 - g.from_at).total_seconds(), 0) / 86400
+    x0, y0, x1 = x(g.from_at), y(g.from_mmol_l), x(t1)
+    slow, fast = (y(g.from_mmol_l + rate * days) for rate in g.per_24h)
+    return (f'<g class="goal" data-testid="goal" clip-path="url(#chart-plot)">'
+            f'<path class="goal-band" d="M{x0:.1f},{y0:.1f} L{x1:.1f},{fast:.1f} '
+            f'L{x1:.1f},{slow:.1f} Z"/><line class="goal-line" x1="{x0:.1f}" y1="{y0:.1f}" '
+            f'x2="{x1:.1f}" y2="{slow:.1f}"/><line class="goal-line" x1="{x0:.1f}" '
+            f'y1="{y0:.1f}" x2="{x1:.1f}" y2="{fast:.1f}"/></g>'
+            # The nadir may lie before the drawn span: the label stays on the chart.
+            f'<text class="goal-label" x="{max(x0, PAD_L) + 8:.1f}" y="{y0 + 16:.1f}">'
+            f'{escape(facts.goal_label or "")}</text>')
+
+
+def _ceiling(facts: ChartFacts, x: Callable[[datetime], float],
+             y: Callable[[float], float], t0: datetime, t1: datetime) -> str:
+    """The ceiling now, as a line from now until it changes, and its words."""
+    text = escape(facts.ceiling_text)
+    a = facts.allowance
+    if a is None:
+        return (f'<text class="ceiling-label" data-testid="ceiling-label" x="{W - PAD_R}" '
+                f'y="{PAD_T + 12}" text-anchor="end">{text}</text>')
+    start = min(max(facts.now, t0), t1)
+    end = min(max(a.until or t1, start), t1)
+    cy = y(a.ceiling_mmol_l)
+    return (f'<line class="ceiling" data-testid="ceiling" x1="{x(start):.1f}" '
+            f'x2="{max(x(end), x(start) + 12):.1f}" y1="{cy:.1f}" y2="{cy:.1f}"/>'
+            f'<text class="ceiling-label" data-testid="ceiling-label" x="{W - PAD_R}" '
+            f'y="{cy - 5:.1f}" text-anchor="end">{text}</text>')
+
+
+def _potassium_strip(potassium: Sequence[Point], policy: Policy,
+                     x: Callable[[datetime], float], top: float, zone: ZoneInfo) -> list[str]:
+    klo, khi = min(k.value for k in potassium) - 0.3, max(k.value for k in potassium) + 0.3
+
+    def ky(v: float) -> float:
+        return top + K_H * (khi - v) / max(khi - klo, 0.1)
+
+    out = [f'<g data-testid="potassium"><text class="axis unit" x="4" y="{top - 8}">'
+           f'K\u207a mmol/L</text>']
+    for v in (khi, klo):
+        out.append(f'<text class="axis" x="{PAD_L - 6}" y="{ky(v) + 4:.1f}" '
+                   f'text-anchor="end">{v:.1f}</text><line class="grid" x1="{PAD_L}" '
+                   f'x2="{W - PAD_R}" y1="{ky(v):.1f}" y2="{ky(v):.1f}"/>')
+    for k in potassium:
+        low = " low" if k.value < policy.lab_risk.potassium_below else ""
+        out.append(f'<circle class="potassium{low}" cx="{x(k.at):.1f}" cy="{ky(k.value):.1f}" '
+                   f'r="3"><title>K\u207a {k.value:g} mmol/L at {when(k.at, zone)}</title>'
+                   f'</circle>')
+    out.append("</g>")
+    return out
 
 
 def _marker(p: Point, cx: float, cy: float, trigger: bool, zone: ZoneInfo) -> str:
@@ -174,7 +262,9 @@ def _marker(p: Point, cx: float, cy: float, trigger: bool, zone: ZoneInfo) -> st
         strike = (f'<text class="suspect-mark" x="{cx + 7:.1f}" y="{cy - 6:.1f}" '
                   f'aria-hidden="true">!</text>')
     tag = "rect" if p.method == "poc" else "circle"
-    return f"{shape}<title>{escape(label)}</title></{tag}>{strike}"
+    ring = (f'<circle class="ring" cx="{cx:.1f}" cy="{cy:.1f}" r="9" aria-hidden="true"/>'
+            if trigger else "")
+    return f"{ring}{shape}<title>{escape(label)}</title></{tag}>{strike}"
 
 
 def judged(sodium: Sequence[Point], glucose: Sequence[Point], policy: Policy) -> list[Point]:

@@ -19,6 +19,16 @@ def when(moment: datetime | None, zone: ZoneInfo, year_of: datetime | None = Non
     return text
 
 
+def hour(moment: datetime, zone: ZoneInfo, weekday: bool = False) -> str:
+    """"13:40" in `zone`, or "Tue 13:40" with the weekday (a chart's tick, an "until")."""
+    local = moment.astimezone(zone)
+    return f"{local:%a %H:%M}" if weekday else f"{local:%H:%M}"
+
+
+def same_day(a: datetime, b: datetime, zone: ZoneInfo) -> bool:
+    return a.astimezone(zone).date() == b.astimezone(zone).date()
+
+
 def day(moment: datetime | None, zone: ZoneInfo) -> str:
     """Weekday, day, month and year in `zone`."""
     if moment is None:

@@ -9,9 +9,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from monitor.alerts.lifecycle import TransitionError
+from monitor.alerts.lifecycle import OPEN, RATE_RULES, TransitionError
 from monitor.engine.messages import lab_factor_words
-from monitor.engine.model import Method
 from monitor.engine.risk import factors_from_diagnoses
 from monitor.runtime import Runtime
 from monitor.services.access.audit import audit
@@ -30,7 +29,8 @@ from monitor.services.dashboards.views import (
 )
 from monitor.services.evaluation.reevaluation import diagnosis_codes
 from monitor.web.api import WindowDays, WindowFrom
-from monitor.web.charts import Point, judged, patient_chart, sparkline
+from monitor.web.chart_facts import chart_section
+from monitor.web.charts import sparkline
 from monitor.web.deps import AlertId, PatientId, RuntimeDep
 from monitor.web.security import CallerDep, check_csrf, cookie_name, secure_site
 from monitor.web.templating import templates
@@ -158,26 +158,19 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: Pat
         uow.commit()
     results = d["results"]
     policy = d["policy"]
-    glucose = [_point(r) for r in results if r.analyte == "glucose" and r.value_mmol_l is not None]
-    sodium = judged([_point(r) for r in results if r.analyte == "sodium"
-                     and r.value_mmol_l is not None], glucose, policy)
-    potassium = [_point(r) for r in results if r.analyte == "potassium" and r.is_current
-                 and not r.removed and r.flag is None and r.value_mmol_l is not None]
-    lead_in = [_point(r) for r in d["lead_in"] if r.value_mmol_l is not None
-               and r.flag is None]
     diagnosed = factors_from_diagnoses(codes, policy)
     lab = sorted({f for a in d["alerts"] if a.state == "active" for f in a.risk_factors}
                  - set(diagnosed))
-    # The tier the rules use: a code the policy maps to no risk factor raises no tier.
-    high = bool(diagnosed) or bool(lab)
-    chart = patient_chart(sodium, potassium, policy, high, d["triggering"], lead_in=lead_in,
-                          zone=rt.settings.display_zone)
+    chart = chart_section(
+        results, d["lead_in"], codes, [m.onset_at for m in d["marks"]],
+        any(a.rule in RATE_RULES and a.lifecycle in OPEN for a in d["alerts"]),
+        d["patient"].discharged_at is not None, d["triggering"], policy, now,
+        rt.settings.display_zone)
     return _page(request, rt, c.who, c.csrf, "patient.html", p=d["patient"], ward=d["ward"],
                  results=results, alerts=d["alerts"], events=d["events"], risks=d["risks"],
-                 lab_factors=[lab_factor_words(f, policy) for f in lab], chart=chart,
+                 lab_factors=[lab_factor_words(f, policy) for f in lab], **chart,
                  policy=policy, window=d["window"],
                  older=_older(d["window"]), default_days=PATIENT_WINDOW_DAYS,
-                 tier="high" if high else "standard", limits=policy.tier_limits(high),
                  high_limits=policy.tier_limits(True), marks=d["marks"],
                  acute_span=timedelta(hours=policy.episodes.acute_hours), nav="patient")
 
@@ -188,14 +181,6 @@ def _older(w: Window) -> dict[str, str] | None:
         return None
     shown = w.days or -(-((w.latest or w.since) - w.since) // timedelta(days=1))
     return {"days": str(2 * max(shown, 1)), "from": f"{w.earliest:%Y-%m-%d}"}
-
-
-def _point(r: Any) -> Point:
-    shown = bool(r.is_current and not r.removed)
-    flag = r.flag if shown else None  # a flag on a superseded version no longer applies
-    return Point(at=r.collected_at, value=r.value_mmol_l, method=r.method, status=r.status,
-                 counted=shown and flag is None, source=r.source_feed,
-                 key=r.result_key if r.method != Method.URINE else "", flag=flag)
 
 
 def _act(rt: Runtime, c: Any, alert_id: int, action: str, run: Any, back: str) -> Response:

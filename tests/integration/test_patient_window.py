@@ -60,7 +60,8 @@ def test_the_page_shows_the_last_14_days_and_says_so(h: Hospital) -> None:
     assert "Showing the last 14 days before the latest result" in html
     assert "131" not in html.split('id="results-h"')[1].split("</tbody>")[0]
     # The chart draws the window too: two sodium markers.
-    assert len(re.findall(r'<circle class="na lab', html)) == 2
+    chart = html.split('data-testid="chart"')[1].split("</svg>")[0]  # not the legend
+    assert len(re.findall(r'<circle class="na lab', chart)) == 2
 
 
 def test_the_older_link_shows_older_results_without_javascript(h: Hospital) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from monitor.alerts import lifecycle as lc
 from monitor.alerts.lifecycle import OPEN
+from monitor.engine.limits import WINDOWS_HOURS
 from monitor.engine.model import Analyte
 from monitor.engine.policy import Policy
 from monitor.engine.risk import factors_from_diagnoses
@@ -185,8 +186,12 @@ def census(uow: UnitOfWork, p: Principal, ward_code: str, default: Policy,
 # before the patient's latest result, so their cost stays bounded over a long stay; older
 # results on request (`?days=N` or `?from=YYYY-MM-DD`).
 PATIENT_WINDOW_DAYS = 14
-# The corridor at the window's left edge needs the lowest value of the 48 h before it.
-CORRIDOR_LEAD_IN = timedelta(hours=48)
+
+
+def corridor_lead_in(policy: Policy) -> timedelta:
+    """How far before the window the corridor at its left edge reads: the 48 h window's
+    lowest value, and the potassium look-back that sets the risk tier."""
+    return timedelta(hours=max(*WINDOWS_HOURS, policy.lab_risk.potassium_lookback_hours))
 
 
 @dataclass(frozen=True)
@@ -238,7 +243,8 @@ def patient_detail(uow: UnitOfWork, p: Principal, patient_id: int, default: Poli
                    now: datetime, days: int | None = None, start: date | None = None
                    ) -> dict[str, Any] | None:
     """The patient page's rows within its `window` (see result_window): results (and
-    `lead_in`, the counted sodium values of the 48 h before it, for the corridor), the alerts
+    `lead_in`, the current results of the corridor_lead_in before it, which the corridor at
+    the window's left edge reads but the page does not draw), the alerts
     open or changed in it, their events in it, the results that hold the active ones, the
     acute marks, and the policy in force (the ward's; `default` where it has none)."""
     s = uow.session
@@ -247,10 +253,10 @@ def patient_detail(uow: UnitOfWork, p: Principal, patient_id: int, default: Poli
         return None
     window = result_window(uow, patient_id, now, days, start)
     since = window.since
-    rows = results_since(uow, patient_id, since - CORRIDOR_LEAD_IN)
+    policy = ward_policies(s, [patient.ward_id], default)[patient.ward_id]
+    rows = results_since(uow, patient_id, since - corridor_lead_in(policy))
     results = [r for r in rows if r.collected_at >= since]
-    lead_in = [r for r in rows if r.collected_at < since and r.analyte == Analyte.SODIUM
-               and r.is_current and not r.removed]
+    lead_in = [r for r in rows if r.collected_at < since and r.is_current and not r.removed]
     alerts = list(s.scalars(select(Alert).where(
         Alert.patient_id == patient_id,
         or_(Alert.state == "active", Alert.triggered_at >= since, Alert.updated_at >= since))
@@ -266,7 +272,6 @@ def patient_detail(uow: UnitOfWork, p: Principal, patient_id: int, default: Poli
         EpisodeMark.patient_id == patient_id, EpisodeMark.acute.is_(True))
         .order_by(EpisodeMark.onset_at)))
     ward = s.get(Ward, patient.ward_id) if patient.ward_id else None
-    policy = ward_policies(s, [patient.ward_id], default)[patient.ward_id]
     return {"patient": patient, "ward": ward, "results": results, "lead_in": lead_in,
             "alerts": alerts, "events": events, "risks": risks, "window": window,
             "triggering": _triggering(s, alerts, since), "marks": marks, "policy": policy}

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from monitor.engine.corridor import PatientCorridor
+from monitor.engine.corridor import (
+    NO_RECENT_VALUE,
+    NOT_HYPONATREMIC,
+    SPARED_ACUTE,
+    PatientCorridor,
+)
 from monitor.engine.policy import built_in
 from monitor.engine.rules import OVERCORRECTION_24H, PatientData
 from monitor.engine.sampling import interval, next_due
@@ -71,3 +76,13 @@ def test_the_next_sodium_is_due_after_the_interval_the_overdue_watch_applies() -
     assert next_due(policy, at(0), 118, False) - at(0) == interval(policy, 118, False) \
         == timedelta(hours=policy.monitoring.severe_hours)
     assert next_due(policy, at(0), 130, True) == at(policy.monitoring.during_rate_alert_hours)
+
+
+def test_the_corridor_says_why_no_limit_applies_and_which_tier_it_holds() -> None:
+    assert _corridor([(0, 120), (12, 124)]).unlimited(at(13)) is None
+    assert _corridor([(0, 120)]).unlimited(at(50)) == NO_RECENT_VALUE
+    assert _corridor([(0, 118), (6, 127)], acute=(1,)).unlimited(at(6)) == SPARED_ACUTE
+    assert _corridor([(0, 137), (6, 138)]).unlimited(at(6)) == NOT_HYPONATREMIC
+    assert _corridor([(0, 120)], codes=frozenset({"K70.3"})).high_risk(at(1))
+    assert not _corridor([(0, 120)]).high_risk(at(1))
+    assert not _corridor([(0, 120)]).high_risk(at(-1))  # before any result

@@ -1,0 +1,154 @@
+"""What the engine says of a patient's chart at `now`, in the words the page and the chart
+both show: the corridor, the ceiling and what is left of it, the projection, the day's
+goal and when the next sodium is due.
+
+No clinical number is computed here: they come from monitor.engine.corridor (the rules' own
+bounds, so eu-2014's first-day limit and acute marks move the chart as they move the alerts)
+and monitor.engine.sampling (the interval the overdue watch applies). This module turns the
+page's points into the engine's PatientData and the engine's answers into words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from monitor.engine.corridor import (
+    NO_RECENT_VALUE,
+    SPARED_ACUTE,
+    Allowance,
+    CorridorPoint,
+    Glide,
+    PatientCorridor,
+    Projection,
+)
+from monitor.engine.limits import WINDOWS_HOURS
+from monitor.engine.model import Analyte, Measurement, Method
+from monitor.engine.policy import Policy
+from monitor.engine.rules import PatientData
+from monitor.engine.sampling import next_due
+from monitor.engine.wording import number
+from monitor.web.charts import Point, judged, patient_chart
+from monitor.web.clock import hour, same_day, when
+
+
+@dataclass(frozen=True)
+class ChartFacts:
+    start: datetime  # the span the chart draws
+    end: datetime
+    now: datetime
+    corridor: list[CorridorPoint]
+    allowance: Allowance | None
+    ceiling_text: str  # "≤ 124 until 07:43 — 2 mmol/L left", or why no limit applies
+    projection: Projection | None
+    glide: Glide | None
+    goal_label: str | None  # "goal 4–6 per 24 h"
+    goal_text: str
+    next_due: datetime | None
+    next_due_text: str
+    high_risk: bool
+
+
+def patient_data(sodium: Iterable[Point], potassium: Iterable[Point],
+                 codes: frozenset[str], acute_onsets: Iterable[datetime]) -> PatientData:
+    """The engine's view of the points the page holds: the counted sodium (as `judged`
+    corrected them) and potassium, the diagnoses and the acute marks' onsets."""
+
+    def measured(points: Iterable[Point], analyte: Analyte) -> list[Measurement]:
+        return sorted((Measurement(p.key, analyte, p.value, p.at, Method(p.method),
+                                   p.measured) for p in points if p.counted),
+                      key=lambda m: (m.collected_at, m.result_key))
+
+    return PatientData(measured(sodium, Analyte.SODIUM), measured(potassium, Analyte.POTASSIUM),
+                       codes, tuple(sorted(acute_onsets)))
+
+
+def chart_facts(c: PatientCorridor, policy: Policy, drawn: Sequence[Point],
+                counted: Sequence[Point], now: datetime, rate_alert_open: bool,
+                discharged: bool, zone: ZoneInfo) -> ChartFacts | None:
+    """The facts for a chart of the `drawn` points (None without any); `counted`: every
+    counted sodium the engine was given, lead-in included."""
+    if not drawn:
+        return None
+    start, last = min(p.at for p in drawn), max(p.at for p in drawn)
+    proj = c.projection()
+    latest = max((p for p in counted if p.counted and p.at <= now), key=lambda p: p.at,
+                 default=None)
+    due = None
+    if latest is not None and not discharged and c.in_episode(now):
+        due = next_due(policy, latest.at, latest.value, rate_alert_open)
+    end = max([last] + ([proj.to_at] if proj else []) + ([due] if due else []))
+    allowance = c.allowance(now)
+    glide = c.glide(now)
+    low, high = glide.per_24h if glide else (0.0, 0.0)
+    return ChartFacts(
+        start=start, end=end, now=now, corridor=c.along(start, end), allowance=allowance,
+        ceiling_text=_ceiling_text(c, allowance, now, zone), projection=proj, glide=glide,
+        goal_label=f"goal {number(low)}–{number(high)} per 24 h" if glide else None,
+        goal_text=(f"Goal {number(low)}–{number(high)} mmol/L per 24 h from the episode's "
+                   f"lowest value, {number(glide.from_mmol_l)} on "
+                   f"{when(glide.from_at, zone, now)}") if glide else
+        f"No goal: {policy.name} sets none for this patient now",
+        next_due=due, next_due_text=_due_text(due, latest, discharged, now, zone),
+        high_risk=c.high_risk(now))
+
+
+def _ceiling_text(c: PatientCorridor, a: Allowance | None, now: datetime,
+                  zone: ZoneInfo) -> str:
+    if a is None:
+        why = c.unlimited(now)
+        if why == NO_RECENT_VALUE:
+            return f"No limit applies now: no sodium in the last {max(WINDOWS_HOURS):g} h"
+        if why == SPARED_ACUTE:
+            return "No limit applies now: the rise is spared by the acute mark"
+        return "No limit applies now: the windows start above the hyponatremia range"
+    until = "now" if a.until is None else \
+        f"until {hour(a.until, zone, weekday=not same_day(a.until, now, zone))}"
+    left = round(a.left_mmol_l, 1)
+    rest = f"{number(left)} mmol/L left" if left >= 0 else f"{number(-left)} mmol/L over it"
+    return f"≤ {number(round(a.ceiling_mmol_l, 1))} {until} — {rest}"
+
+
+def _due_text(due: datetime | None, latest: Point | None, discharged: bool, now: datetime,
+              zone: ZoneInfo) -> str:
+    if due is not None:
+        return f"Next sodium due {when(due, zone, now)}" + (" — overdue" if due < now else "")
+    if latest is None:
+        return "No sodium yet"
+    return "No sodium due: " + ("discharged" if discharged else "no open hyponatremia episode")
+
+
+def point(r: Any) -> Point:
+    """A stored result row as the chart draws it."""
+    shown = bool(r.is_current and not r.removed)
+    flag = r.flag if shown else None  # a flag on a superseded version no longer applies
+    return Point(at=r.collected_at, value=r.value_mmol_l, method=r.method, status=r.status,
+                 counted=shown and flag is None, source=r.source_feed,
+                 key=r.result_key if r.method != Method.URINE else "", flag=flag)
+
+
+def chart_section(results: Sequence[Any], lead_in: Sequence[Any], codes: frozenset[str],
+                  acute_onsets: Iterable[datetime], rate_alert_open: bool, discharged: bool,
+                  triggering: set[str], policy: Policy, now: datetime, zone: ZoneInfo
+                  ) -> dict[str, Any]:
+    """The patient page's chart section: the SVG, its facts and the tier it is drawn for,
+    from the page's result rows and the `lead_in` rows before them (read, not drawn)."""
+    rows = [r for r in [*lead_in, *results] if r.value_mmol_l is not None]
+    drawn_from = min((r.collected_at for r in results), default=now)
+    glucose = [point(r) for r in rows if r.analyte == Analyte.GLUCOSE]
+    # Judged together, so a spike or a glucose at the window's edge counts as the rules see it.
+    sodium = judged([point(r) for r in rows if r.analyte == Analyte.SODIUM], glucose, policy)
+    potassium = [point(r) for r in rows if r.analyte == Analyte.POTASSIUM and r.is_current
+                 and not r.removed and r.flag is None]
+    corridor = PatientCorridor(patient_data(sodium, potassium, codes, acute_onsets), policy)
+    drawn = [p for p in sodium if p.at >= drawn_from]
+    facts = chart_facts(corridor, policy, drawn, sodium, now, rate_alert_open, discharged,
+                        zone)
+    high = corridor.high_risk(now)
+    shown_k = [k for k in potassium if k.at >= drawn_from]
+    return {"chart": patient_chart(drawn, shown_k, facts, policy, triggering, zone),
+            "chart_facts": facts, "chart_tier": "high" if high else "standard",
+            "chart_limits": policy.tier_limits(high)}
