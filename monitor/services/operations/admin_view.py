@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from monitor.services.intake.pipeline import PSEUDO_FEEDS
-from monitor.services.intake.rejects import list_rejects
+from monitor.services.intake.rejects import latest_rejects
 from monitor.services.operations.admin import policy_choices
 from monitor.storage.tables import (
     Feed,
@@ -67,7 +67,7 @@ def _shifts(uow: UnitOfWork, now: datetime) -> list[dict[str, Any]]:
 
 def admin_overview(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
     """Everything the admin page lists, as plain values."""
-    return {"feeds": _feeds(uow, now), "rejects": list(list_rejects(uow, 100)),
+    return {"feeds": _feeds(uow, now), "rejects": latest_rejects(uow, 100),
             "ward_rows": list(uow.session.scalars(select(Ward).order_by(Ward.code))),
             "users": _users(uow), "channels": _channels(uow), "shifts": _shifts(uow, now),
             "policies": policy_choices(uow)}
