@@ -102,6 +102,11 @@ def test_an_admin_manages_people_wards_roster_channels_and_feeds_from_the_page(
         assert "disabled" in page.locator("tr[data-user='nurse.new']").inner_text()
         assert page.locator("tr[data-user='nurse.new'] button", has_text="Enable").count() == 1
         assert "disable-user" in latest_change(page)
+        flash = submit(page, page.locator("tr[data-user='nurse.new'] button",
+                                          has_text="Enable"))
+        assert flash == "User nurse.new enabled."
+        assert "active" in page.locator("tr[data-user='nurse.new']").inner_text()
+        assert "enable-user" in latest_change(page)
 
         nurse_b = page.locator("tr[data-user='nurse.b']")
         nurse_b.locator("summary").click()
@@ -142,6 +147,10 @@ def test_an_admin_manages_people_wards_roster_channels_and_feeds_from_the_page(
         assert "Mon 7 Jan 2030 08:00" in rostered.inner_text()
         assert "add-shift" in latest_change(page)
         assert "from: Mon 7 Jan 2030 08:00; to: Mon 7 Jan 2030 20:00" in latest_change(page)
+        flash = submit(page, rostered.locator("button", has_text="Remove"))
+        assert flash.startswith("Shift ") and flash.endswith(" removed.")
+        assert rostered.count() == 0
+        assert "end-shift" in latest_change(page)
 
         # A channel added, then disabled.
         channel = page.locator("[data-testid=add-channel]")
