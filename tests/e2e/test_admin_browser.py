@@ -16,9 +16,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
-from monitor.services.intake.hl7 import commit_hl7, refused_frame
+from monitor.runtime.drain import run_inbox
+from monitor.services.intake.hl7 import commit_hl7, receive_hl7, refused_frame
 from monitor.services.intake.pipeline import UNAUTHENTICATED
 from monitor.storage.tables import RejectRow
+from tests.hl7_builders import oru
 from tests.integration.hospital import PASSWORD, WARD_A, Hospital, build
 from tests.integration.stack import stack
 
@@ -76,6 +78,12 @@ def test_an_admin_manages_people_wards_roster_channels_and_feeds_from_the_page(
     commit_hl7(h.rt.uow(), [refused_frame(UNAUTHENTICATED, "connection", "no feed bound",
                                           "x", datetime.now(UTC), answers=None)],
                datetime.now(UTC))
+    # A training system: its results are test messages (MSH-11 T), never a live feed.
+    reply = receive_hl7(h.rt.uow(), oru("T1", "T1-0", datetime.now(UTC), 120,
+                                        processing="T"), "hl7:trainer", h.rt.pipeline,
+                        datetime.now(UTC))
+    assert reply.inbox_id is not None
+    run_inbox(h.rt, reply.inbox_id)
     with stack(pg_migrated, redis_url, tmp_path) as s:
         base = s.api(SODIUM_TIMEZONE="Europe/Berlin")
         page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -186,8 +194,10 @@ def test_an_admin_manages_people_wards_roster_channels_and_feeds_from_the_page(
         assert "results, adt" in changed
         assert "bind-feed" in latest_change(page) and "feed hl7:LAB2" in latest_change(page)
 
-        # Liveness: the lab that sent is live; a connection bound to no feed is no sender.
+        # Liveness: the lab that sent is live; a training system and a connection bound to
+        # no feed are not.
         assert "live" in row(page, "feeds", "hl7:lis").inner_text()
+        assert "test messages only" in row(page, "feeds", "hl7:trainer").inner_text()
         pseudo = row(page, "feeds", UNAUTHENTICATED).inner_text()
         assert "not a sender" in pseudo and "live" not in pseudo.replace("not a sender", "")
 
