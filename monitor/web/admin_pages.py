@@ -38,8 +38,8 @@ DEFAULT_SHIFT = timedelta(hours=12)  # what the roster form offers: a day or a n
 # The audit actions of the forms below: the page lists the latest as its recent changes, so
 # an admin sees who changed what without reading the audit log's JSON.
 CHANGES = ("add-user", "disable-user", "enable-user", "reset-password", "change-ward",
-           "add-shift", "end-shift", "add-channel", "disable-channel", "bind-feed",
-           "retry-reject")
+           "add-shift", "end-shift", "add-channel", "mask-channel", "disable-channel",
+           "bind-feed", "retry-reject")
 SHOWN_CHANGES = 20
 
 
@@ -265,6 +265,17 @@ def add_channel(rt: RuntimeDep, c: CallerDep, csrf: FormStr = "", username: Form
         return Done(f"{channel.kind.capitalize()} channel {channel.id} added for {username}.",
                     "channel", channel.id, {"user": username, "kind": channel.kind})
     return _change(rt, c, csrf, "add-channel", run)
+
+
+@router.post("/admin/channels/{channel_id}/mrn")
+def mask_channel(rt: RuntimeDep, c: CallerDep, channel_id: ChannelId, csrf: FormStr = "",
+                 show_mrn: FormStr = "") -> Response:
+    def run(uow: UnitOfWork, _: datetime) -> Done:
+        channel = admin.mask_channel(uow, channel_id, bool(show_mrn))
+        shown = "unmasked" if channel.show_mrn else "masked"
+        return Done(f"Channel {channel.id} ({channel.kind}): MRN {shown} in its messages.",
+                    "channel", channel.id, {"show_mrn": channel.show_mrn})
+    return _change(rt, c, csrf, "mask-channel", run)
 
 
 @router.post("/admin/channels/{channel_id}/disable")

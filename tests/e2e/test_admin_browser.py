@@ -160,7 +160,7 @@ def test_an_admin_manages_people_wards_roster_channels_and_feeds_from_the_page(
         assert rostered.count() == 0
         assert "end-shift" in latest_change(page)
 
-        # A channel added, then disabled.
+        # A channel added, its MRN unmasked, then disabled.
         channel = page.locator("[data-testid=add-channel]")
         channel.locator("select[name=username]").select_option("nurse.a")
         channel.locator("input[name=email]").fill("nurse.a@hospital.example")
@@ -170,6 +170,11 @@ def test_an_admin_manages_people_wards_roster_channels_and_feeds_from_the_page(
         assert "nurse.a@hospital.example" in listed.inner_text()
         assert "active" in listed.inner_text()
         assert "add-channel" in latest_change(page)
+        flash = submit(page, listed.locator("button", has_text="Unmask MRN"))
+        assert flash.endswith("(email): MRN unmasked in its messages.")
+        assert "yes" in row(page, "channels", "nurse.a").inner_text()
+        assert "mask-channel" in latest_change(page)
+        assert "show_mrn: True" in latest_change(page)
         flash = submit(page, listed.locator("button", has_text="Disable"))
         assert flash.endswith("(email) disabled.")
         assert "disabled" in row(page, "channels", "nurse.a").inner_text()
