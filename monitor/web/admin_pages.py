@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -18,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from monitor.engine.policy import PolicyError
 from monitor.runtime import Runtime
 from monitor.services.access import accounts
-from monitor.services.access.audit import audit
+from monitor.services.access.audit import audit, latest
 from monitor.services.access.roles import ROLES
 from monitor.services.access.scope import require
 from monitor.services.intake.feeds import PERMISSIONS, bind_feed
@@ -34,6 +35,12 @@ from monitor.web.security import Caller, CallerDep, check_csrf
 router = APIRouter(include_in_schema=False)
 FormList = Annotated[list[str], Form()]
 DEFAULT_SHIFT = timedelta(hours=12)  # what the roster form offers: a day or a night shift
+# The audit actions of the forms below: the page lists the latest as its recent changes, so
+# an admin sees who changed what without reading the audit log's JSON.
+CHANGES = ("add-user", "disable-user", "enable-user", "reset-password", "change-ward",
+           "add-shift", "end-shift", "add-channel", "mask-channel", "disable-channel",
+           "bind-feed", "retry-reject")
+SHOWN_CHANGES = 20
 
 
 def _shift_id(shift_id: Annotated[int, Path()]) -> int:
@@ -65,6 +72,7 @@ def _back(message: str) -> Response:
 def _change(rt: Runtime, c: Caller, csrf: str, action: str,
             run: Callable[[UnitOfWork, datetime], Done]) -> Response:
     """Check, run, audit, confirm: the one way every admin form changes something."""
+    assert action in CHANGES, action  # else the page would not list it
     check_csrf(c, csrf)
     require(c.who, "admin")
     now = datetime.now(UTC)
@@ -80,6 +88,28 @@ def _change(rt: Runtime, c: Caller, csrf: str, action: str,
     return _back(done.message)
 
 
+def _shown(value: object, zone: ZoneInfo, now: datetime) -> str:
+    """An audit detail as the page words it: a moment in the display zone, never ISO."""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return clock.when(moment, zone, now) if moment.tzinfo else value
+    return str(value)
+
+
+def _changes(uow: UnitOfWork, zone: ZoneInfo, now: datetime) -> list[dict[str, Any]]:
+    return [{"at": e.at, "actor": e.actor, "action": e.action,
+             "target": " ".join(str(x) for x in (e.target_type, e.target_id) if x),
+             "details": "; ".join(f"{k}: {_shown(v, zone, now)}"
+                                  for k, v in (e.details or {}).items()
+                                  if v not in (None, "", []))}
+            for e in latest(uow, SHOWN_CHANGES, actions=CHANGES)]
+
+
 def _minutes(text: str, what: str) -> timedelta:
     if not re.fullmatch(r"\s*\d{1,6}\s*", text or ""):
         raise ValueError(f"{what} is a whole number of minutes, not {text!r}")
@@ -92,11 +122,13 @@ def admin_page(request: Request, rt: RuntimeDep, c: CallerDep) -> HTMLResponse:
     now = datetime.now(UTC)
     with rt.uow() as uow:
         shown = admin_overview(uow, now)
+        zone = rt.settings.display_zone
+        changes = _changes(uow, zone, now)
         audit(uow, c.who.username, "view-admin", now)
         uow.commit()  # the audit row of this view
-    zone = rt.settings.display_zone
     start = now.replace(second=0, microsecond=0)
     return _page(request, rt, c.who, c.csrf, "admin.html", **shown, nav="admin",
+                 changes=changes,
                  default_policy=rt.settings.policy, permissions=PERMISSIONS,
                  roles=[(r, ROLES[r]) for r in admin.PEOPLE],
                  active_names={u["username"] for u in shown["users"] if u["active"]},
@@ -233,6 +265,17 @@ def add_channel(rt: RuntimeDep, c: CallerDep, csrf: FormStr = "", username: Form
         return Done(f"{channel.kind.capitalize()} channel {channel.id} added for {username}.",
                     "channel", channel.id, {"user": username, "kind": channel.kind})
     return _change(rt, c, csrf, "add-channel", run)
+
+
+@router.post("/admin/channels/{channel_id}/mrn")
+def mask_channel(rt: RuntimeDep, c: CallerDep, channel_id: ChannelId, csrf: FormStr = "",
+                 show_mrn: FormStr = "") -> Response:
+    def run(uow: UnitOfWork, _: datetime) -> Done:
+        channel = admin.mask_channel(uow, channel_id, bool(show_mrn))
+        shown = "unmasked" if channel.show_mrn else "masked"
+        return Done(f"Channel {channel.id} ({channel.kind}): MRN {shown} in its messages.",
+                    "channel", channel.id, {"show_mrn": channel.show_mrn})
+    return _change(rt, c, csrf, "mask-channel", run)
 
 
 @router.post("/admin/channels/{channel_id}/disable")

@@ -53,9 +53,13 @@ def _page(request: Request, rt: Runtime, who: Principal, csrf: str | None, name:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str = "/board", error: str = "") -> HTMLResponse:
-    return templates.TemplateResponse(request, "login.html",
-                                      {"who": None, "next": next, "error": error})
+def login_page(request: Request, next: str = "/board", error: str = "",
+               signed_out: str = "") -> HTMLResponse:
+    # Signing out is confirmed like every action, in a fixed sentence: the sign-in page
+    # shows no text taken from its address.
+    return templates.TemplateResponse(request, "login.html", {
+        "who": None, "next": next, "error": error,
+        "flash": "You are signed out." if signed_out else ""})
 
 
 @router.post("/login")
@@ -85,7 +89,7 @@ def logout_submit(request: Request, rt: RuntimeDep, c: CallerDep,
     check_csrf(c, csrf)
     with rt.uow() as uow:
         logout(uow, request.cookies.get(cookie_name(rt), ""))
-    reply = RedirectResponse("/login", status_code=303)
+    reply = RedirectResponse("/login?signed_out=1", status_code=303)
     reply.delete_cookie(cookie_name(rt), path="/", secure=secure_site(rt), httponly=True)
     return reply
 

@@ -47,6 +47,7 @@ FORMS: dict[str, dict[str, Any]] = {  # every admin form, with valid fields
                       "ends": "2030-01-01T20:00"},
     "/admin/roster/1/end": {},
     "/admin/channels": {"username": "nurse.a", "email": "nurse.a@hospital.example"},
+    "/admin/channels/1/mrn": {"show_mrn": "yes"},
     "/admin/channels/1/disable": {},
     "/admin/feeds": {"name": "LAB2", "allow_ips": "10.9.0.0/24"},
     "/admin/rejects/{j}/retry": {},
@@ -326,6 +327,15 @@ def test_channels_are_added_and_disabled_and_the_secret_is_never_shown(h: Hospit
     page = root.get("/admin").text
     assert "nurse.a@hospital.example" in page and "https://pager.example/h" in page
     assert "s3cret-value" not in page
+    assert flash(post(root, h, "/admin/channels/1/mrn", csrf)) == \
+        "Channel 1 (email): MRN unmasked in its messages."
+    assert one(h, NotificationChannel, NotificationChannel.id == 1).show_mrn
+    assert flash(post(root, h, "/admin/channels/1/mrn", csrf, show_mrn="")) == \
+        "Channel 1 (email): MRN masked in its messages."
+    assert not one(h, NotificationChannel, NotificationChannel.id == 1).show_mrn
+    assert [e.details for e in audited(h, "mask-channel")] == [
+        {"show_mrn": True}, {"show_mrn": False}]
+    assert "no channel 99" in flash(post(root, h, "/admin/channels/99/mrn", csrf))
     assert flash(post(root, h, "/admin/channels/1/disable", csrf)) == \
         "Channel 1 (email) disabled."
     assert not one(h, NotificationChannel, NotificationChannel.id == 1).active

@@ -3,7 +3,7 @@ factor change, every login."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -20,12 +20,20 @@ def audit(uow: UnitOfWork, actor: str, action: str, now: datetime,
                      details=details))
 
 
-def entries(uow: UnitOfWork, limit: int = 200, actor: str | None = None
-            ) -> Iterator[dict[str, Any]]:
+def latest(uow: UnitOfWork, limit: int = 200, actor: str | None = None,
+           actions: Collection[str] = ()) -> list[AuditEntry]:
+    """The newest entries first, of one actor and of some actions if given."""
     q = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if actor:
         q = q.where(AuditEntry.actor == actor)
-    for e in uow.session.scalars(q):
+    if actions:
+        q = q.where(AuditEntry.action.in_(list(actions)))
+    return list(uow.session.scalars(q))
+
+
+def entries(uow: UnitOfWork, limit: int = 200, actor: str | None = None
+            ) -> Iterator[dict[str, Any]]:
+    for e in latest(uow, limit, actor):
         yield {"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
                "target_type": e.target_type, "target_id": e.target_id, "details": e.details}
 

@@ -21,9 +21,14 @@ from monitor.storage.uow import UnitOfWork
 _KINDS = {"hl7": "hl7", "fhir": "fhir", "json": "json", "csv": "csv", "import": "csv"}
 
 
+def latest_rejects(uow: UnitOfWork, limit: int = 100) -> list[RejectRow]:
+    """The newest rejects first."""
+    return list(uow.session.scalars(
+        select(RejectRow).order_by(RejectRow.id.desc()).limit(limit)))
+
+
 def list_rejects(uow: UnitOfWork, limit: int = 100) -> Iterator[dict[str, Any]]:
-    rows = uow.session.scalars(select(RejectRow).order_by(RejectRow.id.desc()).limit(limit))
-    for r in rows:
+    for r in latest_rejects(uow, limit):
         yield {"id": r.id, "created_at": r.created_at.isoformat(), "source": r.source,
                "position": r.position, "reason": r.reason, "inbox_id": r.inbox_id,
                "retried_at": r.retried_at.isoformat() if r.retried_at else None}

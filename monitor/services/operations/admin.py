@@ -180,5 +180,15 @@ def disable_channel(uow: UnitOfWork, channel_id: int) -> NotificationChannel:
     return channel
 
 
+def mask_channel(uow: UnitOfWork, channel_id: int, show_mrn: bool) -> NotificationChannel:
+    """Whether a channel's messages carry the MRN unmasked (names never travel)."""
+    channel = uow.session.get(NotificationChannel, channel_id)
+    if channel is None:
+        raise LookupError(f"no channel {channel_id}")
+    channel.show_mrn = show_mrn
+    uow.commit()
+    return channel
+
+
 __all__ = ["ROLES", "add_channel", "add_shift", "create_user", "disable_channel", "end_shift",
-           "known_wards", "policy_choices", "upsert_ward"]
+           "known_wards", "mask_channel", "policy_choices", "upsert_ward"]

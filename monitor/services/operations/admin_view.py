@@ -10,12 +10,13 @@ from typing import Any
 from sqlalchemy import select
 
 from monitor.services.intake.pipeline import PSEUDO_FEEDS
-from monitor.services.intake.rejects import list_rejects
+from monitor.services.intake.rejects import latest_rejects
 from monitor.services.operations.admin import policy_choices
 from monitor.storage.tables import (
     Feed,
     NotificationChannel,
     OnCallShift,
+    Result,
     User,
     Ward,
     WardMembership,
@@ -23,12 +24,29 @@ from monitor.storage.tables import (
 from monitor.storage.uow import UnitOfWork
 
 
-def _feeds(uow: UnitOfWork, now: datetime) -> list[dict[str, Any]]:
+def _tests_only(uow: UnitOfWork, feed: str) -> bool:
+    """The feed sent test results (HL7 MSH-11 T or D) and never a real one: a system being
+    set up or a training feed, which delivers nothing the wards rely on. Both look-ups
+    follow the (source_feed, ...) unique index."""
+    sent = select(Result.id).where(Result.source_feed == feed)
+    return bool(uow.session.scalar(select(sent.where(Result.test).exists()))) and \
+        not uow.session.scalar(select(sent.where(Result.test.is_(False)).exists()))
+
+
+def _liveness(uow: UnitOfWork, f: Feed, now: datetime) -> str:
     # Pseudo feeds (imports, unknown and unauthenticated senders) are no sender: they are
-    # listed, never as live or silent.
+    # listed, never as live or silent; nor is a feed of test messages live.
+    if f.name in PSEUDO_FEEDS:
+        return "not a sender"
+    if f.last_message_at is None or \
+            now - f.last_message_at > timedelta(seconds=f.silent_after_s):
+        return "silent"
+    return "test messages only" if _tests_only(uow, f.name) else "live"
+
+
+def _feeds(uow: UnitOfWork, now: datetime) -> list[dict[str, Any]]:
     return [{"name": f.name, "kind": f.kind, "last_message_at": f.last_message_at,
-             "live": None if f.name in PSEUDO_FEEDS else f.last_message_at is not None
-             and now - f.last_message_at <= timedelta(seconds=f.silent_after_s),
+             "liveness": _liveness(uow, f, now),
              "cert_cn": f.cert_cn, "allow_ips": list(f.allow_ips or []),
              "permissions": (f.permissions or "").replace(",", ", ")}
             for f in uow.session.scalars(select(Feed).order_by(Feed.name))]
@@ -67,7 +85,7 @@ def _shifts(uow: UnitOfWork, now: datetime) -> list[dict[str, Any]]:
 
 def admin_overview(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
     """Everything the admin page lists, as plain values."""
-    return {"feeds": _feeds(uow, now), "rejects": list(list_rejects(uow, 100)),
+    return {"feeds": _feeds(uow, now), "rejects": latest_rejects(uow, 100),
             "ward_rows": list(uow.session.scalars(select(Ward).order_by(Ward.code))),
             "users": _users(uow), "channels": _channels(uow), "shifts": _shifts(uow, now),
             "policies": policy_choices(uow)}
