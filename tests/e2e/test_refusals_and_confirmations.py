@@ -114,9 +114,6 @@ def test_every_action_on_the_board_and_the_patient_page_is_confirmed(
         context.close()
 
 
-@pytest.mark.xfail(strict=True, reason="board.html imports the macro `who` from "
-                   "_person.html, which hides the signed-in user from the page: the header "
-                   "reads '()' and the physician's Resolve form is never drawn on the board")
 def test_a_physician_resolves_from_the_board(h: Hospital, pg_migrated: str,
                                              redis_url: str, tmp_path: Path,
                                              browser: Any) -> None:
