@@ -77,7 +77,7 @@ def test_a_physician_adds_a_risk_factor_from_the_list_and_removes_it_with_a_reas
         "Risk factor recorded: liver disease (ICD-10 K70–K77).")
     shown = dr.get(page + "?flash=x").text
     section = text(shown.split('data-testid="risk-factors"')[1].split("</section>")[0])
-    assert ("liver-disease (clinician, dr.a: cirrhosis on ultrasound) Reason for removing "
+    assert ("liver disease (clinician, dr.a: cirrhosis on ultrasound) Reason for removing "
             "Remove") in section
     assert c24(h, "A3").state == "active"  # high risk: +7 is over its 6
     assert ("add-risk-factor", "patient", str(h.patients["A3"])) in h.audit_rows("dr.a")
