@@ -36,9 +36,14 @@ def test_a_physician_records_a_risk_factor_and_an_acute_onset_and_prints_the_pag
         # +7 in 19 h: within the standard-risk 8, over the high-risk 6.
         send(port, [oru("M1", "M1-0", now - timedelta(hours=20), 120, received=now),
                     oru("M1", "M1-1", now - timedelta(hours=1), 127, received=now)])
-        wait_for(lambda: all_processed(pg_engine, 2), 60, "the worker")
+        # A busier patient: severe, then rising for 36 h (several alerts, many updates).
+        busy = [oru("B7", f"B7-{n}", now - timedelta(hours=36 - 3 * n), 112 + 3 * n // 2,
+                    received=now) for n in range(13)]
+        send(port, busy)
+        wait_for(lambda: all_processed(pg_engine, 2 + len(busy)), 60, "the worker")
         with Session(pg_engine) as db:
             pid = db.scalars(select(Patient.id).where(Patient.identifier == "M1")).one()
+            busy_id = db.scalars(select(Patient.id).where(Patient.identifier == "B7")).one()
 
         doctor = browser.new_page(viewport={"width": 1280, "height": 900})
         sign_in(doctor, base, "dr.ali", "ward-pass-2")
@@ -82,4 +87,8 @@ def test_a_physician_records_a_risk_factor_and_an_acute_onset_and_prints_the_pag
         pdf = doctor.pdf(format="A4", print_background=True)
         pages = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
         assert pages == 1, f"the patient page printed on {pages} A4 pages"
+        doctor.goto(f"{base}/patients/{busy_id}")
+        assert doctor.locator("section[aria-labelledby=alerts-h] article").count() >= 2
+        pages = len(re.findall(rb"/Type\s*/Page(?!s)", doctor.pdf(format="A4")))
+        assert pages == 1, f"a busy patient's page printed on {pages} A4 pages"
         doctor.close()
