@@ -329,9 +329,12 @@ class PatientLedger:
 
     def reevaluate(self, since: datetime | None, new_id: Callable[[str], str],
                    extra_keys: set[str] | None = None, appended: bool = False,
-                   withdraw_reason: str | None = None) -> list[Change]:
+                   withdraw_reason: str | None = None, cause: str | None = None
+                   ) -> list[Change]:
         """Re-evaluate the results collected from `since` on (all when None). `appended`:
-        those from `since` on are new, in collection order (see rules.projection_expired)."""
+        those from `since` on are new, in collection order (see rules.projection_expired).
+        `cause`: what a person did that led here, in words ("dr.ali marked the episode
+        acute: ..."); it names every withdrawal it brings, over the engine's own guess."""
         known_until = since.timestamp() if appended and since is not None else math.inf
         if self.horizon is not None and (since is None or since < self.horizon):
             since = self.horizon
@@ -342,7 +345,7 @@ class PatientLedger:
         first = 0 if since is None else bisect_left(sodium.times, since.timestamp())
         keys = {m.result_key for m in sodium.measurements[first:]} | (extra_keys or set())
         changes = reconcile(self.alerts, findings, keys, new_id,
-                            self.policy.rates.relowering_hours, withdraw_reason)
+                            self.policy.rates.relowering_hours, cause or withdraw_reason)
         self.alerts.extend(c.alert for c in changes if c.kind == "raised")
         for change in changes:
             if change.kind == "withdrawn" and change.alert.rule == PROJECTED_OVERCORRECTION:
@@ -355,7 +358,7 @@ class PatientLedger:
                     alert.state, alert.withdrawn_reason = WITHDRAWN, reason
                     changes.append(Change("withdrawn", alert))
         for change in changes:
-            if change.kind == "withdrawn" and change.alert.rule in RATE_RULES:
+            if change.kind == "withdrawn" and change.alert.rule in RATE_RULES and not cause:
                 reason = self._marked_acute(change.alert)
                 change.alert.withdrawn_reason = reason or change.alert.withdrawn_reason
         return changes

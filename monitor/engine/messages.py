@@ -11,7 +11,13 @@ from datetime import UTC, tzinfo
 
 from monitor.engine.model import Finding
 from monitor.engine.policy import Policy
-from monitor.engine.risk import POTASSIUM_LOW, SODIUM_LOW, display_code, factors_from_diagnoses
+from monitor.engine.risk import (
+    FACTOR_NAMES,
+    POTASSIUM_LOW,
+    SODIUM_LOW,
+    display_code,
+    factors_from_diagnoses,
+)
 from monitor.engine.rules import (
     FALLING_SODIUM,
     HYPERNATREMIA,
@@ -47,6 +53,20 @@ def lab_factor_words(factor: str, policy: Policy) -> str:
     if factor == POTASSIUM_LOW:
         return f"hypokalemia (potassium below {_n(policy.lab_risk.potassium_below)} mmol/L)"
     return FACTOR_WORDS.get(factor, factor.replace("-", " "))
+
+
+def risk_choices(policy: Policy) -> list[tuple[str, str]]:
+    """The risk factors a physician may record under `policy` (its `risk_codes`), as
+    (what to record, its description): a factor name the rules know, else the first code
+    of the factor's ICD-10 list, so that what is recorded always maps back to the factor."""
+    out = []
+    for factor, specs in policy.risk_codes.items():
+        codes = ", ".join("\u2013".join(display_code(c) for c in s.split("-"))
+                          for s in specs)
+        words = FACTOR_WORDS.get(factor, factor.replace("-", " "))
+        value = factor if factor in FACTOR_NAMES else specs[0].split("-")[0]
+        out.append((value, f"{words} (ICD-10 {codes})" if codes else words))
+    return out
 
 
 def factor_words(f: Finding, policy: Policy, diagnoses: Iterable[str] = ()) -> list[str]:

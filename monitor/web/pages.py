@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from monitor.alerts.lifecycle import OPEN, RATE_RULES, TransitionError
-from monitor.engine.messages import lab_factor_words
+from monitor.engine.messages import FACTOR_WORDS, lab_factor_words, risk_choices
 from monitor.engine.risk import factors_from_diagnoses
 from monitor.runtime import Runtime
 from monitor.services.access.audit import audit
@@ -24,14 +24,18 @@ from monitor.services.dashboards.views import (
     board,
     census,
     count_active,
+    event_runs,
     patient_detail,
+    patient_policy,
     ward_codes,
 )
+from monitor.services.evaluation import clinician
 from monitor.services.evaluation.reevaluation import diagnosis_codes
 from monitor.web.api import WindowDays, WindowFrom
 from monitor.web.chart_facts import chart_section
 from monitor.web.charts import sparkline
-from monitor.web.deps import AlertId, PatientId, RuntimeDep
+from monitor.web.clock import field_value, from_field, when
+from monitor.web.deps import AlertId, PatientId, RiskId, RuntimeDep
 from monitor.web.security import CallerDep, check_csrf, cookie_name, secure_site
 from monitor.web.templating import templates
 
@@ -176,7 +180,12 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: Pat
                  policy=policy, window=d["window"],
                  older=_older(d["window"]), default_days=PATIENT_WINDOW_DAYS,
                  high_limits=policy.tier_limits(True), marks=d["marks"],
-                 acute_span=timedelta(hours=policy.episodes.acute_hours), nav="patient")
+                 acute_span=timedelta(hours=policy.episodes.acute_hours), nav="patient",
+                 runs={a: event_runs(e) for a, e in d["events"].items()},
+                 risk_choices=risk_choices(policy), factor_words=FACTOR_WORDS,
+                 onset_default=field_value(now, rt.settings.display_zone),
+                 printed=f"Printed {when(now, rt.settings.display_zone)} "
+                         f"({rt.settings.display_zone}) by {c.who.username}")
 
 
 def _older(w: Window) -> dict[str, str] | None:
@@ -239,6 +248,73 @@ def resolve_form(rt: RuntimeDep, c: CallerDep, alert_id: AlertId, note: FormStr,
     check_csrf(c, csrf)
     return _act(rt, c, alert_id, "resolve", lambda now: actions.resolve(
         rt.uow(), alert_id, c.who.username, note, now), back)
+
+
+def _clinical(rt: Runtime, c: Any, patient_id: int, action: str, csrf: str, run: Any,
+              done: str) -> Response:
+    """A physician's change from the patient page: the API's checks (CSRF, role, ward) and
+    the same clinician service, then back to the page with what was done or refused."""
+    check_csrf(c, csrf)
+    require(c.who, action)  # a nurse gets the 403 page, as for any other forbidden action
+    with rt.uow() as uow:
+        policy = patient_policy(uow, c.who, patient_id, rt.pipeline.policy)
+    if policy is None:
+        raise HTTPException(404, "no such patient")
+    try:
+        with rt.uow() as uow:
+            run(uow, policy, datetime.now(UTC))
+        message = done
+    except (ValueError, LookupError) as error:
+        message = f"Not recorded: {error}."
+    return RedirectResponse(f"/patients/{patient_id}?flash={quote(message)}",
+                            status_code=303)
+
+
+@router.post("/patients/{patient_id}/risk-factors")
+def add_risk_form(rt: RuntimeDep, c: CallerDep, patient_id: PatientId, factor: FormStr = "",
+                  reason: FormStr = "", csrf: FormStr = "") -> Response:
+    def run(uow: Any, policy: Any, now: datetime) -> None:
+        # Only the policy's own list: what the select offers is all a form may record.
+        if factor not in dict(risk_choices(policy)):
+            raise ValueError(f"{factor or 'no risk factor'} is not on the list of "
+                             f"policy {policy.name}")
+        clinician.add_risk_factor(uow, patient_id, factor, reason, c.who.username,
+                                  rt.pipeline.policy, now)
+    words = dict(risk_choices(rt.pipeline.policy)).get(factor, factor)
+    return _clinical(rt, c, patient_id, "edit-risk", csrf, run,
+                     f"Risk factor recorded: {words}.")
+
+
+@router.post("/patients/{patient_id}/risk-factors/{risk_id}/remove")
+def remove_risk_form(rt: RuntimeDep, c: CallerDep, patient_id: PatientId, risk_id: RiskId,
+                     reason: FormStr = "", csrf: FormStr = "") -> Response:
+    return _clinical(rt, c, patient_id, "edit-risk", csrf, lambda uow, _, now:
+                     clinician.remove_risk_factor(uow, patient_id, risk_id, reason,
+                                                  c.who.username, rt.pipeline.policy, now),
+                     "Risk factor removed.")
+
+
+@router.post("/patients/{patient_id}/acute")
+def acute_form(rt: RuntimeDep, c: CallerDep, patient_id: PatientId, onset: FormStr = "",
+               reason: FormStr = "", csrf: FormStr = "") -> Response:
+    zone = rt.settings.display_zone
+
+    def run(uow: Any, _: Any, now: datetime) -> None:
+        # Typed in the wards' time (the display zone), as every time on the page is shown.
+        at = from_field(onset, zone) if onset.strip() else None
+        clinician.mark_acute(uow, patient_id, at, reason, c.who.username,
+                             rt.pipeline.policy, now)
+    shown = f" (onset {when(from_field(onset, zone), zone)})" if _readable(onset, zone) else ""
+    return _clinical(rt, c, patient_id, "mark-acute", csrf, run,
+                     f"Marked acute{shown}.")
+
+
+def _readable(text: str, zone: Any) -> bool:
+    try:
+        from_field(text, zone)
+    except ValueError:
+        return False
+    return True
 
 
 __all__ = ["Forbidden", "router"]

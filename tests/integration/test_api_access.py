@@ -146,7 +146,9 @@ def test_an_acute_mark_spares_only_rises_from_values_near_its_documented_onset(
     assert now.json()["changed_alerts"]
     [alert] = [a for a in dr.get(a2).json() if a["rule"] == C24]
     assert alert["state"] == "withdrawn"
-    assert alert["withdrawn_reason"].startswith("hyponatremia marked acute (onset ")
+    # The physician's action is the reason, in his name (issue 14, item 4).
+    assert alert["withdrawn_reason"] == (
+        "dr.a marked the episode acute: marathon runner, onset this morning")
 
     future = dr.post(path, json={"onset": (h.now + timedelta(days=1)).isoformat(),
                                  "reason": "typo"})

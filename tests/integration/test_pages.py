@@ -380,7 +380,8 @@ def test_the_patient_page_shows_an_acute_mark_with_the_hours_it_spares(h: Hospit
         f"no rate alert for a rise from a value collected "
         f"{when(onset - timedelta(hours=48), zone, h.now)} to "
         f"{when(onset + timedelta(hours=48), zone, h.now)}"
-        "; later rises are held to the limits.")
+        "; later rises are held to the limits. "
+        f"Acute until {when(onset + timedelta(hours=48), zone, h.now)}")
 
 
 def test_the_census_has_one_row_per_patient_with_latest_sodium_and_a_sparkline(

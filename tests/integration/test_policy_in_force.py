@@ -137,7 +137,9 @@ def test_a_physicians_changes_re_evaluate_under_the_wards_policy(w: Wards) -> No
     removed = w.dr.request("DELETE", f"{patient}/risk-factors/{added.json()['id']}",
                            json={"reason": "weight regained; entered in error"})
     assert removed.status_code == 200, removed.text
-    assert [a["state"] for a in w.alerts("S1") if a["rule"] == C24] == ["withdrawn"]
+    assert [(a["state"], a["withdrawn_reason"]) for a in w.alerts("S1") if a["rule"] == C24
+            ] == [("withdrawn", "dr.s removed risk factor malnutrition: weight regained; "
+                                "entered in error")]
     assert policies(w.alerts("S1")) == {"salsa-2021"}
 
     again = w.dr.post(f"{patient}/risk-factors", json={"factor": "E43", "reason": "cachexia"})
@@ -148,7 +150,7 @@ def test_a_physicians_changes_re_evaluate_under_the_wards_policy(w: Wards) -> No
     final = w.alerts("S1")
     assert [(a["rule"], a["state"]) for a in final] == [
         (SEVERE, "active"), (C24, "withdrawn"), (C24, "withdrawn")]
-    assert final[2]["withdrawn_reason"].startswith("hyponatremia marked acute")
+    assert final[2]["withdrawn_reason"] == "dr.s marked the episode acute: water intoxication"
     assert policies(final) == {"salsa-2021"}
 
 

@@ -277,6 +277,44 @@ def patient_detail(uow: UnitOfWork, p: Principal, patient_id: int, default: Poli
             "triggering": _triggering(s, alerts, since), "marks": marks, "policy": policy}
 
 
+def patient_policy(uow: UnitOfWork, p: Principal, patient_id: int, default: Policy
+                   ) -> Policy | None:
+    """The policy in force for a patient `p` may see (their ward's); None: not visible."""
+    patient = visible_patient(uow, p, patient_id)
+    if patient is None:
+        return None
+    return ward_policies(uow.session, [patient.ward_id], default)[patient.ward_id]
+
+
+@dataclass(frozen=True)
+class EventRun:
+    """One line of an alert's history: an event, or consecutive "updated" events told as
+    one ("updated 5 times, last at ..."), which a long rise otherwise repeats down the page."""
+
+    events: list[AlertEvent]
+
+    @property
+    def last(self) -> AlertEvent:
+        return self.events[-1]
+
+    @property
+    def repeated(self) -> bool:
+        return len(self.events) > 1
+
+
+def event_runs(events: list[AlertEvent]) -> list[EventRun]:
+    """`events` in order, each run of consecutive plain updates (no note of their own,
+    such as a re-lowering) folded into one."""
+    runs: list[EventRun] = []
+    for e in events:
+        plain = e.action == "updated" and not e.reason
+        if plain and runs and runs[-1].last.action == "updated" and not runs[-1].last.reason:
+            runs[-1].events.append(e)
+        else:
+            runs.append(EventRun([e]))
+    return runs
+
+
 def _triggering(s: Session, alerts: list[Alert], since: datetime) -> set[str]:
     """The result keys (without the feed) within the window that hold the active alerts."""
     active = [a.id for a in alerts if a.state == "active"]

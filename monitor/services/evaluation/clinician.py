@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from monitor.engine.messages import FACTOR_WORDS
 from monitor.engine.policy import Policy
-from monitor.engine.risk import FACTOR_NAMES, normalise_code
+from monitor.engine.risk import FACTOR_NAMES, display_code, normalise_code
 from monitor.services.access.audit import audit
 from monitor.services.evaluation.reevaluation import Evaluated, reevaluate_patient
 from monitor.storage.repos.patients import lock
@@ -33,7 +34,8 @@ def add_risk_factor(uow: UnitOfWork, pid: int, factor: str, reason: str, actor: 
     uow.session.flush()
     audit(uow, actor, "add-risk-factor", now, "patient", pid, factor=factor,
           reason=reason)
-    done = _reevaluate(uow, pid, default, now)
+    done = _reevaluate(uow, pid, default, now, actor,
+                       f"added risk factor {_words(row)}: {reason}")
     uow.commit()
     return row, done
 
@@ -51,7 +53,8 @@ def remove_risk_factor(uow: UnitOfWork, pid: int, risk_id: int, reason: str, act
     row.reason = f"{row.reason or ''} | removed by {actor}: {reason}".strip(" |")
     audit(uow, actor, "remove-risk-factor", now, "patient", pid, risk_id=risk_id,
           reason=reason)
-    done = _reevaluate(uow, pid, default, now)
+    done = _reevaluate(uow, pid, default, now, actor,
+                       f"removed risk factor {_words(row)}: {reason}")
     uow.commit()
     return done
 
@@ -72,13 +75,23 @@ def mark_acute(uow: UnitOfWork, pid: int, onset: datetime | None, reason: str, a
     uow.session.flush()
     audit(uow, actor, "mark-acute", now, "patient", pid, onset=onset.isoformat(),
           reason=reason)
-    done = _reevaluate(uow, pid, default, now)
+    done = _reevaluate(uow, pid, default, now, actor,
+                       f"marked the episode acute: {reason}")
     uow.commit()
     return row, done
 
 
-def _reevaluate(uow: UnitOfWork, pid: int, default: Policy, now: datetime) -> Evaluated:
-    done = reevaluate_patient(uow, pid, default, now)
+def _words(row: RiskFactor) -> str:
+    """The factor as the alert history names it: "liver disease", or its ICD-10 code."""
+    if row.icd10_code:
+        return display_code(row.icd10_code)
+    return FACTOR_WORDS.get(row.factor, row.factor.replace("-", " "))
+
+
+def _reevaluate(uow: UnitOfWork, pid: int, default: Policy, now: datetime, actor: str,
+                cause: str) -> Evaluated:
+    # The physician's action, not a lab correction, is why an alert this withdraws went.
+    done = reevaluate_patient(uow, pid, default, now, actor, cause)
     uow.deliver_on_commit(done.deliveries)
     uow.publish_on_commit(done.alerts)
     return done

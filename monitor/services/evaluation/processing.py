@@ -41,6 +41,7 @@ from monitor.services.intake.limits import NAME
 from monitor.services.intake.pipeline import IMPORT_FEED, Pipeline, parse_payload
 from monitor.storage.repos.common import insert_ignore
 from monitor.storage.repos.ledgers import (
+    SYSTEM,
     Aggregate,
     Scope,
     Staged,
@@ -112,14 +113,17 @@ def process_rows(uow: UnitOfWork, rows: Sequence[Claimed], p: Pipeline,
     return out
 
 
-def reevaluate_current(uow: UnitOfWork, pid: int, p: Pipeline, now: datetime) -> Outcome:
+def reevaluate_current(uow: UnitOfWork, pid: int, p: Pipeline, now: datetime,
+                       actor: str = SYSTEM, cause: str | None = None) -> Outcome:
     """Re-evaluate a patient's current episode from storage (diagnoses or acute marks
     changed outside the inbox) under the patient's lock and their ward's policy (`p.policy`
-    where the ward has none); not committed."""
+    where the ward has none); not committed. The alerts it withdraws are withdrawn by
+    `actor`, for `cause` (see Ledger.reevaluate)."""
     out = Outcome()
     batch = _Batch(uow, p, now, {}, _lock(uow.session, [pid]))
+    batch.actor = actor
     agg = batch._agg(pid)
-    batch._record(pid, agg.ledger.reevaluate(None, agg.new_id), True)
+    batch._record(pid, agg.ledger.reevaluate(None, agg.new_id, cause=cause), True)
     batch.save(out)
     return out
 
@@ -242,6 +246,7 @@ class _Batch:
         self.keys: dict[int, set[tuple[str, str]]] = {}  # (feed, result key) per patient
         # What saving before a merge produced, reported with the batch.
         self.pending_out: list[Outcome] = []
+        self.actor = SYSTEM  # who withdraws what the batch withdraws
 
     # -- loading
     def load(self, work: list[tuple[Claimed, list[Item]]]) -> None:
@@ -399,7 +404,7 @@ class _Batch:
         self._save_moves()  # first: notifications are routed by the patient's ward
         save_results(self.s, aggs)
         written = save_alerts(self.s, [(agg, self.changes.pop(agg.pid, [])) for agg in aggs],
-                              self.now, self.p.tz)
+                              self.now, self.p.tz, self.actor)
         follow = {agg.pid: _to_follow(agg, written.get(agg.pid, [])) for agg in aggs}
         self._preload(follow)
         for agg in aggs:

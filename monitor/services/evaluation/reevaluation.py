@@ -24,10 +24,13 @@ def diagnosis_codes(uow: UnitOfWork, pid: int) -> frozenset[str]:
     return frozenset(ledgers.diagnosis_codes(uow.session, [pid]).get(pid, set()))
 
 
-def reevaluate_patient(uow: UnitOfWork, pid: int, default: Policy, now: datetime
-                       ) -> Evaluated:
+def reevaluate_patient(uow: UnitOfWork, pid: int, default: Policy, now: datetime,
+                       actor: str = ledgers.SYSTEM, cause: str | None = None) -> Evaluated:
     """Re-evaluate the patient's current episode with the diagnoses and marks now stored,
-    under the patient's lock and their ward's policy (`default` where the ward has none)."""
+    under the patient's lock and their ward's policy (`default` where the ward has none).
+    `cause` is what `actor` did ("marked the episode acute: ..."): each alert this
+    withdraws is withdrawn by `actor` with "`actor` `cause`" as its reason."""
     p = Pipeline(policy=default, tz=ZoneInfo("UTC"))
-    out: Outcome = reevaluate_current(uow, pid, p, now)
+    out: Outcome = reevaluate_current(uow, pid, p, now, actor,
+                                      f"{actor} {cause}" if cause else None)
     return Evaluated(out.deliveries, out.alerts)

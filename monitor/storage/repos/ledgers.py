@@ -422,10 +422,13 @@ class Written:
 
 
 def save_alerts(s: Session, batch: list[tuple[Aggregate, list[Staged]]],
-                now: datetime, tz: tzinfo = UTC) -> dict[int, list[Written]]:
+                now: datetime, tz: tzinfo = UTC, actor: str = SYSTEM
+                ) -> dict[int, list[Written]]:
     """Write the alerts the engine changed, for every patient of the batch at once: new
     alerts in one INSERT, summaries in one executemany, evidence rows (only those that
-    changed) and one alert_event per change, in the order they happened, in one each."""
+    changed) and one alert_event per change, in the order they happened, in one each.
+    Withdrawals are by `actor` (a physician whose change took the evidence away); what
+    the engine raises or updates is always by the system."""
     raised: list[tuple[Aggregate, AlertRecord, dict[str, Any]]] = []
     updated: list[dict[str, Any]] = []
     withdrawn: list[dict[str, Any]] = []
@@ -480,7 +483,8 @@ def save_alerts(s: Session, batch: list[tuple[Aggregate, list[Staged]]],
             kind = "raised" if obj not in seen and change.kind == "raised" else change.kind
             seen.add(obj)
             events.append({
-                "alert_id": int(record.alert_id), "at": now, "actor": SYSTEM, "action": kind,
+                "alert_id": int(record.alert_id), "at": now, "action": kind,
+                "actor": actor if kind == "withdrawn" else SYSTEM,
                 "from_state": None if kind == "raised" else "unacknowledged",
                 "to_state": "withdrawn" if kind == "withdrawn" else "unacknowledged",
                 "reason": record.withdrawn_reason if kind == "withdrawn" else change.note,
