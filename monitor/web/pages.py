@@ -21,6 +21,7 @@ from monitor.services.alerting import actions
 from monitor.services.dashboards.views import (
     PATIENT_WINDOW_DAYS,
     WAITING,
+    CensusRow,
     Window,
     board,
     census,
@@ -110,13 +111,13 @@ def board_page(request: Request, rt: RuntimeDep, c: CallerDep) -> HTMLResponse:
                  waiting=waiting, handled=len(rows) - waiting)
 
 
-SORTS = [("bed", "Room and bed"), ("na", "Latest Na"), ("change", "24 h change"),
-         ("alerts", "Alerts")]
+SORTS = [("urgency", "Most urgent"), ("bed", "Room and bed"), ("na", "Latest Na"),
+         ("change", "24 h change"), ("alerts", "Alerts")]
 
 
 @router.get("/wards/{code}", response_class=HTMLResponse)
 def census_page(request: Request, rt: RuntimeDep, c: CallerDep, code: str, q: str = "",
-                sort: str = "bed", alerts: str = "") -> HTMLResponse:
+                sort: str = "urgency", alerts: str = "") -> HTMLResponse:
     require(c.who, "view")
     now = datetime.now(UTC)
     with rt.uow() as uow:
@@ -132,11 +133,13 @@ def census_page(request: Request, rt: RuntimeDep, c: CallerDep, code: str, q: st
                               r.patient.identifier)).lower()]
     if alerts:
         rows = [r for r in rows if r.alerts]
-    keys = {"na": lambda r: (r.latest is None, r.latest or 0),
-            "change": lambda r: -(r.change_24h or 0),
-            "alerts": lambda r: (-len(r.alerts), r.patient.room or "", r.patient.bed or ""),
-            "bed": lambda r: (r.patient.room or "", r.patient.bed or "", r.patient.identifier)}
-    rows.sort(key=keys.get(sort, keys["bed"]))
+    keys: dict[str, Any] = {
+        "urgency": CensusRow.urgency,
+        "na": lambda r: (r.latest is None, r.latest or 0),
+        "change": lambda r: -(r.change_24h or 0),
+        "alerts": lambda r: (-len(r.alerts), r.patient.room or "", r.patient.bed or ""),
+        "bed": lambda r: (r.patient.room or "", r.patient.bed or "", r.patient.identifier)}
+    rows.sort(key=keys.get(sort, keys["urgency"]))
     for r in rows:
         r.spark = sparkline([v for _, v in r.sparkline])
     return _page(request, rt, c.who, c.csrf, "census.html", rows=rows, ward=code, q=q,

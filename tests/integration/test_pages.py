@@ -387,7 +387,7 @@ def test_the_census_has_one_row_per_patient_with_latest_sodium_and_a_sparkline(
         h: Hospital) -> None:
     html = h.signed_in("nurse.a").get("/wards/MED4").text
     body = html.split("<tbody>")[1].split("</tbody>")[0]
-    rows = re.findall(r"<tr>.*?</tr>", body, re.S)
+    rows = re.findall(r'<tr data-testid="census-row".*?</tr>', body, re.S)
     latest = {}
     for row in rows:
         found = re.search(r'<small>MRN (\w+)</small></td>\s*<td>(\d+)', row)
