@@ -25,7 +25,7 @@ from monitor.services.dashboards.views import (
     Window,
     board,
     census,
-    count_active,
+    count_unacknowledged,
     patient_detail,
     ward_codes,
 )
@@ -44,12 +44,12 @@ def _page(request: Request, rt: Runtime, who: Principal, csrf: str | None, name:
           **context: Any) -> HTMLResponse:
     with rt.uow() as uow:
         wards = ward_codes(uow, who)
-        active = count_active(uow, who)
+        waiting = count_unacknowledged(uow, who)
     # The confirmation of the action that led here (every action redirects with ?flash=),
     # shown by every page in the same place.
     flash = request.query_params.get("flash", "")[:300]
     return templates.TemplateResponse(request, name, {
-        "who": who, "csrf": csrf or "", "wards": wards, "active_count": active,
+        "who": who, "csrf": csrf or "", "wards": wards, "unacknowledged_count": waiting,
         "flash": flash, **context})
 
 
@@ -108,7 +108,13 @@ def board_page(request: Request, rt: RuntimeDep, c: CallerDep) -> HTMLResponse:
     rows = [r["alert"] for card in cards for r in card.rows]
     waiting = sum(a.lifecycle in WAITING for a in rows)  # the views' own definition
     return _page(request, rt, c.who, c.csrf, "board.html", cards=cards, nav="board",
-                 waiting=waiting, handled=len(rows) - waiting)
+                 waiting=waiting, handled=len(rows) - waiting,
+                 repeat_s=CRITICAL_TONE_REPEAT_S)
+
+
+# How often the board repeats its tone while an unacknowledged critical alert is on it (and
+# the sound is on): a UI default, not a clinical number (README, "Dashboards").
+CRITICAL_TONE_REPEAT_S = 30
 
 
 SORTS = [("urgency", "Most urgent"), ("bed", "Room and bed"), ("na", "Latest Na"),

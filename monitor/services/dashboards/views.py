@@ -299,6 +299,13 @@ def ward_codes(uow: UnitOfWork, p: Principal) -> list[str]:
     return list(uow.session.scalars(q))
 
 
+def count_unacknowledged(uow: UnitOfWork, p: Principal) -> int:
+    """The board's alerts someone has to act on (WAITING): the count in the tab title."""
+    q = (select(func.count()).select_from(Alert).join(Patient, Patient.id == Alert.patient_id)
+         .where(*ON_THE_BOARD, Alert.lifecycle.in_(WAITING)))
+    return int(uow.session.scalar(scoped_patients(q, p)) or 0)
+
+
 def count_active(uow: UnitOfWork, p: Principal) -> int:
     q = (select(func.count()).select_from(Alert).join(Patient, Patient.id == Alert.patient_id)
          .where(*ON_THE_BOARD))
