@@ -305,8 +305,3 @@ def count_unacknowledged(uow: UnitOfWork, p: Principal) -> int:
          .where(*ON_THE_BOARD, Alert.lifecycle.in_(WAITING)))
     return int(uow.session.scalar(scoped_patients(q, p)) or 0)
 
-
-def count_active(uow: UnitOfWork, p: Principal) -> int:
-    q = (select(func.count()).select_from(Alert).join(Patient, Patient.id == Alert.patient_id)
-         .where(*ON_THE_BOARD))
-    return int(uow.session.scalar(scoped_patients(q, p)) or 0)
