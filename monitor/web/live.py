@@ -17,6 +17,7 @@ from monitor.notify.content import where
 from monitor.runtime import Runtime
 from monitor.services.access.scope import Principal, visible_alert
 from monitor.services.dashboards.hub import CHANNEL, LocalHub
+from monitor.services.dashboards.views import count_unacknowledged
 from monitor.storage.tables import Patient, Ward
 from monitor.web.deps import RuntimeDep
 from monitor.web.security import CallerDep, NotSignedIn, caller
@@ -72,6 +73,8 @@ async def _messages(rt: Runtime) -> AsyncIterator[str | None]:
 def _visible(rt: Runtime, who: Principal, payload: dict[str, Any]) -> list[dict[str, Any]]:
     shown = []
     with rt.uow() as uow:
+        # What waits now, for the tab title of whichever page is open.
+        waiting = count_unacknowledged(uow, who)
         for alert_id in payload.get("alerts", []):
             a = visible_alert(uow, who, int(alert_id))
             if a is None:
@@ -84,7 +87,7 @@ def _visible(rt: Runtime, who: Principal, payload: dict[str, Any]) -> list[dict[
             # since a notification shows on a locked screen.
             place = where(ward.code if ward else None, patient.bed if patient else None)
             shown.append({"id": a.id, "rule": a.rule, "severity": a.severity,
-                          "lifecycle": a.lifecycle,
+                          "lifecycle": a.lifecycle, "unacknowledged": waiting,
                           "text": f"{a.severity.upper()}: {RULE_NAMES.get(a.rule, a.rule)} "
                                   f"(Na {a.value_mmol_l:g}) \u00b7 {place}"})
     return shown

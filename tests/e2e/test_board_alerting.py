@@ -1,5 +1,5 @@
 """The board alerts a nurse who is not looking at it (issue 14, item 3), in Chromium against
-the real stack: the unacknowledged count in the tab title, updated live; an alert sound
+the real stack: the unacknowledged count in the tab title, updated live (on the census too); an alert sound
 chosen once and remembered; desktop notifications asked for only on a click and masked; the
 tone repeated while a critical alert is unacknowledged.
 
@@ -133,4 +133,15 @@ def test_the_board_calls_the_nurse_with_title_sound_and_notifications(
         page.clock.fast_forward("01:05")
         page.wait_for_timeout(500)
         assert page.evaluate("window.__tones") == quiet
+
+        # On the census the tab title counts too: a new alert there adds to it, live.
+        page.click("nav >> text=Ward MED4")
+        page.wait_for_selector("body[data-live=on]", timeout=20_000)
+        assert page.title().startswith(f"({count - 1}) Ward MED4" if count > 1 else "Ward")
+        send(port, [oru("Q2", "Q2-0", now - timedelta(minutes=10), 112, received=now,
+                        name="LUND^Ola", location="406^A")])
+        wait_for(lambda: page.title() == f"({count}) Ward MED4 · sodium-monitor", 30,
+                 "the census tab title")
+        assert page.locator("[data-testid=unacknowledged-count]").inner_text() == str(count)
+        assert page.evaluate("window.__tones") > 0  # the chime plays here too
         context.close()

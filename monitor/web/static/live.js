@@ -176,11 +176,27 @@
       notify(data);
     }
     if (board) refresh();
+    else countInTitle(data.unacknowledged);
   });
+  // Pages other than the board: the tab title and the nav link count from the event.
+  function countInTitle(n) {
+    if (typeof n !== "number") return;
+    document.title = (n ? "(" + n + ") " : "") + document.title.replace(/^\(\d+\) /, "");
+    var nav = document.getElementById("nav-board");
+    if (!nav) return;
+    var count = nav.querySelector("[data-testid=unacknowledged-count]");
+    if (!count && n) {
+      count = document.createElement("span");
+      count.className = "count"; count.dataset.testid = "unacknowledged-count";
+      nav.appendChild(document.createTextNode(" ")); nav.appendChild(count);
+    }
+    if (count) { count.textContent = String(n); count.hidden = !n; }
+  }
   source.onerror = function () { if (status) status.textContent = "Live updates reconnecting…"; };
   // "ready" comes once the server has subscribed: from then on no alert can be missed
   // (the connection opening is not enough: it precedes the subscription).
   source.addEventListener("ready", function () {
+    document.body.dataset.live = "on";  // for pages without a status line (and tests)
     if (status) status.textContent = "Live updates on.";
   });
 })();
