@@ -1,7 +1,7 @@
 """The board alerts a nurse who is not looking at it (issue 14, item 3), in Chromium against
-the real stack: the unacknowledged count in the tab title, updated live (on the census too); an alert sound
-chosen once and remembered; desktop notifications asked for only on a click and masked; the
-tone repeated while a critical alert is unacknowledged.
+the real stack: the unacknowledged count in the tab title, updated live (on the census
+too); an alert sound chosen once and remembered; desktop notifications asked for only on a
+click and masked; the tone repeated while a critical alert is unacknowledged.
 
 The page's own AudioContext and Notification are wrapped by an init script that counts the
 tones started and records the notifications shown; the repeat is driven by Playwright's
