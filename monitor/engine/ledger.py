@@ -31,9 +31,11 @@ from monitor.engine.rules import (
     PROJECTED_OVERCORRECTION,
     RATE_RULES,
     Columns,
+    context,
     evaluate_columns,
     projection_expired,
 )
+from monitor.engine.standing import Standing, latest_standing
 from monitor.engine.versions import (
     Effective,
     Refusal,
@@ -412,6 +414,13 @@ class PatientLedger:
     def described_diagnoses(self) -> dict[str, str | None]:
         """The active codes with where each came from, as messages name them."""
         return {c: self.diagnosis_sources.get(c) for c in self.diagnoses}
+
+    def standing(self) -> Standing:
+        """Where the patient stands at the latest counted sodium, by the rules' own reading
+        (risk tier, 24 h change and rise): what the census shows."""
+        return latest_standing(context(
+            self.series[Analyte.SODIUM], self.series[Analyte.POTASSIUM],
+            frozenset(self.diagnoses), self.acute_marks, self.policy))
 
     def is_test(self, alert: AlertRecord) -> bool:
         return all(self.results[k].test for k in alert.evidence if k in self.results)

@@ -19,6 +19,11 @@ def mask(identifier: str) -> str:
     return "*" * (len(identifier) - keep) + identifier[-keep:]
 
 
+def where(ward: str | None, bed: str | None) -> str:
+    """Where the patient lies, as every notification names them: ward and bed, no name."""
+    return f"ward {ward or '?'} bed {bed or '?'}"
+
+
 def alert_payload(session: Session, alert: Alert, show_mrn: bool,
                   public_url: str) -> dict[str, Any]:
     patient = session.get(Patient, alert.patient_id)
@@ -58,12 +63,12 @@ def email(session: Session, d: Delivery, channel: NotificationChannel, sender: s
         alert = session.get(Alert, d.alert_id)
         assert alert is not None
         shape = alert_payload(session, alert, channel.show_mrn, public_url)
-        where = f"ward {shape['ward'] or '?'} bed {shape['bed'] or '?'}"
+        place = where(shape["ward"], shape["bed"])
         message["Subject"] = (f"[sodium-monitor] {alert.severity.upper()} {alert.rule} "
-                              f"({d.event}) {where}")
+                              f"({d.event}) {place}")
         rise = "" if alert.rise_mmol_l is None else f", rise {alert.rise_mmol_l:g} mmol/L"
         message.set_content(
-            f"{alert.message}\n\nPatient {shape['patient_id']}, {where}. Na "
+            f"{alert.message}\n\nPatient {shape['patient_id']}, {place}. Na "
             f"{alert.value_mmol_l:g} mmol/L{rise}, limit {alert.limit_mmol_l}.\n"
             f"Open: {shape['link']}\n")
     else:

@@ -13,9 +13,12 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
+from monitor.notify.content import where
 from monitor.runtime import Runtime
 from monitor.services.access.scope import Principal, visible_alert
 from monitor.services.dashboards.hub import CHANNEL, LocalHub
+from monitor.services.dashboards.views import count_unacknowledged
+from monitor.storage.tables import Patient, Ward
 from monitor.web.deps import RuntimeDep
 from monitor.web.security import CallerDep, NotSignedIn, caller
 from monitor.web.templating import RULE_NAMES
@@ -70,13 +73,23 @@ async def _messages(rt: Runtime) -> AsyncIterator[str | None]:
 def _visible(rt: Runtime, who: Principal, payload: dict[str, Any]) -> list[dict[str, Any]]:
     shown = []
     with rt.uow() as uow:
+        # What waits now, for the tab title of whichever page is open.
+        waiting = count_unacknowledged(uow, who)
         for alert_id in payload.get("alerts", []):
             a = visible_alert(uow, who, int(alert_id))
-            if a is not None:
-                shown.append({"id": a.id, "rule": a.rule, "severity": a.severity,
-                              "lifecycle": a.lifecycle,
-                              "text": f"{a.severity.upper()}: {RULE_NAMES.get(a.rule, a.rule)} "
-                                      f"(Na {a.value_mmol_l:g})"})
+            if a is None:
+                continue
+            patient = uow.session.get(Patient, a.patient_id)
+            ward = uow.session.get(Ward, patient.ward_id) if patient and patient.ward_id \
+                else None
+            # The words the page announces and a desktop notification shows: masked as
+            # notifications are (ward, bed, rule, severity; never the name or the MRN),
+            # since a notification shows on a locked screen.
+            place = where(ward.code if ward else None, patient.bed if patient else None)
+            shown.append({"id": a.id, "rule": a.rule, "severity": a.severity,
+                          "lifecycle": a.lifecycle, "unacknowledged": waiting,
+                          "text": f"{a.severity.upper()}: {RULE_NAMES.get(a.rule, a.rule)} "
+                                  f"(Na {a.value_mmol_l:g}) \u00b7 {place}"})
     return shown
 
 

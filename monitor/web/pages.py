@@ -20,10 +20,11 @@ from monitor.services.alerting import actions
 from monitor.services.dashboards.views import (
     PATIENT_WINDOW_DAYS,
     WAITING,
+    CensusRow,
     Window,
     board,
     census,
-    count_active,
+    count_unacknowledged,
     event_runs,
     patient_detail,
     patient_policy,
@@ -47,12 +48,12 @@ def _page(request: Request, rt: Runtime, who: Principal, csrf: str | None, name:
           **context: Any) -> HTMLResponse:
     with rt.uow() as uow:
         wards = ward_codes(uow, who)
-        active = count_active(uow, who)
+        waiting = count_unacknowledged(uow, who)
     # The confirmation of the action that led here (every action redirects with ?flash=),
     # shown by every page in the same place.
     flash = request.query_params.get("flash", "")[:300]
     return templates.TemplateResponse(request, name, {
-        "who": who, "csrf": csrf or "", "wards": wards, "active_count": active,
+        "who": who, "csrf": csrf or "", "wards": wards, "unacknowledged_count": waiting,
         "flash": flash, **context})
 
 
@@ -115,16 +116,22 @@ def board_page(request: Request, rt: RuntimeDep, c: CallerDep) -> HTMLResponse:
     rows = [r["alert"] for card in cards for r in card.rows]
     waiting = sum(a.lifecycle in WAITING for a in rows)  # the views' own definition
     return _page(request, rt, c.who, c.csrf, "board.html", cards=cards, nav="board",
-                 waiting=waiting, handled=len(rows) - waiting)
+                 waiting=waiting, handled=len(rows) - waiting,
+                 repeat_s=CRITICAL_TONE_REPEAT_S)
 
 
-SORTS = [("bed", "Room and bed"), ("na", "Latest Na"), ("change", "24 h change"),
-         ("alerts", "Alerts")]
+# How often the board repeats its tone while an unacknowledged critical alert is on it (and
+# the sound is on): a UI default, not a clinical number (README, "Dashboards").
+CRITICAL_TONE_REPEAT_S = 30
+
+
+SORTS = [("urgency", "Most urgent"), ("bed", "Room and bed"), ("na", "Latest Na"),
+         ("change", "24 h change"), ("alerts", "Alerts")]
 
 
 @router.get("/wards/{code}", response_class=HTMLResponse)
 def census_page(request: Request, rt: RuntimeDep, c: CallerDep, code: str, q: str = "",
-                sort: str = "bed", alerts: str = "") -> HTMLResponse:
+                sort: str = "urgency", alerts: str = "") -> HTMLResponse:
     require(c.who, "view")
     now = datetime.now(UTC)
     with rt.uow() as uow:
@@ -140,11 +147,13 @@ def census_page(request: Request, rt: RuntimeDep, c: CallerDep, code: str, q: st
                               r.patient.identifier)).lower()]
     if alerts:
         rows = [r for r in rows if r.alerts]
-    keys = {"na": lambda r: (r.latest is None, r.latest or 0),
-            "change": lambda r: -(r.change_24h or 0),
-            "alerts": lambda r: (-len(r.alerts), r.patient.room or "", r.patient.bed or ""),
-            "bed": lambda r: (r.patient.room or "", r.patient.bed or "", r.patient.identifier)}
-    rows.sort(key=keys.get(sort, keys["bed"]))
+    keys: dict[str, Any] = {
+        "urgency": CensusRow.urgency,
+        "na": lambda r: (r.latest is None, r.latest or 0),
+        "change": lambda r: -(r.change_24h or 0),
+        "alerts": lambda r: (-len(r.alerts), r.patient.room or "", r.patient.bed or ""),
+        "bed": lambda r: (r.patient.room or "", r.patient.bed or "", r.patient.identifier)}
+    rows.sort(key=keys.get(sort, keys["urgency"]))
     for r in rows:
         r.spark = sparkline([v for _, v in r.sparkline])
     return _page(request, rt, c.who, c.csrf, "census.html", rows=rows, ward=code, q=q,

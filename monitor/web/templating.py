@@ -11,6 +11,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from monitor.alerts.lifecycle import SHELVE_REASONS
+from monitor.engine.messages import lab_factor_words
 from monitor.web import clock
 
 RULE_NAMES = {
@@ -29,6 +30,16 @@ def _num(x: float | None) -> str:
     if x is None:
         return "—"
     return f"{x:.0f}" if float(x).is_integer() else f"{x:.1f}"
+
+
+def _signed(x: float | None) -> str:
+    """A change with its sign: "+6", "−2" (the minus sign, not a hyphen), "0"."""
+    if x is None:
+        return "—"
+    r = round(x, 1)
+    if r == 0:
+        return "0"
+    return ("+" if r > 0 else "\u2212") + _num(abs(r))
 
 
 def _age(minutes: int) -> str:
@@ -76,8 +87,10 @@ def _zone_name(context: Context) -> str:
 
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-templates.env.filters.update(num=_num, age=_age, since=_since, when=_when, day=_day,
+templates.env.filters.update(num=_num, signed=_signed, age=_age, since=_since, when=_when,
+                             day=_day,
                              years=_years, born=clock.born,
                              sex_letter=lambda x: SEX_LETTERS.get(x or "", ""),
-                             rule_name=lambda r: RULE_NAMES.get(r, r))
+                             rule_name=lambda r: RULE_NAMES.get(r, r),
+                             factor_words=lab_factor_words)
 templates.env.globals.update(zone_name=_zone_name, shelve_reasons=SHELVE_REASONS)

@@ -72,10 +72,10 @@ def test_nurse_sees_a_critical_alert_arrive_live_and_acknowledges_it_then_physic
         row = nurse.locator("tr[data-rule=OVERCORRECTION_24H]")
         row.wait_for(timeout=30_000)  # no reload: it arrives through the event stream
         assert "CRITICAL" in row.inner_text()
-        # The tab names the count of active alerts, kept up to date by the live update.
+        # The tab names the count of unacknowledged alerts, kept up to date live.
         nurse.wait_for_function(
             "document.title.startsWith('(' + document.querySelector("
-            "'[data-testid=active-count]').textContent + ') Alert board')")
+            "'[data-testid=unacknowledged-count]').textContent + ') Alert board')")
         nurse.screenshot(path=str(SHOTS / "board.png"), full_page=True)
 
         row.locator("button.ack").click()

@@ -5,16 +5,14 @@ Berlin, the zone named once per page. The demo runs on its embedded default (SQL
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tests.e2e.demo_run import running_demo
 from tests.e2e.test_browser import sign_in
-from tests.integration.stack import CLI, free_port, interruptible, port_open, wait_for
+from tests.integration.stack import wait_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -27,17 +25,8 @@ def shown(moment: datetime, zone: ZoneInfo) -> str:
 
 def test_the_demo_in_berlin_shows_names_and_berlin_times_on_board_and_patient_page(
         tmp_path: Path, browser: Any) -> None:
-    port, mllp = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SODIUM_")}
-    env["SODIUM_TIMEZONE"] = "Europe/Berlin"
-    demo = subprocess.Popen([CLI, "demo", "--port", str(port), "--mllp-port", str(mllp),
-                             "--speed", "10"], cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True, preexec_fn=interruptible)
     pages: list[Any] = []
-    try:
-        wait_for(lambda: port_open(port), 60, "the demo's web app")
-        base = f"http://127.0.0.1:{port}"
+    with running_demo(tmp_path, pages, SODIUM_TIMEZONE="Europe/Berlin") as base:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         pages.append(page)
         sign_in(page, base, "dr.ali", "demo-doctor")
@@ -74,8 +63,3 @@ def test_the_demo_in_berlin_shows_names_and_berlin_times_on_board_and_patient_pa
         assert shown(first, BERLIN) in text and shown(latest, BERLIN) in text
         whole = page.inner_text("body")
         assert whole.count("Europe/Berlin") == 1 and "UTC" not in whole
-    finally:
-        for page in pages:  # its event stream would hold the web app's shutdown
-            page.close()
-        os.killpg(demo.pid, signal.SIGINT)
-        demo.wait(timeout=30)

@@ -463,11 +463,11 @@ def test_alerts_from_the_past_are_recorded_but_never_page(
     # History, not care to give: never on the board, never in the compliance figures.
     from monitor.services.access.scope import Principal
     from monitor.services.alerting.compliance import compliance
-    from monitor.services.dashboards.views import board, count_active
+    from monitor.services.dashboards.views import board, count_unacknowledged
     everyone = Principal(None, "admin.root", "admin", None)
     with rt.uow() as uow:
         assert board(uow, everyone, datetime.now(UTC)) == []
-        assert count_active(uow, everyone) == 0
+        assert count_unacknowledged(uow, everyone) == 0
         assert compliance(uow, alert.created_at - timedelta(days=1),
                           alert.created_at + timedelta(days=1)) == []
 

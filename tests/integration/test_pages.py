@@ -388,7 +388,7 @@ def test_the_census_has_one_row_per_patient_with_latest_sodium_and_a_sparkline(
         h: Hospital) -> None:
     html = h.signed_in("nurse.a").get("/wards/MED4").text
     body = html.split("<tbody>")[1].split("</tbody>")[0]
-    rows = re.findall(r"<tr>.*?</tr>", body, re.S)
+    rows = re.findall(r'<tr data-testid="census-row".*?</tr>', body, re.S)
     latest = {}
     for row in rows:
         found = re.search(r'<small>MRN (\w+)</small></td>\s*<td>(\d+)', row)
@@ -527,11 +527,17 @@ def test_the_shelve_form_preselects_no_reason_and_asks_words_for_a_critical(
     assert "shelve done" in unquote(done.headers["location"])
 
 
-def test_the_tab_title_counts_the_active_alerts(h: Hospital) -> None:
-    board = h.signed_in("nurse.a").get("/board").text
-    count = re.search(r'data-testid="active-count">(\d+)<', board)
-    assert count and int(count.group(1)) > 0
+def test_the_tab_title_counts_the_unacknowledged_alerts(h: Hospital) -> None:
+    nurse = h.signed_in("nurse.a")
+    board = nurse.get("/board").text
+    count = re.search(r'data-testid="unacknowledged-count"[^>]*>(\d+)<', board)
+    waiting = re.search(r'data-testid="counts"><strong>(\d+) unacknowledged', board)
+    assert count and waiting and count.group(1) == waiting.group(1)
     assert f"<title>({count.group(1)}) Alert board · sodium-monitor</title>" in board
+    # Acknowledged, an alert leaves the count.
+    nurse.post(f"/alerts/{h.alert('A1')}/ack", data={"csrf": hidden_csrf(board)})
+    after = nurse.get("/board").text
+    assert f"<title>({int(count.group(1)) - 1}) Alert board" in after
 
 
 def test_an_action_on_the_patient_page_is_confirmed_there(h: Hospital) -> None:

@@ -15,8 +15,9 @@ from monitor.alerts.lifecycle import OPEN
 from monitor.engine.limits import WINDOWS_HOURS
 from monitor.engine.model import Analyte
 from monitor.engine.policy import Policy
-from monitor.engine.risk import factors_from_diagnoses
 from monitor.services.access.scope import Principal, scoped_patients, visible_patient
+from monitor.storage.repos.ledgers import Scope
+from monitor.storage.repos.ledgers import load as load_ledgers
 from monitor.storage.repos.ward_policy import ward_policies
 from monitor.storage.tables import (
     Alert,
@@ -127,12 +128,23 @@ class CensusRow:
     patient: Patient
     latest: float | None = None
     latest_at: datetime | None = None
-    change_24h: float | None = None
-    risk: list[str] = field(default_factory=list)
+    # From the engine (engine.standing), as the rules read the patient: never a second
+    # computation of a tier or a rise here.
+    change_24h: float | None = None  # signed: latest minus the first value of its 24 h
+    rise_24h: float | None = None  # from the 24 h low, as OVERCORRECTION_24H measures it
+    risk: list[str] = field(default_factory=list)  # the rules' risk factors: any is high
     sparkline: list[tuple[datetime, float]] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     overdue: bool = False
     spark: str = ""  # the sparkline, rendered by the web layer
+
+    def urgency(self) -> tuple[int, str, str, str]:
+        """Unacknowledged critical first, then unacknowledged warning, then alerts someone
+        has handled (acknowledged, shelved, cleared), then none; ties by room and bed."""
+        waiting = [a for a in self.alerts if a.lifecycle == lc.UNACKNOWLEDGED]
+        rank = (0 if any(a.severity == "critical" for a in waiting) else 1 if waiting
+                else 2 if self.alerts else 3)
+        return (rank, self.patient.room or "", self.patient.bed or "", self.patient.identifier)
 
 
 @dataclass
@@ -144,7 +156,7 @@ class Census:
 def census(uow: UnitOfWork, p: Principal, ward_code: str, default: Policy,
            now: datetime) -> Census | None:
     """One row per patient of a ward (None when the ward is not visible), under the ward's
-    policy (`default` where it has none)."""
+    policy (`default` where it has none), most urgent first (CensusRow.urgency)."""
     s = uow.session
     ward = s.scalar(select(Ward).where(Ward.code == ward_code))
     if ward is None or (p.wards is not None and ward.id not in p.wards):
@@ -165,21 +177,20 @@ def census(uow: UnitOfWork, p: Principal, ward_code: str, default: Policy,
         if value is not None:
             rows[pid].sparkline.append((at, value))
     for a in s.scalars(select(Alert).where(Alert.patient_id.in_(ids), Alert.state == "active",
-                                           Alert.lifecycle.in_(OPEN))):
+                                           Alert.lifecycle.in_(OPEN))
+                       .order_by(SEVERITY_ORDER, Alert.created_at.desc())):
         rows[a.patient_id].alerts.append(a)
-    codes: dict[int, set[str]] = {}
-    for pid, code, factor in s.execute(select(RiskFactor.patient_id, RiskFactor.icd10_code,
-                                              RiskFactor.factor).where(
-            RiskFactor.patient_id.in_(ids), RiskFactor.active.is_(True))):
-        codes.setdefault(pid, set()).add(code or factor)
+    # The patients' ledgers as the evaluation loads them (the current episode, counted
+    # values, diagnoses, acute marks): the tier and the rises are the engine's answer.
+    ledgers = load_ledgers(s, {pid: Scope(None) for pid in ids}, dict.fromkeys(ids, policy))
     for row in rows.values():
         if row.sparkline:
             row.latest_at, row.latest = row.sparkline[-1]
-            day = [v for t, v in row.sparkline if t >= row.latest_at - timedelta(hours=24)]
-            row.change_24h = row.latest - min(day) if day else None
-        row.risk = sorted(factors_from_diagnoses(codes.get(row.patient.id, set()), policy))
+        standing = ledgers[row.patient.id].ledger.standing()
+        row.change_24h, row.rise_24h = standing.change_24h_mmol_l, standing.rise_24h_mmol_l
+        row.risk = list(standing.risk_factors)
         row.overdue = any(a.rule == "MEASUREMENT_OVERDUE" for a in row.alerts)
-    return Census(list(rows.values()), policy)
+    return Census(sorted(rows.values(), key=CensusRow.urgency), policy)
 
 
 # The patient page and `GET /api/v1/patients/{id}/results` draw this many days of results
@@ -331,7 +342,9 @@ def ward_codes(uow: UnitOfWork, p: Principal) -> list[str]:
     return list(uow.session.scalars(q))
 
 
-def count_active(uow: UnitOfWork, p: Principal) -> int:
+def count_unacknowledged(uow: UnitOfWork, p: Principal) -> int:
+    """The board's alerts someone has to act on (WAITING): the count in the tab title."""
     q = (select(func.count()).select_from(Alert).join(Patient, Patient.id == Alert.patient_id)
-         .where(*ON_THE_BOARD))
+         .where(*ON_THE_BOARD, Alert.lifecycle.in_(WAITING)))
     return int(uow.session.scalar(scoped_patients(q, p)) or 0)
+
