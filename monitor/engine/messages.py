@@ -69,6 +69,16 @@ def risk_choices(policy: Policy) -> list[tuple[str, str]]:
     return out
 
 
+def diagnosis_words(code: str, policy: Policy) -> str:
+    """A recorded diagnosis (an ICD-10 code or a factor name) as the wards read it: "liver
+    disease (K70.3)", "hypokalemia", or "E87.1 (no risk factor under this policy)"."""
+    factors = sorted(factors_from_diagnoses([code], policy))
+    if not factors:
+        return f"{display_code(code)} (no risk factor under this policy)"
+    words = ", ".join(FACTOR_WORDS.get(f, f.replace("-", " ")) for f in factors)
+    return words if code.lower() in factors else f"{words} ({display_code(code)})"
+
+
 def factor_words(f: Finding, policy: Policy, diagnoses: Iterable[str] = ()) -> list[str]:
     """Each risk factor in words, with the codes that gave it (and where from, when
     `diagnoses` maps codes to their source: "alcohol use disorder (F10.20, from ADT)")."""

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from monitor.alerts.lifecycle import OPEN, RATE_RULES, TransitionError
-from monitor.engine.messages import FACTOR_WORDS, lab_factor_words, risk_choices
+from monitor.engine.messages import diagnosis_words, lab_factor_words, risk_choices
 from monitor.engine.risk import factors_from_diagnoses
 from monitor.runtime import Runtime
 from monitor.services.access.audit import audit
@@ -191,7 +191,8 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: Pat
                  high_limits=policy.tier_limits(True), marks=d["marks"],
                  acute_span=timedelta(hours=policy.episodes.acute_hours), nav="patient",
                  runs={a: event_runs(e) for a, e in d["events"].items()},
-                 risk_choices=risk_choices(policy), factor_words=FACTOR_WORDS,
+                 risk_choices=risk_choices(policy),
+                 risk_words=lambda code: diagnosis_words(code, policy),
                  onset_default=field_value(now, rt.settings.display_zone),
                  printed=f"Printed {when(now, rt.settings.display_zone)} "
                          f"({rt.settings.display_zone}) by {c.who.username}")

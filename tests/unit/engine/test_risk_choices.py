@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.engine.messages import risk_choices
+from monitor.engine.messages import diagnosis_words, risk_choices
 from monitor.engine.policy import load_policy
 from monitor.engine.risk import factors_from_diagnoses
 
@@ -22,3 +22,10 @@ def test_a_hospitals_own_factor_is_recorded_as_a_code_that_maps_back_to_it() -> 
     assert choices == [("I50", "heart failure (ICD-10 I50)"),
                        ("liver-disease", "liver disease (ICD-10 K70–K72)")]
     assert factors_from_diagnoses([choices[0][0]], policy) == {"heart-failure"}
+
+
+def test_a_recorded_diagnosis_reads_as_its_factor_with_the_code() -> None:
+    policy = load_policy("default")
+    assert diagnosis_words("K703", policy) == "liver disease (K70.3)"
+    assert diagnosis_words("hypokalemia", policy) == "hypokalemia"
+    assert diagnosis_words("E871", policy) == "E87.1 (no risk factor under this policy)"
