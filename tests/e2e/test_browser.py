@@ -17,8 +17,6 @@ from tests.hl7_builders import oru
 from tests.integration.helpers import all_processed
 from tests.integration.stack import stack, wait_for
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
 
 def people(pg: str, now: datetime) -> None:
     rt = Runtime(Settings(database_url=pg, broker_url=""))
@@ -76,7 +74,6 @@ def test_nurse_sees_a_critical_alert_arrive_live_and_acknowledges_it_then_physic
         nurse.wait_for_function(
             "document.title.startsWith('(' + document.querySelector("
             "'[data-testid=unacknowledged-count]').textContent + ') Alert board')")
-        nurse.screenshot(path=str(SHOTS / "board.png"), full_page=True)
 
         row.locator("button.ack").click()
         nurse.wait_for_selector("tr[data-rule=OVERCORRECTION_24H]:has-text('nurse.kim')")
@@ -84,7 +81,6 @@ def test_nurse_sees_a_critical_alert_arrive_live_and_acknowledges_it_then_physic
         assert "Acknowledged by nurse.kim" in acked
         nurse.goto(f"{base}/wards/MED4")
         nurse.wait_for_selector("[data-testid=census]")
-        nurse.screenshot(path=str(SHOTS / "census.png"), full_page=True)
         nurse.goto(f"{base}/docs")
         # The init script ran under the CSP and Swagger UI rendered FastAPI's OpenAPI 3.1:
         # the operations are listed (Swagger UI 4 drew only "Unable to render this
@@ -109,7 +105,6 @@ def test_nurse_sees_a_critical_alert_arrive_live_and_acknowledges_it_then_physic
         assert doctor.locator("[data-testid=corridor]").count() == 1
         assert doctor.locator("[data-testid=trigger]").count() >= 1
         assert "128" in doctor.locator("[data-testid=chart]").inner_html()
-        doctor.screenshot(path=str(SHOTS / "patient.png"), full_page=True)
         doctor.close()
         assert [m for m in console if "Content Security Policy" in m] == []
 
