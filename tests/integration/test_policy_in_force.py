@@ -192,8 +192,8 @@ def test_the_census_reads_risk_factors_as_the_wards_policy_does(w: Wards) -> Non
     page = signed_in(w).get(f"/wards/{PROTOCOL}")
     assert page.status_code == 200
     # The protocol counts only liver disease: alcohol use (a factor under default) is not.
-    assert risk_cell(page.text, "P1") == "standard"
-    assert risk_cell(page.text, "P2") == "high liver-disease"
+    assert risk_cell(page.text, "P1") == "standard risk"
+    assert risk_cell(page.text, "P2") == "high risk liver disease"
     assert "Policy in force: ward-protocol · Ward protocol" in page.text
 
 
@@ -252,9 +252,8 @@ def signed_in(w: Wards) -> TestClient:
 
 def risk_cell(html: str, patient: str) -> str:
     """The census row's Risk cell, as text."""
-    body = html.split("<tbody>")[1]
-    row = next((r for r in re.finditer(r"<tr>.*?</tr>", body, re.S)
-                if f"<small>MRN {patient}</small>" in r.group(0)), None)
+    row = re.search(rf'<tr data-testid="census-row" data-mrn="{patient}">.*?</tr>', html, re.S)
     assert row, f"no census row for {patient}"
-    cells = re.findall(r"<td>(.*?)</td>", row.group(0), re.S)
-    return " ".join(re.sub(r"<[^>]+>", " ", cells[4]).split())
+    cell = re.search(r'<td data-testid="tier">(.*?)</td>', row.group(0), re.S)
+    assert cell, f"no risk cell for {patient}"
+    return " ".join(re.sub(r"<[^>]+>", " ", cell.group(1)).split())
