@@ -406,13 +406,16 @@ class _Batch:
         written = save_alerts(self.s, [(agg, self.changes.pop(agg.pid, [])) for agg in aggs],
                               self.now, self.p.tz, self.actor)
         follow = {agg.pid: _to_follow(agg, written.get(agg.pid, [])) for agg in aggs}
-        self._preload(follow)
+        # Held until the follow-up is done: the session keeps clean objects only while
+        # something else refers to them (its identity map is weak).
+        held = self._preload(follow)
         for agg in aggs:
             out.alerts += [w.alert_id for w in written.get(agg.pid, [])]
             cleared = list(self.clear_at.pop(agg.pid, {}).values())
             out.deliveries += _follow_up(self.uow, agg, follow[agg.pid], cleared, self.now)
+        del held
 
-    def _preload(self, follow: dict[int, dict[int, str]]) -> None:
+    def _preload(self, follow: dict[int, dict[int, str]]) -> list[object]:
         """The alerts the lifecycle follows up or clears, their patients and wards, in a
         statement each for the batch: the follow-up then finds them in the session by
         primary key instead of one SELECT per alert, patient and ward."""
@@ -420,15 +423,15 @@ class _Batch:
             int(r.alert_id) for cleared in self.clear_at.values() for r, _ in cleared.values()
             if not r.alert_id.startswith("new:")}
         if not ids:
-            return
+            return []
         fresh = {"populate_existing": True}  # after save_alerts' Core statements
         alerts = list(self.s.scalars(select(Alert).where(Alert.id.in_(sorted(ids)))
                                      .execution_options(**fresh)))
-        pids = sorted({a.patient_id for a in alerts})
-        wards = {p.ward_id for p in self.s.scalars(select(Patient).where(
-            Patient.id.in_(pids)).execution_options(**fresh)) if p.ward_id is not None}
-        if wards:
-            list(self.s.scalars(select(Ward).where(Ward.id.in_(sorted(wards)))))
+        patients = list(self.s.scalars(select(Patient).where(Patient.id.in_(
+            sorted({a.patient_id for a in alerts}))).execution_options(**fresh)))
+        wards = sorted({p.ward_id for p in patients if p.ward_id is not None})
+        return [*alerts, *patients,
+                *(self.s.scalars(select(Ward).where(Ward.id.in_(wards))) if wards else [])]
 
     def _save_moves(self) -> None:
         moved = []
