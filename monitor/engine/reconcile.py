@@ -160,9 +160,12 @@ def reconcile(
     for rule in sorted((set(active) | set(by_rule)) & RATE_RULES):
         changes += _events(rule, active.get(rule, []), by_rule.get(rule, []), reevaluated,
                            new_id, taken)
-    open_rate = [c.alert for c in changes if c.kind == "raised"] + [
-        a for a in alerts if a.state == ACTIVE and a.rule in (OVERCORRECTION_24H,
-                                                              OVERCORRECTION_48H)]
+    # The overcorrections a fall may re-lower, raised now or open before; a projection is
+    # no overcorrection, whether it was raised in this pass or an earlier one (else the
+    # order results arrived in would decide whether a fall warns).
+    open_rate = [a for a in [c.alert for c in changes if c.kind == "raised"] + [
+        a for a in alerts if a.state == ACTIVE]
+        if a.rule in (OVERCORRECTION_24H, OVERCORRECTION_48H)]
     for rule in sorted((set(active) | set(by_rule)) - RATE_RULES):
         fresh = by_rule.get(rule, [])
         if rule == FALLING_SODIUM:

@@ -182,3 +182,15 @@ def test_arrival_order_does_not_change_the_alerts_of_a_patient_with_an_acute_mar
     defer = data.draw(st.booleans(), label="appends deferred")
     expected = feed(list(range(n)), 0, False).active()
     assert feed(list(order), mark_before, defer).active() == expected
+
+
+def test_a_fall_after_a_projection_warns_whatever_the_arrival_order() -> None:
+    # Found by the property above: 100 -> 106 -> 100 over 3 h. A projected overcorrection
+    # raised in the same pass as the fall was taken for an overcorrection the fall
+    # re-lowered, so the fall's warning went when the results came latest first; in time
+    # order it stayed. A projection is no overcorrection: re-lowering needs a real one.
+    case = Case("default", (("r0", 3, 100.0), ("r1", 2, 106.0), ("r2", 0, 100.0)), None)
+    latest_first = Run(case).feed([0, 1, 2], diagnosis_at=0).active()
+    in_time_order = Run(case).feed([2, 1, 0], diagnosis_at=0).active()
+    assert latest_first == in_time_order
+    assert "FALLING_SODIUM" in {rule for rule, _, _ in latest_first}
