@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
-from monitor.runtime.drain import run_inbox
-from monitor.services.intake.hl7 import commit_hl7, receive_hl7, refused_frame
+from monitor.services.intake.hl7 import commit_hl7, refused_frame
 from monitor.services.intake.pipeline import UNAUTHENTICATED
 from monitor.storage.tables import RejectRow
 from tests.hl7_builders import oru
@@ -79,11 +78,8 @@ def test_an_admin_manages_people_wards_roster_channels_and_feeds_from_the_page(
                                           "x", datetime.now(UTC), answers=None)],
                datetime.now(UTC))
     # A training system: its results are test messages (MSH-11 T), never a live feed.
-    reply = receive_hl7(h.rt.uow(), oru("T1", "T1-0", datetime.now(UTC), 120,
-                                        processing="T"), "hl7:trainer", h.rt.pipeline,
-                        datetime.now(UTC))
-    assert reply.inbox_id is not None
-    run_inbox(h.rt, reply.inbox_id)
+    assert h.receive(oru("T1", "T1-0", datetime.now(UTC), 120, processing="T"),
+                     "hl7:trainer") is not None
     with stack(pg_migrated, redis_url, tmp_path) as s:
         base = s.api(SODIUM_TIMEZONE="Europe/Berlin")
         page = browser.new_page(viewport={"width": 1280, "height": 900})

@@ -13,8 +13,6 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from monitor.runtime.drain import run_inbox
-from monitor.services.intake.hl7 import receive_hl7
 from monitor.storage.tables import Alert, Patient
 from tests.e2e.test_admin_browser import sign_in_at
 from tests.hl7_builders import oru
@@ -34,11 +32,8 @@ def test_a_test_messages_alert_is_history_on_the_patient_page_and_never_on_the_b
         browser: Any) -> None:
     now = datetime.now(UTC)
     for order, hours, value in (("T-0", 20, 120), ("T-1", 1, 130)):  # +10 in 19 h
-        reply = receive_hl7(h.rt.uow(), oru("TEST-7", order, now - timedelta(hours=hours),
-                                            value, processing="T", name="PROBE^Tess"),
-                            "hl7:lis", h.rt.pipeline, now)
-        assert reply.inbox_id is not None
-        run_inbox(h.rt, reply.inbox_id)
+        assert h.receive(oru("TEST-7", order, now - timedelta(hours=hours), value,
+                             processing="T", name="PROBE^Tess"), now=now) is not None
     with h.rt.uow() as uow:
         pid = uow.session.scalar(select(Patient.id).where(Patient.identifier == "TEST-7"))
         alert = uow.session.scalar(select(Alert).where(Alert.patient_id == pid))

@@ -101,6 +101,16 @@ class Hospital:
         assert reply.status_code == 303, reply.text
         return c
 
+    def receive(self, text: str, feed: str = "hl7:lis", now: datetime | None = None
+                ) -> int | None:
+        """One HL7 message through the real receive path, processed at once; its inbox id
+        (None: refused, with a reject row)."""
+        reply = receive_hl7(self.rt.uow(), text, feed, self.rt.pipeline,
+                            now or datetime.now(UTC))
+        if reply.inbox_id is not None:
+            run_inbox(self.rt, reply.inbox_id)
+        return reply.inbox_id
+
     def alert(self, patient: str, rule: str = C24) -> int:
         with self.rt.uow() as uow:
             found = uow.session.scalar(select(Alert.id).where(
@@ -191,9 +201,7 @@ def _results(h: Hospital) -> None:
         oru("A9", "A9-0", at(1), "not-a-number", ward=WARD_A),  # rejected
     ]
     for text in messages:
-        reply = receive_hl7(h.rt.uow(), text, "hl7:lis", h.rt.pipeline, datetime.now(UTC))
-        if reply.inbox_id is not None:
-            run_inbox(h.rt, reply.inbox_id)
+        h.receive(text)
     with h.rt.uow() as uow:
         h.patients = {p.identifier: p.id for p in uow.session.scalars(select(Patient))}
 

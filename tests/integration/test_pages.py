@@ -591,17 +591,12 @@ def test_the_admin_page_lists_pseudo_feeds_as_no_sender(h: Hospital) -> None:
 def test_a_feed_of_test_messages_only_is_not_listed_as_live(h: Hospital) -> None:
     from datetime import UTC, datetime
 
-    from monitor.runtime.drain import run_inbox
-    from monitor.services.intake.hl7 import receive_hl7
     from tests.hl7_builders import oru
 
     now = datetime.now(UTC)
     for n, value in enumerate([120, 129]):  # MSH-11 T: a training system's results
-        reply = receive_hl7(h.rt.uow(), oru("T1", f"T1-{n}", now - timedelta(hours=20 - n),
-                                            value, processing="T"),
-                            "hl7:trainer", h.rt.pipeline, now)
-        assert reply.inbox_id is not None
-        run_inbox(h.rt, reply.inbox_id)
+        assert h.receive(oru("T1", f"T1-{n}", now - timedelta(hours=20 - n), value,
+                             processing="T"), "hl7:trainer", now) is not None
     html = h.signed_in("root").get("/admin").text
     trainer = re.search(r"<tr><td>hl7:trainer</td>.*?</tr>", html)
     assert trainer and "<td>test messages only</td>" in trainer.group(0)

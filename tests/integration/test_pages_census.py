@@ -12,9 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from monitor.runtime.drain import run_inbox
 from monitor.services.alerting import actions
-from monitor.services.intake.hl7 import receive_hl7
 from monitor.storage.tables import Alert, Patient
 from tests.hl7_builders import oru
 from tests.integration.hospital import A1, Hospital, build
@@ -37,9 +35,7 @@ def census_data(h: Hospital) -> None:
         oru("A5", "A5-1", at(1), 121, location="0300^01"),
     ]
     for text in messages:
-        reply = receive_hl7(h.rt.uow(), text, "hl7:lis", h.rt.pipeline, datetime.now(UTC))
-        if reply.inbox_id is not None:
-            run_inbox(h.rt, reply.inbox_id)
+        h.receive(text)
     with h.rt.uow() as uow:
         h.patients = {p.identifier: p.id for p in uow.session.scalars(select(Patient))}
         waiting = list(uow.session.scalars(select(Alert.id).where(

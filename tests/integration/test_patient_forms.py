@@ -17,8 +17,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from monitor.runtime.drain import run_inbox
-from monitor.services.intake.hl7 import receive_hl7
 from monitor.storage.tables import Alert, RiskFactor
 from monitor.web.clock import field_value, when
 from tests.hl7_builders import oru
@@ -146,10 +144,7 @@ def test_repeated_updates_are_one_line_of_the_alert_history(h: Hospital) -> None
         return h.now - timedelta(hours=hours)
 
     for n, (hours, value) in enumerate([(0.8, 130), (0.6, 131), (0.4, 132)], start=3):
-        reply = receive_hl7(h.rt.uow(), oru("A1", f"A1-{n}", at(hours), value, **A1),
-                            "hl7:lis", h.rt.pipeline, datetime.now(UTC))
-        assert reply.inbox_id is not None
-        run_inbox(h.rt, reply.inbox_id)
+        assert h.receive(oru("A1", f"A1-{n}", at(hours), value, **A1)) is not None
     dr = h.signed_in("dr.a")
     article = dr.get(fill("/patients/{p}", h, "A1")).text.split(
         'aria-labelledby="alerts-h"')[1].split("</article>")[0]

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import Engine, select
 
 from monitor.notify.content import alert_payload
-from monitor.runtime.drain import run_inbox
 from monitor.services.intake.hl7 import receive_hl7
 from monitor.storage.tables import Alert, Patient, RejectRow
 from monitor.web.clock import years
@@ -36,10 +35,7 @@ def _patient(h: Hospital, identifier: str) -> Patient:
 
 
 def _send(h: Hospital, text: str) -> int | None:
-    reply = receive_hl7(h.rt.uow(), text, "hl7:lis", h.rt.pipeline, datetime.now(UTC))
-    if reply.inbox_id is not None:
-        run_inbox(h.rt, reply.inbox_id)
-    return reply.inbox_id
+    return h.receive(text)
 
 
 def _text(html: str) -> str:

@@ -170,11 +170,16 @@ def end_shift(uow: UnitOfWork, shift_id: int, now: datetime) -> str:
     return done
 
 
-def disable_channel(uow: UnitOfWork, channel_id: int) -> NotificationChannel:
-    """Stop sending to a channel (kept, for the deliveries already made through it)."""
+def _channel(uow: UnitOfWork, channel_id: int) -> NotificationChannel:
     channel = uow.session.get(NotificationChannel, channel_id)
     if channel is None:
         raise LookupError(f"no channel {channel_id}")
+    return channel
+
+
+def disable_channel(uow: UnitOfWork, channel_id: int) -> NotificationChannel:
+    """Stop sending to a channel (kept, for the deliveries already made through it)."""
+    channel = _channel(uow, channel_id)
     channel.active = False
     uow.commit()
     return channel
@@ -182,9 +187,7 @@ def disable_channel(uow: UnitOfWork, channel_id: int) -> NotificationChannel:
 
 def mask_channel(uow: UnitOfWork, channel_id: int, show_mrn: bool) -> NotificationChannel:
     """Whether a channel's messages carry the MRN unmasked (names never travel)."""
-    channel = uow.session.get(NotificationChannel, channel_id)
-    if channel is None:
-        raise LookupError(f"no channel {channel_id}")
+    channel = _channel(uow, channel_id)
     channel.show_mrn = show_mrn
     uow.commit()
     return channel
