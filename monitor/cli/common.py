@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime, tzinfo
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -50,3 +51,32 @@ def progress(total: int, desc: str) -> tqdm[Any]:
 def local_time(moment: datetime, zone: tzinfo) -> str:
     """A clock time as a nurse's screen shows it: local, minutes, with the zone."""
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def feed_files(paths: list[Path], command: str) -> list[Path]:
+    """The files to read: a file as given; a FHIR Bulk Data export (its folder or its
+    manifest.json) as the files its manifest lists, the Patient files first; a folder
+    without a manifest as its *.ndjson files. Exits 2 on a broken manifest."""
+    from monitor.ingest.bulk import NotAManifest, is_manifest, manifest_files
+
+    out: list[Path] = []
+    for path in paths:
+        manifest = path / "manifest.json" if path.is_dir() else path
+        if path.is_dir() and not manifest.exists():
+            ndjson = sorted(path.glob("*.ndjson"), key=lambda p: not p.name.startswith("Patient"))
+            out += ndjson
+            continue
+        try:
+            text = manifest.read_text(encoding="utf-8") if manifest.suffix == ".json" \
+                and manifest.stat().st_size < (16 << 20) else ""
+        except OSError:
+            text = ""
+        if not path.is_dir() and not is_manifest(text):
+            out.append(path)
+            continue
+        try:
+            out += [manifest.parent / name for _, name in manifest_files(text)]
+        except NotAManifest as error:
+            typer.echo(f"sodium-monitor {command}: {manifest}: {error}", err=True)
+            raise typer.Exit(2) from None
+    return out

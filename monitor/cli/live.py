@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from monitor.cli.common import group, local_time, progress, settings_or_exit
+from monitor.cli.common import feed_files, group, local_time, progress, settings_or_exit
 from monitor.services.access.roles import ROLES
 from monitor.services.alerting.states import STATES
 
@@ -18,8 +18,12 @@ alerts_app = group("Alerts in the live database.")
 tokens_app = group("API bearer tokens (stored hashed).")
 
 
-def import_files(files: list[Path] = typer.Argument(..., metavar="FILE..."),
+def import_files(files: list[Path] = typer.Argument(..., metavar="FILE...", help=(
+                     "Files in arrival order; a FHIR Bulk Data export folder or its "
+                     "manifest.json imports the files it lists, the Patient files first.")),
                  fmt: str = typer.Option("auto", "--format", help="auto|hl7|fhir|csv"),
+                 lines: int = typer.Option(500, "--lines-per-payload", min=1, help=(
+                     "CSV rows or NDJSON lines per inbox row (a live feed's message)")),
                  wait: float = typer.Option(120.0, help="with workers: seconds to wait for "
                                             "them before counting results and alerts "
                                             "(0: count what is stored now)")) -> None:
@@ -37,7 +41,7 @@ def import_files(files: list[Path] = typer.Argument(..., metavar="FILE..."),
 
     rt = Runtime(settings_or_exit())
     texts = []
-    for path in files:
+    for path in feed_files(files, "import"):
         try:
             texts.append((path, path.read_text(encoding="utf-8", errors="replace")))
         except OSError as error:
@@ -58,7 +62,7 @@ def import_files(files: list[Path] = typer.Argument(..., metavar="FILE..."),
                 refused += 1
                 bar.update(len(text))
                 continue
-            for where, payload in chunks(kind, text):
+            for where, payload in chunks(kind, text, lines):
                 with rt.uow() as uow:
                     if not rt.settings.embedded:
                         uow.on_commit(rt.dispatcher.process)

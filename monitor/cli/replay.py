@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from monitor.cli.common import progress, settings_or_exit
+from monitor.cli.common import feed_files, progress, settings_or_exit
 
 if TYPE_CHECKING:
     from monitor.ingest.events import Reject
@@ -41,7 +41,9 @@ def _reject_line(r: Reject) -> dict[str, str]:
 
 def replay(
     inputs: list[str] = typer.Argument(..., metavar="INPUT...", help="Files in arrival "
-                                       "order; - reads standard input."),
+                                       "order; - reads standard input; a FHIR Bulk Data "
+                                       "export folder or its manifest.json reads the files "
+                                       "it lists."),
     policy: str = typer.Option(None, help="Profile name or TOML file [default: SODIUM_POLICY]"),
     timezone: str = typer.Option(None, help="For timestamps without offset "
                                  "[default: SODIUM_TIMEZONE]"),
@@ -64,7 +66,9 @@ def replay(
     except (ZoneInfoNotFoundError, ValueError):
         typer.echo(f"sodium-monitor replay: unknown time zone {timezone!r}", err=True)
         raise typer.Exit(2) from None
-    texts = [(name if name != "-" else "<stdin>", _read(name)) for name in inputs]
+    names = [n for name in inputs for n in (
+        ["-"] if name == "-" else [str(p) for p in feed_files([Path(name)], "replay")])]
+    texts = [(name if name != "-" else "<stdin>", _read(name)) for name in names]
     with progress(sum(len(t) for _, t in texts), "replay") as bar:
         outcome = run_replay(texts, fmt.value, tz, chosen, progress=bar.update,
                              suspect_comments=settings.suspect_comments)

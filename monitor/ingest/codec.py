@@ -15,6 +15,7 @@ from monitor.ingest.events import (
     Item,
     MergeEvent,
     PatientEvent,
+    PatientLinkEvent,
     Person,
     ResultEvent,
 )
@@ -24,7 +25,8 @@ from monitor.ingest.events import (
 # 3: a result's key_inferred, and CSV/JSON keys without result_id name method and code.
 # 4: a result carries the lab's flag.
 # 5: results and movements carry the room (PV1-3.2) and the person (name, birth date, sex).
-VERSION = 5
+# 6: FHIR Patient resources link their logical id to their identifier ("L").
+VERSION = 6
 
 
 def _when(moment: datetime | None) -> str | None:
@@ -73,6 +75,10 @@ def dump(items: Iterable[Item]) -> dict[str, Any] | None:
         elif isinstance(e, MergeEvent):
             out.append(["M", e.survivor.authority, e.survivor.identifier, e.old.authority,
                         e.old.identifier, e.position, e.test])
+        elif isinstance(e, PatientLinkEvent):
+            out.append(["L", e.reference.authority, e.reference.identifier,
+                        e.patient.authority, e.patient.identifier, e.position,
+                        _person(e.person), e.test])
     return {"v": VERSION, "items": out} if items else None
 
 
@@ -102,4 +108,8 @@ def load(stored: dict[str, Any] | None) -> list[Event] | None:
         elif kind == "M":
             events.append(MergeEvent(PatientRef(row[1], row[2]), PatientRef(row[3], row[4]),
                                      row[5], row[6]))
+        elif kind == "L":
+            events.append(PatientLinkEvent(PatientRef(row[1], row[2]),
+                                           PatientRef(row[3], row[4]), row[5],
+                                           _as_person(row[6]), row[7]))
     return events

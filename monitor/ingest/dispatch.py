@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from monitor.ingest.csv_feed import parse_csv
@@ -12,15 +13,20 @@ from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS
 from monitor.ingest.hl7_message import parse_hl7_stream
 from monitor.ingest.json_feed import parse_json_results
 
+if TYPE_CHECKING:
+    from monitor.ingest.fhir_common import PatientIndex
+
 
 def parse_text(name: str, text: str, fmt: str, tz: ZoneInfo,
                local_codes: Mapping[str, str] | None = None,
                keep: Callable[[str], bool] | None = None,
-               suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS) -> Iterable[Item]:
+               suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
+               patients: PatientIndex | None = None) -> Iterable[Item]:
     """Events and rejects of a feed; `fmt` is hl7, fhir, csv, json or auto (sniffed).
-    `suspect_comments`: comment text that flags a result (CSV rows carry a `flags` column)."""
+    `suspect_comments`: comment text that flags a result (CSV rows carry a `flags` column);
+    `patients`: FHIR Patients read beforehand from all the inputs of a replay."""
     try:
-        kind = detect_format(name, text[:4096]) if fmt == "auto" else fmt
+        kind = format_of(name, text, fmt)
     except ValueError as error:  # e.g. a README beside the feeds: refused like any input
         return [Reject(name, str(error), text[:1024])]
     if kind == "hl7":
@@ -30,7 +36,12 @@ def parse_text(name: str, text: str, fmt: str, tz: ZoneInfo,
         from monitor.ingest.fhir_feed import parse_fhir  # the FHIR models load slowly
 
         return parse_fhir(text, source=name, tz=tz, local_codes=local_codes,
-                          suspect_comments=suspect_comments)
+                          suspect_comments=suspect_comments, patients=patients)
     if kind == "json":
         return parse_json_results(text, source=name, tz=tz)
     return parse_csv(text, source=name, tz=tz, keep=keep)
+
+
+def format_of(name: str, text: str, fmt: str) -> str:
+    """`fmt`, or what the text is when `fmt` is auto; ValueError when it cannot be told."""
+    return detect_format(name, text[:4096]) if fmt == "auto" else fmt

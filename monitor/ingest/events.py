@@ -108,6 +108,26 @@ class MergeEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class PatientLinkEvent:
+    """A FHIR Patient resource: its logical id `reference` ("Patient/x", held as
+    PatientRef("", "x")) names the patient whose identifier is `patient`. What was keyed by
+    the bare id before the Patient was seen merges into `patient`; later references resolve
+    to it (monitor.services.intake.fhir_identity)."""
+
+    reference: PatientRef
+    patient: PatientRef
+    position: str
+    person: Person | None = None
+    test: bool = False
+
+
+def link_reason(link: PatientLinkEvent) -> str:
+    """Why a patient keyed by a bare FHIR id was merged, in the words the pages show."""
+    return (f"FHIR Patient/{link.reference.identifier} is patient {link.patient.identifier}: "
+            "results sent before its Patient resource joined them")
+
+
+@dataclass(frozen=True, slots=True)
 class Reject:
     """An input (message, resource, row or single result) that was not used, and why."""
 
@@ -117,7 +137,8 @@ class Reject:
     content_error: bool = True  # False: rejected for reasons unrelated to content (HL7 AR)
 
 
-Event = ResultEvent | DiagnosisEvent | AcuteMarkEvent | PatientEvent | MergeEvent
+Event = (ResultEvent | DiagnosisEvent | AcuteMarkEvent | PatientEvent | MergeEvent
+         | PatientLinkEvent)
 Item = Event | Reject
 
 
@@ -127,6 +148,8 @@ def patients_of(items: Iterable[Item]) -> set[PatientRef]:
     for e in items:
         if isinstance(e, MergeEvent):
             refs |= {e.survivor, e.old}
+        elif isinstance(e, PatientLinkEvent):
+            refs |= {e.patient, e.reference}
         elif not isinstance(e, Reject):
             refs.add(e.patient)
     return refs

@@ -72,20 +72,28 @@ def person_of(patient: Resource) -> Person | None:
 
 
 class PatientIndex:
-    """Patient resources of one Bundle or stream, by every reference that may name them."""
+    """Patient resources by every reference that may name them: those of one Bundle or
+    stream, on top of `known` (a replay's index of every Patient in all its inputs, so that
+    a reference resolves whatever file its Patient came in)."""
 
-    def __init__(self) -> None:
+    def __init__(self, known: PatientIndex | None = None) -> None:
         self._by_reference: dict[str, PatientRef] = {}
         self._people: dict[PatientRef, Person] = {}
+        self._known = known
+
+    def __len__(self) -> int:
+        return len(self._by_reference) + (len(self._known) if self._known else 0)
 
     def person(self, ref: PatientRef) -> Person | None:
         """Who `ref` is, when the feed carried their Patient resource."""
-        return self._people.get(ref)
+        found = self._people.get(ref)
+        return found if found is not None or self._known is None else self._known.person(ref)
 
-    def add(self, patient: Resource, full_url: str | None) -> None:
+    def add(self, patient: Resource, full_url: str | None) -> PatientRef | None:
+        """Index a (valid) Patient; returns its identifier, None when it has none."""
         ref = identifier_of(patient)
         if ref is None:
-            return  # references to it fall back to its logical id
+            return None  # references to it fall back to its logical id
         person = person_of(patient)
         if person is not None:
             self._people[ref] = person
@@ -93,9 +101,16 @@ class PatientIndex:
             self._by_reference[f"Patient/{patient['id']}"] = ref
         if full_url:
             self._by_reference[full_url] = ref
+        return ref
+
+    def _get(self, reference: str) -> PatientRef | None:
+        found = self._by_reference.get(reference)
+        return found if found is not None or self._known is None else \
+            self._known._get(reference)
 
     def subject(self, resource: Resource) -> PatientRef:
-        """subject.identifier, else the referenced Patient's identifier, else its logical id."""
+        """subject.identifier, else the referenced Patient's identifier, else its logical id
+        (PatientRef("", id): merged into the identified patient once its Patient is seen)."""
         subject = resource.get("subject")
         if not isinstance(subject, dict):
             raise Unusable("no subject (the patient)")
@@ -107,13 +122,14 @@ class PatientIndex:
             raise Unusable("subject has neither an identifier nor a reference")
         if reference.startswith("#"):
             return _contained_patient(resource, reference[1:])
-        if reference in self._by_reference:
-            return self._by_reference[reference]
+        found = self._get(reference)
+        if found is not None:
+            return found
         match = _PATIENT_URL.search(reference)
         if match is None:
             raise Unusable(f"subject '{reference}' is not a Patient")
         logical_id = match.group(1)
-        return self._by_reference.get(f"Patient/{logical_id}") or PatientRef("", logical_id)
+        return self._get(f"Patient/{logical_id}") or PatientRef("", logical_id)
 
 
 def _contained_patient(resource: Resource, local_id: str) -> PatientRef:

@@ -2,21 +2,24 @@
 
 Patient resources are read first, whatever their place in the feed, so that an Observation
 referring to "Patient/x" or to a Bundle entry's fullUrl is keyed by that Patient's
-identifier rather than by the sender's logical id.
+identifier rather than by the sender's logical id. A replay reads the Patients of all its
+inputs first (`index_patients`: a Bulk Data export has them in a file of their own); live,
+each Patient becomes a PatientLinkEvent, stored, through which later payloads resolve.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from fhir.resources.R4B.patient import Patient
 
+from monitor.engine.model import PatientRef
 from monitor.ingest.checks import Unusable
-from monitor.ingest.events import Item, Reject
+from monitor.ingest.events import Item, PatientLinkEvent, Reject
 from monitor.ingest.fhir_common import PatientIndex, Resource, validate
 from monitor.ingest.fhir_condition import condition_items
 from monitor.ingest.fhir_observation import observation_items
@@ -35,12 +38,14 @@ class _Entry:
 def parse_fhir(
     text: str, *, source: str, tz: ZoneInfo, local_codes: Mapping[str, str] | None = None,
     suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
+    patients: PatientIndex | None = None,
 ) -> Iterator[Item]:
-    """A single resource, a Bundle (any type) or NDJSON (one resource per line)."""
+    """A single resource, a Bundle (any type) or NDJSON (one resource per line);
+    `patients`: Patients read beforehand from other inputs (see `index_patients`)."""
     found: list[_Entry | Reject] = []
     for document in _documents(text.lstrip("\ufeff"), source):
         found.extend([document] if isinstance(document, Reject) else _flatten(*document))
-    yield from _items(found, tz, local_codes or {}, suspect_comments)
+    yield from _items(found, tz, local_codes or {}, suspect_comments, patients)
 
 
 def parse_fhir_resource(
@@ -53,6 +58,37 @@ def parse_fhir_resource(
 ) -> list[Item]:
     """One resource (a Bundle is expanded), e.g. from a FHIR REST request body."""
     return list(_items(list(_flatten(obj, position)), tz, local_codes or {}, suspect_comments))
+
+
+def index_patients(texts: Iterable[str]) -> PatientIndex:
+    """Every valid Patient resource of these FHIR inputs, whatever file it is in."""
+    index = PatientIndex()
+    for text in texts:
+        text = text.lstrip("\ufeff")
+        if _ndjson(text):  # only the lines that may be a Patient are parsed
+            text = "\n".join(line for line in text.split("\n") if '"Patient"' in line)
+        documents = _documents(text, "")
+        for document in documents:
+            if isinstance(document, Reject):
+                continue
+            for entry in _flatten(*document):
+                if isinstance(entry, _Entry) and entry.resource["resourceType"] == "Patient" \
+                        and _valid_patient(entry) is None:
+                    index.add(entry.resource, None)
+    return index
+
+
+def _ndjson(text: str) -> bool:
+    head = text.lstrip()[:4096].split("\n", 1)[0].strip()
+    return head.startswith("{") and head.endswith("}")
+
+
+def _valid_patient(entry: _Entry) -> Reject | None:
+    try:
+        validate(Patient, entry.resource, "Patient")
+    except Unusable as exc:
+        return Reject(entry.position, str(exc), json.dumps(entry.resource))
+    return None
 
 
 def _documents(text: str, source: str) -> Iterator[tuple[Any, str] | Reject]:
@@ -112,20 +148,24 @@ def _flatten(obj: Any, position: str, full_url: str | None = None) -> Iterator[_
 def _items(
     found: list[_Entry | Reject], tz: ZoneInfo, local_codes: Mapping[str, str],
     suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
+    known: PatientIndex | None = None,
 ) -> Iterator[Item]:
-    patients = PatientIndex()
+    patients = PatientIndex(known)
     specimens = SpecimenIndex()  # read for their condition only, like Patient first
     invalid: dict[int, Reject] = {}
+    links: dict[int, PatientLinkEvent] = {}
     for index, entry in enumerate(found):
         if isinstance(entry, _Entry) and entry.resource["resourceType"] == "Specimen":
             specimens.add(entry.resource, entry.full_url)
         if isinstance(entry, _Entry) and entry.resource["resourceType"] == "Patient":
-            try:
-                validate(Patient, entry.resource, "Patient")
-            except Unusable as exc:
-                invalid[index] = Reject(entry.position, str(exc), json.dumps(entry.resource))
+            problem = _valid_patient(entry)
+            if problem is not None:
+                invalid[index] = problem
                 continue
-            patients.add(entry.resource, entry.full_url)
+            ref = patients.add(entry.resource, entry.full_url)
+            if ref is not None and entry.resource.get("id"):
+                links[index] = PatientLinkEvent(PatientRef("", str(entry.resource["id"])),
+                                                ref, entry.position, patients.person(ref))
     for index, entry in enumerate(found):
         if isinstance(entry, Reject):
             yield entry
@@ -138,4 +178,6 @@ def _items(
             yield from condition_items(entry.resource, entry.position, patients, tz)
         elif index in invalid:
             yield invalid[index]
+        elif index in links:
+            yield links[index]
         # Other resource types (Encounter, Practitioner, ...) are not ours: ignored.

@@ -1,4 +1,4 @@
-"""FHIR R4 ingest: Observation, Condition and batch/transaction Bundles.
+"""FHIR R4 ingest: Observation, Condition, Patient and batch/transaction Bundles.
 
 Each payload is committed to the inbox before the 2xx. A payload whose content cannot be
 used gets an OperationOutcome with a 4xx and a row in rejects; one over 1 MiB, a 413.
@@ -16,6 +16,7 @@ from monitor.ingest import parse_fhir_resource
 from monitor.ingest.events import Reject
 from monitor.ingest.json_bounds import NotUsableJson, load_json
 from monitor.runtime import Runtime
+from monitor.services.intake.fhir_identity import resolve_payloads
 from monitor.services.intake.inbox import receive, reject_payload, screen
 from monitor.services.intake.limits import too_many_results
 from monitor.web.body import MAX_RESULTS_BYTES, TooLarge, read_body
@@ -80,6 +81,8 @@ async def _ingest(request: Request, rt: Runtime, caller_name: str,
     items = screen(parse_fhir_resource(body, position=kind, tz=rt.pipeline.tz,
                                        suspect_comments=rt.pipeline.suspect_comments),
                    now, "fhir")
+    with rt.uow() as uow:  # a Patient that contradicts what is known is refused here
+        [items] = resolve_payloads(uow.session, [items])
     rejects = [i for i in items if isinstance(i, Reject)]
     usable = [i for i in items if not isinstance(i, Reject)]
     atomic = kind != "Bundle" or body.get("type") == "transaction"
@@ -129,6 +132,20 @@ async def post_condition(request: Request, rt: RuntimeDep, caller: FeedDep) -> J
     return await _ingest(request, rt, caller.name, {"Condition"})
 
 
+@router.post("/Patient")
+async def post_patient(request: Request, rt: RuntimeDep, caller: FeedDep) -> JSONResponse:
+    """A Patient: links its logical id to its identifier (MRN), so that Observations and
+    Conditions referring to "Patient/{id}", before or after, are that patient's."""
+    return await _ingest(request, rt, caller.name, {"Patient"})
+
+
+@router.put("/Patient/{patient_id}")
+async def put_patient(patient_id: str, request: Request, rt: RuntimeDep,
+                      caller: FeedDep) -> JSONResponse:
+    """Update a Patient (its name, birth date, sex; its id stays linked to its identifier)."""
+    return await _ingest(request, rt, caller.name, {"Patient"}, patient_id)
+
+
 @router.post("")
 async def post_bundle(request: Request, rt: RuntimeDep, caller: FeedDep) -> JSONResponse:
     """A batch or transaction Bundle."""
@@ -139,7 +156,8 @@ async def post_bundle(request: Request, rt: RuntimeDep, caller: FeedDep) -> JSON
 def metadata() -> JSONResponse:
     """The CapabilityStatement: what this server accepts."""
     resources = [{"type": t, "interaction": [{"code": "create"}] + (
-        [{"code": "update"}] if t == "Observation" else [])} for t in ("Observation", "Condition")]
+        [{"code": "update"}] if t in ("Observation", "Patient") else [])}
+        for t in ("Observation", "Condition", "Patient")]
     return JSONResponse({
         "resourceType": "CapabilityStatement", "status": "active", "kind": "instance",
         "fhirVersion": "4.0.1", "format": ["json"], "date": "2026-11-26",

@@ -58,9 +58,12 @@ def apply_acute_mark(uow: UnitOfWork, pid: int, event: AcuteMarkEvent, feed: str
     return True
 
 
-def merge(uow: UnitOfWork, old: int, survivor: int, now: datetime) -> None:
-    """ADT^A40: results and alerts of the old identifier move to the survivor; an active
-    alert of the old patient whose rule the survivor already has is withdrawn."""
+def merge(uow: UnitOfWork, old: int, survivor: int, now: datetime,
+          why: str | None = None) -> None:
+    """ADT^A40 (or what `why` says): results and alerts of the old identifier move to the
+    survivor; an active alert of the old patient whose rule the survivor already has is
+    withdrawn."""
+    why = why or "patient merged (ADT^A40)"
     if old == survivor:
         return
     s = uow.session
@@ -70,9 +73,9 @@ def merge(uow: UnitOfWork, old: int, survivor: int, now: datetime) -> None:
         if alert.rule in kept:
             s.add(AlertEvent(alert_id=alert.id, at=now, actor="system", action="withdrawn",
                              from_state=alert.lifecycle, to_state=WITHDRAWN,
-                             reason="patient merged (ADT^A40); the survivor has this alert"))
+                             reason=f"{why}; the survivor has this alert"))
             alert.state = alert.lifecycle = WITHDRAWN
-            alert.withdrawn_reason = "patient merged (ADT^A40)"
+            alert.withdrawn_reason = why
     move_results(s, old, survivor)
     move_alerts(s, old, survivor)
     for factor in s.scalars(select(RiskFactor).where(RiskFactor.patient_id == old)):

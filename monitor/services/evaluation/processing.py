@@ -29,13 +29,17 @@ from monitor.ingest.events import (
     Item,
     MergeEvent,
     PatientEvent,
+    PatientLinkEvent,
+    Person,
     Reject,
     ResultEvent,
+    link_reason,
     patients_of,
 )
 from monitor.services.alerting.actions import CLEARABLE, after_engine_change, clear_gone
 from monitor.services.evaluation.claims import Claimed, finish, park, release
 from monitor.services.evaluation.patients import apply_acute_mark, apply_diagnosis, merge
+from monitor.services.intake.fhir_identity import relink_refused, resolve_payloads
 from monitor.services.intake.inbox import record_rejects, screen
 from monitor.services.intake.limits import NAME
 from monitor.services.intake.pipeline import IMPORT_FEED, Pipeline, parse_payload
@@ -53,6 +57,7 @@ from monitor.storage.repos.ledgers import (
     save_alerts,
     save_results,
 )
+from monitor.storage.repos.patients import learn_fhir_link
 from monitor.storage.repos.ward_policy import ward_policies
 from monitor.storage.tables import Alert, InboxItem, InboxPatient, Patient, Ward
 from monitor.storage.tables.results import POSITIONS_PER_PAYLOAD, arrival_seq
@@ -91,8 +96,16 @@ def process_rows(uow: UnitOfWork, rows: Sequence[Claimed], p: Pipeline,
         # were kept): what screening refuses now was never recorded, so it is recorded now.
         record_rejects(uow, [i for i in items if isinstance(i, Reject)], row.feed, row.id, now)
         parsed.append((row, [i for i in items if not isinstance(i, Reject)]))
-    refs = {ref for _, items in parsed for ref in patients_of(items)}
-    pids = _register(s, refs, now)
+    parsed = _identified(s, parsed)
+    # A FHIR Patient's bare logical id is not registered as a patient: a patient keyed by
+    # it exists only when results came before the Patient, and then merges into it.
+    refs = {ref for _, items in parsed for e in items
+            for ref in patients_of([e] if not isinstance(e, PatientLinkEvent) else [])}
+    refs |= {e.patient for _, items in parsed for e in items
+             if isinstance(e, PatientLinkEvent)}
+    bare = {e.reference for _, items in parsed for e in items
+            if isinstance(e, PatientLinkEvent)} - refs
+    pids = _register(s, refs, now) | _registered(s, bare)
     patients = _lock(s, sorted(set(pids.values())), skip_locked=True)
     busy = {ref for ref, pid in pids.items() if pid not in patients}
     blocked = _blocked(s, [(row.id, patients_of(items)) for row, items in parsed], busy)
@@ -126,6 +139,30 @@ def reevaluate_current(uow: UnitOfWork, pid: int, p: Pipeline, now: datetime,
     batch._record(pid, agg.ledger.reevaluate(None, agg.new_id, cause=cause), True)
     batch.save(out)
     return out
+
+
+def _identified(s: Session, parsed: list[tuple[Claimed, list[Item]]]
+                ) -> list[tuple[Claimed, list[Item]]]:
+    """FHIR rows resolved again through the Patients seen so far: one may have arrived
+    since the row was received (see intake.fhir_identity)."""
+    fhir = [i for i, (row, _) in enumerate(parsed) if row.format == "fhir"]
+    if not fhir:
+        return parsed
+    out = list(parsed)
+    for i, items in zip(fhir, resolve_payloads(s, [parsed[i][1] for i in fhir]), strict=True):
+        out[i] = (parsed[i][0], items)
+    return out
+
+
+def _registered(s: Session, refs: set[PatientRef]) -> dict[PatientRef, int]:
+    """The ids of those of `refs` already registered (and not merged away)."""
+    if not refs:
+        return {}
+    found = {PatientRef(a, i): pid for pid, a, i in s.execute(select(
+        Patient.id, Patient.authority, Patient.identifier).where(
+        Patient.identifier.in_(sorted({r.identifier for r in refs})),
+        Patient.merged_into_id.is_(None)))}
+    return {ref: pid for ref, pid in found.items() if ref in refs}
 
 
 def _register(s: Session, refs: set[PatientRef], now: datetime) -> dict[PatientRef, int]:
@@ -257,6 +294,8 @@ class _Batch:
             for e in items:
                 if isinstance(e, ResultEvent | PatientEvent):
                     self._move(e)
+                elif isinstance(e, PatientLinkEvent) and e.person:
+                    self._identify(self.moves[self.pids[e.patient]], e.person)
         since: dict[int, datetime | None] = {}
         keys: dict[int, set[tuple[str, str]]] = {}
         for row, items in work:
@@ -295,15 +334,20 @@ class _Batch:
             m.room = e.room
         if e.bed:
             m.bed = e.bed
-        if e.person:  # what the feed sends replaces what it sent before; blanks keep it
-            m.display_name = _stored(e.person.name, NAME) or m.display_name
-            m.birth_date = e.person.birth_date or m.birth_date
-            m.sex = e.person.sex or m.sex
+        if e.person:
+            self._identify(m, e.person)
         if isinstance(e, PatientEvent):
             if e.discharged is True:
                 m.discharged = self.now
             elif e.discharged is False:
                 m.discharged = None
+
+    @staticmethod
+    def _identify(m: _Move, person: Person) -> None:
+        """What the feed sends replaces what it sent before; blanks keep it."""
+        m.display_name = _stored(person.name, NAME) or m.display_name
+        m.birth_date = person.birth_date or m.birth_date
+        m.sex = person.sex or m.sex
 
     # -- applying
     def apply(self, row: Claimed, items: list[Item]) -> None:
@@ -326,6 +370,18 @@ class _Batch:
                                  row.feed != IMPORT_FEED)  # never page for backfill
             elif isinstance(e, MergeEvent):
                 self._merge(self.pids[e.old], self.pids[e.survivor])
+            elif isinstance(e, PatientLinkEvent):
+                self._link(row, e)
+
+    def _link(self, row: Claimed, e: PatientLinkEvent) -> None:
+        """A FHIR Patient: learn its link, and merge what was keyed by its bare id."""
+        stored = learn_fhir_link(self.s, e.reference.identifier, e.patient, self.now)
+        if stored != e.patient:  # linked meanwhile by a concurrent payload
+            record_rejects(self.uow, [relink_refused(e, stored)], row.feed, row.id, self.now)
+            return
+        old = self.pids.get(e.reference)
+        if old is not None:
+            self._merge(old, self.pids[e.patient], link_reason(e))
 
     def _result(self, row: Claimed, position: int, e: ResultEvent) -> None:
         pid = self.pids[e.patient]
@@ -375,9 +431,10 @@ class _Batch:
         if changes:
             self.changes.setdefault(pid, []).extend(Staged.of(c, notify) for c in changes)
 
-    def _merge(self, old: int, survivor: int) -> None:
-        """ADT^A40: rare, so done row by row: save both, move the rows, reload the survivor
-        and re-evaluate its current episode."""
+    def _merge(self, old: int, survivor: int, why: str | None = None) -> None:
+        """ADT^A40 (or a FHIR Patient naming a bare-id patient, `why`): rare, so done row by
+        row: save both, move the rows, reload the survivor and re-evaluate its current
+        episode."""
         if old == survivor:
             return
         out = Outcome()
@@ -385,7 +442,7 @@ class _Batch:
         self.pending_out.append(out)
         for pid in (old, survivor):
             self.aggs.pop(pid, None)
-        merge(self.uow, old, survivor, self.now)
+        merge(self.uow, old, survivor, self.now, why)
         self.s.flush()
         # The survivor now holds the old identifier's results: the batch's later rows of
         # either may touch them, so their stored versions are loaded too.

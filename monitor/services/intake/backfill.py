@@ -19,8 +19,9 @@ CHUNK = 500
 IN_CHUNK = 1000  # ids per IN list: well under every driver's parameter limit
 
 
-def chunks(fmt: str, text: str) -> Iterator[tuple[str, str]]:
-    """(position, payload) pieces of a file, in file order."""
+def chunks(fmt: str, text: str, size: int = CHUNK) -> Iterator[tuple[str, str]]:
+    """(position, payload) pieces of a file, in file order; `size` CSV rows or NDJSON
+    lines per piece."""
     if fmt == "hl7":
         for message in split_messages(text):
             yield f"line {message.lines[0] if message.lines else 1}", message.text
@@ -28,14 +29,14 @@ def chunks(fmt: str, text: str) -> Iterator[tuple[str, str]]:
     lines = text.splitlines(keepends=True)
     if fmt == "csv":
         header, rows = lines[:1], lines[1:]
-        for i in range(0, len(rows), CHUNK):
-            yield f"line {i + 2}", "".join(header + rows[i : i + CHUNK])
+        for i in range(0, len(rows), size):
+            yield f"line {i + 2}", "".join(header + rows[i : i + size])
         return
     stripped = [line for line in lines if line.strip()]
     if len(stripped) > 1 and stripped[0].lstrip().startswith("{") and \
             stripped[0].rstrip().endswith("}"):
-        for i in range(0, len(lines), CHUNK):
-            yield f"line {i + 1}", "".join(lines[i : i + CHUNK])
+        for i in range(0, len(lines), size):
+            yield f"line {i + 1}", "".join(lines[i : i + size])
         return
     yield "line 1", text
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from sqlalchemy import Table, insert, update
 
 from monitor.ingest import codec
 from monitor.ingest.events import Item, Reject, ResultEvent, patients_of
+from monitor.services.intake.fhir_identity import resolve_payloads
 from monitor.services.intake.limits import REJECT_POSITION, storable_text, unstorable
 from monitor.storage.repos.common import insert_ignore
 from monitor.storage.tables import Feed, InboxItem, InboxPatient, RejectRow
@@ -122,6 +124,7 @@ def store(uow: UnitOfWork, arrivals: Sequence[Arrival], now: datetime,
     """Write a group of arrivals with one Core statement per table, without committing;
     returns each one's inbox id, which is also its place in the arrival order (None when
     refused)."""
+    arrivals = _identified(uow, arrivals)
     kept = [a for a in arrivals if a.refused is None]
     ids: list[int | None] = [None] * len(arrivals)
     if kept:
@@ -142,6 +145,19 @@ def store(uow: UnitOfWork, arrivals: Sequence[Arrival], now: datetime,
         uow.session.execute(insert(REJECTS).values(rejects))
     _touch_feeds(uow, {a.feed: a.fmt for a in arrivals}, now, liveness)
     return ids
+
+
+def _identified(uow: UnitOfWork, arrivals: Sequence[Arrival]) -> Sequence[Arrival]:
+    """FHIR payloads with their "Patient/{id}" references resolved through the Patients
+    seen before, so the inbox orders them with the patient's other rows."""
+    fhir = [i for i, a in enumerate(arrivals) if a.fmt == "fhir" and a.items]
+    if not fhir:
+        return arrivals
+    resolved = resolve_payloads(uow.session, [arrivals[i].items for i in fhir])
+    out = list(arrivals)
+    for i, items in zip(fhir, resolved, strict=True):
+        out[i] = dataclasses.replace(arrivals[i], items=items)
+    return out
 
 
 def receive(uow: UnitOfWork, fmt: str, feed: str, payload: bytes, now: datetime, *,

@@ -17,10 +17,19 @@ from monitor.ingest.events import (
     Item,
     MergeEvent,
     PatientEvent,
+    PatientLinkEvent,
     ResultEvent,
 )
 from monitor.storage.repos.common import column_length as _length
-from monitor.storage.tables import InboxItem, Patient, RejectRow, Result, RiskFactor, Ward
+from monitor.storage.tables import (
+    FhirPatientLink,
+    InboxItem,
+    Patient,
+    RejectRow,
+    Result,
+    RiskFactor,
+    Ward,
+)
 
 AUTHORITY = _length(Patient.__table__.c.authority)
 IDENTIFIER = _length(Patient.__table__.c.identifier)
@@ -35,6 +44,7 @@ MESSAGE_ID = _length(InboxItem.__table__.c.message_id)
 FACTOR = _length(RiskFactor.__table__.c.factor)
 ICD10 = _length(RiskFactor.__table__.c.icd10_code)
 REJECT_POSITION = _length(RejectRow.__table__.c.position)
+FHIR_ID = _length(FhirPatientLink.__table__.c.fhir_id)
 FLAG = _length(Result.__table__.c.flag)  # the adapters cut to monitor.ingest.flags
 
 # What each checked field is called in the sender's own terms; other formats use the
@@ -45,7 +55,7 @@ _GENERIC = {
     "result_key": "result id", "code": "code", "specimen": "specimen", "ward": "ward",
     "bed": "bed", "room": "room", "value_raw": "value", "unit_raw": "unit",
     "diagnosis": "diagnosis code",
-    "message_id": "message id", "flag": "lab flag",
+    "message_id": "message id", "flag": "lab flag", "fhir_id": "FHIR Patient id",
 }
 _LABELS = {
     "hl7": {
@@ -62,6 +72,7 @@ _LABELS = {
         "result_key": "Observation identifier (or id)", "code": "Observation code",
         "value_raw": "Observation value", "unit_raw": "Observation unit",
         "diagnosis": "Condition code", "flag": "Specimen.condition/Observation.note lab flag",
+        "fhir_id": "Patient.id",
     },
     "json": {"authority": "patient_authority", "identifier": "patient_id",
              "result_key": "result_id", "value_raw": "sodium", "flag": "flags"},
@@ -80,6 +91,10 @@ def _fields(item: Item) -> Iterator[Field]:
     if isinstance(item, MergeEvent):
         yield from _patient(item.survivor)
         yield from _patient(item.old, "old ")
+        return
+    if isinstance(item, PatientLinkEvent):
+        yield from _patient(item.patient)
+        yield "fhir_id", item.reference.identifier, FHIR_ID
         return
     if not isinstance(item, ResultEvent | PatientEvent | DiagnosisEvent | AcuteMarkEvent):
         return

@@ -23,8 +23,10 @@ from monitor.ingest.events import (
     Item,
     MergeEvent,
     PatientEvent,
+    PatientLinkEvent,
     Reject,
     ResultEvent,
+    link_reason,
 )
 
 
@@ -73,7 +75,10 @@ class Replay:
         if isinstance(item, Reject):
             self.rejects.append(item)  # a split run de-duplicates them when it joins
         elif isinstance(item, MergeEvent):
-            self._merge(item)
+            self._merge(item.survivor, item.old,
+                        f"patient {item.old} merged into {item.survivor}")
+        elif isinstance(item, PatientLinkEvent):
+            self._link(item)
         elif not self.mine(item.patient):
             return
         elif isinstance(item, ResultEvent):
@@ -97,15 +102,21 @@ class Replay:
         elif isinstance(item, PatientEvent):
             self.ledger(item.patient)  # registers the patient; wards matter only live
 
-    def _merge(self, item: MergeEvent) -> None:
-        if self.mine(item.old) != self.mine(item.survivor):
-            raise SplitMerge(f"{item.old} and {item.survivor} are in different partitions")
-        if not self.mine(item.old):
+    def _merge(self, survivor: PatientRef, old: PatientRef, why: str) -> None:
+        if self.mine(old) != self.mine(survivor):
+            raise SplitMerge(f"{old} and {survivor} are in different partitions")
+        if not self.mine(old):
             return
-        old = self.patients.pop(item.old, None)
-        if old is not None:
-            absorb(self.ledger(item.survivor), old, f"patient {item.old} merged into "
-                   f"{item.survivor}", self._ids(item.survivor))
+        ledger = self.patients.pop(old, None)
+        if ledger is not None:
+            absorb(self.ledger(survivor), ledger, why, self._ids(survivor))
+
+    def _link(self, item: PatientLinkEvent) -> None:
+        """A FHIR Patient: what was keyed by its bare logical id joins the patient it names.
+        A replay reads every input's Patients first, so this is rare (live, it is not)."""
+        if item.reference != item.patient and self.mine(item.reference) \
+                and item.reference in self.patients:
+            self._merge(item.patient, item.reference, link_reason(item))
 
     def alerts(self) -> Iterator[dict[str, Any]]:
         for ledger in self.patients.values():

@@ -2,7 +2,9 @@
 
 Patients are independent, so each process parses every input and keeps only its own
 patients (parsing is the cheap part). An ADT^A40 merge between two partitions makes the
-run start over in one process.
+run start over in one process. The FHIR Patients of all inputs are read first, so that a
+"Patient/x" reference names the same patient whichever file holds the Patient (a Bulk Data
+export has one file per resource type).
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from monitor.engine.policy import Policy
-from monitor.ingest.dispatch import parse_text
+from monitor.ingest.dispatch import format_of, parse_text
 from monitor.ingest.events import Reject
 from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS
 from monitor.services.replay.replayer import Replay, SplitMerge
+
+if TYPE_CHECKING:
+    from monitor.ingest.fhir_common import PatientIndex
 
 PARALLEL_MIN_CHARS = 8 << 20  # below this, starting processes costs more than it saves
 Inputs = Sequence[tuple[str, str]]
@@ -33,9 +38,28 @@ class Outcome:
     results: int
 
 
+def fhir_patients(inputs: Inputs, fmt: str) -> PatientIndex | None:
+    """The Patient resources of every FHIR input, or None when none is FHIR."""
+    def is_fhir(name: str, text: str) -> bool:
+        try:
+            return format_of(name, text, fmt) == "fhir"
+        except ValueError:
+            return False
+
+    texts = [text for name, text in inputs if is_fhir(name, text)]
+    if not texts:
+        return None
+    from monitor.ingest.fhir_feed import index_patients  # the FHIR models load slowly
+
+    return index_patients(texts)
+
+
 def run_part(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy, part: int = 0,
              parts: int = 1, progress: Callable[[int], object] | None = None,
-             suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS) -> Outcome:
+             suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
+             patients: PatientIndex | None = None) -> Outcome:
+    """`patients`: see `fhir_patients` (read here when not given)."""
+    patients = patients if patients is not None else fhir_patients(inputs, fmt)
     run = Replay(policy, part=part, parts=parts, tz=tz)
     # A replay builds millions of long-lived, acyclic objects: the cyclic collector would
     # rescan them again and again for nothing (it is re-enabled at once afterwards).
@@ -45,7 +69,7 @@ def run_part(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy, part: int =
         for name, text in inputs:
             keep = run.owns if parts > 1 else None
             for item in parse_text(name, text, fmt, tz, keep=keep,
-                                   suspect_comments=suspect_comments):
+                                   suspect_comments=suspect_comments, patients=patients):
                 run.apply(item)
             if progress:
                 progress(len(text))
@@ -56,10 +80,11 @@ def run_part(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy, part: int =
 
 
 def _child(conn: Connection, inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy,
-           part: int, parts: int, suspect_comments: tuple[str, ...]) -> None:
+           part: int, parts: int, suspect_comments: tuple[str, ...],
+           patients: PatientIndex | None) -> None:
     try:
         conn.send(run_part(inputs, fmt, tz, policy, part, parts,
-                           suspect_comments=suspect_comments))
+                           suspect_comments=suspect_comments, patients=patients))
     except SplitMerge:
         conn.send(None)
     finally:
@@ -75,12 +100,13 @@ def replay(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy,
     if parts <= 1 or sum(len(t) for _, t in inputs) < PARALLEL_MIN_CHARS:
         return run_part(inputs, fmt, tz, policy, progress=progress,
                         suspect_comments=suspect_comments)
+    patients = fhir_patients(inputs, fmt)  # read once, shared with the children
     context = multiprocessing.get_context("fork")  # inputs are shared, not copied
     pipes, children = [], []
     for part in range(parts):
         receiver, sender = context.Pipe(duplex=False)
         child = context.Process(target=_child, args=(sender, inputs, fmt, tz, policy, part,
-                                                     parts, suspect_comments))
+                                                     parts, suspect_comments, patients))
         child.start()
         sender.close()
         pipes.append(receiver)
@@ -90,7 +116,7 @@ def replay(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy,
         child.join()
     if any(o is None for o in outcomes):
         return run_part(inputs, fmt, tz, policy, progress=progress,
-                        suspect_comments=suspect_comments)
+                        suspect_comments=suspect_comments, patients=patients)
     if progress:
         progress(sum(len(t) for _, t in inputs))
     alerts = sorted((a for o in outcomes for a in o.alerts),

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from monitor.engine.model import PatientRef
 from monitor.storage.repos.common import insert_ignore
-from monitor.storage.tables import Patient, Ward
+from monitor.storage.tables import FhirPatientLink, Patient, Ward
 
 
 def patient_id(session: Session, ref: PatientRef, now: datetime) -> int:
@@ -49,3 +49,22 @@ def ward_id(session: Session, code: str, now: datetime) -> int:
     found = session.scalar(select(Ward.id).where(Ward.code == code))
     assert found is not None
     return found
+
+
+def fhir_links(session: Session, fhir_ids: set[str]) -> dict[str, PatientRef]:
+    """The identified patient each of these FHIR logical ids names, where one is known."""
+    if not fhir_ids:
+        return {}
+    return {fid: PatientRef(a, i) for fid, a, i in session.execute(select(
+        FhirPatientLink.fhir_id, FhirPatientLink.authority, FhirPatientLink.identifier)
+        .where(FhirPatientLink.fhir_id.in_(sorted(fhir_ids))))}
+
+
+def learn_fhir_link(session: Session, fhir_id: str, ref: PatientRef, now: datetime
+                    ) -> PatientRef:
+    """Store that `fhir_id` names `ref`, unless a link exists; returns the stored one (a
+    concurrent worker's insert wins the race on the primary key, harmlessly)."""
+    insert_ignore(session, FhirPatientLink.__table__, {  # type: ignore[arg-type]
+        "fhir_id": fhir_id, "authority": ref.authority, "identifier": ref.identifier,
+        "linked_at": now}, ["fhir_id"])
+    return fhir_links(session, {fhir_id})[fhir_id]

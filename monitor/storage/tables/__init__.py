@@ -13,7 +13,7 @@ from monitor.storage.tables.access import (
     WebSession,
 )
 from monitor.storage.tables.alerts import Alert, AlertEvent, AlertEvidence, Notice
-from monitor.storage.tables.clinical import EpisodeMark, Patient, RiskFactor, Ward
+from monitor.storage.tables.clinical import EpisodeMark, FhirPatientLink, Patient, RiskFactor, Ward
 from monitor.storage.tables.counters import ServiceCounter
 from monitor.storage.tables.feeds import Feed, Heartbeat, InboxItem, InboxPatient, RejectRow
 from monitor.storage.tables.results import Result
@@ -27,6 +27,7 @@ __all__ = [
     "Delivery",
     "EpisodeMark",
     "Feed",
+    "FhirPatientLink",
     "Heartbeat",
     "InboxItem",
     "InboxPatient",

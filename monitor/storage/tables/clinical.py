@@ -51,6 +51,20 @@ class Patient(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class FhirPatientLink(Base):
+    """What a FHIR Patient resource said: its logical id names the patient with this
+    identifier. Learnt from every Patient seen, in any payload or file, so that an
+    Observation's "Patient/{id}" resolves to the same patient whatever the file layout. One
+    FHIR source per hospital is assumed (logical ids are unique per server)."""
+
+    __tablename__ = "fhir_patient_links"
+
+    fhir_id: Mapped[str] = mapped_column(String(100), primary_key=True)  # FHIR ids: <= 64
+    authority: Mapped[str] = mapped_column(String(100), default="")
+    identifier: Mapped[str] = mapped_column(String(100))
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class RiskFactor(Base):
     __tablename__ = "risk_factors"
 
