@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     # as unsuitable: such a result is stored and shown, never counted. Comma-separated in
     # the environment; case-insensitive substrings.
     suspect_comments: Annotated[tuple[str, ...], NoDecode] = DEFAULT_SUSPECT_COMMENTS
+    # Assigning authorities that name the same patients (HL7 CX.4 namespace, FHIR identifier
+    # system): "alias=canonical,..."; patients are keyed by the canonical name.
+    patient_authorities: str = ""
     # The most results one message may carry (HL7 OBX segments, FHIR Bundle entries, rows
     # of a JSON post): more is refused at intake (AE / 422), before it reaches a worker.
     max_results_per_message: int = Field(default=500, ge=1)
@@ -142,6 +145,20 @@ class Settings(BaseSettings):
         if isinstance(value, list | tuple) and not all(str(v).strip() for v in value):
             raise ValueError("comma-separated comment fragments, none of them empty")
         return value
+
+    @field_validator("patient_authorities")
+    @classmethod
+    def _patient_authorities(cls, value: str) -> str:
+        from monitor.ingest.authorities import parse_aliases
+
+        parse_aliases(value)  # ValueError in words
+        return value
+
+    @property
+    def authority_aliases(self) -> dict[str, str]:
+        from monitor.ingest.authorities import parse_aliases
+
+        return parse_aliases(self.patient_authorities)
 
     @field_validator("mllp_port", "api_port")
     @classmethod

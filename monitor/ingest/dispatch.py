@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from monitor.ingest.authorities import canonical_patients
 from monitor.ingest.csv_feed import parse_csv
 from monitor.ingest.detect import detect_format
 from monitor.ingest.events import Item, Reject
@@ -21,10 +22,19 @@ def parse_text(name: str, text: str, fmt: str, tz: ZoneInfo,
                local_codes: Mapping[str, str] | None = None,
                keep: Callable[[str], bool] | None = None,
                suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
-               patients: PatientIndex | None = None) -> Iterable[Item]:
+               patients: PatientIndex | None = None,
+               authorities: Mapping[str, str] | None = None) -> Iterable[Item]:
     """Events and rejects of a feed; `fmt` is hl7, fhir, csv, json or auto (sniffed).
     `suspect_comments`: comment text that flags a result (CSV rows carry a `flags` column);
-    `patients`: FHIR Patients read beforehand from all the inputs of a replay."""
+    `patients`: FHIR Patients read beforehand from all the inputs of a replay;
+    `authorities`: alias -> canonical assigning authority (monitor.ingest.authorities)."""
+    items = _parse(name, text, fmt, tz, local_codes, keep, suspect_comments, patients)
+    return canonical_patients(items, authorities) if authorities else items
+
+
+def _parse(name: str, text: str, fmt: str, tz: ZoneInfo, local_codes: Mapping[str, str] | None,
+           keep: Callable[[str], bool] | None, suspect_comments: tuple[str, ...],
+           patients: PatientIndex | None) -> Iterable[Item]:
     try:
         kind = format_of(name, text, fmt)
     except ValueError as error:  # e.g. a README beside the feeds: refused like any input

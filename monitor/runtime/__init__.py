@@ -35,7 +35,8 @@ class Runtime:
         return Pipeline(policy=load_policy(self.settings.policy), tz=self.settings.zone,
                         notify_max_age=self.settings.notify_max_age,
                         suspect_comments=self.settings.suspect_comments,
-                        max_results=self.settings.max_results_per_message)
+                        max_results=self.settings.max_results_per_message,
+                        authorities=self.settings.authority_aliases)
 
     @cached_property
     def hub(self) -> LocalHub | RedisPublisher:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from monitor.ingest import parse_fhir_resource
+from monitor.ingest.authorities import canonical_patients
 from monitor.ingest.events import Reject
 from monitor.ingest.json_bounds import NotUsableJson, load_json
 from monitor.runtime import Runtime
@@ -78,9 +79,9 @@ async def _ingest(request: Request, rt: Runtime, caller_name: str,
         return _refuse(rt, feed, where, reason, raw, now,
                        422 if code == "too-costly" else 400, code)
     kind = body["resourceType"]
-    items = screen(parse_fhir_resource(body, position=kind, tz=rt.pipeline.tz,
-                                       suspect_comments=rt.pipeline.suspect_comments),
-                   now, "fhir")
+    items = screen(canonical_patients(parse_fhir_resource(
+        body, position=kind, tz=rt.pipeline.tz, suspect_comments=rt.pipeline.suspect_comments),
+        rt.pipeline.authorities), now, "fhir")
     with rt.uow() as uow:  # a Patient that contradicts what is known is refused here
         [items] = resolve_payloads(uow.session, [items])
     rejects = [i for i in items if isinstance(i, Reject)]

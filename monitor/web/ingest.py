@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from monitor.ingest import build_ack
+from monitor.ingest.authorities import canonical_patients
 from monitor.ingest.events import Reject
 from monitor.ingest.json_bounds import NotUsableJson, load_json
 from monitor.ingest.json_feed import parse_json_results
@@ -86,7 +87,8 @@ async def post_results(request: Request, rt: RuntimeDep, caller: FeedDep) -> JSO
     if isinstance(rows, list) and (many := too_many_results(
             len(rows), "rows", rt.pipeline.max_results)):
         return refuse_body(rt, feed, "json", many, text, now, 422)
-    items = screen(parse_json_results(text, source="body", tz=rt.pipeline.tz), now, "json")
+    items = screen(canonical_patients(parse_json_results(text, source="body", tz=rt.pipeline.tz),
+                                      rt.pipeline.authorities), now, "json")
     rejects = [i for i in items if isinstance(i, Reject)]
     problems = [{"position": r.position, "reason": r.reason} for r in rejects]
     if len(rejects) == len(items):

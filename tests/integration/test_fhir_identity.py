@@ -13,10 +13,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
+from monitor.config import Settings
 from monitor.engine.policy import load_policy
+from monitor.ingest.authorities import parse_aliases
 from monitor.runtime import Runtime
+from monitor.runtime.drain import run_inbox
+from monitor.services.intake.hl7 import receive_hl7
 from monitor.services.access.tokens import create_token
 from monitor.services.replay import run
 from monitor.storage.tables import (
@@ -28,6 +32,7 @@ from monitor.storage.tables import (
 )
 from monitor.web.app import create_app
 from tests import fhir_cohort as cohort
+from tests.hl7_builders import oru
 from tests.integration.helpers import alerts
 from tests.integration.test_cli_engineer import cli
 
@@ -165,3 +170,52 @@ def test_live_a_patient_id_naming_a_second_identifier_is_refused(
         assert [link.identifier for link in c.execute(select(FhirPatientLink))] == ["MRN-1001"]
         assert any("MRN-9999" in r.reason for r in c.execute(select(RejectRow)))
         assert c.scalar(select(Patient.id).where(Patient.identifier == "MRN-9999")) is None
+
+
+# The same MRN from the lab over HL7 (CX.4 namespace CITYGEN) and from the EHR over FHIR
+# (its identifier system): one patient once the hospital names the alias.
+ALIAS = f"CITYGEN={cohort.MRN_SYSTEM}"
+
+
+def hl7_first_sodium() -> str:
+    when, value = cohort.COHORT["pt-1"][1][0]
+    return oru("MRN-1001", "HL7-1", datetime.fromisoformat(when).astimezone(UTC), value)
+
+
+def fhir_rest() -> str:
+    """pt-1's later sodium values and its Patient, as the EHR's NDJSON."""
+    later = cohort.observations("pt-1")[2::2]
+    return "".join(json.dumps(r) + "\n" for r in [*later, cohort.patient("pt-1")])
+
+
+def test_replay_joins_hl7_and_fhir_under_an_authority_alias() -> None:
+    inputs = [("lab.hl7", hl7_first_sodium()), ("ehr.ndjson", fhir_rest())]
+    apart = run.replay(inputs, "auto", UTC_ZONE, load_policy("default"))
+    assert {a["patient_authority"] for a in apart.alerts if a["patient_id"] == "MRN-1001"} \
+        == {"CITYGEN", cohort.MRN_SYSTEM}  # without the alias: two patients
+    joined = run.replay(inputs, "auto", UTC_ZONE, load_policy("default"),
+                        authorities=parse_aliases(ALIAS))
+    mine = [a for a in joined.alerts if a["patient_id"] == "MRN-1001"]
+    assert {a["patient_authority"] for a in mine} == {cohort.MRN_SYSTEM}
+    assert "OVERCORRECTION_24H" in {a["rule"] for a in mine if a["state"] == "active"}
+
+
+def test_live_joins_hl7_and_fhir_under_an_authority_alias(pg_engine: Engine,
+                                                          pg_migrated: str) -> None:
+    rt = Runtime(Settings(database_url=pg_migrated, broker_url="", patient_authorities=ALIAS))
+    try:
+        reply = receive_hl7(rt.uow(), hl7_first_sodium(), "hl7:lis", rt.pipeline,
+                            datetime.now(UTC))
+        assert reply.inbox_id is not None and run_inbox(rt, reply.inbox_id) == "processed"
+        http = fhir_client(rt)
+        for line in fhir_rest().splitlines():
+            resource = json.loads(line)
+            assert post(rt, http, f"/fhir/{resource['resourceType']}", resource) == 201
+    finally:
+        rt.engine.dispose()
+    with pg_engine.connect() as c:
+        assert c.execute(select(Patient.authority, Patient.identifier).where(
+            Patient.merged_into_id.is_(None))).all() == [(cohort.MRN_SYSTEM, "MRN-1001")]
+        assert c.scalar(select(func.count()).select_from(Result)) == 4  # HL7 1 + FHIR 3
+    assert "OVERCORRECTION_24H" in {a["rule"] for a in alerts(pg_engine)
+                                    if a["state"] == "active"}

@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.ingest import Hl7Outcome, build_ack, parse_hl7_message
+from monitor.ingest.authorities import canonical_patients
 from monitor.ingest.events import Reject
 from monitor.ingest.hl7_ack_mode import acknowledgement_codes
 from monitor.ingest.hl7_charset import decode
@@ -137,6 +138,7 @@ def read_hl7(raw: str, feed: str, p: Pipeline, now: datetime) -> Hl7Frame:
     if outcome.error:
         return refused_frame(feed, where, outcome.error, raw, now, answers=outcome,
                              code=_code(outcome, "E"))
+    outcome.items = canonical_patients(outcome.items, p.authorities)
     items = screen(outcome.items, now, "hl7")
     rejects = [i for i in items if isinstance(i, Reject)]
     if rejects and len(rejects) == len(items):

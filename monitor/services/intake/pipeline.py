@@ -33,9 +33,11 @@ class Pipeline:
     local_codes: Mapping[str, str] = field(default_factory=dict)
     suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS
     max_results: int = 500  # per message (SODIUM_MAX_RESULTS_PER_MESSAGE)
+    # alias -> canonical assigning authority (SODIUM_PATIENT_AUTHORITIES)
+    authorities: Mapping[str, str] = field(default_factory=dict)
 
 
 def parse_payload(fmt: str, payload: bytes, source: str, p: Pipeline) -> Iterable[Item]:
     text = payload.decode("utf-8", errors="replace")
     return parse_text(source, text, fmt, p.tz, p.local_codes,
-                      suspect_comments=p.suspect_comments)
+                      suspect_comments=p.suspect_comments, authorities=p.authorities)

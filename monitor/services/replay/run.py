@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
@@ -57,8 +57,10 @@ def fhir_patients(inputs: Inputs, fmt: str) -> PatientIndex | None:
 def run_part(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy, part: int = 0,
              parts: int = 1, progress: Callable[[int], object] | None = None,
              suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
-             patients: PatientIndex | None = None) -> Outcome:
-    """`patients`: see `fhir_patients` (read here when not given)."""
+             patients: PatientIndex | None = None,
+             authorities: Mapping[str, str] | None = None) -> Outcome:
+    """`patients`: see `fhir_patients` (read here when not given); `authorities`: alias ->
+    canonical assigning authority (SODIUM_PATIENT_AUTHORITIES)."""
     patients = patients if patients is not None else fhir_patients(inputs, fmt)
     run = Replay(policy, part=part, parts=parts, tz=tz)
     # A replay builds millions of long-lived, acyclic objects: the cyclic collector would
@@ -69,7 +71,8 @@ def run_part(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy, part: int =
         for name, text in inputs:
             keep = run.owns if parts > 1 else None
             for item in parse_text(name, text, fmt, tz, keep=keep,
-                                   suspect_comments=suspect_comments, patients=patients):
+                                   suspect_comments=suspect_comments, patients=patients,
+                                   authorities=authorities):
                 run.apply(item)
             if progress:
                 progress(len(text))
@@ -81,10 +84,11 @@ def run_part(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy, part: int =
 
 def _child(conn: Connection, inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy,
            part: int, parts: int, suspect_comments: tuple[str, ...],
-           patients: PatientIndex | None) -> None:
+           patients: PatientIndex | None, authorities: Mapping[str, str] | None) -> None:
     try:
         conn.send(run_part(inputs, fmt, tz, policy, part, parts,
-                           suspect_comments=suspect_comments, patients=patients))
+                           suspect_comments=suspect_comments, patients=patients,
+                           authorities=authorities))
     except SplitMerge:
         conn.send(None)
     finally:
@@ -94,19 +98,21 @@ def _child(conn: Connection, inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Pol
 def replay(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy,
            progress: Callable[[int], object] | None = None,
            processes: int | None = None,
-           suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS) -> Outcome:
+           suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
+           authorities: Mapping[str, str] | None = None) -> Outcome:
     """The final alerts (sorted by patient, then trigger time), rejects and result count."""
     parts = processes or min(os.cpu_count() or 1, 4)
     if parts <= 1 or sum(len(t) for _, t in inputs) < PARALLEL_MIN_CHARS:
         return run_part(inputs, fmt, tz, policy, progress=progress,
-                        suspect_comments=suspect_comments)
+                        suspect_comments=suspect_comments, authorities=authorities)
     patients = fhir_patients(inputs, fmt)  # read once, shared with the children
     context = multiprocessing.get_context("fork")  # inputs are shared, not copied
     pipes, children = [], []
     for part in range(parts):
         receiver, sender = context.Pipe(duplex=False)
         child = context.Process(target=_child, args=(sender, inputs, fmt, tz, policy, part,
-                                                     parts, suspect_comments, patients))
+                                                     parts, suspect_comments, patients,
+                                                     authorities))
         child.start()
         sender.close()
         pipes.append(receiver)
@@ -116,7 +122,8 @@ def replay(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy,
         child.join()
     if any(o is None for o in outcomes):
         return run_part(inputs, fmt, tz, policy, progress=progress,
-                        suspect_comments=suspect_comments, patients=patients)
+                        suspect_comments=suspect_comments, patients=patients,
+                        authorities=authorities)
     if progress:
         progress(sum(len(t) for _, t in inputs))
     alerts = sorted((a for o in outcomes for a in o.alerts),

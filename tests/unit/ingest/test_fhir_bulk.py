@@ -51,3 +51,18 @@ def test_a_patient_resource_is_a_link_that_survives_the_inbox() -> None:
     assert isinstance(link, PatientLinkEvent)
     assert (link.reference, link.patient) == (PatientRef("", "pt-1"), MRN)
     assert codec.load(codec.dump([link])) == [link]
+
+
+def test_authority_aliases_are_checked_when_the_service_starts() -> None:
+    from pydantic import ValidationError
+
+    from monitor.config import Settings
+    from monitor.ingest.authorities import canonical_patients, parse_aliases
+
+    assert parse_aliases(" CITYGEN = urn:oid:1.2.3 , LAB=urn:oid:1.2.3") == {
+        "CITYGEN": "urn:oid:1.2.3", "LAB": "urn:oid:1.2.3"}
+    with pytest.raises(ValidationError, match="expected alias=canonical"):
+        Settings(patient_authorities="CITYGEN")
+    [link] = parse_fhir(json.dumps(cohort.patient("pt-1")), source="p", tz=UTC)
+    [named] = canonical_patients([link], {cohort.MRN_SYSTEM: "MRN"})
+    assert isinstance(named, PatientLinkEvent) and named.patient == PatientRef("MRN", "MRN-1001")
