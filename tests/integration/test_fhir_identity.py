@@ -20,8 +20,8 @@ from monitor.engine.policy import load_policy
 from monitor.ingest.authorities import parse_aliases
 from monitor.runtime import Runtime
 from monitor.runtime.drain import run_inbox
-from monitor.services.intake.hl7 import receive_hl7
 from monitor.services.access.tokens import create_token
+from monitor.services.intake.hl7 import receive_hl7
 from monitor.services.replay import run
 from monitor.storage.tables import (
     FhirPatientLink,
