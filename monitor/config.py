@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     # Assigning authorities that name the same patients (HL7 CX.4 namespace, FHIR identifier
     # system): "alias=canonical,..."; patients are keyed by the canonical name.
     patient_authorities: str = ""
+    # National ICD-10 code system URIs read as ICD-10 beside WHO's and ICD-10-CM's
+    # (http://hl7.org/fhir/sid/icd-10, .../icd-10-cm), e.g. a JP Core ICD-10 system.
+    # Comma-separated in the environment.
+    icd10_systems: Annotated[tuple[str, ...], NoDecode] = ()
     # The most results one message may carry (HL7 OBX segments, FHIR Bundle entries, rows
     # of a JSON post): more is refused at intake (AE / 422), before it reaches a worker.
     max_results_per_message: int = Field(default=500, ge=1)
@@ -144,6 +148,17 @@ class Settings(BaseSettings):
             value = tuple(part.strip() for part in value.split(","))
         if isinstance(value, list | tuple) and not all(str(v).strip() for v in value):
             raise ValueError("comma-separated comment fragments, none of them empty")
+        return value
+
+    @field_validator("icd10_systems", mode="before")
+    @classmethod
+    def _icd10_systems(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, list | tuple) and not all(
+                str(v).strip().lower().startswith(("http://", "https://", "urn:"))
+                for v in value):
+            raise ValueError("comma-separated code system URIs (http://..., urn:oid:...)")
         return value
 
     @field_validator("patient_authorities")

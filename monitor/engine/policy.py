@@ -170,6 +170,31 @@ DEFAULT_RISK_CODES: dict[str, list[str]] = {
     "hypokalemia": ["E876"],
 }
 
+# SNOMED CT concept ids mapped to risk factors, matched exactly (a SNOMED id says nothing of
+# its place in the hierarchy). Diagnoses hold them as "SCT:<id>", never as ICD-10 codes.
+# Each id and its preferred term is listed in docs/clinical-rules.md; an empty table turns
+# SNOMED CT risk codes off.
+DEFAULT_SNOMED_RISK_CODES: dict[str, list[str]] = {
+    "liver-disease": ["19943007", "41309000"],  # cirrhosis of liver; alcoholic liver disease
+    "alcohol-use-disorder": ["66590003"],  # alcohol dependence
+    "malnutrition": ["2492009"],  # malnutrition
+    "hypokalemia": ["43339004"],  # hypokalemia
+}
+
+
+class SocialHistory(_Strict):
+    """Alcohol social-history Observations read as the alcohol-use-disorder risk factor.
+
+    `alcohol_answers`: "system|code" answers to LOINC 11331-6 (History of alcohol use) that
+    count; `alcohol_drinks_per_day_above`: a LOINC 74013-4 (Alcoholic drinks per day) value
+    above it counts (None: never). Project defaults, docs/clinical-rules.md."""
+
+    alcohol_answers: list[str] = Field(default_factory=lambda: [
+        "http://snomed.info/sct|160577002",  # heavy drinker - 7-9u/day
+        "http://snomed.info/sct|160578007",  # very heavy drinker - greater than 9 units/day
+    ])
+    alcohol_drinks_per_day_above: float | None = Field(default=4, ge=0)
+
 
 class Policy(_Strict):
     name: str
@@ -188,6 +213,9 @@ class Policy(_Strict):
     episodes: Episodes = Episodes()
     monitoring: Monitoring = Monitoring()
     risk_codes: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_RISK_CODES))
+    snomed_risk_codes: dict[str, list[str]] = Field(
+        default_factory=lambda: dict(DEFAULT_SNOMED_RISK_CODES))
+    social_history: SocialHistory = SocialHistory()
 
     def tier_limits(self, high_risk: bool) -> TierLimits:
         if not high_risk:

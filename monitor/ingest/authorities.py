@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 
 from monitor.engine.model import PatientRef
-from monitor.ingest.events import Item, MergeEvent, PatientLinkEvent, Reject
+from monitor.ingest.events import Item, MergeEvent, PatientLinkEvent, Reject, UnmappedCode
 
 
 def parse_aliases(text: str) -> dict[str, str]:
@@ -37,7 +37,7 @@ def canonical_patients(items: Iterable[Item], aliases: Mapping[str, str]) -> lis
         return list(items)
     out: list[Item] = []
     for e in items:
-        if isinstance(e, Reject):
+        if isinstance(e, Reject | UnmappedCode):
             out.append(e)
         elif isinstance(e, MergeEvent):
             out.append(dataclasses.replace(e, survivor=_named(e.survivor, aliases),

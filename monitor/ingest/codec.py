@@ -18,6 +18,7 @@ from monitor.ingest.events import (
     PatientLinkEvent,
     Person,
     ResultEvent,
+    UnmappedCode,
 )
 
 # Bump when the shape changes: rows stored with another version are parsed again.
@@ -26,7 +27,8 @@ from monitor.ingest.events import (
 # 4: a result carries the lab's flag.
 # 5: results and movements carry the room (PV1-3.2) and the person (name, birth date, sex).
 # 6: FHIR Patient resources link their logical id to their identifier ("L").
-VERSION = 6
+# 7: codes seen and not used ("U"), counted per feed.
+VERSION = 7
 
 
 def _when(moment: datetime | None) -> str | None:
@@ -79,6 +81,8 @@ def dump(items: Iterable[Item]) -> dict[str, Any] | None:
             out.append(["L", e.reference.authority, e.reference.identifier,
                         e.patient.authority, e.patient.identifier, e.position,
                         _person(e.person), e.test])
+        elif isinstance(e, UnmappedCode):
+            out.append(["U", e.system, e.code, e.position])
     return {"v": VERSION, "items": out} if items else None
 
 
@@ -112,4 +116,6 @@ def load(stored: dict[str, Any] | None) -> list[Event] | None:
             events.append(PatientLinkEvent(PatientRef(row[1], row[2]),
                                            PatientRef(row[3], row[4]), row[5],
                                            _as_person(row[6]), row[7]))
+        elif kind == "U":
+            events.append(UnmappedCode(row[1], row[2], row[3]))
     return events

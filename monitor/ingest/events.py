@@ -128,6 +128,17 @@ def link_reason(link: PatientLinkEvent) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class UnmappedCode:
+    """A code the adapter saw and did not use (an Observation of another test, a Condition
+    coded in a system it does not read): counted per feed, so that an integration engineer
+    sees what is ignored. Concerns no patient."""
+
+    system: str
+    code: str
+    position: str
+
+
+@dataclass(frozen=True, slots=True)
 class Reject:
     """An input (message, resource, row or single result) that was not used, and why."""
 
@@ -138,8 +149,10 @@ class Reject:
 
 
 Event = (ResultEvent | DiagnosisEvent | AcuteMarkEvent | PatientEvent | MergeEvent
-         | PatientLinkEvent)
+         | PatientLinkEvent | UnmappedCode)
 Item = Event | Reject
+# Items that name no single patient of their own (`.patient`).
+NOT_ONE_PATIENT = (Reject, MergeEvent, PatientLinkEvent, UnmappedCode)
 
 
 def patients_of(items: Iterable[Item]) -> set[PatientRef]:
@@ -150,6 +163,6 @@ def patients_of(items: Iterable[Item]) -> set[PatientRef]:
             refs |= {e.survivor, e.old}
         elif isinstance(e, PatientLinkEvent):
             refs |= {e.patient, e.reference}
-        elif not isinstance(e, Reject):
+        elif not isinstance(e, Reject | UnmappedCode):
             refs.add(e.patient)
     return refs

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 
 from monitor.engine.model import PatientRef
 from monitor.ingest.checks import Unusable
 from monitor.ingest.events import Person
+from monitor.ingest.times import parse_iso
 
 Resource = dict[str, Any]  # a FHIR resource as parsed from JSON
 
@@ -141,3 +143,19 @@ def _contained_patient(resource: Resource, local_id: str) -> PatientRef:
                 raise Unusable(f"contained Patient '#{local_id}' has no identifier")
             return ref
     raise Unusable(f"subject '#{local_id}' names no contained Patient")
+
+
+# Read by `effective_at`, not by the model: the model refuses a dateTime without an
+# offset, which this project reads in the feed's time zone like every other feed.
+EFFECTIVE = ("effectiveDateTime", "effectivePeriod", "effectiveInstant", "effectiveTiming")
+
+
+def effective_at(resource: Resource, tz: ZoneInfo) -> datetime:
+    """effectiveDateTime (or effectiveInstant), else effectivePeriod.start; never `issued`."""
+    for key in ("effectiveDateTime", "effectiveInstant"):
+        if resource.get(key):
+            return parse_iso(str(resource[key]), tz, field=key)
+    period = resource.get("effectivePeriod")
+    if isinstance(period, dict) and period.get("start"):
+        return parse_iso(str(period["start"]), tz, field="effectivePeriod.start")
+    raise Unusable("no collection time (effectiveDateTime or effectivePeriod.start)")

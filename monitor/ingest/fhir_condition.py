@@ -1,4 +1,4 @@
-"""FHIR R4 Condition -> DiagnosisEvent for each of its ICD-10 codings."""
+"""FHIR R4 Condition -> DiagnosisEvent for each of its ICD-10 and SNOMED CT codings."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from fhir.resources.R4B.condition import Condition
 
 from monitor.engine.model import Diagnosis, RiskSource
 from monitor.ingest.checks import Unusable
-from monitor.ingest.codes import is_icd10_system, normalise_icd10
-from monitor.ingest.events import DiagnosisEvent, Item, Reject
+from monitor.ingest.events import DiagnosisEvent, Item, Reject, UnmappedCode
 from monitor.ingest.fhir_common import PatientIndex, Resource, codings, validate
+from monitor.ingest.terminology import DEFAULT_TERMS, Terminology, diagnosis_codes
 from monitor.ingest.times import parse_iso
 
 # condition-clinical: recurrence and relapse are kinds of active in its hierarchy. A
@@ -22,19 +22,18 @@ _TIMES = ("recordedDate", "onsetDateTime", "onsetPeriod", "abatementDateTime", "
 
 
 def condition_items(
-    resource: Resource, position: str, patients: PatientIndex, tz: ZoneInfo
+    resource: Resource, position: str, patients: PatientIndex, tz: ZoneInfo,
+    terms: Terminology = DEFAULT_TERMS,
 ) -> list[Item]:
-    """One event per distinct ICD-10 code; codes of other systems are not ours to judge."""
+    """One event per distinct diagnosis code (monitor.ingest.terminology); codes of other
+    systems are not ours to judge, only counted."""
     try:
         # Times are left to parse_iso, which reads an offset-less time in `tz`.
         validate(Condition, {k: v for k, v in resource.items() if k not in _TIMES}, "Condition")
-        codes = dict.fromkeys(
-            normalise_icd10(code)
-            for code, system in codings(resource.get("code"))
-            if code and is_icd10_system(system)
-        )
+        codes, ignored = diagnosis_codes(codings(resource.get("code")), terms)
+        unmapped: list[Item] = [UnmappedCode(system, code, position) for system, code in ignored]
         if not codes:
-            return []
+            return unmapped
         patient = patients.subject(resource)
         recorded = resource.get("recordedDate")
         recorded_at = parse_iso(str(recorded), tz, field="recordedDate") if recorded else None
@@ -43,7 +42,7 @@ def condition_items(
     clinical = {code for code, _ in codings(resource.get("clinicalStatus"))}
     verification = {code for code, _ in codings(resource.get("verificationStatus"))}
     active = bool(clinical & _ACTIVE) and not verification & _NOT_TRUE
-    return [
+    return unmapped + [
         DiagnosisEvent(patient, Diagnosis(code, RiskSource.FHIR, active), position, recorded_at)
         for code in codes
     ]

@@ -26,6 +26,7 @@ from monitor.ingest.fhir_observation import observation_items
 from monitor.ingest.fhir_specimen import SpecimenIndex
 from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS
 from monitor.ingest.json_bounds import NotUsableJson, load_json
+from monitor.ingest.terminology import DEFAULT_TERMS, Terminology
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +39,15 @@ class _Entry:
 def parse_fhir(
     text: str, *, source: str, tz: ZoneInfo, local_codes: Mapping[str, str] | None = None,
     suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
-    patients: PatientIndex | None = None,
+    patients: PatientIndex | None = None, terms: Terminology = DEFAULT_TERMS,
 ) -> Iterator[Item]:
     """A single resource, a Bundle (any type) or NDJSON (one resource per line);
-    `patients`: Patients read beforehand from other inputs (see `index_patients`)."""
+    `patients`: Patients read beforehand from other inputs (see `index_patients`);
+    `terms`: national ICD-10 systems and the alcohol answers that count."""
     found: list[_Entry | Reject] = []
     for document in _documents(text.lstrip("\ufeff"), source):
         found.extend([document] if isinstance(document, Reject) else _flatten(*document))
-    yield from _items(found, tz, local_codes or {}, suspect_comments, patients)
+    yield from _items(found, tz, local_codes or {}, suspect_comments, patients, terms)
 
 
 def parse_fhir_resource(
@@ -55,9 +57,11 @@ def parse_fhir_resource(
     tz: ZoneInfo,
     local_codes: Mapping[str, str] | None = None,
     suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
+    terms: Terminology = DEFAULT_TERMS,
 ) -> list[Item]:
     """One resource (a Bundle is expanded), e.g. from a FHIR REST request body."""
-    return list(_items(list(_flatten(obj, position)), tz, local_codes or {}, suspect_comments))
+    return list(_items(list(_flatten(obj, position)), tz, local_codes or {}, suspect_comments,
+                       terms=terms))
 
 
 def index_patients(texts: Iterable[str]) -> PatientIndex:
@@ -148,7 +152,7 @@ def _flatten(obj: Any, position: str, full_url: str | None = None) -> Iterator[_
 def _items(
     found: list[_Entry | Reject], tz: ZoneInfo, local_codes: Mapping[str, str],
     suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
-    known: PatientIndex | None = None,
+    known: PatientIndex | None = None, terms: Terminology = DEFAULT_TERMS,
 ) -> Iterator[Item]:
     patients = PatientIndex(known)
     specimens = SpecimenIndex()  # read for their condition only, like Patient first
@@ -173,9 +177,9 @@ def _items(
         kind = entry.resource["resourceType"]
         if kind == "Observation":
             yield from observation_items(entry.resource, entry.position, patients, tz,
-                                         local_codes, specimens, suspect_comments)
+                                         local_codes, specimens, suspect_comments, terms)
         elif kind == "Condition":
-            yield from condition_items(entry.resource, entry.position, patients, tz)
+            yield from condition_items(entry.resource, entry.position, patients, tz, terms)
         elif index in invalid:
             yield invalid[index]
         elif index in links:

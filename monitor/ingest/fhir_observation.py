@@ -12,11 +12,19 @@ from fhir.resources.R4B.observation import Observation
 from monitor.engine.model import Analyte, PatientRef, ResultStatus
 from monitor.ingest.checks import Unusable, measured_value
 from monitor.ingest.codes import classify, resolve_loinc
-from monitor.ingest.events import Item, Reject, ResultEvent
-from monitor.ingest.fhir_common import PatientIndex, Resource, codings, validate
+from monitor.ingest.events import Item, Reject, ResultEvent, UnmappedCode
+from monitor.ingest.fhir_common import (
+    EFFECTIVE,
+    PatientIndex,
+    Resource,
+    codings,
+    effective_at,
+    validate,
+)
+from monitor.ingest.fhir_social import alcohol_code, alcohol_items
 from monitor.ingest.fhir_specimen import SpecimenIndex, contaminated_words
 from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS, flag_text, suspect_words
-from monitor.ingest.times import parse_iso
+from monitor.ingest.terminology import DEFAULT_TERMS, Terminology
 
 OBSERVATION_STATUS = {
     "final": ResultStatus.FINAL,
@@ -26,9 +34,6 @@ OBSERVATION_STATUS = {
     "entered-in-error": ResultStatus.REMOVED,
     "cancelled": ResultStatus.REMOVED,
 }
-# Read by `_collected_at`, not by the model: the model refuses a dateTime without an
-# offset, which this project reads in the feed's time zone like every other feed.
-_EFFECTIVE = ("effectiveDateTime", "effectivePeriod", "effectiveInstant", "effectiveTiming")
 
 
 def observation_items(
@@ -39,14 +44,22 @@ def observation_items(
     local_codes: Mapping[str, str],
     specimens: SpecimenIndex | None = None,
     suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
+    terms: Terminology = DEFAULT_TERMS,
 ) -> list[Item]:
+    """A result for the analytes we follow, a risk factor for an alcohol social history,
+    and for any other code an UnmappedCode per coding (counted, never rejected)."""
+    alcohol = alcohol_code(resource)
+    if alcohol is not None:
+        return alcohol_items(resource, alcohol, position, patients, tz, terms)
     try:
         event = _result(resource, position, patients, tz, local_codes)
     except Unusable as exc:
         return [Reject(position, str(exc), json.dumps(resource))]
-    if event is not None:
-        event.flag = _flag(resource, specimens or SpecimenIndex(), suspect_comments)
-    return [event] if event is not None else []
+    if event is None:
+        return [UnmappedCode(system, code, position)
+                for code, system in dict.fromkeys(codings(resource.get("code"))) if code]
+    event.flag = _flag(resource, specimens or SpecimenIndex(), suspect_comments)
+    return [event]
 
 
 def _flag(resource: Resource, specimens: SpecimenIndex, suspect: tuple[str, ...]
@@ -64,7 +77,7 @@ def _result(
     tz: ZoneInfo,
     local_codes: Mapping[str, str],
 ) -> ResultEvent | None:
-    validate(Observation, {k: v for k, v in resource.items() if k not in _EFFECTIVE}, "Observation")
+    validate(Observation, {k: v for k, v in resource.items() if k not in EFFECTIVE}, "Observation")
     loinc = resolve_loinc(codings(resource.get("code")), local_codes)
     specimen = _specimen(resource)
     kind = classify(loinc, specimen)
@@ -75,7 +88,7 @@ def _result(
     if status is None:
         raise Unusable(f"status '{resource['status']}' is not a usable result")
     patient = patients.subject(resource)
-    collected_at = _collected_at(resource, tz)
+    collected_at = effective_at(resource, tz)
     value_raw, unit = _value(resource)
     return ResultEvent(
         patient=patient,
@@ -92,17 +105,6 @@ def _result(
         position=position,
         person=patients.person(patient),
     )
-
-
-def _collected_at(resource: Resource, tz: ZoneInfo) -> datetime:
-    """effectiveDateTime (or effectiveInstant), else effectivePeriod.start; never `issued`."""
-    for key in ("effectiveDateTime", "effectiveInstant"):
-        if resource.get(key):
-            return parse_iso(str(resource[key]), tz, field=key)
-    period = resource.get("effectivePeriod")
-    if isinstance(period, dict) and period.get("start"):
-        return parse_iso(str(period["start"]), tz, field="effectivePeriod.start")
-    raise Unusable("no collection time (effectiveDateTime or effectivePeriod.start)")
 
 
 def _value(resource: Resource) -> tuple[str, str]:

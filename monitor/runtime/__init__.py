@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import Settings
 from monitor.engine.policy import load_policy
+from monitor.ingest.terminology import Terminology
 from monitor.runtime.dispatchers import CeleryDispatcher, Dispatcher, InProcessDispatcher
 from monitor.services.dashboards.hub import LocalHub, RedisPublisher
 from monitor.services.intake.pipeline import Pipeline
@@ -32,11 +33,14 @@ class Runtime:
 
     @cached_property
     def pipeline(self) -> Pipeline:
-        return Pipeline(policy=load_policy(self.settings.policy), tz=self.settings.zone,
+        policy = load_policy(self.settings.policy)
+        return Pipeline(policy=policy, tz=self.settings.zone,
                         notify_max_age=self.settings.notify_max_age,
                         suspect_comments=self.settings.suspect_comments,
                         max_results=self.settings.max_results_per_message,
-                        authorities=self.settings.authority_aliases)
+                        authorities=self.settings.authority_aliases,
+                        terms=Terminology.of(self.settings.icd10_systems,
+                                             policy.social_history))
 
     @cached_property
     def hub(self) -> LocalHub | RedisPublisher:

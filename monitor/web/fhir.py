@@ -80,7 +80,8 @@ async def _ingest(request: Request, rt: Runtime, caller_name: str,
                        422 if code == "too-costly" else 400, code)
     kind = body["resourceType"]
     items = screen(canonical_patients(parse_fhir_resource(
-        body, position=kind, tz=rt.pipeline.tz, suspect_comments=rt.pipeline.suspect_comments),
+        body, position=kind, tz=rt.pipeline.tz, suspect_comments=rt.pipeline.suspect_comments,
+        terms=rt.pipeline.terms),
         rt.pipeline.authorities), now, "fhir")
     with rt.uow() as uow:  # a Patient that contradicts what is known is refused here
         [items] = resolve_payloads(uow.session, [items])

@@ -43,6 +43,7 @@ from monitor.services.intake.fhir_identity import relink_refused, resolve_payloa
 from monitor.services.intake.inbox import record_rejects, screen
 from monitor.services.intake.limits import NAME
 from monitor.services.intake.pipeline import IMPORT_FEED, Pipeline, parse_payload
+from monitor.services.intake.unmapped import record_unmapped
 from monitor.storage.repos.common import insert_ignore
 from monitor.storage.repos.ledgers import (
     SYSTEM,
@@ -120,6 +121,7 @@ def process_rows(uow: UnitOfWork, rows: Sequence[Claimed], p: Pipeline,
     batch.load(work)
     for row, items in work:
         batch.apply(row, items)
+    record_unmapped(s, [(row.feed, items) for row, items in work], p.policy, now)
     batch.save(out)
     finish(uow, [row.id for row, _ in work], now)
     out.done = [row.id for row, _ in work]

@@ -17,13 +17,13 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy.orm import Session
 
 from monitor.engine.model import PatientRef
-from monitor.ingest.events import Item, MergeEvent, PatientLinkEvent, Reject
+from monitor.ingest.events import NOT_ONE_PATIENT, Item, PatientLinkEvent, Reject
 from monitor.storage.repos.patients import fhir_links
 
 
 def _bare_ids(items: Sequence[Item]) -> set[str]:
     return {e.patient.identifier for e in items
-            if not isinstance(e, Reject | MergeEvent | PatientLinkEvent)
+            if not isinstance(e, NOT_ONE_PATIENT)
             and not e.patient.authority}
 
 
@@ -31,7 +31,7 @@ def resolve(items: Sequence[Item], links: Mapping[str, PatientRef]) -> list[Item
     """The items with every bare-id patient that `links` knows replaced by its identifier."""
     out: list[Item] = []
     for e in items:
-        if isinstance(e, Reject | MergeEvent | PatientLinkEvent) or e.patient.authority:
+        if isinstance(e, NOT_ONE_PATIENT) or e.patient.authority:
             out.append(e)
             continue
         known = links.get(e.patient.identifier)

@@ -12,6 +12,7 @@ from monitor.engine.policy import Policy
 from monitor.ingest.dispatch import parse_text
 from monitor.ingest.events import Item
 from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS
+from monitor.ingest.terminology import DEFAULT_TERMS, Terminology
 
 IMPORT_FEED = "import"  # backfill: recorded and shown, never paged
 # What refused MLLP bytes are filed under when they name no sender (no readable MSH-3).
@@ -35,9 +36,12 @@ class Pipeline:
     max_results: int = 500  # per message (SODIUM_MAX_RESULTS_PER_MESSAGE)
     # alias -> canonical assigning authority (SODIUM_PATIENT_AUTHORITIES)
     authorities: Mapping[str, str] = field(default_factory=dict)
+    # National ICD-10 systems (SODIUM_ICD10_SYSTEMS) and the policy's alcohol answers.
+    terms: Terminology = DEFAULT_TERMS
 
 
 def parse_payload(fmt: str, payload: bytes, source: str, p: Pipeline) -> Iterable[Item]:
     text = payload.decode("utf-8", errors="replace")
     return parse_text(source, text, fmt, p.tz, p.local_codes,
-                      suspect_comments=p.suspect_comments, authorities=p.authorities)
+                      suspect_comments=p.suspect_comments, authorities=p.authorities,
+                      terms=p.terms)

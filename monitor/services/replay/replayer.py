@@ -26,6 +26,7 @@ from monitor.ingest.events import (
     PatientLinkEvent,
     Reject,
     ResultEvent,
+    UnmappedCode,
     link_reason,
 )
 
@@ -79,6 +80,8 @@ class Replay:
                         f"patient {item.old} merged into {item.survivor}")
         elif isinstance(item, PatientLinkEvent):
             self._link(item)
+        elif isinstance(item, UnmappedCode):
+            return  # counted live, per feed; a replay's output is its alerts
         elif not self.mine(item.patient):
             return
         elif isinstance(item, ResultEvent):

@@ -22,6 +22,7 @@ from monitor.engine.policy import Policy
 from monitor.ingest.dispatch import format_of, parse_text
 from monitor.ingest.events import Reject
 from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS
+from monitor.ingest.terminology import Terminology
 from monitor.services.replay.replayer import Replay, SplitMerge
 
 if TYPE_CHECKING:
@@ -58,10 +59,13 @@ def run_part(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy, part: int =
              parts: int = 1, progress: Callable[[int], object] | None = None,
              suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
              patients: PatientIndex | None = None,
-             authorities: Mapping[str, str] | None = None) -> Outcome:
+             authorities: Mapping[str, str] | None = None,
+             icd10_systems: tuple[str, ...] = ()) -> Outcome:
     """`patients`: see `fhir_patients` (read here when not given); `authorities`: alias ->
-    canonical assigning authority (SODIUM_PATIENT_AUTHORITIES)."""
+    canonical assigning authority (SODIUM_PATIENT_AUTHORITIES); `icd10_systems`: national
+    ICD-10 system URIs (SODIUM_ICD10_SYSTEMS)."""
     patients = patients if patients is not None else fhir_patients(inputs, fmt)
+    terms = Terminology.of(icd10_systems, policy.social_history)
     run = Replay(policy, part=part, parts=parts, tz=tz)
     # A replay builds millions of long-lived, acyclic objects: the cyclic collector would
     # rescan them again and again for nothing (it is re-enabled at once afterwards).
@@ -72,7 +76,7 @@ def run_part(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy, part: int =
             keep = run.owns if parts > 1 else None
             for item in parse_text(name, text, fmt, tz, keep=keep,
                                    suspect_comments=suspect_comments, patients=patients,
-                                   authorities=authorities):
+                                   authorities=authorities, terms=terms):
                 run.apply(item)
             if progress:
                 progress(len(text))
@@ -84,11 +88,12 @@ def run_part(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy, part: int =
 
 def _child(conn: Connection, inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy,
            part: int, parts: int, suspect_comments: tuple[str, ...],
-           patients: PatientIndex | None, authorities: Mapping[str, str] | None) -> None:
+           patients: PatientIndex | None, authorities: Mapping[str, str] | None,
+           icd10_systems: tuple[str, ...]) -> None:
     try:
         conn.send(run_part(inputs, fmt, tz, policy, part, parts,
                            suspect_comments=suspect_comments, patients=patients,
-                           authorities=authorities))
+                           authorities=authorities, icd10_systems=icd10_systems))
     except SplitMerge:
         conn.send(None)
     finally:
@@ -99,12 +104,14 @@ def replay(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy,
            progress: Callable[[int], object] | None = None,
            processes: int | None = None,
            suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
-           authorities: Mapping[str, str] | None = None) -> Outcome:
+           authorities: Mapping[str, str] | None = None,
+           icd10_systems: tuple[str, ...] = ()) -> Outcome:
     """The final alerts (sorted by patient, then trigger time), rejects and result count."""
     parts = processes or min(os.cpu_count() or 1, 4)
     if parts <= 1 or sum(len(t) for _, t in inputs) < PARALLEL_MIN_CHARS:
         return run_part(inputs, fmt, tz, policy, progress=progress,
-                        suspect_comments=suspect_comments, authorities=authorities)
+                        suspect_comments=suspect_comments, authorities=authorities,
+                        icd10_systems=icd10_systems)
     patients = fhir_patients(inputs, fmt)  # read once, shared with the children
     context = multiprocessing.get_context("fork")  # inputs are shared, not copied
     pipes, children = [], []
@@ -112,7 +119,7 @@ def replay(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy,
         receiver, sender = context.Pipe(duplex=False)
         child = context.Process(target=_child, args=(sender, inputs, fmt, tz, policy, part,
                                                      parts, suspect_comments, patients,
-                                                     authorities))
+                                                     authorities, icd10_systems))
         child.start()
         sender.close()
         pipes.append(receiver)
@@ -123,7 +130,7 @@ def replay(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy,
     if any(o is None for o in outcomes):
         return run_part(inputs, fmt, tz, policy, progress=progress,
                         suspect_comments=suspect_comments, patients=patients,
-                        authorities=authorities)
+                        authorities=authorities, icd10_systems=icd10_systems)
     if progress:
         progress(sum(len(t) for _, t in inputs))
     alerts = sorted((a for o in outcomes for a in o.alerts),

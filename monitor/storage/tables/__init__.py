@@ -15,7 +15,14 @@ from monitor.storage.tables.access import (
 from monitor.storage.tables.alerts import Alert, AlertEvent, AlertEvidence, Notice
 from monitor.storage.tables.clinical import EpisodeMark, FhirPatientLink, Patient, RiskFactor, Ward
 from monitor.storage.tables.counters import ServiceCounter
-from monitor.storage.tables.feeds import Feed, Heartbeat, InboxItem, InboxPatient, RejectRow
+from monitor.storage.tables.feeds import (
+    Feed,
+    Heartbeat,
+    InboxItem,
+    InboxPatient,
+    RejectRow,
+    UnmappedCodeCount,
+)
 from monitor.storage.tables.results import Result
 
 __all__ = [
@@ -41,6 +48,7 @@ __all__ = [
     "RiskFactor",
     "Role",
     "ServiceCounter",
+    "UnmappedCodeCount",
     "User",
     "Ward",
     "WardMembership",

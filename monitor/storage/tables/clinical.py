@@ -71,7 +71,8 @@ class RiskFactor(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     factor: Mapped[str] = mapped_column(String(64))
-    icd10_code: Mapped[str | None] = mapped_column(String(16))
+    # ICD-10 ("K746") or SNOMED CT ("SCT:" and up to 18 digits) diagnosis code.
+    icd10_code: Mapped[str | None] = mapped_column(String(32))
     source: Mapped[str] = mapped_column(String(32))  # ADT / FHIR / clinician / lab-derived
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)

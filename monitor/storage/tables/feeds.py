@@ -83,6 +83,21 @@ class RejectRow(Base):
     retry_inbox_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("inbox.id"))
 
 
+class UnmappedCodeCount(Base):
+    """How often a feed sent a code the service read and did not use (an Observation of
+    another test, a diagnosis no risk factor maps, a Condition in another code system): one
+    row per (feed, system, code), counted up in the transaction that processed the payload,
+    for the admin page and `check` (monitor/services/intake/unmapped.py)."""
+
+    __tablename__ = "unmapped_codes"
+
+    feed: Mapped[str] = mapped_column(String(100), primary_key=True)
+    system: Mapped[str] = mapped_column(String(200), primary_key=True)
+    code: Mapped[str] = mapped_column(String(100), primary_key=True)
+    seen: Mapped[int] = mapped_column(BigId, default=0)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Heartbeat(Base):
     """Liveness of long-running processes (scheduler, listener), for `sodium-monitor check`."""
 

@@ -10,7 +10,7 @@ import pytest
 
 from monitor.engine.model import Method, PatientRef, ResultStatus, RiskSource
 from monitor.ingest import parse_fhir, parse_fhir_resource
-from monitor.ingest.events import DiagnosisEvent, Item, Reject, ResultEvent
+from monitor.ingest.events import DiagnosisEvent, Item, Reject, ResultEvent, UnmappedCode
 
 from .builders import BERLIN, UTC_TZ
 
@@ -136,10 +136,11 @@ def test_invalid_observation_is_rejected() -> None:
     assert reject(bad).reason.startswith("invalid Observation: valueQuantity.value")
 
 
-def test_other_codes_and_resource_types_are_ignored() -> None:
+def test_other_codes_are_counted_and_other_resource_types_ignored() -> None:
     haemoglobin = observation(code={"coding": [{"system": LOINC, "code": "718-7"}]})
 
-    assert parse_fhir_resource(haemoglobin, position="r", tz=UTC_TZ) == []
+    assert parse_fhir_resource(haemoglobin, position="r", tz=UTC_TZ) == [
+        UnmappedCode(LOINC, "718-7", "r (Observation/obs-1)")]
     encounter = {"resourceType": "Encounter", "id": "e1", "status": "in-progress"}
     assert parse_fhir_resource(encounter, position="r", tz=UTC_TZ) == []
 
@@ -158,7 +159,8 @@ def test_local_code_map_and_specimen() -> None:
         specimen={"display": "Arterial blood"},
     )
 
-    assert parse_fhir_resource(local, position="r", tz=UTC_TZ) == []
+    assert parse_fhir_resource(local, position="r", tz=UTC_TZ) == [
+        UnmappedCode("urn:lab-codes", "NA-BG", "r (Observation/obs-1)")]
     event = result(local, local_codes={"NA-BG": "77139-4"})
     assert (event.code, event.method, event.specimen) == (
         "77139-4",
@@ -252,11 +254,12 @@ def test_refuted_condition_is_not_active() -> None:
     assert isinstance(event, DiagnosisEvent) and not event.diagnosis.active
 
 
-def test_condition_in_other_systems_is_ignored() -> None:
-    snomed = condition()
-    snomed["code"] = {"coding": [{"system": "http://snomed.info/sct", "code": "197321007"}]}
+def test_condition_in_other_systems_is_counted_not_used() -> None:
+    local = condition()
+    local["code"] = {"coding": [{"system": "http://hospital.example/dx", "code": "LIV-9"}]}
 
-    assert parse_fhir_resource(snomed, position="r", tz=UTC_TZ) == []
+    assert parse_fhir_resource(local, position="r", tz=UTC_TZ) == [
+        UnmappedCode("http://hospital.example/dx", "LIV-9", "r (Condition/c1)")]
 
 
 def test_condition_icd10_who_system() -> None:

@@ -73,8 +73,8 @@ def test_a_nul_byte_in_any_stored_text_is_refused() -> None:
 def test_patient_events_diagnoses_and_merges_are_checked_too() -> None:
     move = PatientEvent(MRN, "A02", "MED4", "B" * 60, False, "adt.hl7:1")
     assert unstorable(move, "hl7") == "PV1-3.3 bed is 60 characters; at most 50 are stored"
-    code = DiagnosisEvent(MRN, Diagnosis("E87" + "1" * 20, RiskSource.ADT), "adt.hl7:4")
-    assert "DG1-3 code is 23 characters; at most 16" in (unstorable(code, "hl7") or "")
+    code = DiagnosisEvent(MRN, Diagnosis("E87" + "1" * 30, RiskSource.ADT), "adt.hl7:4")
+    assert "DG1-3 code is 33 characters; at most 32" in (unstorable(code, "hl7") or "")
     merge = MergeEvent(MRN, PatientRef("CITYGEN", "O\x00LD"), "adt.hl7:5")
     assert unstorable(merge, "hl7") == (
         "MRG-1.1 patient id contains a NUL byte, which cannot be stored")
