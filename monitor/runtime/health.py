@@ -14,6 +14,7 @@ from sqlalchemy import select
 from monitor.runtime import Runtime
 from monitor.runtime.readiness import broker_status, database_status
 from monitor.services.intake.pipeline import PSEUDO_FEEDS
+from monitor.services.intake.unmapped import unmapped_list
 from monitor.storage.migrate import current_revision, head_revision
 from monitor.storage.tables import Feed, Heartbeat
 
@@ -53,4 +54,16 @@ def check(rt: Runtime, now: datetime) -> list[Finding]:
               or now - f.last_message_at > timedelta(seconds=f.silent_after_s)]
     out.append(Finding("feeds", WARNING if silent else OK,
                        f"silent: {', '.join(silent)}" if silent else f"{len(feeds)} live"))
+    out.append(Finding("codes", OK, _unused(rt)))
     return out
+
+
+def _unused(rt: Runtime, shown: int = 5) -> str:
+    """The codes the feeds send that are not used, most frequent first: news for an
+    integration engineer, never a fault of the service."""
+    with rt.uow() as uow:
+        top = unmapped_list(uow.session, shown + 1)
+    if not top:
+        return "every code received was used"
+    listed = "; ".join(f"{u.feed} {u.system}|{u.code} x{u.seen}" for u in top[:shown])
+    return f"not used: {listed}" + ("; ... (admin page)" if len(top) > shown else "")

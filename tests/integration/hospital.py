@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
@@ -138,8 +139,9 @@ class Hospital:
             uow.commit()
 
 
-def build(database_url: str) -> Hospital:
-    rt = Runtime(Settings(database_url=database_url, broker_url=""))
+def build(database_url: str, **settings: Any) -> Hospital:
+    """The hospital on `database_url`; `settings`: further Settings fields."""
+    rt = Runtime(Settings(database_url=database_url, broker_url="", **settings))
     rt._dispatcher = Inline(rt)
     h = Hospital(rt, datetime.now(UTC))
     _people(h)

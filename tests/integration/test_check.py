@@ -30,7 +30,8 @@ def test_check_is_ok_with_the_services_up_and_critical_without_redis(
     report = json.loads(ok.stdout)
     assert ok.returncode == 0, report
     assert {c["name"]: c["status"] for c in report["checks"]} == {
-        "database": "OK", "migrations": "OK", "broker": "OK", "scheduler": "OK", "feeds": "OK"}
+        "database": "OK", "migrations": "OK", "broker": "OK", "scheduler": "OK", "feeds": "OK",
+        "codes": "OK"}
     down = run_check(pg_migrated, "redis://127.0.0.1:1/0", str(tmp_path))
     assert down.returncode == 2
     broker = next(c for c in json.loads(down.stdout)["checks"] if c["name"] == "broker")

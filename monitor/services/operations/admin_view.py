@@ -1,5 +1,5 @@
-"""What the admin page shows: feeds and their liveness, rejects, wards, users with their
-wards and channels, and the roster from now on."""
+"""What the admin page shows: feeds and their liveness, the codes they send that are not
+used, rejects, wards, users with their wards and channels, and the roster from now on."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from monitor.services.intake.pipeline import PSEUDO_FEEDS
 from monitor.services.intake.rejects import latest_rejects
+from monitor.services.intake.unmapped import unmapped_list
 from monitor.services.operations.admin import policy_choices
 from monitor.storage.tables import (
     Feed,
@@ -85,7 +86,8 @@ def _shifts(uow: UnitOfWork, now: datetime) -> list[dict[str, Any]]:
 
 def admin_overview(uow: UnitOfWork, now: datetime) -> dict[str, Any]:
     """Everything the admin page lists, as plain values."""
-    return {"feeds": _feeds(uow, now), "rejects": latest_rejects(uow, 100),
+    return {"feeds": _feeds(uow, now), "unmapped": unmapped_list(uow.session, 100),
+            "rejects": latest_rejects(uow, 100),
             "ward_rows": list(uow.session.scalars(select(Ward).order_by(Ward.code))),
             "users": _users(uow), "channels": _channels(uow), "shifts": _shifts(uow, now),
             "policies": policy_choices(uow)}
