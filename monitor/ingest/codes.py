@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from monitor.engine.model import Analyte, Method
+from monitor.engine.risk import SNOMED_PREFIX
 
 _LAB, _POC, _URINE = Method.LAB, Method.POINT_OF_CARE, Method.URINE
 
@@ -108,12 +109,17 @@ def normalise_icd10(code: str) -> str:
 # and ICD-10 codes alike.
 RISK_NAMES = frozenset({"liver-disease", "alcohol-use-disorder", "malnutrition", "hypokalemia"})
 _ICD10_CODE = re.compile(r"[A-Z][0-9][0-9A-Z]{0,5}")
+_SNOMED_CODE = re.compile(r"SCT:([0-9]{6,18})", re.IGNORECASE)  # SNOMED CT ids: 6-18 digits
 
 
 def risk_factor_code(text: str) -> str | None:
-    """A risk factor's name (lower case) or normalised ICD-10 code; None when it is neither."""
+    """A risk factor's name (lower case), normalised ICD-10 code or SNOMED CT code
+    ("SCT:<id>"); None when it is none of them."""
     name = text.strip().lower()
     if name in RISK_NAMES:
         return name
+    snomed = _SNOMED_CODE.fullmatch(text.strip())
+    if snomed is not None:
+        return SNOMED_PREFIX + snomed.group(1)
     code = normalise_icd10(text)
     return code if _ICD10_CODE.fullmatch(code) else None

@@ -21,6 +21,7 @@ def test_defaults_are_the_embedded_service() -> None:
         ("SODIUM_TIMEZONE", "Mars/Olympus", "unknown time zone"),
         ("SODIUM_API_PORT", "70000", "0 to 65535"),
         ("SODIUM_MAX_RESULTS_PER_MESSAGE", "0", "greater than or equal to 1"),
+        ("SODIUM_ICD10_SYSTEMS", "JP_ICD10", "code system URIs"),
     ],
 )
 def test_a_bad_value_names_the_variable_in_one_line(
@@ -61,3 +62,14 @@ def test_the_results_cap_reaches_the_pipeline(monkeypatch: pytest.MonkeyPatch) -
     assert load_settings().max_results_per_message == 500
     monkeypatch.setenv("SODIUM_MAX_RESULTS_PER_MESSAGE", "20")
     assert Runtime(load_settings()).pipeline.max_results == 20
+
+
+def test_national_icd10_systems_reach_the_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.runtime import Runtime
+
+    jp = "http://jpfhir.jp/fhir/core/CodeSystem/JP_ICD10"
+    monkeypatch.setenv("SODIUM_ICD10_SYSTEMS", f" {jp} , urn:oid:1.2.392.200119.4.101.6")
+    terms = Runtime(load_settings()).pipeline.terms
+    assert terms.is_icd10(jp) and terms.is_icd10("urn:oid:1.2.392.200119.4.101.6")
+    assert terms.is_icd10("http://hl7.org/fhir/sid/icd-10")  # WHO, always
+    assert not terms.is_icd10("http://snomed.info/sct")
