@@ -85,6 +85,10 @@ def replay(
         with rejects.open("w", encoding="utf-8") as f:
             for r in outcome.rejects:
                 f.write(json.dumps(_reject_line(r)) + "\n")
+    if outcome.unused:  # what an integration engineer should know the input carries
+        typer.echo("replay: not used: " + "; ".join(
+            f"{system}|{code} x{n}" for (system, code), n in outcome.unused.most_common(10))
+            + ("; ..." if len(outcome.unused) > 10 else ""), err=True)
     typer.echo(f"replay: {outcome.results} results, {len(outcome.rejects)} rejected, "
                f"{len(outcome.alerts)} alerts", err=True)
 

@@ -6,6 +6,7 @@ order. Nothing is compared with the wall clock.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
@@ -29,6 +30,7 @@ from monitor.ingest.events import (
     UnmappedCode,
     link_reason,
 )
+from monitor.services.intake.unmapped import unmapped_codes
 
 
 class SplitMerge(Exception):
@@ -49,6 +51,8 @@ class Replay:
     # Patients are independent, so a run may be split across processes by patient.
     part: int = 0
     parts: int = 1
+    # The codes seen and not used (services.intake.unmapped), by (system, code).
+    unused: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def mine(self, patient: PatientRef) -> bool:
         return self.parts == 1 or self.owns(patient.identifier)
@@ -81,7 +85,8 @@ class Replay:
         elif isinstance(item, PatientLinkEvent):
             self._link(item)
         elif isinstance(item, UnmappedCode):
-            return  # counted live, per feed; a replay's output is its alerts
+            if self.part == 0:  # every part reads the whole input: one counts for all
+                self.unused[(item.system, item.code)] += 1
         elif not self.mine(item.patient):
             return
         elif isinstance(item, ResultEvent):
@@ -97,6 +102,7 @@ class Replay:
             else:
                 self.results += 1
         elif isinstance(item, DiagnosisEvent):
+            self.unused.update(unmapped_codes([item], self.policy))
             self.ledger(item.patient).set_diagnosis(
                 item.diagnosis.code, item.diagnosis.active, self._ids(item.patient),
                 item.diagnosis.source.value)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -37,6 +38,8 @@ class Outcome:
     alerts: list[dict[str, Any]]
     rejects: list[Reject]
     results: int
+    # (system, code) -> how often it was seen and not used (services.intake.unmapped)
+    unused: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 def fhir_patients(inputs: Inputs, fmt: str) -> PatientIndex | None:
@@ -80,7 +83,7 @@ def run_part(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy, part: int =
                 run.apply(item)
             if progress:
                 progress(len(text))
-        return Outcome(list(run.alerts()), run.rejects, run.results)
+        return Outcome(list(run.alerts()), run.rejects, run.results, run.unused)
     finally:
         if collecting:
             gc.enable()
@@ -136,7 +139,8 @@ def replay(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy,
     alerts = sorted((a for o in outcomes for a in o.alerts),
                     key=lambda a: (a["patient_authority"], a["patient_id"], a["triggered_at"],
                                    a["rule"]))
-    return Outcome(alerts, _joined_rejects(inputs, outcomes), sum(o.results for o in outcomes))
+    return Outcome(alerts, _joined_rejects(inputs, outcomes), sum(o.results for o in outcomes),
+                   sum((o.unused for o in outcomes), Counter()))
 
 
 def _joined_rejects(inputs: Inputs, outcomes: list[Outcome]) -> list[Reject]:

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +137,23 @@ def test_replay_shows_a_progress_bar_on_a_terminal_for_a_large_input(tmp_path: P
                            capture_output=True, text=True, timeout=120)
     assert plain.stderr.strip().splitlines()[-1].startswith("replay: 12000 results")
     assert "%|" not in plain.stderr
+
+
+def test_replay_names_the_codes_it_did_not_use(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.ndjson"
+    subject = {"reference": "Patient/p1"}
+    lines = [
+        {"resourceType": "Observation", "id": f"hb{n}", "status": "final", "subject": subject,
+         "code": {"coding": [{"system": "http://loinc.org", "code": "718-7"}]},
+         "effectiveDateTime": "2026-10-05T07:00:00+00:00",
+         "valueQuantity": {"value": 13, "unit": "g/dL"}} for n in range(2)] + [
+        {"resourceType": "Condition", "id": "htn", "subject": subject,
+         "clinicalStatus": {"coding": [{"code": "active"}]},
+         "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "I10"}]}}]
+    feed.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    run = subprocess.run([str(CLI), "replay", str(feed)], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.strip().splitlines() == [
+        "replay: not used: http://loinc.org|718-7 x2; ICD-10|I10 x1",
+        "replay: 0 results, 0 rejected, 0 alerts"]

@@ -135,3 +135,27 @@ def test_fhir_final_after_entered_in_error_is_refused_and_amended_restores() -> 
     assert [r.reason.split(":")[0] for r in run.rejects] == ["re-sent after removal"]
     run = replay(("f.ndjson", "\n".join([*lines, observation("amended")]) + "\n"))
     assert set(active(run)) == {"SEVERE_HYPONATREMIA"}
+
+
+def test_a_split_replay_counts_each_unused_code_once(monkeypatch: Any) -> None:
+    from monitor.services.replay import run
+
+    lines = []
+    for n in range(6):
+        subject = {"reference": f"Patient/p{n}"}
+        lines += [
+            {"resourceType": "Observation", "id": f"hb{n}", "status": "final",
+             "subject": subject, "effectiveDateTime": "2026-10-05T07:00:00+00:00",
+             "code": {"coding": [{"system": "http://loinc.org", "code": "718-7"}]},
+             "valueQuantity": {"value": 13, "unit": "g/dL"}},
+            {"resourceType": "Condition", "id": f"htn{n}", "subject": subject,
+             "clinicalStatus": {"coding": [{"code": "active"}]},
+             "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "I10"}]}}]
+    inputs = [("feed.ndjson", "\n".join(json.dumps(line) for line in lines))]
+    zone, policy = ZoneInfo("UTC"), built_in("default")
+    whole = run.replay(inputs, "auto", zone, policy, processes=1)
+    monkeypatch.setattr(run, "PARALLEL_MIN_CHARS", 0)
+    split = run.replay(inputs, "auto", zone, policy, processes=3)
+
+    assert whole.unused == split.unused == {("http://loinc.org", "718-7"): 6,
+                                            ("ICD-10", "I10"): 6}
