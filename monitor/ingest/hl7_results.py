@@ -9,7 +9,7 @@ from monitor.engine.model import PatientRef, ResultStatus
 from monitor.ingest import hl7_fields as f
 from monitor.ingest.checks import Unusable, measured_value
 from monitor.ingest.codes import classify, resolve_loinc
-from monitor.ingest.events import Item, Person, Reject, ResultEvent
+from monitor.ingest.events import Item, Person, Reject, ResultEvent, UnmappedCode
 from monitor.ingest.flags import CONTAMINATED, condition_words, flag_text, suspect_words
 from monitor.ingest.hl7_context import MessageContext
 from monitor.ingest.times import parse_hl7_ts
@@ -55,7 +55,16 @@ def oru_items(message: f.Message, ctx: MessageContext) -> list[Item]:
                 continue
             if event is not None:
                 items.append(event)
+            else:  # ordinary traffic, counted so that the integration engineer sees it
+                items += _unmapped(message[index], ctx.position(index))
     return items
+
+
+def _unmapped(obx: f.Segment, position: str) -> list[Item]:
+    """OBX-3's identifier and its alternate, each with its coding system."""
+    codings = [(f.value(obx, 3, 3), f.value(obx, 3, 1)), (f.value(obx, 3, 6), f.value(obx, 3, 4))]
+    return [UnmappedCode(system, code, position)
+            for system, code in dict.fromkeys(codings) if code]
 
 
 def _orders(message: f.Message) -> list[_Order]:

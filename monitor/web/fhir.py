@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from monitor.ingest import parse_fhir_resource
 from monitor.ingest.authorities import canonical_patients
-from monitor.ingest.events import Reject
+from monitor.ingest.events import Reject, UnmappedCode
 from monitor.ingest.json_bounds import NotUsableJson, load_json
 from monitor.runtime import Runtime
 from monitor.services.intake.fhir_identity import resolve_payloads
@@ -86,7 +86,8 @@ async def _ingest(request: Request, rt: Runtime, caller_name: str,
     with rt.uow() as uow:  # a Patient that contradicts what is known is refused here
         [items] = resolve_payloads(uow.session, [items])
     rejects = [i for i in items if isinstance(i, Reject)]
-    usable = [i for i in items if not isinstance(i, Reject)]
+    # A code seen and not used is counted, never a reason to accept what was refused.
+    usable = [i for i in items if not isinstance(i, Reject | UnmappedCode)]
     atomic = kind != "Bundle" or body.get("type") == "transaction"
     if rejects and (atomic or not usable):
         with rt.uow() as uow:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.ingest import Hl7Outcome, build_ack, parse_hl7_message
 from monitor.ingest.authorities import canonical_patients
-from monitor.ingest.events import Reject
+from monitor.ingest.events import Reject, UnmappedCode
 from monitor.ingest.hl7_ack_mode import acknowledgement_codes
 from monitor.ingest.hl7_charset import decode
 from monitor.ingest.hl7_fields import split_messages
@@ -141,7 +141,8 @@ def read_hl7(raw: str, feed: str, p: Pipeline, now: datetime) -> Hl7Frame:
     outcome.items = canonical_patients(outcome.items, p.authorities)
     items = screen(outcome.items, now, "hl7")
     rejects = [i for i in items if isinstance(i, Reject)]
-    if rejects and len(rejects) == len(items):
+    # Codes seen and not used are counted; they make no message usable.
+    if rejects and all(isinstance(i, Reject | UnmappedCode) for i in items):
         what = "result" if outcome.message_type.startswith("ORU") else "content"
         reason = f"no usable {what}: " + "; ".join(r.reason for r in rejects)
         outcome.error_code = "102"  # table 0357 data type error: the values are unusable

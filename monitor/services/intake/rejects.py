@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from monitor.ingest.events import Reject
+from monitor.ingest.events import Reject, UnmappedCode
 from monitor.services.intake.backfill import IN_CHUNK
 from monitor.services.intake.feeds import refused_for_authority
 from monitor.services.intake.hl7 import receive_hl7
@@ -85,7 +85,7 @@ def retry_reject(uow: UnitOfWork, reject_id: int, p: Pipeline,
     else:
         items = screen(parse_payload(fmt, payload.encode(), source, p), now, fmt)
         refused = [i for i in items if isinstance(i, Reject)]
-        if len(refused) < len(items):
+        if any(not isinstance(i, Reject | UnmappedCode) for i in items):
             with uow:
                 inbox_id = receive(uow, fmt, source, payload.encode(), now, items=items)
             detail = "stored"

@@ -8,7 +8,7 @@ import pytest
 
 from monitor.engine.model import Analyte, Method, PatientRef, ResultStatus
 from monitor.ingest import parse_hl7_stream
-from monitor.ingest.events import Item, Reject, ResultEvent
+from monitor.ingest.events import Item, Reject, ResultEvent, UnmappedCode
 
 from .builders import BERLIN, UTC_TZ, message, msh, obr, obx, orc, oru, pid, pv1, spm
 
@@ -165,10 +165,13 @@ def test_potassium_is_read_with_the_unit_check() -> None:
     assert "for potassium" in one_reject(oru(obx("3.1", code="6298-4^K^LN", unit="mg/L"))).reason
 
 
-def test_other_analytes_are_ignored_silently() -> None:
-    cbc = [obx("13.5", code="718-7^Hemoglobin^LN", unit="g/dL"), obx("abc", code="X^y^L")]
+def test_other_analytes_are_counted_not_rejected() -> None:
+    cbc = [obx("13.5", code="718-7^Hemoglobin^LN", unit="g/dL"),
+           obx("abc", code="X^y^L^HGB^Haemoglobin^99LAB")]
 
-    assert parse(oru(*cbc)) == []
+    assert parse(oru(*cbc)) == [UnmappedCode("LN", "718-7", "t.hl7:6 (MSH-10 C1)"),
+                                UnmappedCode("L", "X", "t.hl7:7 (MSH-10 C1)"),
+                                UnmappedCode("99LAB", "HGB", "t.hl7:7 (MSH-10 C1)")]
 
 
 @pytest.mark.parametrize("code", ["2947-0", "32717-1", "39791-9", "39792-7", "41657-8"])
@@ -202,7 +205,7 @@ def test_loinc_alternate_in_cwe_components_4_to_6() -> None:
 def test_local_code_map() -> None:
     text = oru(obx(code="NAPOC^Sodium POC^99LAB"))
 
-    assert parse(text) == []
+    assert parse(text) == [UnmappedCode("99LAB", "NAPOC", "t.hl7:6 (MSH-10 C1)")]
     result = one_result(text, local_codes={"NAPOC": "32717-1"})
     assert (result.code, result.method) == ("32717-1", Method.POINT_OF_CARE)
 

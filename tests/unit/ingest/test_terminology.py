@@ -189,3 +189,4 @@ def test_an_observation_of_another_test_is_counted_once_per_coding() -> None:
 
     assert items(cbc) == [UnmappedCode(LOINC, "718-7", "r (Observation/sh1)"),
                           UnmappedCode("urn:lab", "HB", "r (Observation/sh1)")]
+
