@@ -21,6 +21,7 @@ from monitor.engine.rules import (
     PatientData,
     context,
     episode_start,
+    projection_evidenced,
     risk_factors_at,
     velocity_from,
 )
@@ -166,6 +167,8 @@ class PatientCorridor:
         velocity = velocity_from(i, nadir, self.ctx)
         horizon = self.ctx.times[nadir] + 24 * HOUR
         if velocity is None or horizon <= t:
+            return None
+        if not projection_evidenced(i, nadir, v - self.ctx.values[nadir], self.ctx):
             return None
         return Projection(_at(t), v, _at(horizon), v + velocity * (horizon - t) / HOUR,
                           velocity)

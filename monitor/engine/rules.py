@@ -296,7 +296,7 @@ def _projection(i: int, limit: float, window: Window, ctx: Context) -> dict[str,
     if rise < limit * p.rates.projection_trigger_fraction:
         return None
     velocity = velocity_from(i, nadir, ctx)
-    if velocity is None:
+    if velocity is None or not projection_evidenced(i, nadir, rise, ctx):
         return None
     nadir_at = ctx.times[nadir]
     hours_left = (nadir_at + 24 * HOUR - t) / HOUR
@@ -318,15 +318,32 @@ def _projection(i: int, limit: float, window: Window, ctx: Context) -> dict[str,
 def velocity_from(i: int, nadir: int, ctx: Context) -> float | None:
     """How fast sodium rises at result i (mmol/L per hour): the least-squares slope over the
     policy's look-back, counting only values from the nadir on (a fall before it says
-    nothing about how fast sodium is rising now); None with too few values or hours."""
-    p = ctx.policy
-    vlo, vhi = window_bounds(ctx.times, ctx.times[i], p.rates.projection_lookback_hours)
-    vlo = max(vlo, nadir)
-    if vhi - vlo < p.rates.projection_min_points:
+    nothing about how fast sodium is rising now); None with fewer than two values or too
+    few hours."""
+    vlo, vhi = _velocity_span(i, nadir, ctx)
+    if vhi - vlo < 2:
         return None
-    if ctx.times[vhi - 1] - ctx.times[vlo] < p.rates.projection_min_span_hours * HOUR:
+    if ctx.times[vhi - 1] - ctx.times[vlo] < ctx.policy.rates.projection_min_span_hours * HOUR:
         return None
     return slope_per_hour(ctx.times, ctx.values, vlo, vhi)
+
+
+def projection_evidenced(i: int, nadir: int, rise: float, ctx: Context) -> bool:
+    """Whether a slope is worth carrying forward. A line through two values is mostly their
+    analytic error (127 -> 131 "projects" 12.5 mmol/L), so a projection needs
+    `projection_min_points` values from the nadir, or a rise beyond
+    `projection_min_rise_mmol_l`. From a critical baseline (nadir at or below
+    `critical_baseline_max`) two values suffice: there the rise itself is critical-grade and
+    a warning one sample late costs most (the shared contract: 114 -> 118 in 6 h projects)."""
+    rates = ctx.policy.rates
+    vlo, vhi = _velocity_span(i, nadir, ctx)
+    return (vhi - vlo >= rates.projection_min_points or rise > rates.projection_min_rise_mmol_l
+            or ctx.values[nadir] <= rates.critical_baseline_max)
+
+
+def _velocity_span(i: int, nadir: int, ctx: Context) -> tuple[int, int]:
+    vlo, vhi = window_bounds(ctx.times, ctx.times[i], ctx.policy.rates.projection_lookback_hours)
+    return max(vlo, nadir), vhi
 
 
 def projection_expired(nadir_at: float, times: Sequence[float],

@@ -71,6 +71,12 @@ def test_the_projection_carries_the_rules_velocity_to_the_windows_horizon() -> N
     assert proj.to_mmol_l == 132
 
 
+def test_the_chart_draws_no_projection_the_rules_would_not_make() -> None:
+    # Two values from a mild baseline within the analytic error: no dashed line either.
+    assert _corridor([(0, 127), (6, 130)]).projection() is None
+    assert _corridor([(0, 127), (3, 128.5), (6, 130)]).projection() is not None
+
+
 def test_the_next_sodium_is_due_after_the_interval_the_overdue_watch_applies() -> None:
     policy = built_in("default")
     assert next_due(policy, at(0), 118, False) - at(0) == interval(policy, 118, False) \
