@@ -92,7 +92,7 @@ class PatientCorridor:
     def __init__(self, data: PatientData, policy: Policy) -> None:
         self.policy = policy
         self.ctx: Context = context(Columns.of(data.sodium), Columns.of(data.potassium),
-                                    data.diagnosis_codes, data.acute_marks, policy)
+                                    data.diagnoses, data.acute_marks, policy)
 
     def _bounds(self, t: float) -> tuple[int, list[Bound], bool] | None:
         """The latest result at or before `t`, the bounds at `t`, and the risk tier."""

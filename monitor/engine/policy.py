@@ -191,6 +191,11 @@ class Policy(_Strict):
     episodes: Episodes = Episodes()
     monitoring: Monitoring = Monitoring()
     risk_codes: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_RISK_CODES))
+    # Project default: factors that are conditions of the patient rather than of the stay.
+    # Resolving one (an EHR resolves the admission's diagnoses at discharge) does not take
+    # the risk away from results before its abatement date (docs/clinical-rules.md).
+    chronic_factors: tuple[str, ...] = ("liver-disease", "alcohol-use-disorder",
+                                        "malnutrition")
 
     def tier_limits(self, high_risk: bool) -> TierLimits:
         if not high_risk:

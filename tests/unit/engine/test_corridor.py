@@ -13,13 +13,13 @@ from monitor.engine.corridor import (
 from monitor.engine.policy import built_in
 from monitor.engine.rules import OVERCORRECTION_24H, PatientData
 from monitor.engine.sampling import interval, next_due
-from tests.unit.engine.builders import at, findings, timed
+from tests.unit.engine.builders import at, coded, findings, timed
 
 
 def _corridor(points: list[tuple[float, float]], policy: str = "default",
               codes: frozenset[str] = frozenset(), acute: tuple[float, ...] = ()
               ) -> PatientCorridor:
-    return PatientCorridor(PatientData(sodium=timed(points), diagnosis_codes=codes,
+    return PatientCorridor(PatientData(sodium=timed(points), diagnoses=coded(codes),
                                        acute_marks=tuple(at(h) for h in acute)),
                            built_in(policy))
 
