@@ -1,7 +1,7 @@
 """codes seen and not used, counted per feed; diagnosis codes long enough for SNOMED CT
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-03 13:45:00
 
 An integration engineer sees what a feed sends that the service ignores (issue 18 item 3):
@@ -17,7 +17,7 @@ from alembic import op
 import monitor.storage.base
 
 revision = '0017'
-down_revision = '0015'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 

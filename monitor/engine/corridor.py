@@ -21,6 +21,7 @@ from monitor.engine.rules import (
     PatientData,
     context,
     episode_start,
+    projection_evidenced,
     risk_factors_at,
     velocity_from,
 )
@@ -91,7 +92,7 @@ class PatientCorridor:
     def __init__(self, data: PatientData, policy: Policy) -> None:
         self.policy = policy
         self.ctx: Context = context(Columns.of(data.sodium), Columns.of(data.potassium),
-                                    data.diagnosis_codes, data.acute_marks, policy)
+                                    data.diagnoses, data.acute_marks, policy)
 
     def _bounds(self, t: float) -> tuple[int, list[Bound], bool] | None:
         """The latest result at or before `t`, the bounds at `t`, and the risk tier."""
@@ -166,6 +167,8 @@ class PatientCorridor:
         velocity = velocity_from(i, nadir, self.ctx)
         horizon = self.ctx.times[nadir] + 24 * HOUR
         if velocity is None or horizon <= t:
+            return None
+        if not projection_evidenced(i, nadir, v - self.ctx.values[nadir], self.ctx):
             return None
         return Projection(_at(t), v, _at(horizon), v + velocity * (horizon - t) / HOUR,
                           velocity)

@@ -4,29 +4,31 @@ The patient aggregate: `replay` keeps one per patient for the whole run; the liv
 loads one per patient and batch from storage (the part within the look-back, `horizon`),
 applies the batch through the same methods, and saves what changed. A new version
 of a result re-evaluates only the results collected from that moment on (their windows
-include it); a diagnosis change re-evaluates them all, since a diagnosis applies to every
-result of the patient, earlier ones included.
+include it); a diagnosis change re-evaluates them all, since a diagnosis applies to the
+results within its span (risk.held_span), earlier ones included.
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from monitor.engine.artefacts import SUSPECTED_ARTEFACT, glucose_corrected, is_spike
 from monitor.engine.limits import sparing_onset
 from monitor.engine.model import (
     Analyte,
+    Diagnosis,
     Measurement,
     Method,
     ResultStatus,
+    RiskSource,
 )
 from monitor.engine.policy import Policy
 from monitor.engine.reconcile import ACTIVE, WITHDRAWN, AlertRecord, Change, reconcile
-from monitor.engine.risk import FACTOR_NAMES, display_code, normalise_code
+from monitor.engine.risk import FACTOR_NAMES, Held, display_code, held_factors, normalise_code
 from monitor.engine.rules import (
     PROJECTED_OVERCORRECTION,
     RATE_RULES,
@@ -69,9 +71,8 @@ class _Result:
 class PatientLedger:
     policy: Policy
     results: dict[str, _Result] = field(default_factory=dict)
-    diagnoses: set[str] = field(default_factory=set)
-    # Where each diagnosis came from (ADT, FHIR, CSV, clinician), for messages.
-    diagnosis_sources: dict[str, str] = field(default_factory=dict)
+    # Each source's current statement of each code: (code, source) -> its diagnosis.
+    diagnoses: dict[tuple[str, str], Diagnosis] = field(default_factory=dict)
     acute_marks: list[datetime] = field(default_factory=list)
     alerts: list[AlertRecord] = field(default_factory=list)
     # Loaded from storage: results before this moment are context only (their own windows
@@ -299,23 +300,37 @@ class PatientLedger:
 
     def set_diagnosis(self, code: str, active: bool, new_id: Callable[[str], str],
                       source: str | None = None) -> list[Change]:
-        code = normalise_code(code) if code.lower() not in FACTOR_NAMES else code.lower()
-        if source and active:
-            self.diagnosis_sources[code] = source
-        codes = self.diagnoses | {code} if active else self.diagnoses - {code}
-        return self.set_diagnoses(codes, new_id)
+        """A risk factor added (active) or removed outright, as a clinician or a CSV feed
+        states it."""
+        origin = RiskSource(source) if source else RiskSource.CLINICIAN
+        return self.state_diagnosis(
+            Diagnosis(code, origin, voided=None if active else "removed"), new_id)
 
-    def set_diagnoses(self, codes: set[str], new_id: Callable[[str], str]) -> list[Change]:
-        """The patient's active diagnosis codes changed: every result is re-evaluated."""
-        if codes == self.diagnoses:
+    def state_diagnosis(self, d: Diagnosis, new_id: Callable[[str], str]) -> list[Change]:
+        """A source's new statement of one diagnosis replaces its earlier one."""
+        code = normalise_code(d.code) if d.code.lower() not in FACTOR_NAMES else d.code.lower()
+        stated = dict(self.diagnoses)
+        stated[(code, d.source.value)] = replace(d, code=code)
+        return self.set_diagnoses(stated.values(), new_id)
+
+    def set_diagnoses(self, diagnoses: Iterable[Diagnosis],
+                      new_id: Callable[[str], str]) -> list[Change]:
+        """The patient's diagnoses as stored now. When the spans of their risk factors
+        change, every result is re-evaluated; an alert that rested on a span that shrank is
+        withdrawn with the reason the sender gave (refuted, resolved on a date, removed)."""
+        now = {(d.code, d.source.value): d for d in diagnoses}
+        before = held_factors(self.diagnoses.values(), self.policy)
+        after = held_factors(now.values(), self.policy)
+        if before == after:
+            self.diagnoses = now
             return []
         changes = self.flush()
-        gone = sorted(self.diagnoses - codes)
-        self.diagnoses = set(codes)
-        # Only a removal can withdraw: the alert then rested on the higher-risk limit.
-        reason = (f"diagnosis {', '.join(display_code(c) for c in gone)} removed or resolved: "
-                  f"the rise is within the "
-                  f"limit without it" if gone else None)
+        self.diagnoses = now
+        shrunk = sorted({h.code for h in before if not _still_covered(h, after)})
+        reason = None
+        if shrunk:
+            said = "; ".join(_why_not_held(code, now.values()) for code in shrunk)
+            reason = f"{said}: the rise is within the limit without it"
         return changes + self.reevaluate(None, new_id, withdraw_reason=reason)
 
     def mark_acute(self, onset: datetime, new_id: Callable[[str], str]) -> list[Change]:
@@ -342,7 +357,7 @@ class PatientLedger:
             since = self.horizon
         sodium = self.series[Analyte.SODIUM]
         findings = evaluate_columns(sodium, self.series[Analyte.POTASSIUM],
-                                    frozenset(self.diagnoses), self.acute_marks, self.policy,
+                                    self.diagnoses.values(), self.acute_marks, self.policy,
                                     since, known_until)
         first = 0 if since is None else bisect_left(sodium.times, since.timestamp())
         keys = {m.result_key for m in sodium.measurements[first:]} | (extra_keys or set())
@@ -412,18 +427,44 @@ class PatientLedger:
             self._insert(Measurement(key, analyte, eff.value_mmol_l, eff.collected_at, method))
 
     def described_diagnoses(self) -> dict[str, str | None]:
-        """The active codes with where each came from, as messages name them."""
-        return {c: self.diagnosis_sources.get(c) for c in self.diagnoses}
+        """The codes that give a risk factor at some time, with where each came from, as
+        messages name them."""
+        held = {h.code for h in held_factors(self.diagnoses.values(), self.policy)}
+        return {code: source for (code, source) in sorted(self.diagnoses) if code in held}
 
     def standing(self) -> Standing:
         """Where the patient stands at the latest counted sodium, by the rules' own reading
         (risk tier, 24 h change and rise): what the census shows."""
         return latest_standing(context(
             self.series[Analyte.SODIUM], self.series[Analyte.POTASSIUM],
-            frozenset(self.diagnoses), self.acute_marks, self.policy))
+            self.diagnoses.values(), self.acute_marks, self.policy))
 
     def is_test(self, alert: AlertRecord) -> bool:
         return all(self.results[k].test for k in alert.evidence if k in self.results)
+
+
+def _still_covered(h: Held, after: tuple[Held, ...]) -> bool:
+    """Whether the factor `h` gave is still given over all of h's span."""
+    spans = sorted((a.start, a.end) for a in after if a.factor == h.factor)
+    reach = h.start
+    for start, end in spans:
+        if start > reach:
+            break
+        reach = max(reach, end)
+    return reach >= h.end
+
+
+def _why_not_held(code: str, stated: Iterable[Diagnosis]) -> str:
+    """The sender's words for why a diagnosis no longer holds where it did."""
+    words = display_code(code) if code.lower() not in FACTOR_NAMES else code.replace("-", " ")
+    said = [d for d in stated if d.code == code]
+    for d in said:
+        if d.voided:
+            return f"diagnosis {words} {d.voided}"
+    for d in said:
+        if d.abated is not None:
+            return f"diagnosis {words} resolved on {d.abated.date().isoformat()}"
+    return f"diagnosis {words} removed or resolved"
 
 
 def _same(a: Effective | None, b: Effective | None) -> bool:
@@ -451,7 +492,7 @@ def absorb(survivor: PatientLedger, old: PatientLedger, reason: str,
         mine.test = mine.test or res.test
         mine.inferred = mine.inferred or res.inferred
         mine.effective = resolve(mine.versions, mine.inferred)
-    survivor.diagnoses |= old.diagnoses
+    survivor.diagnoses.update(old.diagnoses)
     survivor.acute_marks.extend(old.acute_marks)
     counted = [
         Measurement(key, res.analyte, eff.value_mmol_l, eff.collected_at, res.method)

@@ -74,11 +74,23 @@ class Measurement:  # not frozen: built per result on the hot path
 
 @dataclass(frozen=True, slots=True)
 class Diagnosis:
-    """A coded diagnosis (ICD-10 or ICD-10-CM, dot removed, upper case) from a feed."""
+    """A coded diagnosis (ICD-10 or ICD-10-CM, dot removed, upper case) or a risk factor's
+    name, as one source states it now. Its span over time is the engine's to judge
+    (monitor.engine.risk.held_span): the statement only carries the sender's facts."""
 
     code: str
     source: RiskSource
+    # Clinically active (FHIR clinicalStatus active/recurrence/relapse; an HL7 DG1 and a
+    # CSV or clinician entry are active). False: resolved, inactive or in remission.
     active: bool = True
+    onset: datetime | None = None  # FHIR onsetDateTime / onsetPeriod.start
+    recorded: datetime | None = None  # FHIR recordedDate, HL7 DG1-5
+    abated: datetime | None = None  # FHIR abatementDateTime / abatementPeriod.start
+    # FHIR category encounter-diagnosis: a status that follows the stay, not the disease.
+    encounter: bool = False
+    # Why the diagnosis is not true at all (verificationStatus refuted or entered-in-error,
+    # DG1-21 D, removed by a clinician): it then counts for no result, earlier or later.
+    voided: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

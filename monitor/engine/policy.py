@@ -81,7 +81,10 @@ class Rates(_Strict):
     # (Tandukar et al., Kidney360 2021), so a rise from a milder baseline is a warning.
     critical_baseline_max: float = 125
     projection_lookback_hours: float = 12
-    projection_min_points: int = Field(default=2, ge=2)
+    # A two-point slope is mostly analytic error (about +-2 mmol/L per value): a projection
+    # needs this many values from the nadir, or a rise beyond `projection_min_rise_mmol_l`.
+    projection_min_points: int = Field(default=3, ge=2)
+    projection_min_rise_mmol_l: float = Field(default=4, ge=0)
     projection_min_span_hours: float = 2
     projection_trigger_fraction: float = Field(default=0.5, gt=0, le=1)
     falling_drop: float = 6
@@ -216,6 +219,11 @@ class Policy(_Strict):
     snomed_risk_codes: dict[str, list[str]] = Field(
         default_factory=lambda: dict(DEFAULT_SNOMED_RISK_CODES))
     social_history: SocialHistory = SocialHistory()
+    # Project default: factors that are conditions of the patient rather than of the stay.
+    # Resolving one (an EHR resolves the admission's diagnoses at discharge) does not take
+    # the risk away from results before its abatement date (docs/clinical-rules.md).
+    chronic_factors: tuple[str, ...] = ("liver-disease", "alcohol-use-disorder",
+                                        "malnutrition")
 
     def tier_limits(self, high_risk: bool) -> TierLimits:
         if not high_risk:

@@ -7,9 +7,12 @@ Na <= 105).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 
+from monitor.engine.model import Diagnosis
 from monitor.engine.policy import Policy
 
 SODIUM_LOW = "sodium<=105"
@@ -56,21 +59,71 @@ def _snomed_factors(mapping: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[st
     return {concept: factor for factor, concepts in mapping for concept in concepts}
 
 
-def factors_from_diagnoses(codes: Iterable[str], policy: Policy) -> frozenset[str]:
-    """Map ICD-10 codes, SNOMED CT codes ("SCT:<id>") or factor names to the policy's risk
-    factors."""
+def factor_of(code: str, policy: Policy) -> str | None:
+    """The policy's risk factor for an ICD-10 code, a SNOMED CT code ("SCT:<id>", from the
+    policy's own table, never read as ICD-10) or a factor's name; None for others."""
+    if code.lower() in FACTOR_NAMES:
+        return code.lower()
+    if code.upper().startswith(SNOMED_PREFIX):
+        snomed = _snomed_factors(tuple(
+            (f, tuple(ids)) for f, ids in sorted(policy.snomed_risk_codes.items())))
+        return snomed.get(code[len(SNOMED_PREFIX):].strip())
     mapping = tuple((f, tuple(specs)) for f, specs in sorted(policy.risk_codes.items()))
-    snomed = _snomed_factors(tuple(
-        (f, tuple(ids)) for f, ids in sorted(policy.snomed_risk_codes.items())))
-    found: set[str] = set()
-    for raw in codes:
-        if raw.lower() in FACTOR_NAMES:
-            found.add(raw.lower())
-            continue
-        if raw.upper().startswith(SNOMED_PREFIX):  # never read as an ICD-10 code
-            factor = snomed.get(raw[len(SNOMED_PREFIX):].strip())
-        else:
-            factor = _factor_for(normalise_code(raw), mapping)
-        if factor is not None:
-            found.add(factor)
-    return frozenset(found)
+    return _factor_for(normalise_code(code), mapping)
+
+
+def factors_from_diagnoses(codes: Iterable[str], policy: Policy) -> frozenset[str]:
+    """Map ICD-10 codes, SNOMED CT codes or factor names to the policy's risk factors."""
+    return frozenset(f for f in (factor_of(c, policy) for c in codes) if f is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A risk factor a diagnosis gives the results collected in [start, end) (epoch s)."""
+
+    factor: str
+    code: str
+    start: float = -math.inf
+    end: float = math.inf
+
+    def covers(self, t: float) -> bool:
+        return self.start <= t < self.end
+
+
+def held_span(d: Diagnosis, policy: Policy) -> tuple[float, float] | None:
+    """When a diagnosis puts results in the high-risk tier; None when never.
+
+    - Refuted, entered in error or withdrawn (`voided`): never.
+    - It starts at its onset. Without one a chronic factor holds from before any result (it
+      existed before anyone recorded it: the stricter limit is the safe error); another
+      (coded hypokalemia) from its recorded date, else from before any result.
+    - Active: until its abatement date, if it has one.
+    - Resolved, inactive or in remission: a chronic factor holds until the abatement date;
+      without one, or when the category is encounter-diagnosis (an EHR resolves the stay's
+      diagnoses at discharge; the cirrhosis is still there), it keeps holding. Another
+      factor holds until its abatement date; without one it no longer holds at all.
+    """
+    if d.voided:
+        return None
+    factor = factor_of(d.code, policy)
+    chronic = factor in policy.chronic_factors
+    since = d.onset if d.onset is not None else None if chronic else d.recorded
+    start = -math.inf if since is None else since.timestamp()
+    end = math.inf if d.abated is None else d.abated.timestamp()
+    if not d.active:
+        if chronic and d.encounter:
+            end = math.inf
+        elif not chronic and d.abated is None:
+            return None
+    return (start, end) if start < end else None
+
+
+def held_factors(diagnoses: Iterable[Diagnosis], policy: Policy) -> tuple[Held, ...]:
+    """The risk factors the patient's diagnoses give, each with its span."""
+    held: list[Held] = []
+    for d in diagnoses:
+        factor = factor_of(d.code, policy)
+        span = None if factor is None else held_span(d, policy)
+        if factor is not None and span is not None:
+            held.append(Held(factor, d.code, *span))
+    return tuple(sorted(held, key=lambda h: (h.factor, h.start, h.end, h.code)))

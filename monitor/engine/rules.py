@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from monitor.engine.episodes import Episode, episode_index, find_episodes
 from monitor.engine.limits import Window, bounds_at, sparing_onset
-from monitor.engine.model import Finding, Measurement, Method
+from monitor.engine.model import Diagnosis, Finding, Measurement, Method
 from monitor.engine.policy import Policy
-from monitor.engine.risk import POTASSIUM_LOW, SODIUM_LOW, factors_from_diagnoses
+from monitor.engine.risk import POTASSIUM_LOW, SODIUM_LOW, Held, held_factors
 from monitor.engine.windows import HOUR, lowest, slope_per_hour, window_bounds
 
 OVERCORRECTION_24H = "OVERCORRECTION_24H"
@@ -38,7 +38,8 @@ class PatientData:
 
     sodium: Sequence[Measurement]
     potassium: Sequence[Measurement] = ()
-    diagnosis_codes: frozenset[str] = frozenset()
+    # Each source's current statement of each diagnosis; the rules judge their spans.
+    diagnoses: Sequence[Diagnosis] = ()
     # Documented onsets of acute hyponatremia (< 48 h, Spasovski 2014), one per clinician
     # mark: windows whose lowest value lies within `episodes.acute_hours` of one are exempt
     # from the rate rules.
@@ -100,7 +101,7 @@ class Context:
     onsets: list[float]  # sorted epoch seconds of the acute marks' onsets
     k_times: list[float]
     k_values: list[float]
-    diagnosed: frozenset[str]
+    held: tuple[Held, ...]  # the diagnoses' risk factors, each over its span
     policy: Policy
     # Results collected from here on are new (appended in collection order): a projection
     # they expire was raised when it was found and is withdrawn by the ledger, as it would
@@ -111,16 +112,16 @@ class Context:
 def evaluate(data: PatientData, policy: Policy, since: datetime | None = None) -> list[Finding]:
     """Findings at every sodium result collected at or after `since` (all when None)."""
     return evaluate_columns(Columns.of(data.sodium), Columns.of(data.potassium),
-                            data.diagnosis_codes, data.acute_marks, policy, since)
+                            data.diagnoses, data.acute_marks, policy, since)
 
 
-def evaluate_columns(sodium: Columns, potassium: Columns, diagnosis_codes: frozenset[str],
+def evaluate_columns(sodium: Columns, potassium: Columns, diagnoses: Iterable[Diagnosis],
                      acute_marks: Sequence[datetime], policy: Policy,
                      since: datetime | None = None,
                      known_until: float = math.inf) -> list[Finding]:
     """As `evaluate`, on series already in columns. Results collected at or after
     `known_until` (epoch seconds) are new appends (see `projection_expired`)."""
-    ctx = context(sodium, potassium, diagnosis_codes, acute_marks, policy)
+    ctx = context(sodium, potassium, diagnoses, acute_marks, policy)
     ctx.known_until = known_until
     first = 0 if since is None else bisect_left(ctx.times, since.timestamp())
     findings: list[Finding] = []
@@ -129,7 +130,7 @@ def evaluate_columns(sodium: Columns, potassium: Columns, diagnosis_codes: froze
     return findings
 
 
-def context(sodium: Columns, potassium: Columns, diagnosis_codes: frozenset[str],
+def context(sodium: Columns, potassium: Columns, diagnoses: Iterable[Diagnosis],
             acute_marks: Sequence[datetime], policy: Policy) -> Context:
     """What the rules read of a patient, built once per evaluation (and per chart)."""
     episodes = find_episodes(sodium.times, sodium.values, policy)
@@ -138,8 +139,7 @@ def context(sodium: Columns, potassium: Columns, diagnosis_codes: frozenset[str]
         owner=episode_index(episodes, len(sodium.times)),
         onsets=sorted(m.timestamp() for m in acute_marks),
         k_times=potassium.times, k_values=potassium.values,
-        diagnosed=factors_from_diagnoses(diagnosis_codes, policy) if diagnosis_codes
-        else frozenset(), policy=policy,
+        held=held_factors(diagnoses, policy), policy=policy,
     )
 
 
@@ -150,8 +150,9 @@ def episode_start(i: int, ctx: Context) -> float | None:
 
 
 def risk_factors_at(i: int, ctx: Context) -> tuple[str, ...]:
-    """Diagnoses apply to every result; lab-derived factors to the current episode (Na) and
-    the current episode or the look-back before the result (K)."""
+    """Diagnoses apply to the results collected within their spans (risk.held_span);
+    lab-derived factors to the current episode (Na) and the current episode or the look-back
+    before the result (K)."""
     lab = ctx.policy.lab_risk
     t, k = ctx.times[i], ctx.owner[i]
     since = t
@@ -165,9 +166,10 @@ def risk_factors_at(i: int, ctx: Context) -> tuple[str, ...]:
         since = min(since, t - lab.potassium_lookback_hours * HOUR)
         lo, hi = bisect_left(ctx.k_times, since), bisect_right(ctx.k_times, t)
         potassium_low = any(v < lab.potassium_below for v in ctx.k_values[lo:hi])
-    if not (sodium_low or potassium_low or ctx.diagnosed):
+    diagnosed = {h.factor for h in ctx.held if h.covers(t)}
+    if not (sodium_low or potassium_low or diagnosed):
         return ()
-    factors = set(ctx.diagnosed)
+    factors = diagnosed
     if sodium_low:
         factors.add(SODIUM_LOW)
     if potassium_low:
@@ -296,7 +298,7 @@ def _projection(i: int, limit: float, window: Window, ctx: Context) -> dict[str,
     if rise < limit * p.rates.projection_trigger_fraction:
         return None
     velocity = velocity_from(i, nadir, ctx)
-    if velocity is None:
+    if velocity is None or not projection_evidenced(i, nadir, rise, ctx):
         return None
     nadir_at = ctx.times[nadir]
     hours_left = (nadir_at + 24 * HOUR - t) / HOUR
@@ -318,15 +320,32 @@ def _projection(i: int, limit: float, window: Window, ctx: Context) -> dict[str,
 def velocity_from(i: int, nadir: int, ctx: Context) -> float | None:
     """How fast sodium rises at result i (mmol/L per hour): the least-squares slope over the
     policy's look-back, counting only values from the nadir on (a fall before it says
-    nothing about how fast sodium is rising now); None with too few values or hours."""
-    p = ctx.policy
-    vlo, vhi = window_bounds(ctx.times, ctx.times[i], p.rates.projection_lookback_hours)
-    vlo = max(vlo, nadir)
-    if vhi - vlo < p.rates.projection_min_points:
+    nothing about how fast sodium is rising now); None with fewer than two values or too
+    few hours."""
+    vlo, vhi = _velocity_span(i, nadir, ctx)
+    if vhi - vlo < 2:
         return None
-    if ctx.times[vhi - 1] - ctx.times[vlo] < p.rates.projection_min_span_hours * HOUR:
+    if ctx.times[vhi - 1] - ctx.times[vlo] < ctx.policy.rates.projection_min_span_hours * HOUR:
         return None
     return slope_per_hour(ctx.times, ctx.values, vlo, vhi)
+
+
+def projection_evidenced(i: int, nadir: int, rise: float, ctx: Context) -> bool:
+    """Whether a slope is worth carrying forward. A line through two values is mostly their
+    analytic error (127 -> 131 "projects" 12.5 mmol/L), so a projection needs
+    `projection_min_points` values from the nadir, or a rise beyond
+    `projection_min_rise_mmol_l`. From a critical baseline (nadir at or below
+    `critical_baseline_max`) two values suffice: there the rise itself is critical-grade and
+    a warning one sample late costs most (the shared contract: 114 -> 118 in 6 h projects)."""
+    rates = ctx.policy.rates
+    vlo, vhi = _velocity_span(i, nadir, ctx)
+    return (vhi - vlo >= rates.projection_min_points or rise > rates.projection_min_rise_mmol_l
+            or ctx.values[nadir] <= rates.critical_baseline_max)
+
+
+def _velocity_span(i: int, nadir: int, ctx: Context) -> tuple[int, int]:
+    vlo, vhi = window_bounds(ctx.times, ctx.times[i], ctx.policy.rates.projection_lookback_hours)
+    return max(vlo, nadir), vhi
 
 
 def projection_expired(nadir_at: float, times: Sequence[float],

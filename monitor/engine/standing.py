@@ -8,6 +8,7 @@ census never names a tier or a rise the alerts would not. Values mmol/L.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from monitor.engine.limits import window_at
@@ -33,7 +34,8 @@ class Standing:
 def latest_standing(ctx: Context) -> Standing:
     """The patient at their latest counted sodium; without one, the diagnoses alone."""
     if not ctx.times:
-        return Standing(tuple(sorted(ctx.diagnosed)), None, None)
+        return Standing(tuple(sorted({h.factor for h in ctx.held if math.isinf(h.end)})),
+                        None, None)
     i = len(ctx.times) - 1
     t, v = ctx.times[i], ctx.values[i]
     lo, hi = window_bounds(ctx.times, t, 24.0)

@@ -27,8 +27,9 @@ from monitor.ingest.events import (
 # 4: a result carries the lab's flag.
 # 5: results and movements carry the room (PV1-3.2) and the person (name, birth date, sex).
 # 6: FHIR Patient resources link their logical id to their identifier ("L").
-# 7: codes seen and not used ("U"), counted per feed.
-VERSION = 7
+# 7: a diagnosis carries its onset, abatement, encounter category and why it is void.
+# 8: codes seen and not used ("U"), counted per feed.
+VERSION = 8
 
 
 def _when(moment: datetime | None) -> str | None:
@@ -66,7 +67,8 @@ def dump(items: Iterable[Item]) -> dict[str, Any] | None:
         elif isinstance(e, DiagnosisEvent):
             out.append(["D", e.patient.authority, e.patient.identifier, e.diagnosis.code,
                         e.diagnosis.source.value, e.diagnosis.active, e.position,
-                        _when(e.recorded_at), e.test])
+                        _when(e.recorded_at), e.test, _when(e.diagnosis.onset),
+                        _when(e.diagnosis.abated), e.diagnosis.encounter, e.diagnosis.voided])
         elif isinstance(e, AcuteMarkEvent):
             out.append(["A", e.patient.authority, e.patient.identifier, e.onset.isoformat(),
                         e.position, e.test])
@@ -101,7 +103,8 @@ def load(stored: dict[str, Any] | None) -> list[Event] | None:
                 row[18], row[19], row[20], _as_person(row[21])))
         elif kind == "D":
             events.append(DiagnosisEvent(PatientRef(row[1], row[2]), Diagnosis(
-                row[3], RiskSource(row[4]), row[5]), row[6], _at(row[7]), row[8]))
+                row[3], RiskSource(row[4]), row[5], _at(row[9]), _at(row[7]), _at(row[10]),
+                row[11], row[12]), row[6], row[8]))
         elif kind == "A":
             events.append(AcuteMarkEvent(PatientRef(row[1], row[2]),
                                          datetime.fromisoformat(row[3]), row[4], row[5]))

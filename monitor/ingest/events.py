@@ -66,8 +66,12 @@ class DiagnosisEvent:
     patient: PatientRef
     diagnosis: Diagnosis
     position: str
-    recorded_at: datetime | None = None
     test: bool = False  # HL7 MSH-11 T (training) or D (debugging)
+
+    @property
+    def recorded_at(self) -> datetime | None:
+        """When the sender says the diagnosis was recorded (DG1-5, recordedDate)."""
+        return self.diagnosis.recorded
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,8 +30,9 @@ from monitor.ingest.terminology import Terminology, answer_counts
 HISTORY_OF_ALCOHOL_USE = "11331-6"
 DRINKS_PER_DAY = "74013-4"
 FACTOR = "alcohol-use-disorder"
-# A removed or refuted statement takes its risk factor back (as a Condition's does).
-_WITHDRAWN = frozenset({"entered-in-error", "cancelled"})
+# A statement removed at the source never counted (as a refuted Condition).
+_WITHDRAWN = {"entered-in-error": "entered in error (Observation.status)",
+              "cancelled": "cancelled (Observation.status)"}
 
 
 def alcohol_code(resource: Resource) -> str | None:
@@ -59,8 +60,11 @@ def alcohol_items(resource: Resource, code: str, position: str, patients: Patien
         at = effective_at(resource, tz)
     except Unusable as exc:
         return [Reject(position, str(exc), json.dumps(resource))]
-    active = resource.get("status") not in _WITHDRAWN
-    return [DiagnosisEvent(patient, Diagnosis(FACTOR, RiskSource.FHIR, active), position, at)]
+    # Stated at the effective time, with no onset: a chronic factor then holds from before
+    # any result, as a Condition without onset does (engine.risk.held_span).
+    voided = _WITHDRAWN.get(str(resource.get("status")))
+    return [DiagnosisEvent(patient, Diagnosis(FACTOR, RiskSource.FHIR, recorded=at,
+                                              voided=voided), position)]
 
 
 def _drinks_above(quantity: object, terms: Terminology) -> bool:

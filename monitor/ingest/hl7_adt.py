@@ -73,9 +73,12 @@ def _diagnosis(seg: f.Segment, index: int, patient: PatientRef, ctx: MessageCont
         recorded_at = parse_hl7_ts(recorded, ctx.tz, field="DG1-5") if recorded else None
     except Unusable as exc:
         return [Reject(ctx.position(index), str(exc), str(seg))]
-    # DG1-21 (v2.5 action code) D: the sender withdraws this diagnosis.
-    diagnosis = Diagnosis(normalise_icd10(code), RiskSource.ADT, active=f.value(seg, 21) != "D")
-    return [DiagnosisEvent(patient, diagnosis, ctx.position(index), recorded_at, test=ctx.test)]
+    # DG1-21 (v2.5 action code) D: the sender deletes this diagnosis, as entered in error
+    # is in FHIR: it never counted. DG1 has no abatement: a diagnosis it sends is active.
+    deleted = f.value(seg, 21) == "D"
+    diagnosis = Diagnosis(normalise_icd10(code), RiskSource.ADT, recorded=recorded_at,
+                          voided="deleted by the sender (DG1-21 D)" if deleted else None)
+    return [DiagnosisEvent(patient, diagnosis, ctx.position(index), test=ctx.test)]
 
 
 def _merges(message: f.Message, ctx: MessageContext) -> list[Item]:

@@ -26,7 +26,7 @@ from monitor.engine.corridor import (
     Projection,
 )
 from monitor.engine.limits import WINDOWS_HOURS
-from monitor.engine.model import Analyte, Measurement, Method
+from monitor.engine.model import Analyte, Diagnosis, Measurement, Method
 from monitor.engine.policy import Policy
 from monitor.engine.rules import PatientData
 from monitor.engine.sampling import next_due
@@ -53,7 +53,8 @@ class ChartFacts:
 
 
 def patient_data(sodium: Iterable[Point], potassium: Iterable[Point],
-                 codes: frozenset[str], acute_onsets: Iterable[datetime]) -> PatientData:
+                 diagnoses: Sequence[Diagnosis], acute_onsets: Iterable[datetime]
+                 ) -> PatientData:
     """The engine's view of the points the page holds: the counted sodium (as `judged`
     corrected them) and potassium, the diagnoses and the acute marks' onsets."""
 
@@ -63,7 +64,7 @@ def patient_data(sodium: Iterable[Point], potassium: Iterable[Point],
                       key=lambda m: (m.collected_at, m.result_key))
 
     return PatientData(measured(sodium, Analyte.SODIUM), measured(potassium, Analyte.POTASSIUM),
-                       codes, tuple(sorted(acute_onsets)))
+                       diagnoses, tuple(sorted(acute_onsets)))
 
 
 def chart_facts(c: PatientCorridor, policy: Policy, drawn: Sequence[Point],
@@ -130,7 +131,7 @@ def point(r: Any) -> Point:
                  key=r.result_key if r.method != Method.URINE else "", flag=flag)
 
 
-def chart_section(results: Sequence[Any], lead_in: Sequence[Any], codes: frozenset[str],
+def chart_section(results: Sequence[Any], lead_in: Sequence[Any], diagnoses: Sequence[Diagnosis],
                   acute_onsets: Iterable[datetime], rate_alert_open: bool, discharged: bool,
                   triggering: set[str], policy: Policy, now: datetime, zone: ZoneInfo
                   ) -> dict[str, Any]:
@@ -143,7 +144,8 @@ def chart_section(results: Sequence[Any], lead_in: Sequence[Any], codes: frozens
     sodium = judged([point(r) for r in rows if r.analyte == Analyte.SODIUM], glucose, policy)
     potassium = [point(r) for r in rows if r.analyte == Analyte.POTASSIUM and r.is_current
                  and not r.removed and r.flag is None]
-    corridor = PatientCorridor(patient_data(sodium, potassium, codes, acute_onsets), policy)
+    corridor = PatientCorridor(patient_data(sodium, potassium, diagnoses, acute_onsets),
+                               policy)
     drawn = [p for p in sodium if p.at >= drawn_from]
     facts = chart_facts(corridor, policy, drawn, sodium, now, rate_alert_open, discharged,
                         zone)

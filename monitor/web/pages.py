@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from monitor.alerts.lifecycle import OPEN, RATE_RULES, TransitionError
 from monitor.engine.messages import diagnosis_words, lab_factor_words, risk_choices
-from monitor.engine.risk import factors_from_diagnoses
+from monitor.engine.risk import held_factors
 from monitor.runtime import Runtime
 from monitor.services.access.audit import audit
 from monitor.services.access.auth import LoginRefused, login, logout
@@ -31,7 +31,7 @@ from monitor.services.dashboards.views import (
     ward_codes,
 )
 from monitor.services.evaluation import clinician
-from monitor.services.evaluation.reevaluation import diagnosis_codes
+from monitor.services.evaluation.reevaluation import diagnoses
 from monitor.web.api import WindowDays, WindowFrom
 from monitor.web.chart_facts import chart_section
 from monitor.web.charts import sparkline
@@ -171,15 +171,15 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: Pat
         if d is None:
             raise HTTPException(404, "no such patient")
         audit(uow, c.who.username, "view-patient", now, "patient", patient_id)
-        codes = diagnosis_codes(uow, patient_id)
+        stated = diagnoses(uow, patient_id)
         uow.commit()
     results = d["results"]
     policy = d["policy"]
-    diagnosed = factors_from_diagnoses(codes, policy)
+    diagnosed = {h.factor for h in held_factors(stated, policy)}
     lab = sorted({f for a in d["alerts"] if a.state == "active" for f in a.risk_factors}
-                 - set(diagnosed))
+                 - diagnosed)
     chart = chart_section(
-        results, d["lead_in"], codes, [m.onset_at for m in d["marks"]],
+        results, d["lead_in"], stated, [m.onset_at for m in d["marks"]],
         any(a.rule in RATE_RULES and a.lifecycle in OPEN for a in d["alerts"]),
         d["patient"].discharged_at is not None, d["triggering"], policy, now,
         rt.settings.display_zone)

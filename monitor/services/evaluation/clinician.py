@@ -42,7 +42,8 @@ def add_risk_factor(uow: UnitOfWork, pid: int, factor: str, reason: str, actor: 
 
 def remove_risk_factor(uow: UnitOfWork, pid: int, risk_id: int, reason: str, actor: str,
                        default: Policy, now: datetime) -> Evaluated:
-    """Deactivate one of the patient's risk factors, with a reason."""
+    """Withdraw one of the patient's risk factors, with a reason: a correction, like FHIR's
+    entered-in-error, so it counts for no result, earlier ones included."""
     if not reason.strip():
         raise ValueError("a risk-factor change needs a reason")
     lock(uow.session, pid)
@@ -50,6 +51,7 @@ def remove_risk_factor(uow: UnitOfWork, pid: int, risk_id: int, reason: str, act
     if row is None or row.patient_id != pid:
         raise LookupError(f"no risk factor {risk_id} for this patient")
     row.active, row.removed_at = False, now
+    row.voided = f"removed by {actor}"[:200]
     row.reason = f"{row.reason or ''} | removed by {actor}: {reason}".strip(" |")
     audit(uow, actor, "remove-risk-factor", now, "patient", pid, risk_id=risk_id,
           reason=reason)

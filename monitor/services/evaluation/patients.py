@@ -18,7 +18,8 @@ from monitor.storage.uow import UnitOfWork
 
 
 def apply_diagnosis(uow: UnitOfWork, pid: int, event: DiagnosisEvent, now: datetime) -> bool:
-    """Record a coded diagnosis; True when the patient's active codes changed."""
+    """Record a source's statement of a coded diagnosis, replacing its earlier one (its
+    status, onset, abatement, category, or why it is void); True when anything changed."""
     s = uow.session
     d = event.diagnosis
     named = d.code in FACTOR_NAMES
@@ -26,17 +27,20 @@ def apply_diagnosis(uow: UnitOfWork, pid: int, event: DiagnosisEvent, now: datet
         RiskFactor.patient_id == pid, RiskFactor.source == d.source.value,
         (RiskFactor.factor == d.code) if named else (RiskFactor.icd10_code == d.code)))
     if row is None:
-        if not d.active:
-            return False
-        s.add(RiskFactor(patient_id=pid, factor=d.code if named else "diagnosis",
+        if d.voided:
+            return False  # never known: nothing to withdraw
+        row = RiskFactor(patient_id=pid, factor=d.code if named else "diagnosis",
                          icd10_code=None if named else d.code, source=d.source.value,
-                         active=True, recorded_at=event.recorded_at or now,
-                         recorded_by=d.source.value))
-        return True
-    if row.active == d.active:
+                         recorded_at=event.recorded_at or now, recorded_by=d.source.value,
+                         active=None, encounter=False)
+        s.add(row)
+    facts = {"active": d.active, "onset_at": d.onset, "asserted_at": d.recorded,
+             "abated_at": d.abated, "encounter": d.encounter, "voided": d.voided}
+    if all(getattr(row, k) == v for k, v in facts.items()):
         return False
-    row.active = d.active
-    row.removed_at = None if d.active else now
+    for k, v in facts.items():
+        setattr(row, k, v)
+    row.removed_at = now if d.voided else None
     return True
 
 

@@ -52,7 +52,7 @@ from monitor.storage.repos.ledgers import (
     Staged,
     Written,
     add_version,
-    diagnosis_sources,
+    diagnoses,
     load,
     measurement_key,
     save_alerts,
@@ -361,9 +361,8 @@ class _Batch:
                 if apply_diagnosis(self.uow, pid, e, self.now):
                     self.s.flush()
                     agg = self._agg(pid)
-                    codes = diagnosis_sources(self.s, [pid]).get(pid, {})
-                    agg.ledger.diagnosis_sources = codes
-                    self._record(pid, agg.ledger.set_diagnoses(set(codes), agg.new_id), True)
+                    stated = diagnoses(self.s, [pid]).get(pid, [])
+                    self._record(pid, agg.ledger.set_diagnoses(stated, agg.new_id), True)
             elif isinstance(e, AcuteMarkEvent):
                 pid = self.pids[e.patient]
                 if apply_acute_mark(self.uow, pid, e, row.feed, self.now):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from monitor.engine.model import Diagnosis
 from monitor.engine.policy import Policy
 from monitor.services.evaluation.processing import Outcome, reevaluate_current
 from monitor.services.intake.pipeline import Pipeline
@@ -20,8 +21,8 @@ class Evaluated:
     alerts: list[int] = field(default_factory=list)  # alert rows raised or changed
 
 
-def diagnosis_codes(uow: UnitOfWork, pid: int) -> frozenset[str]:
-    return frozenset(ledgers.diagnosis_codes(uow.session, [pid]).get(pid, set()))
+def diagnoses(uow: UnitOfWork, pid: int) -> list[Diagnosis]:
+    return ledgers.diagnoses(uow.session, [pid]).get(pid, [])
 
 
 def reevaluate_patient(uow: UnitOfWork, pid: int, default: Policy, now: datetime,

@@ -103,9 +103,7 @@ class Replay:
                 self.results += 1
         elif isinstance(item, DiagnosisEvent):
             self.unused.update(unmapped_codes([item], self.policy))
-            self.ledger(item.patient).set_diagnosis(
-                item.diagnosis.code, item.diagnosis.active, self._ids(item.patient),
-                item.diagnosis.source.value)
+            self.ledger(item.patient).state_diagnosis(item.diagnosis, self._ids(item.patient))
         elif isinstance(item, AcuteMarkEvent):
             self.ledger(item.patient).mark_acute(item.onset, self._ids(item.patient))
         elif isinstance(item, PatientEvent):

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from monitor.engine.ledger import PatientLedger
 from monitor.engine.messages import message
-from monitor.engine.model import Analyte, Finding, Method, ResultStatus
+from monitor.engine.model import Analyte, Diagnosis, Finding, Method, ResultStatus, RiskSource
 from monitor.engine.policy import Policy
 from monitor.engine.reconcile import ACTIVE, WITHDRAWN, AlertRecord, Change, Settled, badness
 from monitor.engine.rules import ALL_RULES, OVERCORRECTION_24H, OVERCORRECTION_48H
@@ -129,20 +129,26 @@ def finding_from_json(d: dict[str, Any]) -> Finding:
     )
 
 
-def diagnosis_codes(s: Session, pids: Iterable[int]) -> dict[int, set[str]]:
-    """Active diagnosis codes (or factor names) per patient."""
-    return {pid: set(codes) for pid, codes in diagnosis_sources(s, pids).items()}
-
-
-def diagnosis_sources(s: Session, pids: Iterable[int]) -> dict[int, dict[str, str]]:
-    """Active diagnosis codes (or factor names) per patient, with where each came from."""
-    found: dict[int, dict[str, str]] = {}
-    for pid, code, factor, source in s.execute(select(
+def diagnoses(s: Session, pids: Iterable[int]) -> dict[int, list[Diagnosis]]:
+    """Each source's current statement of each diagnosis (code or factor name), void ones
+    included (they say why an alert was withdrawn), per patient."""
+    found: dict[int, list[Diagnosis]] = {}
+    rows = s.execute(select(
             RiskFactor.patient_id, RiskFactor.icd10_code, RiskFactor.factor,
-            RiskFactor.source).where(
-            RiskFactor.patient_id.in_(list(pids)), RiskFactor.active.is_(True))):
-        found.setdefault(pid, {})[code or factor] = source
+            RiskFactor.source, RiskFactor.active, RiskFactor.onset_at, RiskFactor.asserted_at,
+            RiskFactor.abated_at, RiskFactor.encounter, RiskFactor.voided).where(
+            RiskFactor.patient_id.in_(list(pids))).order_by(RiskFactor.id)).all()
+    # Void rows first: where a clinician entered one code twice and removed one entry, the
+    # entry still standing is the statement that holds.
+    for r in sorted(rows, key=lambda r: r.voided is None):
+        source = RiskSource(r.source) if r.source in _SOURCES else RiskSource.CLINICIAN
+        found.setdefault(r.patient_id, []).append(Diagnosis(
+            r.icd10_code or r.factor, source, r.active, r.onset_at, r.asserted_at,
+            r.abated_at, r.encounter, r.voided))
     return found
+
+
+_SOURCES = frozenset(s.value for s in RiskSource)
 
 
 def acute_marks(s: Session, pids: Iterable[int]) -> dict[int, list[datetime]]:
@@ -205,11 +211,10 @@ def load(s: Session, scopes: dict[int, Scope], policies: dict[int, Policy]
             Result.flag).where(
             or_(*clauses), Result.is_current.is_(True), Result.removed.is_(False),
             Result.analyte.in_(_RULED))))
-    codes, marks = diagnosis_sources(s, pids), acute_marks(s, pids)
+    stated, marks = diagnoses(s, pids), acute_marks(s, pids)
     for pid, agg in aggs.items():
         agg.ledger.horizon = horizons.get(pid)
-        agg.ledger.diagnosis_sources = codes.get(pid, {})
-        agg.ledger.diagnoses = set(agg.ledger.diagnosis_sources)
+        agg.ledger.diagnoses = {(d.code, d.source.value): d for d in stated.get(pid, [])}
         agg.ledger.acute_marks = sorted(set(marks.get(pid, [])))
     for (pid, key), rows in versions.items():
         agg = aggs[pid]

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from monitor.storage.base import Base, UTCDateTime
@@ -79,6 +89,14 @@ class RiskFactor(Base):
     recorded_by: Mapped[str | None] = mapped_column(String(100))
     reason: Mapped[str | None] = mapped_column(Text)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The source's latest statement of the diagnosis (engine.model.Diagnosis): `active` is
+    # its clinical status; these bound its span (engine.risk.held_span).
+    onset_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    asserted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the sender's date
+    abated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    encounter: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Why it is not true at all (refuted, entered in error, removed): then it never counts.
+    voided: Mapped[str | None] = mapped_column(String(200))
 
 
 class EpisodeMark(Base):

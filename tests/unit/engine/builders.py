@@ -7,7 +7,15 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from monitor.engine.ledger import PatientLedger
-from monitor.engine.model import Analyte, Finding, Measurement, Method, ResultStatus
+from monitor.engine.model import (
+    Analyte,
+    Diagnosis,
+    Finding,
+    Measurement,
+    Method,
+    ResultStatus,
+    RiskSource,
+)
 from monitor.engine.policy import Policy, built_in
 from monitor.engine.reconcile import ACTIVE, AlertRecord, Change
 from monitor.engine.rules import PatientData, evaluate
@@ -49,13 +57,18 @@ def timed(points: Iterable[tuple[float, float]]) -> list[Measurement]:
     ]
 
 
+def coded(codes: Iterable[str]) -> tuple[Diagnosis, ...]:
+    """Active diagnoses with no dates: each holds for every result."""
+    return tuple(Diagnosis(c, RiskSource.CLINICIAN) for c in sorted(set(codes)))
+
+
 def findings(sodium: Sequence[Measurement], policy: str | Policy = "default",
              potassium: Sequence[Measurement] = (), codes: Iterable[str] = (),
              acute: Iterable[datetime] = ()) -> list[Finding]:
     chosen = built_in(policy) if isinstance(policy, str) else policy
     data = PatientData(sodium=sorted(sodium, key=lambda m: m.collected_at),
                        potassium=sorted(potassium, key=lambda m: m.collected_at),
-                       diagnosis_codes=frozenset(codes), acute_marks=tuple(acute))
+                       diagnoses=coded(codes), acute_marks=tuple(acute))
     return evaluate(data, chosen)
 
 

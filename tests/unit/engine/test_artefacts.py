@@ -189,5 +189,5 @@ def test_removing_a_diagnosis_says_why_its_alert_went() -> None:
     ledger.set_diagnosis("K70.3", False, new_id)
     [gone] = [a for a in ledger.alerts if a.rule == OVERCORRECTION_24H]
     assert gone.state == WITHDRAWN
-    assert gone.withdrawn_reason == ("diagnosis K70.3 removed or resolved: the rise is within "
+    assert gone.withdrawn_reason == ("diagnosis K70.3 removed: the rise is within "
                                      "the limit without it")

@@ -13,13 +13,13 @@ from monitor.engine.corridor import (
 from monitor.engine.policy import built_in
 from monitor.engine.rules import OVERCORRECTION_24H, PatientData
 from monitor.engine.sampling import interval, next_due
-from tests.unit.engine.builders import at, findings, timed
+from tests.unit.engine.builders import at, coded, findings, timed
 
 
 def _corridor(points: list[tuple[float, float]], policy: str = "default",
               codes: frozenset[str] = frozenset(), acute: tuple[float, ...] = ()
               ) -> PatientCorridor:
-    return PatientCorridor(PatientData(sodium=timed(points), diagnosis_codes=codes,
+    return PatientCorridor(PatientData(sodium=timed(points), diagnoses=coded(codes),
                                        acute_marks=tuple(at(h) for h in acute)),
                            built_in(policy))
 
@@ -69,6 +69,12 @@ def test_the_projection_carries_the_rules_velocity_to_the_windows_horizon() -> N
     assert proj is not None
     assert proj.velocity_mmol_l_h == 0.5 and proj.to_at == at(24)
     assert proj.to_mmol_l == 132
+
+
+def test_the_chart_draws_no_projection_the_rules_would_not_make() -> None:
+    # Two values from a mild baseline within the analytic error: no dashed line either.
+    assert _corridor([(0, 127), (6, 130)]).projection() is None
+    assert _corridor([(0, 127), (3, 128.5), (6, 130)]).projection() is not None
 
 
 def test_the_next_sodium_is_due_after_the_interval_the_overdue_watch_applies() -> None:

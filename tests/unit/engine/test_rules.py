@@ -160,6 +160,37 @@ def test_projection_needs_two_values_within_the_12h_lookback() -> None:
     assert fired(found, PROJECTED_OVERCORRECTION) == ["r3"]
 
 
+def test_a_two_point_projection_from_a_mild_baseline_is_noise() -> None:
+    # 127 -> 131 in 7.7 h "projects" about 12.5 mmol/L: the rise is within two results'
+    # analytic error, so nothing is projected until a third value bears the slope out.
+    assert fired(findings(timed([(0, 127), (7.7, 131)])), PROJECTED_OVERCORRECTION) == []
+    found = findings(timed([(0, 127), (4, 129), (7.7, 131)]))
+    assert fired(found, PROJECTED_OVERCORRECTION) == ["r3"]
+
+
+@pytest.mark.parametrize(("end", "fires"), [(131, False), (131.5, True)])
+def test_two_points_project_a_rise_beyond_the_analytic_error(end: float, fires: bool) -> None:
+    found = findings(timed([(0, 127), (6, end)]))
+    assert fired(found, PROJECTED_OVERCORRECTION) == (["r2"] if fires else [])
+
+
+def test_two_points_project_from_a_critical_baseline() -> None:
+    # The shared contract's MRN100001: 114 -> 118 in 6 h is a critical-grade rise.
+    assert fired(findings(timed([(0, 114), (6, 118)])), PROJECTED_OVERCORRECTION) == ["r2"]
+
+
+def test_the_evidence_for_a_projection_is_a_policy_parameter() -> None:
+    default = built_in("default")
+    looser = default.model_copy(update={"rates": default.rates.model_copy(
+        update={"projection_min_points": 2})})
+    assert fired(findings(timed([(0, 127), (7.7, 131)]), looser),
+                 PROJECTED_OVERCORRECTION) == ["r2"]
+    stricter = default.model_copy(update={"rates": default.rates.model_copy(
+        update={"projection_min_rise_mmol_l": 5})})
+    assert fired(findings(timed([(0, 127), (6, 131.5)]), stricter),
+                 PROJECTED_OVERCORRECTION) == []
+
+
 def test_projection_value_exactly_12h_before_is_in_the_lookback() -> None:
     found = findings(timed([(0, 120), (12, 125)]))
     f = only(found, PROJECTED_OVERCORRECTION)

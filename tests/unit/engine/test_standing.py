@@ -10,12 +10,12 @@ from monitor.engine.model import Measurement
 from monitor.engine.policy import built_in
 from monitor.engine.rules import OVERCORRECTION_24H, Columns, context
 from monitor.engine.standing import Standing, latest_standing
-from tests.unit.engine.builders import findings, k, na, only
+from tests.unit.engine.builders import coded, findings, k, na, only
 
 
 def _standing(sodium: Sequence[Measurement], potassium: Sequence[Measurement] = (),
               codes: frozenset[str] = frozenset()) -> Standing:
-    return latest_standing(context(Columns.of(sodium), Columns.of(potassium), codes, (),
+    return latest_standing(context(Columns.of(sodium), Columns.of(potassium), coded(codes), (),
                                    built_in("default")))
 
 

@@ -35,7 +35,10 @@ def test_adt_events_a_merge_and_an_acute_mark_read_back() -> None:
     at = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)
     p, q = PatientRef("CITYGEN", "MRN1"), PatientRef("CITYGEN", "MRN2")
     events = [PatientEvent(p, "A02", "MED4", "12", False, "msg-1", at),
-              DiagnosisEvent(p, Diagnosis("K703", RiskSource.ADT, False), "msg-1", at, True),
+              DiagnosisEvent(p, Diagnosis("K703", RiskSource.ADT, False, at, at, at, True,
+                                          "refuted"),
+                             "msg-1", True),
+              DiagnosisEvent(p, Diagnosis("F102", RiskSource.ADT), "msg-1"),
               MergeEvent(p, q, "msg-2"), AcuteMarkEvent(q, at, "f.csv:3")]
     assert codec.load(json.loads(json.dumps(codec.dump(events)))) == events
 

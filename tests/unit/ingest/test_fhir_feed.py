@@ -248,10 +248,11 @@ def test_condition_clinical_status(status: str | None, active: bool) -> None:
     assert event.diagnosis.source is RiskSource.FHIR
 
 
-def test_refuted_condition_is_not_active() -> None:
+def test_refuted_condition_is_void() -> None:
     event = one(condition(verificationStatus={"coding": [{"code": "refuted"}]}))
 
-    assert isinstance(event, DiagnosisEvent) and not event.diagnosis.active
+    assert isinstance(event, DiagnosisEvent)
+    assert event.diagnosis.voided == "refuted (verificationStatus)"
 
 
 def test_condition_in_other_systems_is_counted_not_used() -> None:

@@ -69,10 +69,11 @@ def test_other_coding_systems_are_ignored() -> None:
     assert [type(item) for item in items] == [PatientEvent]
 
 
-def test_dg1_delete_action_makes_the_diagnosis_inactive() -> None:
+def test_dg1_delete_action_voids_the_diagnosis() -> None:
     items = adt("A08", pid(), dg1("F10.20^^I10", action="D"))
 
-    assert isinstance(items[1], DiagnosisEvent) and not items[1].diagnosis.active
+    assert isinstance(items[1], DiagnosisEvent)
+    assert items[1].diagnosis.voided == "deleted by the sender (DG1-21 D)"
 
 
 def test_a40_merge() -> None:

@@ -165,12 +165,13 @@ def test_drinks_per_day_threshold_is_configurable_and_can_be_off() -> None:
     assert codes(alcohol("74013-4", valueQuantity={"value": 9, "comparator": "<"})) == []
 
 
-def test_an_entered_in_error_social_history_withdraws_the_factor() -> None:
+def test_an_entered_in_error_social_history_voids_the_factor() -> None:
     resource = alcohol(valueCodeableConcept={"coding": [{"system": SNOMED, "code": "160578007"}]})
     resource["status"] = "entered-in-error"
     [event] = items(resource)
 
-    assert isinstance(event, DiagnosisEvent) and not event.diagnosis.active
+    assert isinstance(event, DiagnosisEvent)
+    assert event.diagnosis.voided == "entered in error (Observation.status)"
 
 
 def test_a_counting_social_history_without_a_time_is_rejected() -> None:

@@ -13,6 +13,7 @@ from monitor.engine.policy import built_in
 from monitor.engine.sampling import interval
 from monitor.web.chart_facts import chart_facts, patient_data
 from monitor.web.charts import Point, judged, patient_chart
+from tests.unit.engine.builders import coded
 
 T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # a Tuesday
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -36,7 +37,7 @@ def draw(points: list[Point], policy: str = "default", now_h: float = 13,
          ) -> tuple[str, PatientCorridor, Any]:
     p = built_in(policy)
     everything = [*(lead_in or []), *points]
-    c = PatientCorridor(patient_data(everything, potassium or [], codes,
+    c = PatientCorridor(patient_data(everything, potassium or [], coded(codes),
                                      [T0 + timedelta(hours=h) for h in acute]), p)
     facts = chart_facts(c, p, points, everything, T0 + timedelta(hours=now_h), False, False,
                         zone)
