@@ -6,10 +6,11 @@ after overcorrection stop active treatment and let the physician consider re-low
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, tzinfo
 
-from monitor.engine.model import Finding
+from monitor.engine.model import Diagnosis, Finding
 from monitor.engine.policy import Policy
 from monitor.engine.risk import (
     FACTOR_NAMES,
@@ -17,6 +18,7 @@ from monitor.engine.risk import (
     SODIUM_LOW,
     display_code,
     factors_from_diagnoses,
+    held_span,
 )
 from monitor.engine.rules import (
     FALLING_SODIUM,
@@ -77,6 +79,26 @@ def diagnosis_words(code: str, policy: Policy) -> str:
         return f"{display_code(code)} (no risk factor under this policy)"
     words = ", ".join(FACTOR_WORDS.get(f, f.replace("-", " ")) for f in factors)
     return words if code.lower() in factors else f"{words} ({display_code(code)})"
+
+
+def span_words(d: Diagnosis, policy: Policy) -> str:
+    """When a stated diagnosis raises the risk, for the patient page: "" when always,
+    "since 2024-05-01", "until 2026-03-07", "resolved at discharge, still counts (a
+    chronic condition)", "resolved: no longer counts", or why it is void."""
+    if d.voided:
+        return f"{d.voided}: never counts"
+    span = held_span(d, policy)
+    if span is None:
+        return "resolved: no longer counts"
+    parts = []
+    if d.onset is not None:
+        parts.append(f"since {d.onset.date().isoformat()}")
+    if span[1] != math.inf and d.abated is not None:
+        parts.append(f"until {d.abated.date().isoformat()}")
+    if not d.active and span[1] == math.inf:
+        when = " at discharge" if d.encounter else ""
+        parts.append(f"resolved{when}, still counts (a chronic condition)")
+    return "; ".join(parts)
 
 
 def factor_words(f: Finding, policy: Policy, diagnoses: Iterable[str] = ()) -> list[str]:

@@ -135,6 +135,14 @@ async def post_condition(request: Request, rt: RuntimeDep, caller: FeedDep) -> J
     return await _ingest(request, rt, caller.name, {"Condition"})
 
 
+@router.put("/Condition/{condition_id}")
+async def put_condition(condition_id: str, request: Request, rt: RuntimeDep,
+                        caller: FeedDep) -> JSONResponse:
+    """Update a Condition: its clinical status (resolved at discharge), abatement date, or
+    a verification status that refutes it."""
+    return await _ingest(request, rt, caller.name, {"Condition"}, condition_id)
+
+
 @router.post("/Patient")
 async def post_patient(request: Request, rt: RuntimeDep, caller: FeedDep) -> JSONResponse:
     """A Patient: links its logical id to its identifier (MRN), so that Observations and
@@ -159,7 +167,7 @@ async def post_bundle(request: Request, rt: RuntimeDep, caller: FeedDep) -> JSON
 def metadata() -> JSONResponse:
     """The CapabilityStatement: what this server accepts."""
     resources = [{"type": t, "interaction": [{"code": "create"}] + (
-        [{"code": "update"}] if t in ("Observation", "Patient") else [])}
+        [{"code": "update"}] if t in ("Observation", "Condition", "Patient") else [])}
         for t in ("Observation", "Condition", "Patient")]
     return JSONResponse({
         "resourceType": "CapabilityStatement", "status": "active", "kind": "instance",

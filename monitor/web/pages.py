@@ -192,6 +192,7 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: Pat
                  acute_span=timedelta(hours=policy.episodes.acute_hours), nav="patient",
                  runs={a: event_runs(e) for a, e in d["events"].items()},
                  risk_choices=risk_choices(policy),
+                 spans=d["spans"],
                  risk_words=lambda code: diagnosis_words(code, policy),
                  onset_default=field_value(now, rt.settings.display_zone),
                  printed=f"Printed {when(now, rt.settings.display_zone)} "

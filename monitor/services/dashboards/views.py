@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 from monitor.alerts import lifecycle as lc
 from monitor.alerts.lifecycle import OPEN
 from monitor.engine.limits import WINDOWS_HOURS
+from monitor.engine.messages import span_words
 from monitor.engine.model import Analyte
 from monitor.engine.policy import Policy
 from monitor.services.access.scope import Principal, scoped_patients, visible_patient
-from monitor.storage.repos.ledgers import Scope
+from monitor.storage.repos.ledgers import Scope, diagnosis_of
 from monitor.storage.repos.ledgers import load as load_ledgers
 from monitor.storage.repos.ward_policy import ward_policies
 from monitor.storage.tables import (
@@ -285,6 +286,7 @@ def patient_detail(uow: UnitOfWork, p: Principal, patient_id: int, default: Poli
     ward = s.get(Ward, patient.ward_id) if patient.ward_id else None
     return {"patient": patient, "ward": ward, "results": results, "lead_in": lead_in,
             "alerts": alerts, "events": events, "risks": risks, "window": window,
+            "spans": {r.id: span_words(diagnosis_of(r), policy) for r in risks},
             "triggering": _triggering(s, alerts, since), "marks": marks, "policy": policy}
 
 

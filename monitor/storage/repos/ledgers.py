@@ -141,11 +141,15 @@ def diagnoses(s: Session, pids: Iterable[int]) -> dict[int, list[Diagnosis]]:
     # Void rows first: where a clinician entered one code twice and removed one entry, the
     # entry still standing is the statement that holds.
     for r in sorted(rows, key=lambda r: r.voided is None):
-        source = RiskSource(r.source) if r.source in _SOURCES else RiskSource.CLINICIAN
-        found.setdefault(r.patient_id, []).append(Diagnosis(
-            r.icd10_code or r.factor, source, r.active, r.onset_at, r.asserted_at,
-            r.abated_at, r.encounter, r.voided))
+        found.setdefault(r.patient_id, []).append(diagnosis_of(r))
     return found
+
+
+def diagnosis_of(r: Any) -> Diagnosis:
+    """A risk_factors row (or a row of its columns) as the engine reads it."""
+    source = RiskSource(r.source) if r.source in _SOURCES else RiskSource.CLINICIAN
+    return Diagnosis(r.icd10_code or r.factor, source, bool(r.active), r.onset_at,
+                     r.asserted_at, r.abated_at, bool(r.encounter), r.voided)
 
 
 _SOURCES = frozenset(s.value for s in RiskSource)
