@@ -85,6 +85,9 @@ class PatientLedger:
     # The latest end of a stay seen, a discharge or a gap without sodium (engine.stays):
     # nothing collected up to it raises or holds a standing alert any more.
     stay_ended_at: datetime | None = None
+    # Loaded from storage: the last counted sodium collected before the loaded ones, so a
+    # gap from it may end a stay (engine.stays). None: there is none, or all is here.
+    sodium_before: datetime | None = None
     alerts: list[AlertRecord] = field(default_factory=list)
     # Loaded from storage: results before this moment are context only (their own windows
     # were not loaded), so they are never re-evaluated. None: everything is here (replay).
@@ -366,7 +369,8 @@ class PatientLedger:
         mine += [a.first.collected_at.timestamp() for a in self._standing()]
         if not mine:
             return findings, []
-        end = latest_gap(self.series[Analyte.SODIUM].times, min(mine), self.policy)
+        before = self.sodium_before.timestamp() if self.sodium_before else None
+        end = latest_gap(self.series[Analyte.SODIUM].times, min(mine), self.policy, before)
         changes: list[Change] = []
         if end is not None and (self.stay_ended_at is None or
                                 end.at > self.stay_ended_at.timestamp()):

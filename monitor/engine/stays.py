@@ -34,17 +34,25 @@ class StayEnd:
     reason: str  # why a standing alert of that stay closed, in the words the pages show
 
 
-def latest_gap(times: Sequence[float], since: float, policy: Policy) -> StayEnd | None:
+def latest_gap(times: Sequence[float], since: float, policy: Policy,
+               before: float | None = None) -> StayEnd | None:
     """The end of the latest gap in the counted sodium `times` (sorted, epoch seconds)
-    longer than the episode gap, when that end lies after `since`; None otherwise."""
+    longer than the episode gap, when that end lies after `since`; None otherwise.
+    `before`: the last counted sodium before `times` (storage loads a recent part)."""
     gap = policy.episodes.gap_hours * HOUR
     # Backwards from the latest sodium: the first gap found is the latest.
     for i in range(len(times) - 1, bisect_left(times, since - gap), -1):
         if times[i] - times[i - 1] > gap:
-            return StayEnd(times[i - 1] + gap, (
-                f"stay ended: no sodium for more than {_n(policy.episodes.gap_hours)} h "
-                f"after {clock(times[i - 1])}"))
+            return _gap(times[i - 1], policy)
+    if before is not None and times and times[0] - before > gap and before + gap >= since:
+        return _gap(before, policy)
     return None
+
+
+def _gap(last: float, policy: Policy) -> StayEnd:
+    return StayEnd(last + policy.episodes.gap_hours * HOUR, (
+        f"stay ended: no sodium for more than {_n(policy.episodes.gap_hours)} h "
+        f"after {clock(last)}"))
 
 
 def discharged(at: datetime) -> str:

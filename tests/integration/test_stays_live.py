@@ -90,3 +90,12 @@ def test_without_adt_a_gap_longer_than_the_episode_gap_ends_the_stay(
     found = severe(alerts(pg_engine))
     assert [(a[3], a[6]) for a in found] == [("resolved", 118.0), ("active", 117.0)]
     assert (found[0][7] or "").startswith("stay ended: no sodium for more than 72 h after")
+
+
+def test_a_gap_longer_than_the_results_loaded_still_ends_the_stay(
+        rt: Runtime, pg_engine: Engine) -> None:
+    # Ten days without sodium: the worker loads a week before the new result, not the 118.
+    deliver(rt, oru("STAY003", "STAY003-1", START, 118))
+    deliver(rt, oru("STAY003", "STAY003-2", START + timedelta(days=10), 117))
+    assert [(a[3], a[6]) for a in severe(alerts(pg_engine))] == [("resolved", 118.0),
+                                                                 ("active", 117.0)]

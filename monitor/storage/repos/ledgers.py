@@ -36,6 +36,7 @@ from monitor.engine.model import Analyte, Finding, Method, ResultStatus
 from monitor.engine.policy import Policy
 from monitor.engine.reconcile import ACTIVE, WITHDRAWN, AlertRecord, Change, Settled, badness
 from monitor.engine.rules import ALL_RULES, OVERCORRECTION_24H, OVERCORRECTION_48H
+from monitor.engine.stays import STANDING_RULES
 from monitor.engine.versions import Version
 from monitor.ingest.events import ResultEvent
 from monitor.storage.tables import Alert, AlertEvent, AlertEvidence, EpisodeMark, Result, RiskFactor
@@ -226,7 +227,24 @@ def load(s: Session, scopes: dict[int, Scope], policies: dict[int, Policy]
             agg.ledger.restore(key, Analyte(r.analyte), Method(r.method), [_version(r)], r.test,
                                r.key_inferred)
     _load_alerts(s, aggs)
+    _sodium_before(s, aggs, {pid: at - CONTEXT for pid, at in horizons.items()})
     return aggs
+
+
+def _sodium_before(s: Session, aggs: dict[int, Aggregate], cuts: dict[int, datetime]) -> None:
+    """The last counted sodium before the loaded results of each patient with an open
+    standing alert, in one statement (an indexed look-up each): a gap from it may end the
+    alert's stay (engine.stays) however long ago it was collected."""
+    cuts = {pid: at for pid, at in cuts.items() if any(
+        a.state == ACTIVE and a.rule in STANDING_RULES for a in aggs[pid].ledger.alerts)}
+    if not cuts:
+        return
+    for pid, at in s.execute(select(Result.patient_id, func.max(Result.collected_at)).where(
+            or_(*[and_(Result.patient_id == pid, Result.analyte == Analyte.SODIUM.value,
+                       Result.collected_at < at) for pid, at in cuts.items()]),
+            Result.is_current.is_(True), Result.removed.is_(False), Result.flag.is_(None),
+            Result.value_mmol_l.is_not(None)).group_by(Result.patient_id)):
+        aggs[pid].ledger.sodium_before = at
 
 
 def _load_alerts(s: Session, aggs: dict[int, Aggregate]) -> None:

@@ -13,6 +13,7 @@ from monitor.engine.model import Analyte, Method, ResultStatus
 from monitor.engine.policy import built_in
 from monitor.engine.reconcile import ACTIVE, RESOLVED
 from monitor.engine.rules import HYPERNATREMIA, OVERCORRECTION_24H, SEVERE_HYPONATREMIA
+from monitor.engine.stays import latest_gap
 from tests.unit.engine.builders import Feed, at, ids
 
 WEEK = 7 * 24
@@ -110,3 +111,11 @@ def test_a_stay_end_seen_is_final_when_a_late_result_fills_the_gap() -> None:
     feed.send("r2", 40, 116)  # collected in the gap, arriving last
     assert [(s[0], s[2]) for s in states(feed.ledger)] == [(RESOLVED, ["r1"]),
                                                           (ACTIVE, ["r3"])]
+
+
+def test_a_gap_from_the_sodium_before_the_loaded_ones_ends_the_stay() -> None:
+    policy = built_in("default")
+    t = at(240).timestamp()
+    end = latest_gap([t], at(0).timestamp(), policy, before=at(0).timestamp())
+    assert end is not None and end.at == at(72).timestamp()
+    assert latest_gap([t], at(0).timestamp(), policy) is None  # nothing to measure from
