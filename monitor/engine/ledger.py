@@ -410,11 +410,12 @@ class PatientLedger:
         findings = evaluate_columns(sodium, self.series[Analyte.POTASSIUM],
                                     frozenset(self.diagnoses), self.acute_marks, self.policy,
                                     since, known_until)
-        findings, ended = self._end_stay(findings)
+        findings, closed = self._end_stay(findings)
         first = 0 if since is None else bisect_left(sodium.times, since.timestamp())
         keys = {m.result_key for m in sodium.measurements[first:]} | (extra_keys or set())
-        changes = ended + reconcile(self.alerts, findings, keys, new_id,
-                                    self.policy.rates.relowering_hours, cause or withdraw_reason)
+        changes = closed + reconcile(self.alerts, findings, keys, new_id,
+                                     self.policy.rates.relowering_hours,
+                                     cause or withdraw_reason)
         self.alerts.extend(c.alert for c in changes if c.kind == "raised")
         for change in changes:
             if change.kind == "withdrawn" and change.alert.rule == PROJECTED_OVERCORRECTION:

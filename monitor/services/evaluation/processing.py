@@ -376,7 +376,8 @@ class _Batch:
                     agg = self._agg(pid)
                     self._record(pid, agg.ledger.mark_acute(e.onset, agg.new_id),
                                  row.feed != IMPORT_FEED)  # never page for backfill
-            elif isinstance(e, PatientEvent) and e.discharged:
+            elif isinstance(e, PatientEvent) and e.discharged and not e.test:
+                # A training discharge (MSH-11 T/D) must not close a real patient's alerts.
                 pid = self.pids[e.patient]
                 agg = self._agg(pid)
                 self._record(pid, agg.ledger.discharge(e.occurred_at, agg.new_id), True)

@@ -101,7 +101,7 @@ class Replay:
             self.ledger(item.patient).mark_acute(item.onset, self._ids(item.patient))
         elif isinstance(item, PatientEvent):
             ledger = self.ledger(item.patient)  # registers the patient; wards matter live
-            if item.discharged:
+            if item.discharged and not item.test:  # as live: training ends no stay
                 ledger.discharge(item.occurred_at, self._ids(item.patient))
 
     def _merge(self, survivor: PatientRef, old: PatientRef, why: str) -> None:
