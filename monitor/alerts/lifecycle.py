@@ -6,6 +6,7 @@
     acknowledged --worse (higher severity, or rise >= 2 mmol/L above the value acknowledged)-->
         unacknowledged (re-alarm)
     any open state --triggering data corrected or removed--> withdrawn
+    any open state (SEVERE_HYPONATREMIA, HYPERNATREMIA) --stay ended--> resolved (engine.stays)
 
 An overcorrection alert never clears by itself: its harm window matters after the sodium
 stops rising, so only a physician resolves it.

@@ -21,13 +21,21 @@ from monitor.engine.limits import sparing_onset
 from monitor.engine.model import (
     Analyte,
     Diagnosis,
+    Finding,
     Measurement,
     Method,
     ResultStatus,
     RiskSource,
 )
 from monitor.engine.policy import Policy
-from monitor.engine.reconcile import ACTIVE, WITHDRAWN, AlertRecord, Change, reconcile
+from monitor.engine.reconcile import (
+    ACTIVE,
+    RESOLVED,
+    WITHDRAWN,
+    AlertRecord,
+    Change,
+    reconcile,
+)
 from monitor.engine.risk import FACTOR_NAMES, Held, display_code, held_factors, normalise_code
 from monitor.engine.rules import (
     PROJECTED_OVERCORRECTION,
@@ -38,6 +46,7 @@ from monitor.engine.rules import (
     projection_expired,
 )
 from monitor.engine.standing import Standing, latest_standing
+from monitor.engine.stays import STANDING_RULES, StayEnd, discharged, ended, latest_gap
 from monitor.engine.versions import (
     Effective,
     Refusal,
@@ -74,6 +83,12 @@ class PatientLedger:
     # Each source's current statement of each code: (code, source) -> its diagnosis.
     diagnoses: dict[tuple[str, str], Diagnosis] = field(default_factory=dict)
     acute_marks: list[datetime] = field(default_factory=list)
+    # The latest end of a stay seen, a discharge or a gap without sodium (engine.stays):
+    # nothing collected up to it raises or holds a standing alert any more.
+    stay_ended_at: datetime | None = None
+    # Loaded from storage: the last counted sodium collected before the loaded ones, so a
+    # gap from it may end a stay (engine.stays). None: there is none, or all is here.
+    sodium_before: datetime | None = None
     alerts: list[AlertRecord] = field(default_factory=list)
     # Loaded from storage: results before this moment are context only (their own windows
     # were not loaded), so they are never re-evaluated. None: everything is here (replay).
@@ -184,6 +199,10 @@ class PatientLedger:
         """Whether appending `m` may change how an earlier sample counts."""
         if m.analyte is Analyte.GLUCOSE:
             return True
+        counted = self.series[Analyte.SODIUM].times
+        if m.analyte is Analyte.SODIUM and counted and m.collected_at.timestamp() - \
+                counted[-1] > self.policy.episodes.gap_hours * 3600:
+            return True  # it ends a stay: the standing alerts of that stay close first
         if m.analyte is not Analyte.SODIUM or len(self.raw.times) < 2:
             return False
         a, times, values = self.policy.artefacts, self.raw.times, self.raw.values
@@ -344,6 +363,53 @@ class PatientLedger:
         return changes + self.reevaluate(
             onset - timedelta(hours=self.policy.episodes.acute_hours), new_id)
 
+    def discharge(self, at: datetime | None, new_id: Callable[[str], str]) -> list[Change]:
+        """The patient was discharged at `at` (None: after every sodium known now): the
+        standing alerts of the stay close (engine.stays)."""
+        changes = self.flush()
+        times = self.series[Analyte.SODIUM].times
+        if at is None:
+            if not times:
+                return changes
+            at = datetime.fromtimestamp(times[-1], UTC)
+        if self.stay_ended_at is not None and at <= self.stay_ended_at:
+            return changes
+        self.stay_ended_at = at
+        return changes + self._close(StayEnd(at.timestamp(), discharged(at)))
+
+    def _end_stay(self, findings: list[Finding]) -> tuple[list[Finding], list[Change]]:
+        """Close the open standing alerts of a stay that ended, and leave out the standing
+        findings collected in one: a stay that is over raises nothing more."""
+        mine = [f.collected_at.timestamp() for f in findings if f.rule in STANDING_RULES]
+        mine += [a.first.collected_at.timestamp() for a in self._standing()]
+        if not mine:
+            return findings, []
+        before = self.sodium_before.timestamp() if self.sodium_before else None
+        end = latest_gap(self.series[Analyte.SODIUM].times, min(mine), self.policy, before)
+        changes: list[Change] = []
+        if end is not None and (self.stay_ended_at is None or
+                                end.at > self.stay_ended_at.timestamp()):
+            self.stay_ended_at = datetime.fromtimestamp(end.at, UTC)
+            changes = self._close(end)
+        elif self.stay_ended_at is not None:
+            end = StayEnd(self.stay_ended_at.timestamp(), ended(self.stay_ended_at))
+            changes = self._close(end)
+        if end is None:
+            return findings, []
+        return [f for f in findings if f.rule not in STANDING_RULES
+                or f.collected_at.timestamp() > end.at], changes
+
+    def _standing(self) -> list[AlertRecord]:
+        return [a for a in self.alerts if a.state == ACTIVE and a.rule in STANDING_RULES]
+
+    def _close(self, end: StayEnd) -> list[Change]:
+        changes: list[Change] = []
+        for a in self._standing():
+            if a.first.collected_at.timestamp() <= end.at:
+                a.state, a.withdrawn_reason = RESOLVED, end.reason
+                changes.append(Change("resolved", a))
+        return changes
+
     def reevaluate(self, since: datetime | None, new_id: Callable[[str], str],
                    extra_keys: set[str] | None = None, appended: bool = False,
                    withdraw_reason: str | None = None, cause: str | None = None
@@ -359,10 +425,12 @@ class PatientLedger:
         findings = evaluate_columns(sodium, self.series[Analyte.POTASSIUM],
                                     self.diagnoses.values(), self.acute_marks, self.policy,
                                     since, known_until)
+        findings, closed = self._end_stay(findings)
         first = 0 if since is None else bisect_left(sodium.times, since.timestamp())
         keys = {m.result_key for m in sodium.measurements[first:]} | (extra_keys or set())
-        changes = reconcile(self.alerts, findings, keys, new_id,
-                            self.policy.rates.relowering_hours, cause or withdraw_reason)
+        changes = closed + reconcile(self.alerts, findings, keys, new_id,
+                                     self.policy.rates.relowering_hours,
+                                     cause or withdraw_reason)
         self.alerts.extend(c.alert for c in changes if c.kind == "raised")
         for change in changes:
             if change.kind == "withdrawn" and change.alert.rule == PROJECTED_OVERCORRECTION:
@@ -494,6 +562,8 @@ def absorb(survivor: PatientLedger, old: PatientLedger, reason: str,
         mine.effective = resolve(mine.versions, mine.inferred)
     survivor.diagnoses.update(old.diagnoses)
     survivor.acute_marks.extend(old.acute_marks)
+    survivor.stay_ended_at = max((t for t in (survivor.stay_ended_at, old.stay_ended_at)
+                                  if t is not None), default=None)
     counted = [
         Measurement(key, res.analyte, eff.value_mmol_l, eff.collected_at, res.method)
         for key, res in survivor.results.items()

@@ -126,7 +126,7 @@ def badness(f: Finding) -> tuple[bool, float, datetime]:
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    kind: str  # raised / updated / withdrawn
+    kind: str  # raised / updated / withdrawn / resolved (its stay ended: engine.stays)
     alert: AlertRecord
     note: str | None = None  # a line for the alert's history
 

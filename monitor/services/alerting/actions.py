@@ -126,13 +126,18 @@ def resolve(uow: UnitOfWork, alert_id: int, username: str, note: str,
 
 
 def after_engine_change(uow: UnitOfWork, a: Alert, kind: str, now: datetime) -> list[int]:
-    """Lifecycle and notifications after the engine raised, updated or withdrew an alert;
-    returns the deliveries to send once committed."""
+    """Lifecycle and notifications after the engine raised, updated, withdrew or resolved
+    (its stay ended) an alert; returns the deliveries to send once committed."""
     s = uow.session
     if kind == "raised":
         if a.notify:
             a.next_notification_at = first_due(now, a.severity, timing(ward_of(s, a.patient_id)))
         return announce(s, a, "raised", "0", now)
+    if kind == "resolved":  # its stay ended (engine.stays): nobody is paged for it now
+        s.execute(update(Delivery).where(Delivery.alert_id == a.id, Delivery.state == "pending")
+                  .values(state="cancelled"))
+        a.next_notification_at = None
+        return []
     if kind == "withdrawn":
         s.execute(update(Delivery).where(Delivery.alert_id == a.id, Delivery.state == "pending")
                   .values(state="cancelled"))

@@ -200,7 +200,7 @@ def _lock(s: Session, pids: list[int], skip_locked: bool = False
         return {}
     return {r.id: r._asdict() for r in s.execute(select(
         Patient.id, Patient.ward_id, Patient.room, Patient.bed, Patient.discharged_at,
-        Patient.display_name, Patient.birth_date, Patient.sex).where(
+        Patient.display_name, Patient.birth_date, Patient.sex, Patient.stay_ended_at).where(
         Patient.id.in_(pids)).order_by(Patient.id).with_for_update(skip_locked=skip_locked))}
 
 
@@ -246,7 +246,8 @@ def _stored(text: str | None, limit: int) -> str | None:
 
 @dataclass
 class _Move:
-    """Where a patient is and who they are, as the batch's messages leave them."""
+    """Where a patient is and who they are, as the batch's messages leave them, and the
+    latest end of a stay the engine has seen (engine.stays)."""
 
     ward: int | None
     room: str | None
@@ -255,8 +256,10 @@ class _Move:
     display_name: str | None
     birth_date: date | None
     sex: str | None
+    stay_ended: datetime | None
 
-    FIELDS = ("ward_id", "room", "bed", "discharged_at", "display_name", "birth_date", "sex")
+    FIELDS = ("ward_id", "room", "bed", "discharged_at", "display_name", "birth_date", "sex",
+              "stay_ended_at")
 
     @classmethod
     def of(cls, info: dict[str, Any]) -> _Move:
@@ -264,7 +267,7 @@ class _Move:
 
     def values(self) -> tuple[Any, ...]:
         return (self.ward, self.room, self.bed, self.discharged, self.display_name,
-                self.birth_date, self.sex)
+                self.birth_date, self.sex, self.stay_ended)
 
 
 class _Batch:
@@ -308,7 +311,8 @@ class _Batch:
                     if pid not in since or (since[pid] is not None and
                                             e.collected_at < since[pid]):  # type: ignore
                         since[pid] = e.collected_at
-                elif isinstance(e, DiagnosisEvent | AcuteMarkEvent):
+                elif isinstance(e, DiagnosisEvent | AcuteMarkEvent) or \
+                        (isinstance(e, PatientEvent) and e.discharged):
                     since[self.pids[e.patient]] = None
                     keys.setdefault(self.pids[e.patient], set())
         self.keys = keys
@@ -321,7 +325,11 @@ class _Batch:
         # By the ward the batch has put each patient on (its moves are saved later).
         wards = {pid: self.moves[pid].ward if pid in self.moves else None for pid in scopes}
         by_ward = ward_policies(self.s, wards.values(), self.p.policy)
-        self.aggs.update(load(self.s, scopes, {pid: by_ward[w] for pid, w in wards.items()}))
+        loaded = load(self.s, scopes, {pid: by_ward[w] for pid, w in wards.items()})
+        for pid, agg in loaded.items():
+            if pid in self.moves:
+                agg.ledger.stay_ended_at = self.moves[pid].stay_ended
+        self.aggs.update(loaded)
 
     def _agg(self, pid: int) -> Aggregate:
         if pid not in self.aggs:  # after a merge: reloaded for the current episode
@@ -369,6 +377,11 @@ class _Batch:
                     agg = self._agg(pid)
                     self._record(pid, agg.ledger.mark_acute(e.onset, agg.new_id),
                                  row.feed != IMPORT_FEED)  # never page for backfill
+            elif isinstance(e, PatientEvent) and e.discharged and not e.test:
+                # A training discharge (MSH-11 T/D) must not close a real patient's alerts.
+                pid = self.pids[e.patient]
+                agg = self._agg(pid)
+                self._record(pid, agg.ledger.discharge(e.occurred_at, agg.new_id), True)
             elif isinstance(e, MergeEvent):
                 self._merge(self.pids[e.old], self.pids[e.survivor])
             elif isinstance(e, PatientLinkEvent):
@@ -459,6 +472,9 @@ class _Batch:
             out.alerts += earlier.alerts
 
     def _save(self, aggs: list[Aggregate], out: Outcome) -> None:
+        for agg in aggs:  # the stay ends the engine saw, saved with the moves
+            if agg.pid in self.moves:
+                self.moves[agg.pid].stay_ended = agg.ledger.stay_ended_at
         self._save_moves()  # first: notifications are routed by the patient's ward
         save_results(self.s, aggs)
         written = save_alerts(self.s, [(agg, self.changes.pop(agg.pid, [])) for agg in aggs],
@@ -510,8 +526,8 @@ def _to_follow(agg: Aggregate, written: list[Written]) -> dict[int, str]:
     last: dict[int, str] = {}
     for w in written:
         last.setdefault(w.alert_id, w.kind)
-        if w.kind == "withdrawn":
-            last[w.alert_id] = "withdrawn"
+        if w.kind in ("withdrawn", "resolved"):  # closed: nothing after it counts
+            last[w.alert_id] = w.kind
     return {alert_id: kind for alert_id, kind in last.items()
             if not (kind == "updated" and (row := agg.alert_rows.get(str(alert_id))) is not None
                     and row["lifecycle"] != lc.ACKNOWLEDGED)}

@@ -107,7 +107,9 @@ class Replay:
         elif isinstance(item, AcuteMarkEvent):
             self.ledger(item.patient).mark_acute(item.onset, self._ids(item.patient))
         elif isinstance(item, PatientEvent):
-            self.ledger(item.patient)  # registers the patient; wards matter only live
+            ledger = self.ledger(item.patient)  # registers the patient; wards matter live
+            if item.discharged and not item.test:  # as live: training ends no stay
+                ledger.discharge(item.occurred_at, self._ids(item.patient))
 
     def _merge(self, survivor: PatientRef, old: PatientRef, why: str) -> None:
         if self.mine(old) != self.mine(survivor):

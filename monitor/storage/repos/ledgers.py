@@ -36,6 +36,7 @@ from monitor.engine.model import Analyte, Diagnosis, Finding, Method, ResultStat
 from monitor.engine.policy import Policy
 from monitor.engine.reconcile import ACTIVE, WITHDRAWN, AlertRecord, Change, Settled, badness
 from monitor.engine.rules import ALL_RULES, OVERCORRECTION_24H, OVERCORRECTION_48H
+from monitor.engine.stays import STANDING_RULES
 from monitor.engine.versions import Version
 from monitor.ingest.events import ResultEvent
 from monitor.storage.tables import Alert, AlertEvent, AlertEvidence, EpisodeMark, Result, RiskFactor
@@ -235,7 +236,24 @@ def load(s: Session, scopes: dict[int, Scope], policies: dict[int, Policy]
             agg.ledger.restore(key, Analyte(r.analyte), Method(r.method), [_version(r)], r.test,
                                r.key_inferred)
     _load_alerts(s, aggs)
+    _sodium_before(s, aggs, {pid: at - CONTEXT for pid, at in horizons.items()})
     return aggs
+
+
+def _sodium_before(s: Session, aggs: dict[int, Aggregate], cuts: dict[int, datetime]) -> None:
+    """The last counted sodium before the loaded results of each patient with an open
+    standing alert, in one statement (an indexed look-up each): a gap from it may end the
+    alert's stay (engine.stays) however long ago it was collected."""
+    cuts = {pid: at for pid, at in cuts.items() if any(
+        a.state == ACTIVE and a.rule in STANDING_RULES for a in aggs[pid].ledger.alerts)}
+    if not cuts:
+        return
+    for pid, at in s.execute(select(Result.patient_id, func.max(Result.collected_at)).where(
+            or_(*[and_(Result.patient_id == pid, Result.analyte == Analyte.SODIUM.value,
+                       Result.collected_at < at) for pid, at in cuts.items()]),
+            Result.is_current.is_(True), Result.removed.is_(False), Result.flag.is_(None),
+            Result.value_mmol_l.is_not(None)).group_by(Result.patient_id)):
+        aggs[pid].ledger.sodium_before = at
 
 
 def _load_alerts(s: Session, aggs: dict[int, Aggregate]) -> None:
@@ -426,7 +444,7 @@ class Staged:
 @dataclass(frozen=True, slots=True)
 class Written:
     alert_id: int
-    kind: str  # raised / updated / withdrawn
+    kind: str  # raised / updated / withdrawn / resolved
     notify: bool
 
 
@@ -441,9 +459,13 @@ def save_alerts(s: Session, batch: list[tuple[Aggregate, list[Staged]]],
     raised: list[tuple[Aggregate, AlertRecord, dict[str, Any]]] = []
     updated: list[dict[str, Any]] = []
     withdrawn: list[dict[str, Any]] = []
+    resolved: list[dict[str, Any]] = []
     notify: dict[int, bool] = {}
     for agg, changes in batch:
         final: dict[int, AlertRecord] = {}  # by object: one write per alert, its last state
+        # Resolved by the engine (its stay ended), as opposed to an acknowledged alert the
+        # batch cleared, which the lifecycle resolves after the save.
+        ended = {id(c.change.alert) for c in changes if c.change.kind == "resolved"}
         for staged in changes:
             change = staged.change
             final[id(change.alert)] = change.alert
@@ -452,26 +474,32 @@ def save_alerts(s: Session, batch: list[tuple[Aggregate, list[Staged]]],
             values = _summary(s, agg, record, agg.ledger.policy, now, tz)
             if record.alert_id.startswith("new:"):
                 test = agg.ledger.is_test(record)
+                closed = "resolved" if obj in ended else "withdrawn"
                 raised.append((agg, record, {
                     "patient_id": agg.pid, "rule": record.rule, "event": record.event,
-                    # Raised and withdrawn within one batch: written as withdrawn.
-                    "lifecycle": "unacknowledged" if record.state == ACTIVE else "withdrawn",
+                    # Raised and closed within one batch: written as closed.
+                    "lifecycle": "unacknowledged" if record.state == ACTIVE else closed,
                     "test": test, "notify": notify[obj] and not test, "created_at": now,
-                    **values}))
+                    "resolved_at": now if closed == "resolved" else None, **values}))
             elif record.state == WITHDRAWN:
                 withdrawn.append({"aid": int(record.alert_id), **values,
                                   "lifecycle": "withdrawn"})
+            elif obj in ended:
+                resolved.append({"aid": int(record.alert_id), **values,
+                                 "lifecycle": "resolved", "resolved_at": now,
+                                 "next_notification_at": None})
             else:
                 # Neither state nor lifecycle: a nurse may acknowledge, shelve or resolve
                 # while the batch runs (alert actions take no patient lock); the engine's
                 # update never undoes that.
                 del values["state"]
                 updated.append({"aid": int(record.alert_id), **values})
-    # Withdrawals first: a new alert may open the event of one withdrawn in this batch
-    # (one active alert per patient, rule and event).
-    if withdrawn:
-        s.execute(update(ALERTS).where(ALERTS.c.id == bindparam("aid")).values(
-            {k: bindparam(k) for k in withdrawn[0] if k != "aid"}), withdrawn)
+    # Withdrawals and resolutions first: a new alert may open the event of one closed in
+    # this batch (one active alert per patient, rule and event).
+    for rows in (withdrawn, resolved):
+        if rows:
+            s.execute(update(ALERTS).where(ALERTS.c.id == bindparam("aid")).values(
+                {k: bindparam(k) for k in rows[0] if k != "aid"}), rows)
     if raised:
         ids = s.execute(insert(ALERTS).returning(ALERTS.c.id, sort_by_parameter_order=True),
                         [values for _, _, values in raised]).scalars().all()
@@ -491,12 +519,15 @@ def save_alerts(s: Session, batch: list[tuple[Aggregate, list[Staged]]],
             record, obj = change.alert, id(change.alert)
             kind = "raised" if obj not in seen and change.kind == "raised" else change.kind
             seen.add(obj)
+            loaded = agg.alert_rows.get(record.alert_id)
             events.append({
                 "alert_id": int(record.alert_id), "at": now, "action": kind,
                 "actor": actor if kind == "withdrawn" else SYSTEM,
-                "from_state": None if kind == "raised" else "unacknowledged",
-                "to_state": "withdrawn" if kind == "withdrawn" else "unacknowledged",
-                "reason": record.withdrawn_reason if kind == "withdrawn" else change.note,
+                "from_state": None if kind == "raised" else
+                loaded["lifecycle"] if kind == "resolved" and loaded else "unacknowledged",
+                "to_state": kind if kind in ("withdrawn", "resolved") else "unacknowledged",
+                "reason": record.withdrawn_reason if kind in ("withdrawn", "resolved")
+                else change.note,
                 "details": staged.details})
             written.setdefault(agg.pid, []).append(
                 Written(int(record.alert_id), kind, notify[obj]))

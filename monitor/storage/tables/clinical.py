@@ -56,6 +56,10 @@ class Patient(Base):
     birth_date: Mapped[date | None] = mapped_column(Date)
     sex: Mapped[str | None] = mapped_column(String(16))
     discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The latest end of a stay the engine has seen (a discharge, or a gap without sodium
+    # longer than the episode gap): kept across readmissions, nothing collected up to it
+    # holds a standing alert (engine.stays). discharged_at is cleared at readmission.
+    stay_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -28,7 +28,8 @@ class Case:
 
 @st.composite
 def cases(draw: st.DrawFn) -> Case:
-    hours = draw(st.lists(st.integers(0, 96), min_size=2, max_size=12, unique=True))
+    # One stay: within the episode gap (a longer gap ends the stay for good, engine.stays).
+    hours = draw(st.lists(st.integers(0, 72), min_size=2, max_size=12, unique=True))
     values = draw(st.lists(st.integers(200, 280).map(lambda x: x / 2),  # 100-140 by 0.5
                            min_size=len(hours), max_size=len(hours)))
     diagnosis = draw(st.one_of(st.none(), st.sampled_from(["K70.3", "F10.2", "E43", "E87.6"])))
