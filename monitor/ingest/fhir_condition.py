@@ -25,16 +25,16 @@ def condition_items(
     resource: Resource, position: str, patients: PatientIndex, tz: ZoneInfo
 ) -> list[Item]:
     """One event per distinct ICD-10 code; codes of other systems are not ours to judge."""
+    codes = dict.fromkeys(
+        normalise_icd10(code)
+        for code, system in codings(resource.get("code"))
+        if code and is_icd10_system(system)
+    )
+    if not codes:
+        return []  # read before the model validation, which costs more than the rest
     try:
         # Times are left to parse_iso, which reads an offset-less time in `tz`.
         validate(Condition, {k: v for k, v in resource.items() if k not in _TIMES}, "Condition")
-        codes = dict.fromkeys(
-            normalise_icd10(code)
-            for code, system in codings(resource.get("code"))
-            if code and is_icd10_system(system)
-        )
-        if not codes:
-            return []
         patient = patients.subject(resource)
         recorded = resource.get("recordedDate")
         recorded_at = parse_iso(str(recorded), tz, field="recordedDate") if recorded else None
