@@ -46,7 +46,7 @@ def _parse(name: str, text: str, fmt: str, tz: ZoneInfo, local_codes: Mapping[st
         from monitor.ingest.fhir_feed import parse_fhir  # the FHIR models load slowly
 
         return parse_fhir(text, source=name, tz=tz, local_codes=local_codes,
-                          suspect_comments=suspect_comments, patients=patients)
+                          suspect_comments=suspect_comments, patients=patients, keep=keep)
     if kind == "json":
         return parse_json_results(text, source=name, tz=tz)
     return parse_csv(text, source=name, tz=tz, keep=keep)

@@ -10,7 +10,7 @@ each Patient becomes a PatientLinkEvent, stored, through which later payloads re
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,6 +24,7 @@ from monitor.ingest.fhir_common import PatientIndex, Resource, validate
 from monitor.ingest.fhir_condition import condition_items
 from monitor.ingest.fhir_observation import observation_items
 from monitor.ingest.fhir_specimen import SpecimenIndex
+from monitor.ingest.fhir_split import others_lines
 from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS
 from monitor.ingest.json_bounds import NotUsableJson, load_json
 
@@ -38,12 +39,15 @@ class _Entry:
 def parse_fhir(
     text: str, *, source: str, tz: ZoneInfo, local_codes: Mapping[str, str] | None = None,
     suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
-    patients: PatientIndex | None = None,
+    patients: PatientIndex | None = None, keep: Callable[[str], bool] | None = None,
 ) -> Iterator[Item]:
     """A single resource, a Bundle (any type) or NDJSON (one resource per line);
-    `patients`: Patients read beforehand from other inputs (see `index_patients`)."""
+    `patients`: Patients read beforehand from all the inputs (see `index_patients`);
+    `keep`, given with them: NDJSON lines certainly of patients it refuses (by identifier)
+    are skipped unparsed (a replay split by patient; others are filtered after parsing)."""
+    skip = others_lines(keep, patients) if keep is not None and patients is not None else None
     found: list[_Entry | Reject] = []
-    for document in _documents(text.lstrip("\ufeff"), source):
+    for document in _documents(text.lstrip("\ufeff"), source, skip):
         found.extend([document] if isinstance(document, Reject) else _flatten(*document))
     yield from _items(found, tz, local_codes or {}, suspect_comments, patients)
 
@@ -91,11 +95,15 @@ def _valid_patient(entry: _Entry) -> Reject | None:
     return None
 
 
-def _documents(text: str, source: str) -> Iterator[tuple[Any, str] | Reject]:
-    """(parsed JSON, position) per document, or a Reject for invalid JSON."""
+def _documents(text: str, source: str, skip: Callable[[str], bool] | None = None
+               ) -> Iterator[tuple[Any, str] | Reject]:
+    """(parsed JSON, position) per document, or a Reject for invalid JSON; `skip`: NDJSON
+    lines to leave unread."""
     lines = [(n, line) for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
     if len(lines) > 1 and _is_json(lines[0][1]):
         for number, line in lines:  # NDJSON
+            if skip is not None and skip(line):
+                continue
             try:
                 yield load_json(line), f"{source}:{number}"
             except NotUsableJson as exc:

@@ -1,10 +1,11 @@
 """Run a replay, split by patient across processes when the input is large.
 
-Patients are independent, so each process parses every input and keeps only its own
-patients (parsing is the cheap part). An ADT^A40 merge between two partitions makes the
-run start over in one process. The FHIR Patients of all inputs are read first, so that a
-"Patient/x" reference names the same patient whichever file holds the Patient (a Bulk Data
-export has one file per resource type).
+Patients are independent, so each process reads every input and keeps only its own
+patients; CSV rows and FHIR NDJSON lines whose patient is certain from their text are left
+unparsed by the other processes (monitor.ingest.fhir_split), the rest is parsed by all. An
+ADT^A40 merge between two partitions makes the run start over in one process. The FHIR
+Patients of all inputs are read first, so that a "Patient/x" reference names the same
+patient whichever file holds the Patient (a Bulk Data export has one file per resource type).
 """
 
 from __future__ import annotations
