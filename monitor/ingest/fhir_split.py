@@ -37,9 +37,15 @@ def subject_reference(line: str) -> str | None:
 def others_lines(keep: Callable[[str], bool], patients: PatientIndex) -> Callable[[str], bool]:
     """True for a line certainly of a patient `keep` (by identifier) leaves to another
     process; `patients` must hold every Patient of the inputs (a replay's index)."""
+    decided: dict[str, bool] = {}  # by reference: a patient has hundreds of lines
+
     def others(line: str) -> bool:
         reference = subject_reference(line)
-        owner = patients.owner(reference) if reference else None
-        return owner is not None and not keep(owner.identifier)
+        if reference is None:
+            return False
+        if reference not in decided:
+            owner = patients.owner(reference)
+            decided[reference] = owner is not None and not keep(owner.identifier)
+        return decided[reference]
 
     return others
