@@ -24,7 +24,7 @@ from monitor.ingest.fhir_common import PatientIndex, Resource, validate
 from monitor.ingest.fhir_condition import condition_items
 from monitor.ingest.fhir_observation import observation_items
 from monitor.ingest.fhir_specimen import SpecimenIndex
-from monitor.ingest.fhir_split import others_lines
+from monitor.ingest.fhir_split import not_ours, others_lines
 from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS
 from monitor.ingest.json_bounds import NotUsableJson, load_json
 
@@ -44,8 +44,11 @@ def parse_fhir(
     """A single resource, a Bundle (any type) or NDJSON (one resource per line);
     `patients`: Patients read beforehand from all the inputs (see `index_patients`);
     `keep`, given with them: NDJSON lines certainly of patients it refuses (by identifier)
-    are skipped unparsed (a replay split by patient; others are filtered after parsing)."""
-    skip = others_lines(keep, patients) if keep is not None and patients is not None else None
+    are skipped unparsed (a replay split by patient; others are filtered after parsing), as
+    are whole Observation lines that name no code we follow (monitor.ingest.fhir_split)."""
+    foreign = not_ours(local_codes or {})
+    others = others_lines(keep, patients) if keep is not None and patients is not None else None
+    skip = foreign if others is None else lambda line: foreign(line) or others(line)
     found: list[_Entry | Reject] = []
     for document in _documents(text.lstrip("\ufeff"), source, skip):
         found.extend([document] if isinstance(document, Reject) else _flatten(*document))

@@ -1,22 +1,30 @@
-"""Whose NDJSON line it is, read before the line is parsed: a replay split by patient across
-processes parses in each only its own patients' Observations and Conditions (most of an
-export, and parsing them is most of a replay's work).
+"""What an NDJSON line is, read before the line is parsed (most of an export is
+Observations, and parsing them is most of a replay's work).
 
-Only a line whose patient is certain from its text is left to its owner: one that starts with
-its resourceType (Observation or Condition), names one subject with one "Patient/{id}"
-reference and no identifier (which would come first), and holds no escape that could spell a
-key otherwise (\\u) nor a Patient (read into the index by every process). Any other line is
-parsed by every process, each keeping its own patients, as before.
+Whose line it is: a replay split by patient across processes parses in each only its own
+patients' Observations and Conditions. Only a line whose patient is certain from its text is
+left to its owner: one that starts with its resourceType (Observation or Condition), names
+one subject with one "Patient/{id}" reference and no identifier (which would come first), and
+holds no escape that could spell a key otherwise (\\u) nor a Patient (read into the index by
+every process). Any other line is parsed by every process, each keeping its own patients.
+
+Whether it can be ours: an Observation line in whose text none of the codes we follow (nor a
+local code mapped to one) appears cannot be one of ours, whatever it holds; it is skipped
+like an Observation of another code after parsing (fhir_observation), when it is whole
+(brackets balanced, ending with its closing brace): a line cut short is parsed, to be
+refused as invalid JSON as before.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
+from monitor.ingest.codes import ANALYTES
 from monitor.ingest.fhir_common import PatientIndex
 
 _HEAD = re.compile(r'\s*\{\s*"resourceType"\s*:\s*"(?:Observation|Condition)"')
+_OBSERVATION = re.compile(r'\s*\{\s*"resourceType"\s*:\s*"Observation"')
 _SUBJECT = re.compile(r'"subject"\s*:\s*\{([^{}]*)\}')
 _REFERENCE = re.compile(r'"reference"\s*:\s*"(Patient/[^"/\\]+)"')
 
@@ -49,3 +57,17 @@ def others_lines(keep: Callable[[str], bool], patients: PatientIndex) -> Callabl
         return decided[reference]
 
     return others
+
+
+def not_ours(local_codes: Mapping[str, str]) -> Callable[[str], bool]:
+    """True for a whole Observation line whose text names no code we follow."""
+    codes = (*ANALYTES, *local_codes)
+
+    def foreign(line: str) -> bool:
+        if not _OBSERVATION.match(line) or "\\u" in line or '"Patient"' in line:
+            return False
+        whole = line.rstrip().endswith("}") and line.count("{") == line.count("}") \
+            and line.count("[") == line.count("]")
+        return whole and not any(code in line for code in codes)
+
+    return foreign

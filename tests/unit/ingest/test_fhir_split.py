@@ -79,3 +79,18 @@ def test_a_logical_id_two_patients_claim_is_parsed_by_every_process() -> None:
     index = index_patients([line(first) + "\n" + line(second) + "\n"])
     seen = list(parse_fhir(text, source="o", tz=UTC, patients=index, keep=lambda _: False))
     assert len(seen) == 2  # which patient it is depends on the file: left to the caller
+
+
+def test_whole_observation_lines_of_other_codes_are_not_parsed() -> None:
+    haemoglobin = cohort.observations("pt-1")[1]  # heart rate: a code we do not follow
+    broken_but_whole = line(haemoglobin).replace(", ", " ", 1)  # not JSON, nothing of ours
+    cut_short = line(haemoglobin)[:80]
+    sodium_text = line(sodium(id="na")).replace(", ", " ", 1)  # ours: parsed, refused
+    local = line(sodium(id="local", code={"coding": [{"system": "urn:lab", "code": "NA-S"}]}))
+    text = "\n".join([line(haemoglobin), broken_but_whole, cut_short, sodium_text, local]) + "\n"
+
+    items = list(parse_fhir(text, source="o", tz=UTC, local_codes={"NA-S": "2951-2"}))
+    assert [(type(i).__name__, i.position) for i in items] == [
+        ("Reject", "o:3"), ("Reject", "o:4"), ("ResultEvent", "o:5 (Observation/local)")]
+    assert all(r.reason.startswith("invalid JSON") for r in items[:2])
+    assert [i.position for i in parse_fhir(text, source="o", tz=UTC)] == ["o:3", "o:4"]
