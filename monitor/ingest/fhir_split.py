@@ -8,8 +8,8 @@ one subject with one "Patient/{id}" reference and no identifier (which would com
 holds no escape that could spell a key otherwise (\\u) nor a Patient (read into the index by
 every process). Any other line is parsed by every process, each keeping its own patients.
 
-Whether it can be ours: an Observation line in whose text none of the codes we follow (nor a
-local code mapped to one) appears cannot be one of ours, whatever it holds; it is skipped
+Whether it can be ours: an Observation line without a backslash in whose text none of the
+codes we follow (nor a local code) appears cannot be one of ours, whatever it holds; it is skipped
 like an Observation of another code after parsing (fhir_observation), when it is whole
 (brackets balanced, ending with its closing brace): a line cut short is parsed, to be
 refused as invalid JSON as before.
@@ -60,14 +60,17 @@ def others_lines(keep: Callable[[str], bool], patients: PatientIndex) -> Callabl
 
 
 def not_ours(local_codes: Mapping[str, str]) -> Callable[[str], bool]:
-    """True for a whole Observation line whose text names no code we follow."""
-    codes = (*ANALYTES, *local_codes)
+    """True for a whole Observation line whose text names no code we follow. Without a
+    backslash in the line a JSON string is spelt as it is, so a LOINC code of ours is there
+    in quotes and a local code (a string, or a number read as one) as it is."""
+    ours = re.compile("|".join([re.escape(f'"{code}"') for code in ANALYTES]
+                               + [re.escape(code) for code in local_codes if code]))
 
     def foreign(line: str) -> bool:
-        if not _OBSERVATION.match(line) or "\\u" in line or '"Patient"' in line:
+        if not _OBSERVATION.match(line) or ours.search(line) or "\\" in line \
+                or '"Patient"' in line:
             return False
-        whole = line.rstrip().endswith("}") and line.count("{") == line.count("}") \
-            and line.count("[") == line.count("]")
-        return whole and not any(code in line for code in codes)
+        ends = line.endswith("}") or line.rstrip().endswith("}")
+        return ends and line.count("{") == line.count("}") and line.count("[") == line.count("]")
 
     return foreign

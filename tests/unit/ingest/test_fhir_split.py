@@ -87,10 +87,17 @@ def test_whole_observation_lines_of_other_codes_are_not_parsed() -> None:
     cut_short = line(haemoglobin)[:80]
     sodium_text = line(sodium(id="na")).replace(", ", " ", 1)  # ours: parsed, refused
     local = line(sodium(id="local", code={"coding": [{"system": "urn:lab", "code": "NA-S"}]}))
-    text = "\n".join([line(haemoglobin), broken_but_whole, cut_short, sodium_text, local]) + "\n"
+    number = line(sodium(id="number", code={"coding": [{"system": "urn:lab", "code": 17}]}))
+    escaped = line(sodium(id="escaped")).replace("2951-2", "2951\\u002d2")  # still sodium
+    text = "\n".join([line(haemoglobin), broken_but_whole, cut_short, sodium_text, local,
+                      number, escaped]) + "\n"
 
-    items = list(parse_fhir(text, source="o", tz=UTC, local_codes={"NA-S": "2951-2"}))
+    items = list(parse_fhir(text, source="o", tz=UTC,
+                            local_codes={"NA-S": "2951-2", "17": "2951-2"}))
     assert [(type(i).__name__, i.position) for i in items] == [
-        ("Reject", "o:3"), ("Reject", "o:4"), ("ResultEvent", "o:5 (Observation/local)")]
+        ("Reject", "o:3"), ("Reject", "o:4"), ("ResultEvent", "o:5 (Observation/local)"),
+        ("Reject", "o:6 (Observation/number)"),  # read, then refused: a code is a string
+        ("ResultEvent", "o:7 (Observation/escaped)")]
     assert all(r.reason.startswith("invalid JSON") for r in items[:2])
-    assert [i.position for i in parse_fhir(text, source="o", tz=UTC)] == ["o:3", "o:4"]
+    assert [i.position for i in parse_fhir(text, source="o", tz=UTC)] == [
+        "o:3", "o:4", "o:7 (Observation/escaped)"]
