@@ -14,6 +14,9 @@ from monitor.engine.risk import SNOMED_PREFIX
 
 _LAB, _POC, _URINE = Method.LAB, Method.POINT_OF_CARE, Method.URINE
 
+# FHIR NDJSON Observation lines whose text names none of these codes (nor a local code) are
+# skipped unparsed (monitor.ingest.fhir_split.not_ours): an Observation code read anywhere
+# else must be added to that pre-scan too.
 # LOINC -> (analyte, method). Whole-blood codes are measured on blood gas analysers or
 # point-of-care devices (direct ISE), which read 2-4 mmol/L apart from the core lab.
 ANALYTES: dict[str, tuple[Analyte, Method]] = {

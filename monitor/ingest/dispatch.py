@@ -51,7 +51,7 @@ def _parse(name: str, text: str, fmt: str, tz: ZoneInfo, local_codes: Mapping[st
 
         return parse_fhir(text, source=name, tz=tz, local_codes=local_codes,
                           suspect_comments=suspect_comments, patients=patients,
-                          terms=terms or DEFAULT_TERMS)
+                          terms=terms or DEFAULT_TERMS, keep=keep)
     if kind == "json":
         return parse_json_results(text, source=name, tz=tz)
     return parse_csv(text, source=name, tz=tz, keep=keep)

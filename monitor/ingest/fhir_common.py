@@ -82,6 +82,9 @@ class PatientIndex:
         self._by_reference: dict[str, PatientRef] = {}
         self._people: dict[PatientRef, Person] = {}
         self._known = known
+        # References that named two identifiers: which one a resource gets then depends on
+        # the file it is in (its own file's Patient comes first), not only on this index.
+        self._ambiguous: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._by_reference) + (len(self._known) if self._known else 0)
@@ -99,10 +102,11 @@ class PatientIndex:
         person = person_of(patient)
         if person is not None:
             self._people[ref] = person
-        if patient.get("id"):
-            self._by_reference[f"Patient/{patient['id']}"] = ref
-        if full_url:
-            self._by_reference[full_url] = ref
+        for reference in (f"Patient/{patient['id']}" if patient.get("id") else "", full_url):
+            if reference:
+                if self._by_reference.get(reference, ref) != ref:
+                    self._ambiguous.add(reference)
+                self._by_reference[reference] = ref
         return ref
 
     def _get(self, reference: str) -> PatientRef | None:
@@ -124,6 +128,21 @@ class PatientIndex:
             raise Unusable("subject has neither an identifier nor a reference")
         if reference.startswith("#"):
             return _contained_patient(resource, reference[1:])
+        return self.referenced(reference)
+
+    def owner(self, reference: str) -> PatientRef | None:
+        """Whose record a "Patient/{id}" subject is in any file of these inputs, found before
+        the resource is parsed; None when it depends on the file (see `_ambiguous`)."""
+        index: PatientIndex | None = self
+        while index is not None:
+            if reference in index._ambiguous:
+                return None
+            index = index._known
+        return self.referenced(reference)
+
+    def referenced(self, reference: str) -> PatientRef:
+        """The patient a (non-contained) reference names: the Patient's identifier, else its
+        logical id."""
         found = self._get(reference)
         if found is not None:
             return found

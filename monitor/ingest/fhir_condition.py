@@ -32,13 +32,13 @@ def condition_items(
     systems are not ours to judge, only counted. The event states the Condition as it stands
     now (status, category, onset, abatement); the engine judges the span over which it
     raises the patient's risk."""
+    codes, ignored = diagnosis_codes(codings(resource.get("code")), terms)
+    unmapped: list[Item] = [UnmappedCode(system, code, position) for system, code in ignored]
+    if not codes:
+        return unmapped  # read before the model validation, which costs more than the rest
     try:
         # Times are left to parse_iso, which reads an offset-less time in `tz`.
         validate(Condition, {k: v for k, v in resource.items() if k not in _TIMES}, "Condition")
-        codes, ignored = diagnosis_codes(codings(resource.get("code")), terms)
-        unmapped: list[Item] = [UnmappedCode(system, code, position) for system, code in ignored]
-        if not codes:
-            return unmapped
         patient = patients.subject(resource)
         recorded = _time(resource, tz, "recordedDate")
         onset = _time(resource, tz, "onsetDateTime") or _period(resource, tz, "onsetPeriod",

@@ -10,7 +10,7 @@ each Patient becomes a PatientLinkEvent, stored, through which later payloads re
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,11 +19,12 @@ from fhir.resources.R4B.patient import Patient
 
 from monitor.engine.model import PatientRef
 from monitor.ingest.checks import Unusable
-from monitor.ingest.events import Item, PatientLinkEvent, Reject
+from monitor.ingest.events import Item, PatientLinkEvent, Reject, UnmappedCode
 from monitor.ingest.fhir_common import PatientIndex, Resource, validate
 from monitor.ingest.fhir_condition import condition_items
 from monitor.ingest.fhir_observation import observation_items
 from monitor.ingest.fhir_specimen import SpecimenIndex
+from monitor.ingest.fhir_split import codes_in_text, not_ours, others_lines
 from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS
 from monitor.ingest.json_bounds import NotUsableJson, load_json
 from monitor.ingest.terminology import DEFAULT_TERMS, Terminology
@@ -40,13 +41,31 @@ def parse_fhir(
     text: str, *, source: str, tz: ZoneInfo, local_codes: Mapping[str, str] | None = None,
     suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
     patients: PatientIndex | None = None, terms: Terminology = DEFAULT_TERMS,
+    keep: Callable[[str], bool] | None = None,
 ) -> Iterator[Item]:
     """A single resource, a Bundle (any type) or NDJSON (one resource per line);
-    `patients`: Patients read beforehand from other inputs (see `index_patients`);
-    `terms`: national ICD-10 systems and the alcohol answers that count."""
+    `patients`: Patients read beforehand from all the inputs (see `index_patients`);
+    `terms`: national ICD-10 systems and the alcohol answers that count;
+    `keep`, given with them: NDJSON lines certainly of patients it refuses (by identifier)
+    are skipped unparsed (a replay split by patient; others are filtered after parsing), as
+    are whole Observation lines that name no code we follow (monitor.ingest.fhir_split),
+    whose codes are counted from their text."""
+    foreign = not_ours(local_codes or {})
+    others = others_lines(keep, patients) if keep is not None and patients is not None else None
+    unused: list[Item] = []
+
+    def skip(line: str, position: str) -> bool:
+        if others is not None and others(line):
+            return True  # its owner reads it, and counts its codes
+        if foreign(line):
+            unused.extend(UnmappedCode(system, code, position)
+                          for code, system in codes_in_text(line))
+            return True
+        return False
     found: list[_Entry | Reject] = []
-    for document in _documents(text.lstrip("\ufeff"), source):
+    for document in _documents(text.lstrip("\ufeff"), source, skip):
         found.extend([document] if isinstance(document, Reject) else _flatten(*document))
+    yield from unused
     yield from _items(found, tz, local_codes or {}, suspect_comments, patients, terms)
 
 
@@ -95,11 +114,15 @@ def _valid_patient(entry: _Entry) -> Reject | None:
     return None
 
 
-def _documents(text: str, source: str) -> Iterator[tuple[Any, str] | Reject]:
-    """(parsed JSON, position) per document, or a Reject for invalid JSON."""
+def _documents(text: str, source: str, skip: Callable[[str, str], bool] | None = None
+               ) -> Iterator[tuple[Any, str] | Reject]:
+    """(parsed JSON, position) per document, or a Reject for invalid JSON; `skip`: NDJSON
+    lines to leave unread."""
     lines = [(n, line) for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
     if len(lines) > 1 and _is_json(lines[0][1]):
         for number, line in lines:  # NDJSON
+            if skip is not None and skip(line, f"{source}:{number}"):
+                continue
             try:
                 yield load_json(line), f"{source}:{number}"
             except NotUsableJson as exc:

@@ -77,13 +77,16 @@ def _result(
     tz: ZoneInfo,
     local_codes: Mapping[str, str],
 ) -> ResultEvent | None:
-    validate(Observation, {k: v for k, v in resource.items() if k not in EFFECTIVE}, "Observation")
     loinc = resolve_loinc(codings(resource.get("code")), local_codes)
-    specimen = _specimen(resource)
-    kind = classify(loinc, specimen)
+    kind = classify(loinc)
     if kind is None:
-        return None  # not an analyte we follow
-    analyte, method = kind
+        # Not an analyte we follow (a full blood count, vital signs: most of an EHR export).
+        # The code alone decides it (the specimen only chooses the method), so it is skipped
+        # before the model validation, which costs most of the parsing.
+        return None
+    validate(Observation, {k: v for k, v in resource.items() if k not in EFFECTIVE}, "Observation")
+    specimen = _specimen(resource)
+    analyte, method = classify(loinc, specimen) or kind
     status = OBSERVATION_STATUS.get(resource["status"])
     if status is None:
         raise Unusable(f"status '{resource['status']}' is not a usable result")

@@ -53,6 +53,8 @@ class Replay:
     parts: int = 1
     # The codes seen and not used (services.intake.unmapped), by (system, code).
     unused: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # In a split run, the codes not used by where they were seen: (position, system, code).
+    unused_at: set[tuple[str, str, str]] = field(default_factory=set)
 
     def mine(self, patient: PatientRef) -> bool:
         return self.parts == 1 or self.owns(patient.identifier)
@@ -85,8 +87,10 @@ class Replay:
         elif isinstance(item, PatientLinkEvent):
             self._link(item)
         elif isinstance(item, UnmappedCode):
-            if self.part == 0:  # every part reads the whole input: one counts for all
+            if self.parts == 1:
                 self.unused[(item.system, item.code)] += 1
+            else:  # a line may be read by one part or by all: the join counts each once
+                self.unused_at.add((item.position, item.system, item.code))
         elif not self.mine(item.patient):
             return
         elif isinstance(item, ResultEvent):

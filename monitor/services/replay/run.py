@@ -1,10 +1,11 @@
 """Run a replay, split by patient across processes when the input is large.
 
-Patients are independent, so each process parses every input and keeps only its own
-patients (parsing is the cheap part). An ADT^A40 merge between two partitions makes the
-run start over in one process. The FHIR Patients of all inputs are read first, so that a
-"Patient/x" reference names the same patient whichever file holds the Patient (a Bulk Data
-export has one file per resource type).
+Patients are independent, so each process reads every input and keeps only its own
+patients; CSV rows and FHIR NDJSON lines whose patient is certain from their text are left
+unparsed by the other processes (monitor.ingest.fhir_split), the rest is parsed by all. An
+ADT^A40 merge between two partitions makes the run start over in one process. The FHIR
+Patients of all inputs are read first, so that a "Patient/x" reference names the same
+patient whichever file holds the Patient (a Bulk Data export has one file per resource type).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class Outcome:
     results: int
     # (system, code) -> how often it was seen and not used (services.intake.unmapped)
     unused: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # A part of a split run: its codes not used by where they were seen (joined once).
+    unused_at: set[tuple[str, str, str]] = field(default_factory=set)
 
 
 def fhir_patients(inputs: Inputs, fmt: str) -> PatientIndex | None:
@@ -83,7 +86,7 @@ def run_part(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy, part: int =
                 run.apply(item)
             if progress:
                 progress(len(text))
-        return Outcome(list(run.alerts()), run.rejects, run.results, run.unused)
+        return Outcome(list(run.alerts()), run.rejects, run.results, run.unused, run.unused_at)
     finally:
         if collecting:
             gc.enable()
@@ -140,7 +143,9 @@ def replay(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy,
                     key=lambda a: (a["patient_authority"], a["patient_id"], a["triggered_at"],
                                    a["rule"]))
     return Outcome(alerts, _joined_rejects(inputs, outcomes), sum(o.results for o in outcomes),
-                   sum((o.unused for o in outcomes), Counter()))
+                   sum((o.unused for o in outcomes), Counter())
+                   + Counter((system, code) for _, system, code
+                             in set().union(*(o.unused_at for o in outcomes))))
 
 
 def _joined_rejects(inputs: Inputs, outcomes: list[Outcome]) -> list[Reject]:

@@ -145,6 +145,29 @@ def test_other_codes_are_counted_and_other_resource_types_ignored() -> None:
     assert parse_fhir_resource(encounter, position="r", tz=UTC_TZ) == []
 
 
+def test_other_codes_are_skipped_before_validation_ours_still_validated() -> None:
+    """What we do not follow is not our feed's error: an invalid full blood count in an
+    export costs no reject (and no validation); an invalid sodium still is one."""
+    bad_value = {"value": "a lot", "unit": "g/dL"}
+    haemoglobin = observation(code={"coding": [{"system": LOINC, "code": "718-7"}]},
+                              valueQuantity=bad_value, status="no such status")
+    assert parse_fhir_resource(haemoglobin, position="r", tz=UTC_TZ) == [
+        UnmappedCode(LOINC, "718-7", "r (Observation/obs-1)")]  # counted, not judged
+    mapped_away = observation(code={"coding": [{"system": "urn:lab", "code": "HB"}]},
+                              valueQuantity=bad_value)
+    assert all(isinstance(i, UnmappedCode) for i in parse_fhir_resource(
+        mapped_away, position="r", tz=UTC_TZ, local_codes={"HB": "718-7"}))
+    sodium = observation(code={"coding": [{"system": "urn:lab", "code": "NA"}]},
+                         valueQuantity=bad_value)
+    [refused] = parse_fhir_resource(sodium, position="r", tz=UTC_TZ, local_codes={"NA": "2951-2"})
+    assert isinstance(refused, Reject)
+    assert refused.reason.startswith("invalid Observation: valueQuantity.value")
+    other_system = condition(clinicalStatus="active")  # invalid: a CodeableConcept
+    other_system["code"] = {"coding": [{"system": "urn:local:dx", "code": "CIRR"}]}
+    assert all(isinstance(i, UnmappedCode)
+               for i in parse_fhir_resource(other_system, position="r", tz=UTC_TZ))
+
+
 def test_glucose_is_read_in_mg_dl_and_stored_in_mmol_l() -> None:
     glucose = observation(code={"coding": [{"system": LOINC, "code": "2345-7"}]},
                           valueQuantity={"value": 720, "unit": "mg/dL"})

@@ -10,6 +10,9 @@ def nested(depth: int) -> str:
 def test_json_up_to_the_depth_is_read() -> None:
     assert load_json(nested(MAX_DEPTH)) is not None
     assert load_json(b'{"resourceType": "Observation"}') == {"resourceType": "Observation"}
+    wide = "[" + ", ".join(['{"a": [1]}'] * MAX_DEPTH) + "]"  # many brackets, three deep
+    assert len(load_json(wide)) == MAX_DEPTH
+    assert load_json('{"text": "' + "{" * 100 + '"}') == {"text": "{" * 100}
 
 
 @pytest.mark.parametrize("text", [nested(MAX_DEPTH + 1), "[" * 100_000 + "]" * 100_000])
