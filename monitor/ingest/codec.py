@@ -29,7 +29,8 @@ from monitor.ingest.events import (
 # 6: FHIR Patient resources link their logical id to their identifier ("L").
 # 7: a diagnosis carries its onset, abatement, encounter category and why it is void.
 # 8: codes seen and not used ("U"), counted per feed.
-VERSION = 8
+# 9: a code not used carries how many times it was seen (a tally of lines left unread).
+VERSION = 9
 
 
 def _when(moment: datetime | None) -> str | None:
@@ -84,7 +85,7 @@ def dump(items: Iterable[Item]) -> dict[str, Any] | None:
                         e.patient.authority, e.patient.identifier, e.position,
                         _person(e.person), e.test])
         elif isinstance(e, UnmappedCode):
-            out.append(["U", e.system, e.code, e.position])
+            out.append(["U", e.system, e.code, e.position, e.count])
     return {"v": VERSION, "items": out} if items else None
 
 
@@ -120,5 +121,5 @@ def load(stored: dict[str, Any] | None) -> list[Event] | None:
                                            PatientRef(row[3], row[4]), row[5],
                                            _as_person(row[6]), row[7]))
         elif kind == "U":
-            events.append(UnmappedCode(row[1], row[2], row[3]))
+            events.append(UnmappedCode(row[1], row[2], row[3], row[4]))
     return events

@@ -140,6 +140,12 @@ class UnmappedCode:
     system: str
     code: str
     position: str
+    # How many times: the NDJSON pre-scan tallies the lines it leaves unread (fhir_split).
+    count: int = 1
+    # Tallied by one part of a split replay alone (each line's owner, or the part a shared
+    # line's position falls to): the parts' counts add up. Otherwise every part may see the
+    # same item, which the join counts once by its position.
+    partitioned: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ each Patient becomes a PatientLinkEvent, stored, through which later payloads re
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from monitor.ingest.fhir_common import PatientIndex, Resource, validate
 from monitor.ingest.fhir_condition import condition_items
 from monitor.ingest.fhir_observation import observation_items
 from monitor.ingest.fhir_specimen import SpecimenIndex
-from monitor.ingest.fhir_split import codes_in_text, not_ours, others_lines
+from monitor.ingest.fhir_split import lines_owner, not_ours
 from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS
 from monitor.ingest.json_bounds import NotUsableJson, load_json
 from monitor.ingest.terminology import DEFAULT_TERMS, Terminology
@@ -51,21 +52,27 @@ def parse_fhir(
     are whole Observation lines that name no code we follow (monitor.ingest.fhir_split),
     whose codes are counted from their text."""
     foreign = not_ours(local_codes or {})
-    others = others_lines(keep, patients) if keep is not None and patients is not None else None
-    unused: list[Item] = []
+    owner = lines_owner(keep, patients) if keep is not None and patients is not None else None
+    unread: Counter[tuple[str, str]] = Counter()
 
     def skip(line: str, position: str) -> bool:
-        if others is not None and others(line):
+        whose = None if owner is None else owner(line)
+        if whose is False:
             return True  # its owner reads it, and counts its codes
-        if foreign(line):
-            unused.extend(UnmappedCode(system, code, position)
-                          for code, system in codes_in_text(line))
-            return True
-        return False
+        codes = foreign(line)
+        if codes is None:
+            return False
+        # Tallied once in a split replay: by the line's owner, or by the process a line
+        # every process reads falls to by its position.
+        if keep is None or whose is True or keep(position):
+            unread.update(codes)
+        return True
+
     found: list[_Entry | Reject] = []
     for document in _documents(text.lstrip("\ufeff"), source, skip):
         found.extend([document] if isinstance(document, Reject) else _flatten(*document))
-    yield from unused
+    yield from (UnmappedCode(system, code, f"{source} (lines left unread)", n, True)
+                for (code, system), n in sorted(unread.items()))
     yield from _items(found, tz, local_codes or {}, suspect_comments, patients, terms)
 
 

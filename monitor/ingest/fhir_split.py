@@ -8,9 +8,10 @@ one subject with one "Patient/{id}" reference and no identifier (which would com
 holds no escape that could spell a key otherwise (\\u) nor a Patient (read into the index by
 every process). Any other line is parsed by every process, each keeping its own patients.
 
-Whether it can be ours: an Observation line without a backslash in whose text none of the
-codes we follow (nor a local code) appears cannot be one of ours, whatever it holds; it is skipped
-like an Observation of another code after parsing (fhir_observation), when it is whole
+Whether it can be ours: an Observation line without a backslash or components whose
+`code` codings, read from its text, name none of the codes we follow (nor a local code, looked
+for anywhere in the line) cannot be one of ours; it is skipped like an Observation of another
+code after parsing (fhir_observation), its codes counted as not used, when it is whole
 (brackets balanced, ending with its closing brace): a line cut short is parsed, to be
 refused as invalid JSON as before.
 """
@@ -43,56 +44,76 @@ def subject_reference(line: str) -> str | None:
     return reference.group(1) if reference else None
 
 
-def others_lines(keep: Callable[[str], bool], patients: PatientIndex) -> Callable[[str], bool]:
-    """True for a line certainly of a patient `keep` (by identifier) leaves to another
-    process; `patients` must hold every Patient of the inputs (a replay's index)."""
-    decided: dict[str, bool] = {}  # by reference: a patient has hundreds of lines
+def lines_owner(keep: Callable[[str], bool], patients: PatientIndex
+                ) -> Callable[[str], bool | None]:
+    """Whose a line is, for a replay split by patient: True when certainly a patient `keep`
+    (by identifier) takes, False when certainly one it leaves to another process, None when
+    not certain (every process reads it); `patients` must hold every Patient of the inputs
+    (a replay's index)."""
+    decided: dict[str, bool | None] = {}  # by reference: a patient has hundreds of lines
 
-    def others(line: str) -> bool:
+    def owner(line: str) -> bool | None:
         reference = subject_reference(line)
         if reference is None:
-            return False
+            return None
         if reference not in decided:
-            owner = patients.owner(reference)
-            decided[reference] = owner is not None and not keep(owner.identifier)
+            found = patients.owner(reference)
+            decided[reference] = None if found is None else keep(found.identifier)
         return decided[reference]
 
-    return others
+    return owner
 
 
-def not_ours(local_codes: Mapping[str, str]) -> Callable[[str], bool]:
-    """True for a whole Observation line whose text names no code we follow (the analytes
-    and the alcohol social history). Without a backslash in the line a JSON string is spelt
-    as it is, so a LOINC code of ours is there in quotes and a local code (a string, or a
-    number read as one) as it is."""
-    followed = [*ANALYTES, HISTORY_OF_ALCOHOL_USE, DRINKS_PER_DAY]
-    ours = re.compile("|".join([re.escape(f'"{code}"') for code in followed]
-                               + [re.escape(code) for code in local_codes if code]))
+def not_ours(local_codes: Mapping[str, str]) -> Callable[[str], list[tuple[str, str]] | None]:
+    """For a whole Observation line whose `code` names no code we follow (the analytes, the
+    alcohol social history, a local code), its codings as (code, system), to be counted as
+    codes not used; None for any other line, which is parsed. Without a backslash in the
+    line a JSON string is spelt as it is; a line with components (whose codes sit in keys
+    named "code" too) or whose codes cannot be read from the text is parsed."""
+    followed = frozenset([*ANALYTES, HISTORY_OF_ALCOHOL_USE, DRINKS_PER_DAY, *local_codes])
+    # A local code may be a number (read as a string when parsed): looked for as it is.
+    local = re.compile("|".join(re.escape(c) for c in local_codes if c)) if any(
+        local_codes) else None
 
-    def foreign(line: str) -> bool:
-        if not _OBSERVATION.match(line) or ours.search(line) or "\\" in line \
-                or '"Patient"' in line:
-            return False
-        ends = line.endswith("}") or line.rstrip().endswith("}")
-        return ends and line.count("{") == line.count("}") and line.count("[") == line.count("]")
+    def foreign(line: str) -> list[tuple[str, str]] | None:
+        if not _OBSERVATION.match(line) or "\\" in line or '"Patient"' in line \
+                or '"component"' in line or (local is not None and local.search(line)):
+            return None
+        whole = line.rstrip().endswith("}") and line.count("{") == line.count("}") \
+            and line.count("[") == line.count("]")
+        codes = codes_in_text(line) if whole else []
+        if not codes or any(code in followed for code, _ in codes):
+            return None
+        return codes
 
     return foreign
 
 
-_CODE = re.compile(r'"code"\s*:\s*\{\s*"coding"\s*:\s*\[([^\]]*)\]')
-_CODING = re.compile(r'\{([^{}]*)\}')
+_CODE = re.compile(r'"code"\s*:\s*\{\s*"coding"\s*:\s*\[')
+_CODE_SPELT = ('"code": {"coding": [', '"code":{"coding":[')  # found faster as they are
+_CODING = re.compile(r'\s*\{([^{}]*)\}\s*(,?)')
 _FIELD = {key: re.compile(rf'"{key}"\s*:\s*"([^"]*)"') for key in ("system", "code")}
 
 
 def codes_in_text(line: str) -> list[tuple[str, str]]:
     """(code, system) of each coding of an Observation's `code`, read from the text of a line
     `not_ours` skipped: counted as codes not used, as they would be had it been parsed."""
-    found = _CODE.search(line)
-    if found is None:
-        return []
+    at = -1
+    for spelt in _CODE_SPELT:
+        if (at := line.find(spelt)) >= 0:
+            at += len(spelt)
+            break
+    if at < 0:
+        found = _CODE.search(line)
+        if found is None:
+            return []
+        at = found.end()
     out: dict[tuple[str, str], None] = {}
-    for coding in _CODING.findall(found.group(1)):
-        code, system = _FIELD["code"].search(coding), _FIELD["system"].search(coding)
+    while (coding := _CODING.match(line, at)) is not None:  # the codings, one by one
+        code, system = _FIELD["code"].search(coding[1]), _FIELD["system"].search(coding[1])
         if code and code.group(1):
             out[(code.group(1), system.group(1) if system else "")] = None
+        if not coding[2]:
+            break
+        at = coding.end()
     return list(out)

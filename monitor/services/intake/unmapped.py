@@ -43,7 +43,7 @@ def unmapped_codes(items: Iterable[Item], policy: Policy) -> Counter[tuple[str, 
     counts: Counter[tuple[str, str]] = Counter()
     for e in items:
         if isinstance(e, UnmappedCode):
-            counts[(e.system, e.code)] += 1
+            counts[(e.system, e.code)] += e.count
         elif isinstance(e, DiagnosisEvent) and e.diagnosis.code not in FACTOR_NAMES \
                 and not factors_from_diagnoses([e.diagnosis.code], policy):
             code = e.diagnosis.code

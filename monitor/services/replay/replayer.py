@@ -87,8 +87,8 @@ class Replay:
         elif isinstance(item, PatientLinkEvent):
             self._link(item)
         elif isinstance(item, UnmappedCode):
-            if self.parts == 1:
-                self.unused[(item.system, item.code)] += 1
+            if self.parts == 1 or item.partitioned:
+                self.unused[(item.system, item.code)] += item.count
             else:  # a line may be read by one part or by all: the join counts each once
                 self.unused_at.add((item.position, item.system, item.code))
         elif not self.mine(item.patient):

@@ -12,7 +12,7 @@ import pytest
 from monitor.engine.model import PatientRef
 from monitor.ingest.events import ResultEvent, UnmappedCode
 from monitor.ingest.fhir_feed import index_patients, parse_fhir
-from monitor.ingest.fhir_split import subject_reference
+from monitor.ingest.fhir_split import codes_in_text, subject_reference
 from tests import fhir_cohort as cohort
 
 UTC = ZoneInfo("UTC")
@@ -97,8 +97,9 @@ def test_whole_observation_lines_of_other_codes_are_not_parsed() -> None:
     parsed = list(parse_fhir(text, source="o", tz=UTC,
                              local_codes={"NA-S": "2951-2", "17": "2951-2"}))
     # The lines left unread still count their code as one not used, read from the text.
-    assert [(u.position, u.system, u.code) for u in parsed if isinstance(u, UnmappedCode)] == [
-        ("o:1", cohort.LOINC, "8867-4"), ("o:2", cohort.LOINC, "8867-4")]
+    assert [(u.position, u.system, u.code, u.count) for u in parsed
+            if isinstance(u, UnmappedCode)] == [
+        ("o (lines left unread)", cohort.LOINC, "8867-4", 2)]
     items = [i for i in parsed if not isinstance(i, UnmappedCode)]
     assert [(type(i).__name__, i.position) for i in items] == [
         ("Reject", "o:3"), ("Reject", "o:4"), ("ResultEvent", "o:5 (Observation/local)"),
@@ -108,3 +109,11 @@ def test_whole_observation_lines_of_other_codes_are_not_parsed() -> None:
     assert [i.position for i in parse_fhir(text, source="o", tz=UTC)
             if not isinstance(i, UnmappedCode)] == [
         "o:3", "o:4", "o:7 (Observation/escaped)"]
+
+
+def test_the_codes_of_a_line_left_unread_are_read_from_its_text() -> None:
+    wbc = line(sodium(id="wbc", code={"coding": [
+        {"system": cohort.LOINC, "code": "6690-2", "display": "Leukocytes [#/volume] in Blood"},
+        {"code": "WBC", "system": "urn:lab"}], "text": "WBC [x]"}))
+    assert codes_in_text(wbc) == [("6690-2", cohort.LOINC), ("WBC", "urn:lab")]
+    assert codes_in_text('{"resourceType": "Observation", "status": "final"}') == []
