@@ -248,12 +248,18 @@ def _sodium_before(s: Session, aggs: dict[int, Aggregate], cuts: dict[int, datet
         a.state == ACTIVE and a.rule in STANDING_RULES for a in aggs[pid].ledger.alerts)}
     if not cuts:
         return
-    for pid, at in s.execute(select(Result.patient_id, func.max(Result.collected_at)).where(
-            or_(*[and_(Result.patient_id == pid, Result.analyte == Analyte.SODIUM.value,
-                       Result.collected_at < at) for pid, at in cuts.items()]),
-            Result.is_current.is_(True), Result.removed.is_(False), Result.flag.is_(None),
-            Result.value_mmol_l.is_not(None)).group_by(Result.patient_id)):
-        aggs[pid].ledger.sodium_before = at
+    # One correlated look-up per patient, newest first, stopping at the first counted one:
+    # a max() over the patient's rows would read every result of a long stay.
+    pids = list(cuts)
+    found = s.execute(select(*[select(Result.collected_at).where(
+        Result.patient_id == pid, Result.analyte == Analyte.SODIUM.value,
+        Result.collected_at < cuts[pid], Result.is_current.is_(True),
+        Result.removed.is_(False), Result.flag.is_(None), Result.value_mmol_l.is_not(None))
+        .order_by(Result.collected_at.desc()).limit(1).scalar_subquery()
+        for pid in pids])).one()
+    for pid, at in zip(pids, found, strict=True):
+        if at is not None:
+            aggs[pid].ledger.sodium_before = at
 
 
 def _load_alerts(s: Session, aggs: dict[int, Aggregate]) -> None:
