@@ -56,6 +56,7 @@ from monitor.engine.versions import (
     resolve,
     step,
 )
+from monitor.engine.windows import HOUR
 from monitor.engine.wording import clock
 from monitor.engine.wording import number as _n
 
@@ -201,7 +202,7 @@ class PatientLedger:
             return True
         counted = self.series[Analyte.SODIUM].times
         if m.analyte is Analyte.SODIUM and counted and m.collected_at.timestamp() - \
-                counted[-1] > self.policy.episodes.gap_hours * 3600:
+                counted[-1] > self.policy.episodes.gap_hours * HOUR:
             return True  # it ends a stay: the standing alerts of that stay close first
         if m.analyte is not Analyte.SODIUM or len(self.raw.times) < 2:
             return False

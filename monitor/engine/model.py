@@ -85,7 +85,7 @@ class Diagnosis:
     active: bool = True
     onset: datetime | None = None  # FHIR onsetDateTime / onsetPeriod.start
     recorded: datetime | None = None  # FHIR recordedDate, HL7 DG1-5
-    abated: datetime | None = None  # FHIR abatementDateTime / abatementPeriod.start
+    abated: datetime | None = None  # FHIR abatementDateTime / abatementPeriod.end or .start
     # FHIR category encounter-diagnosis: a status that follows the stay, not the disease.
     encounter: bool = False
     # Why the diagnosis is not true at all (verificationStatus refuted or entered-in-error,

@@ -81,7 +81,7 @@ class Rates(_Strict):
     # (Tandukar et al., Kidney360 2021), so a rise from a milder baseline is a warning.
     critical_baseline_max: float = 125
     projection_lookback_hours: float = 12
-    # A two-point slope is mostly analytic error (about +-2 mmol/L per value): a projection
+    # A two-point slope is mostly analytic error (about +-3 mmol/L per value): a projection
     # needs this many values from the nadir, or a rise beyond `projection_min_rise_mmol_l`.
     projection_min_points: int = Field(default=3, ge=2)
     projection_min_rise_mmol_l: float = Field(default=4, ge=0)

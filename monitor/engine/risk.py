@@ -103,9 +103,12 @@ def held_span(d: Diagnosis, policy: Policy) -> tuple[float, float] | None:
       diagnoses at discharge; the cirrhosis is still there), it keeps holding. Another
       factor holds until its abatement date; without one it no longer holds at all.
     """
+    return _span(d, factor_of(d.code, policy), policy)
+
+
+def _span(d: Diagnosis, factor: str | None, policy: Policy) -> tuple[float, float] | None:
     if d.voided:
         return None
-    factor = factor_of(d.code, policy)
     chronic = factor in policy.chronic_factors
     since = d.onset if d.onset is not None else None if chronic else d.recorded
     start = -math.inf if since is None else since.timestamp()
@@ -123,7 +126,7 @@ def held_factors(diagnoses: Iterable[Diagnosis], policy: Policy) -> tuple[Held, 
     held: list[Held] = []
     for d in diagnoses:
         factor = factor_of(d.code, policy)
-        span = None if factor is None else held_span(d, policy)
+        span = None if factor is None else _span(d, factor, policy)
         if factor is not None and span is not None:
             held.append(Held(factor, d.code, *span))
     return tuple(sorted(held, key=lambda h: (h.factor, h.start, h.end, h.code)))

@@ -21,11 +21,11 @@ from datetime import UTC, datetime
 
 from monitor.engine.policy import Policy
 from monitor.engine.rules import HYPERNATREMIA, SEVERE_HYPONATREMIA
+from monitor.engine.windows import HOUR
 from monitor.engine.wording import clock
 from monitor.engine.wording import number as _n
 
 STANDING_RULES = frozenset({SEVERE_HYPONATREMIA, HYPERNATREMIA})
-HOUR = 3600.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from monitor.ingest.terminology import DEFAULT_TERMS, Terminology, diagnosis_cod
 from monitor.ingest.times import parse_iso
 
 # condition-clinical: recurrence and relapse are kinds of active in its hierarchy. A
-# Condition without a clinical status does not count as active.
+# Condition without a clinical status is not active (a chronic one still holds its span).
 _ACTIVE = frozenset({"active", "recurrence", "relapse"})
 # condition-ver-status: what these say is that the patient never had it.
 _VOID = {"refuted": "refuted (verificationStatus)",

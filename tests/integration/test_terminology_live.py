@@ -110,3 +110,24 @@ def test_each_terminology_makes_the_patient_high_risk_and_unused_codes_are_shown
     assert codes["status"] == "OK"
     assert codes["detail"] == ("not used: fhir:lis http://loinc.org|718-7 x2; "
                                "fhir:lis ICD-10|I10 x1; fhir:lis urn:hospital:dx|LIV-9 x1")
+
+
+def test_a_code_not_used_that_postgresql_cannot_store_never_fails_its_payload(
+        h: Hospital, pg_engine: Engine) -> None:
+    """A NUL byte or an overlong system in an unfollowed code: the Bundle's sodium is stored
+    and its alert raised, the code counted as it can be stored."""
+    http = h.bearer("feed")
+    http.headers["Content-Type"] = "application/fhir+json"
+    start = h.now - timedelta(hours=20)
+    junk = {**sodium("T-NUL", 9, start, 5.0),
+            "code": {"coding": [{"system": "urn:lab:" + "x" * 300, "code": "HB\u0000A"}]}}
+    bundle = {"resourceType": "Bundle", "type": "batch", "entry": [
+        {"resource": r, "request": {"method": "POST", "url": "Observation"}}
+        for r in (junk, sodium("T-NUL", 0, start, 115))]}
+    reply = http.post("/fhir", content=json.dumps(bundle))
+    assert reply.status_code == 200, reply.text
+    assert "SEVERE_HYPONATREMIA" in {a["rule"] for a in alerts(pg_engine)
+                                     if a["patient_id"] == "T-NUL"}
+    page = h.signed_in("root").get("/admin").text
+    table = page.split('data-testid="unmapped"', 1)[1].split("</table>", 1)[0]
+    assert "HBA" in table and "urn:lab:xxx" in table

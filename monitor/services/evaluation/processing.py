@@ -52,7 +52,6 @@ from monitor.storage.repos.ledgers import (
     Staged,
     Written,
     add_version,
-    diagnoses,
     load,
     measurement_key,
     save_alerts,
@@ -366,11 +365,9 @@ class _Batch:
                 self._result(row, position, e)
             elif isinstance(e, DiagnosisEvent):
                 pid = self.pids[e.patient]
-                if apply_diagnosis(self.uow, pid, e, self.now):
-                    self.s.flush()
+                if apply_diagnosis(self.uow, pid, e, self.now):  # stored as replay states it
                     agg = self._agg(pid)
-                    stated = diagnoses(self.s, [pid]).get(pid, [])
-                    self._record(pid, agg.ledger.set_diagnoses(stated, agg.new_id), True)
+                    self._record(pid, agg.ledger.state_diagnosis(e.diagnosis, agg.new_id), True)
             elif isinstance(e, AcuteMarkEvent):
                 pid = self.pids[e.patient]
                 if apply_acute_mark(self.uow, pid, e, row.feed, self.now):

@@ -60,8 +60,9 @@ def record_unmapped(session: Session, payloads: Sequence[tuple[str, Sequence[Ite
     total: Counter[tuple[str, str, str]] = Counter()
     for feed, items in payloads:
         for (system, code), n in unmapped_codes(items, policy).items():
-            # Cut to the columns: a code too long to store is still worth seeing.
-            total[(feed, system[:_SYSTEM], code[:_CODE])] += n
+            # Cut to the columns, without NUL bytes (PostgreSQL stores none): a code that
+            # cannot be stored as sent is still worth seeing, and never fails its batch.
+            total[(feed, _storable(system, _SYSTEM), _storable(code, _CODE))] += n
     if not total:
         return
     rows = [{"feed": f, "system": s, "code": c, "seen": n, "last_seen_at": now}
@@ -71,6 +72,10 @@ def record_unmapped(session: Session, payloads: Sequence[tuple[str, Sequence[Ite
         index_elements=["feed", "system", "code"],
         set_={"seen": UnmappedCodeCount.seen + statement.excluded.seen,
               "last_seen_at": statement.excluded.last_seen_at}))
+
+
+def _storable(text: str, limit: int) -> str:
+    return text.replace("\x00", "")[:limit]
 
 
 def unmapped_list(session: Session, limit: int = 50) -> list[Unmapped]:
