@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 
 from monitor.storage.repos import counters
+from monitor.storage.repos.common import among
 from monitor.storage.tables import InboxItem, InboxPatient, RejectRow
 from monitor.storage.uow import UnitOfWork
 
@@ -49,7 +50,7 @@ def claim(uow: UnitOfWork, now: datetime, limit: int = BATCH_SIZE,
     s = uow.session
     q = select(InboxItem.id, InboxItem.attempts, InboxItem.lease_until).where(_claimable(now))
     if only is not None:
-        q = q.where(InboxItem.id.in_(list(only)))
+        q = q.where(among(s, InboxItem.id, list(only)))
     picked = s.execute(q.order_by(InboxItem.id).limit(limit)
                        .with_for_update(skip_locked=True)).all()
     if not picked:
@@ -61,7 +62,7 @@ def claim(uow: UnitOfWork, now: datetime, limit: int = BATCH_SIZE,
     # next claim is no retry, the claim it gave back was counted instead.
     counters.add(s, counters.INBOX_RETRIES, sum(
         1 for p in picked if p.lease_until is not None and 1 <= p.attempts < MAX_ATTEMPTS))
-    rows = s.execute(update(InboxItem).where(InboxItem.id.in_(ids)).values(
+    rows = s.execute(update(InboxItem).where(among(s, InboxItem.id, ids)).values(
         lease_until=now + LEASE, attempts=InboxItem.attempts + 1).returning(
         InboxItem.id, InboxItem.format, InboxItem.feed, InboxItem.payload,
         InboxItem.received_at, InboxItem.attempts, InboxItem.items).execution_options(
@@ -81,7 +82,7 @@ def release(uow: UnitOfWork, ids: Iterable[int]) -> None:
     the claim did not count as an attempt."""
     ids = list(ids)
     if ids:
-        uow.session.execute(update(InboxItem).where(InboxItem.id.in_(ids)).values(
+        uow.session.execute(update(InboxItem).where(among(uow.session, InboxItem.id, ids)).values(
             lease_until=None, attempts=InboxItem.attempts - 1).execution_options(
             synchronize_session=False))
 
@@ -89,7 +90,7 @@ def release(uow: UnitOfWork, ids: Iterable[int]) -> None:
 def finish(uow: UnitOfWork, ids: Iterable[int], now: datetime) -> None:
     ids = list(ids)
     if ids:
-        uow.session.execute(update(InboxItem).where(InboxItem.id.in_(ids)).values(
+        uow.session.execute(update(InboxItem).where(among(uow.session, InboxItem.id, ids)).values(
             state="done", processed_at=now, error=None, lease_until=None)
             .execution_options(synchronize_session=False))
         _forget_patients(uow, ids)
@@ -99,7 +100,7 @@ def _forget_patients(uow: UnitOfWork, ids: list[int]) -> None:
     """`inbox_patients` lists the patients of rows not yet processed (it finds a patient's
     earlier pending rows): a finished row leaves it, so the look-up stays as small as the
     backlog, not as large as the patient's history."""
-    uow.session.execute(delete(InboxPatient).where(InboxPatient.inbox_id.in_(ids))
+    uow.session.execute(delete(InboxPatient).where(among(uow.session, InboxPatient.inbox_id, ids))
                         .execution_options(synchronize_session=False))
 
 

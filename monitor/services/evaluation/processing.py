@@ -44,7 +44,7 @@ from monitor.services.intake.inbox import record_rejects, screen
 from monitor.services.intake.limits import NAME
 from monitor.services.intake.pipeline import IMPORT_FEED, Pipeline, parse_payload
 from monitor.services.intake.unmapped import record_unmapped
-from monitor.storage.repos.common import insert_ignore
+from monitor.storage.repos.common import among, insert_ignore
 from monitor.storage.repos.ledgers import (
     SYSTEM,
     Aggregate,
@@ -161,7 +161,7 @@ def _registered(s: Session, refs: set[PatientRef]) -> dict[PatientRef, int]:
         return {}
     found = {PatientRef(a, i): pid for pid, a, i in s.execute(select(
         Patient.id, Patient.authority, Patient.identifier).where(
-        Patient.identifier.in_(sorted({r.identifier for r in refs})),
+        among(s, Patient.identifier, sorted({r.identifier for r in refs})),
         Patient.merged_into_id.is_(None)))}
     return {ref: pid for ref, pid in found.items() if ref in refs}
 
@@ -177,7 +177,7 @@ def _register(s: Session, refs: set[PatientRef], now: datetime) -> dict[PatientR
         # led PostgreSQL's plans to scan every patient.
         found = {PatientRef(a, i): pid for pid, a, i in s.execute(select(
             Patient.id, Patient.authority, Patient.identifier).where(
-            Patient.identifier.in_(sorted({r.identifier for r in refs}))))}
+            among(s, Patient.identifier, sorted({r.identifier for r in refs}))))}
         return {ref: pid for ref, pid in found.items() if ref in refs}
 
     found = known()
@@ -200,7 +200,7 @@ def _lock(s: Session, pids: list[int], skip_locked: bool = False
     return {r.id: r._asdict() for r in s.execute(select(
         Patient.id, Patient.ward_id, Patient.room, Patient.bed, Patient.discharged_at,
         Patient.display_name, Patient.birth_date, Patient.sex, Patient.stay_ended_at).where(
-        Patient.id.in_(pids)).order_by(Patient.id).with_for_update(skip_locked=skip_locked))}
+        among(s, Patient.id, pids)).order_by(Patient.id).with_for_update(skip_locked=skip_locked))}
 
 
 def _blocked(s: Session, rows: list[tuple[int, set[PatientRef]]],
@@ -218,7 +218,7 @@ def _blocked(s: Session, rows: list[tuple[int, set[PatientRef]]],
     mine = {inbox_id for inbox_id, _ in rows}
     earlier = s.execute(select(InboxPatient.patient_key, InboxPatient.inbox_id)
                         .join(InboxItem, InboxItem.id == InboxPatient.inbox_id)
-                        .where(InboxPatient.patient_key.in_(sorted(first)),
+                        .where(among(s, InboxPatient.patient_key, sorted(first)),
                                InboxPatient.inbox_id < max(first.values()),
                                InboxItem.state == "pending")).all()
     keys = {key for key, inbox_id in earlier
@@ -496,13 +496,13 @@ class _Batch:
         if not ids:
             return []
         fresh = {"populate_existing": True}  # after save_alerts' Core statements
-        alerts = list(self.s.scalars(select(Alert).where(Alert.id.in_(sorted(ids)))
+        alerts = list(self.s.scalars(select(Alert).where(among(self.s, Alert.id, sorted(ids)))
                                      .execution_options(**fresh)))
-        patients = list(self.s.scalars(select(Patient).where(Patient.id.in_(
+        patients = list(self.s.scalars(select(Patient).where(among(self.s, Patient.id,
             sorted({a.patient_id for a in alerts}))).execution_options(**fresh)))
         wards = sorted({p.ward_id for p in patients if p.ward_id is not None})
-        return [*alerts, *patients,
-                *(self.s.scalars(select(Ward).where(Ward.id.in_(wards))) if wards else [])]
+        return [*alerts, *patients, *(self.s.scalars(select(Ward).where(
+            among(self.s, Ward.id, wards))) if wards else [])]
 
     def _save_moves(self) -> None:
         moved = []
@@ -558,7 +558,7 @@ def _ward_ids(s: Session, codes: set[str], now: datetime) -> dict[str, int]:
 
     def known() -> dict[str, int]:
         return {c: i for i, c in s.execute(select(Ward.id, Ward.code)
-                                           .where(Ward.code.in_(sorted(codes))))}
+                                           .where(among(s, Ward.code, sorted(codes))))}
 
     found = known()
     missing = sorted(codes - set(found))

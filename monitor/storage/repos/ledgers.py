@@ -15,13 +15,12 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, cast
 
 from sqlalchemy import (
+    BigInteger,
     Table,
     and_,
     bindparam,
-    case,
     delete,
     func,
-    insert,
     or_,
     select,
     true,
@@ -39,6 +38,8 @@ from monitor.engine.rules import ALL_RULES, OVERCORRECTION_24H, OVERCORRECTION_4
 from monitor.engine.stays import STANDING_RULES
 from monitor.engine.versions import Version
 from monitor.ingest.events import ResultEvent
+from monitor.storage.base import UTCDateTime
+from monitor.storage.repos.common import among, insert_rows, keyed
 from monitor.storage.tables import Alert, AlertEvent, AlertEvidence, EpisodeMark, Result, RiskFactor
 
 SYSTEM = "system"
@@ -52,6 +53,8 @@ EVIDENCE = cast(Table, AlertEvidence.__table__)
 # change re-evaluates the results within CONTEXT of the latest one (the current episode).
 CONTEXT = timedelta(days=7)
 _RULED = (Analyte.SODIUM.value, Analyte.POTASSIUM.value, Analyte.GLUCOSE.value)
+# (id, cut-off time) rows joined against: a patient's or an alert's horizon.
+_CUT_COLUMNS = (("pid", BigInteger()), ("cut", UTCDateTime()))
 
 
 def measurement_key(feed: str, result_key: str) -> str:
@@ -138,7 +141,7 @@ def diagnoses(s: Session, pids: Iterable[int]) -> dict[int, list[Diagnosis]]:
             RiskFactor.patient_id, RiskFactor.icd10_code, RiskFactor.factor,
             RiskFactor.source, RiskFactor.active, RiskFactor.onset_at, RiskFactor.asserted_at,
             RiskFactor.abated_at, RiskFactor.encounter, RiskFactor.voided).where(
-            RiskFactor.patient_id.in_(list(pids))).order_by(RiskFactor.id)).all()
+            among(s, RiskFactor.patient_id, list(pids))).order_by(RiskFactor.id)).all()
     # Void rows first: where a clinician entered one code twice and removed one entry, the
     # entry still standing is the statement that holds.
     for r in sorted(rows, key=lambda r: r.voided is None):
@@ -160,7 +163,7 @@ def acute_marks(s: Session, pids: Iterable[int]) -> dict[int, list[datetime]]:
     """The documented onsets of each patient's acute marks."""
     found: dict[int, list[datetime]] = {}
     for pid, at in s.execute(select(EpisodeMark.patient_id, EpisodeMark.onset_at).where(
-            EpisodeMark.patient_id.in_(list(pids)), EpisodeMark.acute.is_(True))):
+            among(s, EpisodeMark.patient_id, list(pids)), EpisodeMark.acute.is_(True))):
         found.setdefault(pid, []).append(at)
     return found
 
@@ -184,18 +187,21 @@ def load(s: Session, scopes: dict[int, Scope], policies: dict[int, Policy]
         # whatever the patient's history: PostgreSQL does not drive a long IN list on the
         # second column of the (feed, key, sequence) index.
         for r in s.execute(select(RESULTS).where(
-                RESULTS.c.result_key.in_(sorted({k for _, _, k in touched})))
+                among(s, RESULTS.c.result_key, sorted({k for _, _, k in touched})))
                 .order_by(RESULTS.c.arrival_seq)):
             if (r.patient_id, r.source_feed, r.result_key) in touched:
                 versions.setdefault((r.patient_id, measurement_key(
                     r.source_feed, r.result_key)), []).append(r)
     latest = dict(s.execute(select(Result.patient_id, func.max(Result.collected_at)).where(
-        Result.patient_id.in_([p for p in pids if scopes[p].since is None]))
+        among(s, Result.patient_id, [p for p in pids if scopes[p].since is None]))
         .group_by(Result.patient_id)).all()) if any(
         sc.since is None for sc in scopes.values()) else {}
+    touched_times: dict[int, list[datetime]] = {}
+    for (pid, _), rows in versions.items():
+        touched_times.setdefault(pid, []).extend(r.collected_at for r in rows)
     horizons: dict[int, datetime] = {}
     for pid, sc in scopes.items():
-        times = [r.collected_at for (p, _), rows in versions.items() if p == pid for r in rows]
+        times = touched_times.get(pid, [])
         if sc.since is None:
             if pid in latest:
                 times.append(latest[pid] - CONTEXT)
@@ -205,17 +211,18 @@ def load(s: Session, scopes: dict[int, Scope], policies: dict[int, Policy]
             # A new sample can change how the ones just before it count (a spike it
             # reverses, a sodium its glucose corrects): their findings are re-evaluated too.
             horizons[pid] = min(times) - _reach(policies[pid])
-    clauses = [and_(Result.patient_id == pid, Result.collected_at >= at - CONTEXT)
-               for pid, at in horizons.items()]
     current: list[Any] = []
-    if clauses:
+    if horizons:
+        since = keyed(s, "since", _CUT_COLUMNS,
+                      [(pid, at - CONTEXT) for pid, at in horizons.items()])
         current = list(s.execute(select(
             Result.id, Result.patient_id, Result.source_feed, Result.result_key,
             Result.arrival_seq, Result.analyte, Result.method, Result.status,
             Result.value_mmol_l, Result.collected_at, Result.test, Result.key_inferred,
-            Result.flag).where(
-            or_(*clauses), Result.is_current.is_(True), Result.removed.is_(False),
-            Result.analyte.in_(_RULED))))
+            Result.flag).join(since, and_(Result.patient_id == since.c.pid,
+                                          Result.collected_at >= since.c.cut)).where(
+            Result.is_current.is_(True), Result.removed.is_(False),
+            among(s, Result.analyte, _RULED))))
     stated, marks = diagnoses(s, pids), acute_marks(s, pids)
     for pid, agg in aggs.items():
         agg.ledger.horizon = horizons.get(pid)
@@ -250,14 +257,13 @@ def _sodium_before(s: Session, aggs: dict[int, Aggregate], cuts: dict[int, datet
         return
     # One correlated look-up per patient, newest first, stopping at the first counted one:
     # a max() over the patient's rows would read every result of a long stay.
-    pids = list(cuts)
-    found = s.execute(select(*[select(Result.collected_at).where(
-        Result.patient_id == pid, Result.analyte == Analyte.SODIUM.value,
-        Result.collected_at < cuts[pid], Result.is_current.is_(True),
-        Result.removed.is_(False), Result.flag.is_(None), Result.value_mmol_l.is_not(None))
-        .order_by(Result.collected_at.desc()).limit(1).scalar_subquery()
-        for pid in pids])).one()
-    for pid, at in zip(pids, found, strict=True):
+    k = keyed(s, "cuts", _CUT_COLUMNS, list(cuts.items()))
+    last = select(Result.collected_at).where(
+        Result.patient_id == k.c.pid, Result.analyte == Analyte.SODIUM.value,
+        Result.collected_at < k.c.cut, Result.is_current.is_(True),
+        Result.removed.is_(False), Result.flag.is_(None), Result.value_mmol_l.is_not(None)
+    ).order_by(Result.collected_at.desc()).limit(1).correlate(k).scalar_subquery()
+    for pid, at in s.execute(select(k.c.pid, last)):
         if at is not None:
             aggs[pid].ledger.sodium_before = at
 
@@ -268,8 +274,8 @@ def _load_alerts(s: Session, aggs: dict[int, Aggregate]) -> None:
         Alert.value_mmol_l, Alert.rise_mmol_l, Alert.acknowledged_severity,
         Alert.acknowledged_rise, Alert.shelved_until, Alert.notify, Alert.evidence_count,
         Alert.first_key, Alert.worst_key, Alert.latest_key, Alert.event).where(
-        Alert.patient_id.in_(list(aggs)), Alert.state == ACTIVE,
-        Alert.rule.in_(ALL_RULES)))]
+        among(s, Alert.patient_id, list(aggs)), Alert.state == ACTIVE,
+        among(s, Alert.rule, ALL_RULES)))]
     if not rows:
         return
     # The evidence within each patient's horizon, and the alert's summary findings.
@@ -282,8 +288,8 @@ def _load_alerts(s: Session, aggs: dict[int, Aggregate]) -> None:
     for alert_id, key, at, finding in s.execute(select(
             AlertEvidence.alert_id, AlertEvidence.result_key, AlertEvidence.collected_at,
             AlertEvidence.finding).where(
-            AlertEvidence.alert_id.in_(list(cut)),
-            or_(near, AlertEvidence.result_key.in_(sorted(summary))))):
+            among(s, AlertEvidence.alert_id, list(cut)),
+            or_(near, among(s, AlertEvidence.result_key, sorted(summary))))):
         f = finding_from_json(finding)
         known[(alert_id, key)] = f
         c = cut[alert_id]
@@ -297,7 +303,7 @@ def _load_alerts(s: Session, aggs: dict[int, Aggregate]) -> None:
     if overcorrections:
         for n, (alert_id, reason) in enumerate(s.execute(select(
                 AlertEvent.alert_id, AlertEvent.reason).where(
-                AlertEvent.alert_id.in_(overcorrections), AlertEvent.action == "updated",
+                among(s, AlertEvent.alert_id, overcorrections), AlertEvent.action == "updated",
                 AlertEvent.reason.is_not(None)))):
             noted.setdefault(alert_id, {})[f"stored:{n}"] = reason or ""
     beyond = {r["id"]: c for r in rows
@@ -338,19 +344,18 @@ def _best_outside(s: Session, cuts: dict[int, datetime]
     if not cuts:
         return {}
     e = EVIDENCE.alias("e")
-    cut = case(cuts, value=ALERTS.c.id)
+    k = keyed(s, "cuts", _CUT_COLUMNS, list(cuts.items()))
 
     def pick(*order: Any) -> Any:
-        return select(e.c.finding).where(e.c.alert_id == ALERTS.c.id, e.c.collected_at < cut
-                                         ).order_by(*order).limit(1).correlate(ALERTS
+        return select(e.c.finding).where(e.c.alert_id == k.c.pid, e.c.collected_at < k.c.cut
+                                         ).order_by(*order).limit(1).correlate(k
                                                                                ).scalar_subquery()
 
     found = {}
     for alert_id, *picks in s.execute(select(
-            ALERTS.c.id, pick(e.c.collected_at, e.c.result_key),
+            k.c.pid, pick(e.c.collected_at, e.c.result_key),
             pick(e.c.collected_at.desc(), e.c.result_key.desc()),
-            pick(e.c.rank.desc(), e.c.collected_at.desc())).where(
-            ALERTS.c.id.in_(sorted(cuts)))):
+            pick(e.c.rank.desc(), e.c.collected_at.desc()))):
         if all(p is not None for p in picks):
             first, latest, worst = (finding_from_json(p) for p in picks)
             found[alert_id] = (first, latest, worst)
@@ -400,9 +405,8 @@ def save_results(s: Session, aggs: Iterable[Aggregate]) -> None:
     rows = [row for agg in aggs for row in agg.new_rows]
     if rows:
         # RETURNING with many rows: ids come back in the order given (SQLAlchemy 2).
-        ids = s.execute(insert(RESULTS).returning(RESULTS.c.id, sort_by_parameter_order=True),
-                        [{k: v for k, v in row.items() if k != "_key"} for row in rows]
-                        ).scalars().all()
+        ids = insert_rows(s, RESULTS, [{k: v for k, v in row.items() if k != "_key"}
+                                       for row in rows], RESULTS.c.id)
         by_pid = {a.pid: a for a in aggs}
         for row, new in zip(rows, ids, strict=True):
             agg = by_pid[row["patient_id"]]
@@ -507,8 +511,7 @@ def save_alerts(s: Session, batch: list[tuple[Aggregate, list[Staged]]],
             s.execute(update(ALERTS).where(ALERTS.c.id == bindparam("aid")).values(
                 {k: bindparam(k) for k in rows[0] if k != "aid"}), rows)
     if raised:
-        ids = s.execute(insert(ALERTS).returning(ALERTS.c.id, sort_by_parameter_order=True),
-                        [values for _, _, values in raised]).scalars().all()
+        ids = insert_rows(s, ALERTS, [values for _, _, values in raised], ALERTS.c.id)
         for (agg, record, _), new in zip(raised, ids, strict=True):
             record.alert_id = str(new)
             agg.loaded_evidence[record.alert_id] = {}
@@ -538,7 +541,7 @@ def save_alerts(s: Session, batch: list[tuple[Aggregate, list[Staged]]],
             written.setdefault(agg.pid, []).append(
                 Written(int(record.alert_id), kind, notify[obj]))
     if events:
-        s.execute(insert(EVENTS), events)
+        insert_rows(s, EVENTS, events)
     return written
 
 
@@ -591,7 +594,7 @@ def _save_evidence(s: Session, records: list[tuple[Aggregate, AlertRecord]]) -> 
         s.execute(delete(EVIDENCE).where(
             tuple_(EVIDENCE.c.alert_id, EVIDENCE.c.result_key).in_(gone)))
     if added:
-        s.execute(insert(EVIDENCE), [
+        insert_rows(s, EVIDENCE, [
             {"alert_id": r["eid"], "result_key": r["ekey"], "collected_at": r["collected_at"],
              "finding": r["finding"], "rank": r["rank"]} for r in added])
     if changed:
