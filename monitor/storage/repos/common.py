@@ -11,6 +11,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     FromClause,
+    String,
     Table,
     Text,
     any_,
@@ -39,6 +40,13 @@ def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+def _array_of(kind: Any) -> ARRAY[Any]:
+    """An array parameter's type: strings without their length, since casting a parameter
+    to varchar(n)[] would cut longer values silently (the column's own assignment cast
+    refuses them, and a comparison must not match a cut value)."""
+    return ARRAY(Text() if isinstance(kind, String) else kind)
+
+
 def among(session: Session, col: Any, values: Iterable[Any]) -> ColumnElement[bool]:
     """`col IN values` whose SQL text does not depend on how many values there are: on
     PostgreSQL `col = ANY(array)`, so the statement is compiled and converted once and its
@@ -46,7 +54,7 @@ def among(session: Session, col: Any, values: Iterable[Any]) -> ColumnElement[bo
     the server alike); elsewhere an expanding IN."""
     values = list(values)
     if _postgres(session):
-        return col == any_(bindparam(None, values, type_=ARRAY(col.type)))  # type: ignore[no-any-return]
+        return col == any_(bindparam(None, values, type_=_array_of(col.type)))  # type: ignore[no-any-return]
     return col.in_(values)  # type: ignore[no-any-return]
 
 
@@ -58,7 +66,7 @@ def keyed(session: Session, name: str, columns: Sequence[tuple[str, Any]],
     Replaces an OR of per-key clauses or a CASE over the keys, which is new SQL to compile
     for every batch."""
     if _postgres(session):
-        arrays = [bindparam(f"{name}_{col}", [row[i] for row in rows], type_=ARRAY(kind))
+        arrays = [bindparam(f"{name}_{col}", [row[i] for row in rows], type_=_array_of(kind))
                   for i, (col, kind) in enumerate(columns)]
         return func.unnest(*arrays).table_valued(
             *[column(col, kind) for col, kind in columns]).render_derived(name=name)
@@ -99,7 +107,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]],
         return json.dumps(v) if n in jsons else float(v) if n in floats else v
 
     arrays = [bindparam(f"rows_{n}", [value(n, r[n]) for r in rows],
-                        type_=ARRAY(Text() if n in jsons else k))
+                        type_=_array_of(Text() if n in jsons else k))
               for n, k in zip(names, kinds, strict=True)]
     u = func.unnest(*arrays).table_valued(
         *[column(n, Text() if n in jsons else k) for n, k in zip(names, kinds, strict=True)],
