@@ -61,8 +61,9 @@ from monitor.engine.wording import clock
 from monitor.engine.wording import number as _n
 
 # What the ledger keeps in series: sodium and potassium for the rules, glucose to correct
-# the sodium it pairs with.
-_RULED = (Analyte.SODIUM, Analyte.POTASSIUM, Analyte.GLUCOSE)
+# the sodium it pairs with, urine output and osmolality for the water-diuresis rule.
+_RULED = (Analyte.SODIUM, Analyte.POTASSIUM, Analyte.GLUCOSE, Analyte.URINE_OUTPUT,
+          Analyte.URINE_OSMOLALITY)
 NOT_BORNE_OUT = "not borne out"
 EXPIRED = "projection over"
 
@@ -116,15 +117,17 @@ class PatientLedger:
     def add_result(self, key: str, analyte: Analyte, method: Method, status: ResultStatus,
                    value: float | None, collected_at: datetime, arrival_seq: int,
                    test: bool, new_id: Callable[[str], str],
-                   inferred: bool = False, flag: str | None = None) -> list[Change]:
+                   inferred: bool = False, flag: str | None = None,
+                   started_at: datetime | None = None) -> list[Change]:
         """Apply one version of a result and re-evaluate what it affects; a refused version
         changes nothing and is noted in `refused`. `inferred`: the result's identity was
         inferred from its content (a CSV or JSON row without result_id). `flag`: the
-        laboratory's words when it flagged the specimen (the version is not counted)."""
+        laboratory's words when it flagged the specimen (the version is not counted).
+        `started_at`: a urine output's interval start (`collected_at` is its end)."""
         res = self.results.get(key)
         if res is None:
             res = self.results[key] = _Result(analyte, method, inferred=inferred)
-        version = Version(arrival_seq, status, value, collected_at, flag)
+        version = Version(arrival_seq, status, value, collected_at, flag, started_at)
         if res.versions and version in res.versions:
             return []  # the same version delivered again changes nothing
         res.versions.append(version)
@@ -151,7 +154,7 @@ class PatientLedger:
             return []
         if self.defer_appends and self._appends(before, after):
             assert after is not None and after.value_mmol_l is not None
-            m = Measurement(key, analyte, after.value_mmol_l, after.collected_at, method)
+            m = _measurement(key, analyte, method, after)
             if not self._changes_earlier(m):
                 self._insert(m)
                 if self._pending_since is None:
@@ -173,8 +176,7 @@ class PatientLedger:
         if before is not None and before.counted:
             flipped.update(self._remove(key, analyte, before.collected_at))
         if after is not None and after.counted and after.value_mmol_l is not None:
-            flipped.update(self._insert(
-                Measurement(key, analyte, after.value_mmol_l, after.collected_at, method)))
+            flipped.update(self._insert(_measurement(key, analyte, method, after)))
         times = [e.collected_at for e in (before, after) if e is not None and e.counted]
         if not times:
             return changes
@@ -493,7 +495,7 @@ class PatientLedger:
         eff = res.effective
         if analyte in _RULED and eff is not None and eff.counted and \
                 eff.value_mmol_l is not None:
-            self._insert(Measurement(key, analyte, eff.value_mmol_l, eff.collected_at, method))
+            self._insert(_measurement(key, analyte, method, eff))
 
     def described_diagnoses(self) -> dict[str, str | None]:
         """The codes that give a risk factor at some time, with where each came from, as
@@ -539,8 +541,15 @@ def _why_not_held(code: str, stated: Iterable[Diagnosis]) -> str:
 def _same(a: Effective | None, b: Effective | None) -> bool:
     if a is None or b is None:
         return a is b
-    return (a.counted, a.value_mmol_l, a.collected_at) == (b.counted, b.value_mmol_l,
-                                                          b.collected_at)
+    return (a.counted, a.value_mmol_l, a.collected_at, a.started_at) == (
+        b.counted, b.value_mmol_l, b.collected_at, b.started_at)
+
+
+def _measurement(key: str, analyte: Analyte, method: Method, eff: Effective) -> Measurement:
+    """A counted result's measurement (a urine output with its interval's start)."""
+    assert eff.value_mmol_l is not None
+    return Measurement(key, analyte, eff.value_mmol_l, eff.collected_at, method,
+                       started_at=eff.started_at)
 
 
 def absorb(survivor: PatientLedger, old: PatientLedger, reason: str,
@@ -566,7 +575,7 @@ def absorb(survivor: PatientLedger, old: PatientLedger, reason: str,
     survivor.stay_ended_at = max((t for t in (survivor.stay_ended_at, old.stay_ended_at)
                                   if t is not None), default=None)
     counted = [
-        Measurement(key, res.analyte, eff.value_mmol_l, eff.collected_at, res.method)
+        _measurement(key, res.analyte, res.method, eff)
         for key, res in survivor.results.items()
         if res.analyte in _RULED and (eff := res.effective) is not None and eff.counted
         and eff.value_mmol_l is not None
