@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from monitor.engine.artefacts import SUSPECTED_ARTEFACT, glucose_corrected, is_spike
+from monitor.engine.fluids import AQUARESIS_WARNING, FLUID_ANALYTES, SpellEnd, aquaresis
 from monitor.engine.limits import sparing_onset
 from monitor.engine.model import (
     Analyte,
@@ -431,6 +432,9 @@ class PatientLedger:
         findings, closed = self._end_stay(findings)
         first = 0 if since is None else bisect_left(sodium.times, since.timestamp())
         keys = {m.result_key for m in sodium.measurements[first:]} | (extra_keys or set())
+        fluid, closed_fluid = self._fluids(since, keys)
+        findings += fluid
+        closed += closed_fluid
         changes = closed + reconcile(self.alerts, findings, keys, new_id,
                                      self.policy.rates.relowering_hours,
                                      cause or withdraw_reason)
@@ -449,6 +453,32 @@ class PatientLedger:
             if change.kind == "withdrawn" and change.alert.rule in RATE_RULES and not cause:
                 reason = self._marked_acute(change.alert)
                 change.alert.withdrawn_reason = reason or change.alert.withdrawn_reason
+        return changes
+
+    def _fluids(self, since: datetime | None, keys: set[str]
+                ) -> tuple[list[Finding], list[Change]]:
+        """AQUARESIS_WARNING over the urine results (engine.fluids): its findings from
+        `since` on (their keys join `keys`, so evidence they no longer give goes), and the
+        open alert resolved when a later reading or the episode's end shows the diuresis
+        over."""
+        cut = None if since is None else since.timestamp()
+        for analyte in FLUID_ANALYTES:
+            column = self.series[analyte]
+            first = 0 if cut is None else bisect_left(column.times, cut)
+            keys.update(m.result_key for m in column.measurements[first:])
+        sodium = self.series[Analyte.SODIUM]
+        findings, end = aquaresis(self.series[Analyte.URINE_OUTPUT].measurements,
+                                  self.series[Analyte.URINE_OSMOLALITY].measurements,
+                                  sodium.times, sodium.values, self.policy, since)
+        return findings, self._end_spell(end)
+
+    def _end_spell(self, end: SpellEnd | None) -> list[Change]:
+        changes: list[Change] = []
+        for a in self.alerts:
+            if a.state == ACTIVE and a.rule == AQUARESIS_WARNING and end is not None and \
+                    a.latest.collected_at.timestamp() < end.at:
+                a.state, a.withdrawn_reason = RESOLVED, f"water diuresis over: {end.reason}"
+                changes.append(Change("resolved", a))
         return changes
 
     def _marked_acute(self, alert: AlertRecord) -> str | None:

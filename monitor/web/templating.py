@@ -23,6 +23,7 @@ RULE_NAMES = {
     "HYPERNATREMIA": "Hypernatremia",
     "HYPERNATREMIA_LOWERED_TOO_FAST": "Hypernatremia lowered too fast",
     "MEASUREMENT_OVERDUE": "Sodium overdue",
+    "AQUARESIS_WARNING": "Water diuresis",
 }
 
 
