@@ -15,10 +15,11 @@ Pure: the urine results, the sodium series and the policy are arguments; no cloc
   at an output whose run covers at least `fluids.aquaresis_hours`.
 - Osmolality: a urine osmolality below `fluids.aquaresis_osmolality_max` holds at once.
 - Only in an open hyponatremia episode (engine.episodes) at the result's time.
-- A *spell* is what the alert holds: its findings after the last reading that shows no
-  water diuresis (an output rated at or below the rate, an osmolality at or above the
-  maximum) and after the last episode end. Such a reading, or the episode's end, resolves
-  the alert; a later diuresis raises a new one.
+- A *spell* is what the alert holds. The output branch holds from its finding to the next
+  output rated at or below the rate; the osmolality branch from a low osmolality to the next
+  one at or above the maximum; the episode's end ends both. When neither holds any more the
+  spell is over: the alert resolves, with the reading that ended it, and a later diuresis
+  raises a new one.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from monitor.engine.wording import number as _n
 
 AQUARESIS_WARNING = "AQUARESIS_WARNING"
 HOUR = 3600.0
+_OUTPUT, _OSMOLALITY, _EPISODE = "output", "osmolality", "episode"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +49,15 @@ class SpellEnd:
 
 def rate_ml_h(m: Measurement) -> float | None:
     """A urine output's rate (mL/h) over its interval; None without one."""
-    if m.started_at is None:
+    return output_rate(m.value_mmol_l, m.started_at, m.collected_at)
+
+
+def output_rate(volume_ml: float, start: datetime | None, end: datetime) -> float | None:
+    """mL/h of a volume collected from `start` to `end`; None without an interval."""
+    if start is None:
         return None
-    hours = (m.collected_at - m.started_at).total_seconds() / HOUR
-    return m.value_mmol_l / hours if hours > 0 else None
+    hours = (end - start).total_seconds() / HOUR
+    return volume_ml / hours if hours > 0 else None
 
 
 def aquaresis(output: Sequence[Measurement], osmolality: Sequence[Measurement],
@@ -60,7 +67,8 @@ def aquaresis(output: Sequence[Measurement], osmolality: Sequence[Measurement],
     the latest end of a spell (None when the data shows none)."""
     f = policy.fluids
     open_at = _episode_test(sodium_times, sodium_values, policy)
-    events: list[tuple[float, int, Finding | None, str | None]] = []  # time, order, ...
+    # (time, order, branch, finding or None, reason): at one moment a finding before an end.
+    events: list[tuple[float, int, str, Finding | None, str]] = []
     run_start = run_end = None
     for m in sorted(output, key=lambda x: (x.collected_at, x.result_key)):
         rate = rate_ml_h(m)
@@ -72,8 +80,8 @@ def aquaresis(output: Sequence[Measurement], osmolality: Sequence[Measurement],
         if rate <= f.aquaresis_ml_per_h:
             run_start = run_end = None
             if open_at(end):
-                events.append((end, 1, None, f"urine output {_n(round(rate))} mL/h at "
-                               f"{clock(end)}, not above {_n(f.aquaresis_ml_per_h)} mL/h"))
+                events.append((end, 1, _OUTPUT, None, f"urine output {_n(round(rate))} mL/h "
+                               f"at {clock(end)}, not above {_n(f.aquaresis_ml_per_h)} mL/h"))
             continue
         if run_start is None or run_end is None or \
                 start > run_end + f.aquaresis_gap_minutes * 60:
@@ -82,27 +90,36 @@ def aquaresis(output: Sequence[Measurement], osmolality: Sequence[Measurement],
             run_start, run_end = min(run_start, start), max(run_end, end)
         hours = (run_end - run_start) / HOUR
         if hours >= f.aquaresis_hours and open_at(end):
-            events.append((end, 0, _finding(m, rate, f.aquaresis_ml_per_h, {
+            events.append((end, 0, _OUTPUT, _finding(m, rate, f.aquaresis_ml_per_h, {
                 "rate_ml_h": round(rate, 1), "run_hours": round(hours, 2),
-                "run_from_at": run_start}), None))
+                "run_from_at": run_start}), ""))
     for m in osmolality:
         t = m.collected_at.timestamp()
         if not open_at(t):
             continue
         if m.value_mmol_l < f.aquaresis_osmolality_max:
-            events.append((t, 0, _finding(m, m.value_mmol_l, f.aquaresis_osmolality_max, {
-                "osmolality_mosm_kg": m.value_mmol_l}), None))
+            events.append((t, 0, _OSMOLALITY, _finding(
+                m, m.value_mmol_l, f.aquaresis_osmolality_max,
+                {"osmolality_mosm_kg": m.value_mmol_l}), ""))
         else:
-            events.append((t, 1, None, f"urine osmolality {_n(m.value_mmol_l)} mOsm/kg at "
-                           f"{clock(t)}, not below {_n(f.aquaresis_osmolality_max)}"))
+            events.append((t, 1, _OSMOLALITY, None, f"urine osmolality "
+                           f"{_n(m.value_mmol_l)} mOsm/kg at {clock(t)}, not below "
+                           f"{_n(f.aquaresis_osmolality_max)}"))
     for end in _episode_ends(sodium_times, sodium_values, policy):
-        events.append((end, 1, None, f"hyponatremia episode ended at {clock(end)}"))
+        events.append((end, 1, _EPISODE, None, f"hyponatremia episode ended at {clock(end)}"))
+    # Each branch holds from its finding to its own ending reading; the spell lasts while
+    # either holds, and an episode's end ends both.
     spell: list[Finding] = []
+    holding: set[str] = set()
     last_end: SpellEnd | None = None
-    for t, _, finding, reason in sorted(events, key=lambda e: (e[0], e[1])):
+    for t, _, branch, finding, reason in sorted(events, key=lambda e: (e[0], e[1])):
         if finding is not None:
             spell.append(finding)
-        elif reason is not None:
+            holding.add(branch)
+            continue
+        was = bool(holding)
+        holding = set() if branch == _EPISODE else holding - {branch}
+        if was and not holding:
             spell, last_end = [], SpellEnd(t, reason)
     cut = None if since is None else since.timestamp()
     return [x for x in spell if cut is None or x.collected_at.timestamp() >= cut], last_end

@@ -201,7 +201,9 @@ class PatientLedger:
 
     def _changes_earlier(self, m: Measurement) -> bool:
         """Whether appending `m` may change how an earlier sample counts."""
-        if m.analyte is Analyte.GLUCOSE:
+        if m.analyte is Analyte.GLUCOSE or m.analyte in FLUID_ANALYTES:
+            # A urine reading may end a water diuresis, which resolves the alert that the
+            # readings before it raised: they are evaluated as they come, as live.
             return True
         counted = self.series[Analyte.SODIUM].times
         if m.analyte is Analyte.SODIUM and counted and m.collected_at.timestamp() - \

@@ -153,3 +153,34 @@ def test_every_profile_sets_the_fluid_parameters() -> None:
         f = built_in(name).fluids
         assert (f.aquaresis_ml_per_h, f.aquaresis_hours, f.aquaresis_osmolality_max) == (
             100, 2, 100)
+
+
+def test_replay_deferring_appends_still_raises_and_resolves_a_spell() -> None:
+    feed = Feed()
+    feed.ledger.defer_appends = True
+    feed.send("na1", 0, 119)
+    for n, (ml, h) in enumerate([(240, 1), (260, 2), (230, 3), (50, 4)], 1):
+        send_output(feed, f"uo{n}", h - 1, h, ml)
+    feed.ledger.flush()
+    states = [a.state for a in feed.ledger.alerts if a.rule == AQUARESIS_WARNING]
+    assert states == [RESOLVED]
+
+
+def test_low_output_does_not_end_a_low_osmolality_a_normal_osmolality_does() -> None:
+    feed = Feed()
+    feed.send("na1", 0, 119)
+    feed.seq += 1
+    feed.ledger.add_result("osm1", Analyte.URINE_OSMOLALITY, Method.URINE, ResultStatus.FINAL,
+                           85, at(1), feed.seq, False, feed.new_id)
+    send_output(feed, "uo1", 1, 2, 60)
+    assert AQUARESIS_WARNING in feed.active()
+    feed.seq += 1
+    feed.ledger.add_result("osm2", Analyte.URINE_OSMOLALITY, Method.URINE, ResultStatus.FINAL,
+                           350, at(3), feed.seq, False, feed.new_id)
+    (alert,) = [a for a in feed.ledger.alerts if a.rule == AQUARESIS_WARNING]
+    assert alert.state == RESOLVED and "osmolality 350" in (alert.withdrawn_reason or "")
+
+
+def test_the_alert_shows_the_highest_rate() -> None:
+    alert = diuresis_feed().active()[AQUARESIS_WARNING]
+    assert alert.worst.value_mmol_l == 260
