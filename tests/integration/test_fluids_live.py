@@ -141,3 +141,11 @@ def test_the_interval_is_stored_and_the_page_shows_the_rate(h: Hospital) -> None
     assert "260 mL/h over 1 h" in html
     assert "Water diuresis" in html
     assert "consider desmopressin per protocol" in html
+
+
+def test_the_chart_draws_hourly_urine_output_under_the_sodium(h: Hospital) -> None:
+    html = h.signed_in("nurse.a").get(f"/patients/{h.patients['P1']}").text
+    strip = html.split('data-testid="urine-output"')[1].split("</g>")[0]
+    assert strip.count('data-testid="urine-bar"') == 3
+    assert strip.count('class="urine high"') == 3
+    assert "urine output 260 mL/h (260 mL from" in strip
