@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
-from monitor.engine.episodes import find_episodes
+from monitor.engine.episodes import Episode, find_episodes
 from monitor.engine.model import Analyte, Finding, Measurement
 from monitor.engine.policy import Policy
 from monitor.engine.wording import clock
@@ -66,7 +66,10 @@ def aquaresis(output: Sequence[Measurement], osmolality: Sequence[Measurement],
     """The findings of the current spell collected at or after `since` (all when None), and
     the latest end of a spell (None when the data shows none)."""
     f = policy.fluids
-    open_at = _episode_test(sodium_times, sodium_values, policy)
+    if not output and not osmolality:  # most patients: nothing to read
+        return [], None
+    episodes = find_episodes(sodium_times, sodium_values, policy)
+    open_at = _episode_test(episodes, sodium_times, policy)
     # (time, order, branch, finding or None, reason): at one moment a finding before an end.
     events: list[tuple[float, int, str, Finding | None, str]] = []
     run_start = run_end = None
@@ -105,7 +108,7 @@ def aquaresis(output: Sequence[Measurement], osmolality: Sequence[Measurement],
             events.append((t, 1, _OSMOLALITY, None, f"urine osmolality "
                            f"{_n(m.value_mmol_l)} mOsm/kg at {clock(t)}, not below "
                            f"{_n(f.aquaresis_osmolality_max)}"))
-    for end in _episode_ends(sodium_times, sodium_values, policy):
+    for end in (e.end for e in episodes if e.end is not None):  # an open one has none yet
         events.append((end, 1, _EPISODE, None, f"hyponatremia episode ended at {clock(end)}"))
     # Each branch holds from its finding to its own ending reading; the spell lasts while
     # either holds, and an episode's end ends both.
@@ -132,23 +135,16 @@ def _finding(m: Measurement, value: float, limit: float, extra: dict[str, float]
                    risk_tier="standard", extra=extra)
 
 
-def _episode_test(times: Sequence[float], values: Sequence[float], policy: Policy
+def _episode_test(episodes: Sequence[Episode], times: Sequence[float], policy: Policy
                   ) -> Callable[[float], bool]:
     """Whether a moment (epoch seconds) lies in a hyponatremia episode: from its first low
     sodium to its end; an open one ends `gap_hours` after its last sodium (engine.episodes)."""
     gap = policy.episodes.gap_hours * HOUR
-    spans = [(e.start, e.end if e.end is not None else times[e.last] + gap)
-             for e in find_episodes(times, values, policy)]
+    spans = [(e.start, e.end if e.end is not None else times[e.last] + gap) for e in episodes]
 
     def inside(t: float) -> bool:
         return any(start <= t <= end for start, end in spans)
     return inside
-
-
-def _episode_ends(times: Sequence[float], values: Sequence[float], policy: Policy
-                  ) -> list[float]:
-    """The ends of the episodes that ended (an open one has none yet)."""
-    return [e.end for e in find_episodes(times, values, policy) if e.end is not None]
 
 
 def aquaresis_message(f: Finding, policy: Policy, tz: tzinfo = UTC) -> str:
