@@ -1,8 +1,9 @@
 """AQUARESIS_WARNING: a water diuresis in an open hyponatremia episode.
 
 Once the cause of ADH release is removed, overcorrection announces itself in the urine before
-the next sodium: a water diuresis above about 100 mL/h (European-guideline checklists,
-Spasovski et al. 2014; the numbers are profile parameters, docs/clinical-rules.md).
+the next sodium: a water diuresis above about 100 mL/h (the European-guideline checklists'
+figure, held as a project default until verified; dilute urine below 100 mOsm/kg, as Sterns &
+Hix 2009 depict it). The numbers are profile parameters (docs/clinical-rules.md).
 
 Pure: the urine results, the sodium series and the policy are arguments; no clock is read.
 
@@ -31,11 +32,11 @@ from datetime import UTC, datetime, tzinfo
 from monitor.engine.episodes import Episode, find_episodes
 from monitor.engine.model import Analyte, Finding, Measurement
 from monitor.engine.policy import Policy
+from monitor.engine.windows import HOUR
 from monitor.engine.wording import clock
 from monitor.engine.wording import number as _n
 
 AQUARESIS_WARNING = "AQUARESIS_WARNING"
-HOUR = 3600.0
 _OUTPUT, _OSMOLALITY, _EPISODE = "output", "osmolality", "episode"
 
 

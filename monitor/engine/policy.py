@@ -168,9 +168,9 @@ class Monitoring(_Strict):
 class Fluids(_Strict):
     """AQUARESIS_WARNING (engine.fluids): urine output above `aquaresis_ml_per_h` (mL/h) for
     `aquaresis_hours`, or a urine osmolality below `aquaresis_osmolality_max` (mOsm/kg), in
-    an open hyponatremia episode. 100 mL/h: European-guideline checklists (Spasovski 2014);
-    the hours, the osmolality, the gap and the longest interval rated are project
-    defaults (docs/clinical-rules.md)."""
+    an open hyponatremia episode. 100 mL/h is the European-guideline checklists' figure,
+    not verified against the guideline text: like the hours, the osmolality, the gap and
+    the longest interval rated, a project default (docs/clinical-rules.md)."""
 
     aquaresis_ml_per_h: float = Field(default=100, gt=0)
     aquaresis_hours: float = Field(default=2, gt=0)
