@@ -25,3 +25,11 @@ def output_interval(code: str | None, start: datetime | None, end: datetime
         raise Unusable(f"urine output interval ends ({end.isoformat()}) at or before it "
                        f"starts ({start.isoformat()})")
     return start, end
+
+
+def start_interval(code: str | None, start: datetime) -> tuple[datetime | None, datetime]:
+    """A urine output sent with only its interval's start: the code's hours give the end;
+    without them the one moment known is all there is (no interval)."""
+    if code in OUTPUT_HOURS:
+        return start, start + timedelta(hours=OUTPUT_HOURS[code])
+    return None, start

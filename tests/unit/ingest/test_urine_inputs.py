@@ -115,3 +115,8 @@ def test_codec_round_trips_the_interval_start() -> None:
     assert stored is not None
     back = stored[0]
     assert isinstance(back, ResultEvent) and back.started_at == at(8) and back == r
+
+
+def test_fhir_hourly_output_with_only_a_period_start_ends_an_hour_later() -> None:
+    r = result(output("9188-4", 120, effectivePeriod={"start": "2026-09-14T08:00:00+00:00"}))
+    assert (r.started_at, r.collected_at) == (at(8), at(9))
