@@ -148,6 +148,15 @@ def _episode_test(episodes: Sequence[Episode], times: Sequence[float], policy: P
     return inside
 
 
+def fluid_numbers(value: float | None, window_hours: float | None) -> str:
+    """An AQUARESIS_WARNING alert's number as the board, the live list and notifications
+    write it: a run's rate ("urine 260 mL/h for 2 h") or an osmolality (its finding has no
+    hours)."""
+    if window_hours is None:
+        return f"urine osmolality {_n(value)} mOsm/kg"
+    return f"urine {_n(None if value is None else round(value))} mL/h for {_n(window_hours)} h"
+
+
 def aquaresis_message(f: Finding, policy: Policy, tz: tzinfo = UTC) -> str:
     """What the nurse reads: the numbers that show the diuresis, then what to do."""
     hours = _n(policy.fluids.recheck_hours)

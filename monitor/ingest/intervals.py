@@ -2,9 +2,9 @@
 
 A volume means little without the hours it was collected over (the rate, mL/h, is what the
 rules read: engine.fluids). The end is the result's collection time. A sender that states
-only one moment leaves the interval to the code: LOINC 9188-4 is 1 h, 9192-6 is 24 h
-(codes.OUTPUT_HOURS) and the moment is the end; 9187-6 (point in time) then has no interval
-and is stored and shown, never rated.
+only one end of the interval leaves the other to the code: LOINC 9188-4 is 1 h, 9192-6 is
+24 h (codes.OUTPUT_HOURS); 9187-6 (point in time) then has no interval and is stored and
+shown, never rated.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from monitor.alerts.lifecycle import SHELVE_REASONS
-from monitor.engine.fluids import output_rate
+from monitor.engine.fluids import fluid_numbers, output_rate
 from monitor.engine.messages import lab_factor_words
 from monitor.engine.wording import number
 from monitor.web import clock
@@ -107,4 +107,5 @@ templates.env.filters.update(num=_num, signed=_signed, age=_age, since=_since, w
                              sex_letter=lambda x: SEX_LETTERS.get(x or "", ""),
                              rule_name=lambda r: RULE_NAMES.get(r, r),
                              factor_words=lab_factor_words, urine_rate=_urine_rate)
-templates.env.globals.update(zone_name=_zone_name, shelve_reasons=SHELVE_REASONS)
+templates.env.globals.update(zone_name=_zone_name, shelve_reasons=SHELVE_REASONS,
+                             fluid_numbers=fluid_numbers)

@@ -24,6 +24,7 @@ __all__ = ["runtimes"]  # the fixture, shared with the live-equals-replay test
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 T0 = NOW - timedelta(hours=12)
+RECENT = NOW - timedelta(hours=3)
 DIURESIS = (240, 260, 230)  # mL over three consecutive hours
 ORDINARY = (55, 70, 62)
 
@@ -51,12 +52,12 @@ def fhir_feed(volumes: tuple[float, ...], osmolality: float | None = None) -> st
     return "\n".join(lines) + "\n"
 
 
-def flowsheet(volumes: tuple[float, ...]) -> str:
+def flowsheet(volumes: tuple[float, ...], t0: datetime = T0) -> str:
     """Sodium from the laboratory, then one nursing flowsheet ORU per hour: OBR-7 and
     OBR-8 the hour's start and end, OBX 9187-6 the volume in mL."""
-    messages = [oru("P1", "L1", T0, 119, ward=WARD_A)]
+    messages = [oru("P1", "L1", t0, 119, ward=WARD_A)]
     for n, ml in enumerate(volumes):
-        start, end = T0 + timedelta(hours=n), T0 + timedelta(hours=n + 1)
+        start, end = t0 + timedelta(hours=n), t0 + timedelta(hours=n + 1)
         messages.append("\r".join([
             f"MSH|^~\\&|FLOWSHEET|CITYGEN|SODMON|CITYGEN|{ts(end)}||ORU^R01^ORU_R01|FS{n}|P|"
             "2.5.1",
@@ -119,7 +120,8 @@ def test_hl7_flowsheet_at_ordinary_output_raises_nothing(
 @pytest.fixture
 def h(pg_engine: Engine, pg_migrated: str) -> Iterator[Hospital]:
     made = build(pg_migrated)
-    for message in flowsheet(DIURESIS).strip().split("\n"):
+    # Recent enough to page, so the alert is on the board.
+    for message in flowsheet(DIURESIS, RECENT).strip().split("\n"):
         made.receive(message)
     with made.rt.uow() as uow:
         made.patients["P1"] = uow.session.scalars(
@@ -134,7 +136,7 @@ def test_the_interval_is_stored_and_the_page_shows_the_rate(h: Hospital) -> None
                                             Result.value_mmol_l).where(
             Result.analyte == "urine-output").order_by(Result.collected_at)).all()
     assert [(s, c, v) for s, c, v in stored] == [
-        (T0 + timedelta(hours=n), T0 + timedelta(hours=n + 1), float(ml))
+        (RECENT + timedelta(hours=n), RECENT + timedelta(hours=n + 1), float(ml))
         for n, ml in enumerate(DIURESIS)]
     html = h.signed_in("nurse.a").get(f"/patients/{h.patients['P1']}").text
     assert html.count('data-testid="urine-rate"') == 3
@@ -149,3 +151,9 @@ def test_the_chart_draws_hourly_urine_output_under_the_sodium(h: Hospital) -> No
     assert strip.count('data-testid="urine-bar"') == 3
     assert strip.count('class="urine high"') == 3
     assert "urine output 260 mL/h (260 mL from" in strip
+
+
+def test_the_board_shows_the_rate_not_a_sodium(h: Hospital) -> None:
+    html = h.signed_in("nurse.a").get("/board").text
+    row = html.split('data-rule="AQUARESIS_WARNING"')[1].split("</tr>")[0]
+    assert "urine 260 mL/h for 2 h" in row and "Na 260" not in row
