@@ -455,7 +455,19 @@ class PatientLedger:
             if change.kind == "withdrawn" and change.alert.rule in RATE_RULES and not cause:
                 reason = self._marked_acute(change.alert)
                 change.alert.withdrawn_reason = reason or change.alert.withdrawn_reason
+            if change.kind == "withdrawn" and change.alert.rule == AQUARESIS_WARNING and \
+                    not cause and not withdraw_reason and self._still_counted(change.alert):
+                change.alert.withdrawn_reason = (
+                    f"{AQUARESIS_WARNING} no longer holds: a corrected or removed result "
+                    "leaves its urine readings outside an open hyponatremia episode or "
+                    "outside a run of water diuresis")
         return changes
+
+    def _still_counted(self, alert: AlertRecord) -> bool:
+        """Whether every result the alert rested on still counts (so another result took
+        the evidence away: the sodium that opened the episode, an output between)."""
+        return all((r := self.results.get(k)) is not None and r.effective is not None
+                   and r.effective.counted for k in alert.evidence)
 
     def _fluids(self, since: datetime | None, keys: set[str]
                 ) -> tuple[list[Finding], list[Change]]:

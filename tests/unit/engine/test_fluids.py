@@ -184,3 +184,11 @@ def test_low_output_does_not_end_a_low_osmolality_a_normal_osmolality_does() -> 
 def test_the_alert_shows_the_highest_rate() -> None:
     alert = diuresis_feed().active()[AQUARESIS_WARNING]
     assert alert.worst.value_mmol_l == 260
+
+
+def test_the_sodium_that_opened_the_episode_corrected_withdraws_with_the_reason() -> None:
+    feed = diuresis_feed()
+    feed.send("na1", 0, 140, status=ResultStatus.CORRECTED)
+    (alert,) = [a for a in feed.ledger.alerts if a.rule == AQUARESIS_WARNING]
+    assert alert.state == "withdrawn"
+    assert "outside an open hyponatremia episode" in (alert.withdrawn_reason or "")
