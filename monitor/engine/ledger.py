@@ -381,7 +381,8 @@ class PatientLedger:
         if self.stay_ended_at is not None and at <= self.stay_ended_at:
             return changes
         self.stay_ended_at = at
-        return changes + self._close(StayEnd(at.timestamp(), discharged(at)))
+        end = StayEnd(at.timestamp(), discharged(at))
+        return changes + self._close(end) + self._end_spell(SpellEnd(end.at, end.reason))
 
     def _end_stay(self, findings: list[Finding]) -> tuple[list[Finding], list[Change]]:
         """Close the open standing alerts of a stay that ended, and leave out the standing
@@ -484,6 +485,11 @@ class PatientLedger:
         findings, end = aquaresis(self.series[Analyte.URINE_OUTPUT].measurements,
                                   self.series[Analyte.URINE_OSMOLALITY].measurements,
                                   sodium.times, sodium.values, self.policy, since)
+        if self.stay_ended_at is not None:  # a stay that is over raises nothing more
+            over = self.stay_ended_at.timestamp()
+            findings = [f for f in findings if f.collected_at.timestamp() > over]
+            if end is None or end.at < over:
+                end = SpellEnd(over, ended(self.stay_ended_at))
         return findings, self._end_spell(end)
 
     def _end_spell(self, end: SpellEnd | None) -> list[Change]:

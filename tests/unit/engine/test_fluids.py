@@ -192,3 +192,17 @@ def test_the_sodium_that_opened_the_episode_corrected_withdraws_with_the_reason(
     (alert,) = [a for a in feed.ledger.alerts if a.rule == AQUARESIS_WARNING]
     assert alert.state == "withdrawn"
     assert "outside an open hyponatremia episode" in (alert.withdrawn_reason or "")
+
+
+def test_a_discharge_resolves_the_water_diuresis_alert() -> None:
+    feed = diuresis_feed()
+    feed.ledger.discharge(at(4), feed.new_id)
+    (alert,) = [a for a in feed.ledger.alerts if a.rule == AQUARESIS_WARNING]
+    assert alert.state == RESOLVED and "discharged" in (alert.withdrawn_reason or "")
+
+
+def test_after_a_discharge_a_later_reading_raises_nothing_for_the_stay_that_ended() -> None:
+    feed = diuresis_feed()
+    feed.ledger.discharge(at(4), feed.new_id)
+    send_output(feed, "uo9", 2.5, 3.5, 300)  # late, collected within the ended stay
+    assert AQUARESIS_WARNING not in feed.active()
