@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from monitor.engine.artefacts import SUSPECTED_ARTEFACT, glucose_corrected, is_spike
+from monitor.engine.fluids import AQUARESIS_WARNING, FLUID_ANALYTES, SpellEnd, aquaresis
 from monitor.engine.limits import sparing_onset
 from monitor.engine.model import (
     Analyte,
@@ -61,8 +62,9 @@ from monitor.engine.wording import clock
 from monitor.engine.wording import number as _n
 
 # What the ledger keeps in series: sodium and potassium for the rules, glucose to correct
-# the sodium it pairs with.
-_RULED = (Analyte.SODIUM, Analyte.POTASSIUM, Analyte.GLUCOSE)
+# the sodium it pairs with, urine output and osmolality for the water-diuresis rule.
+_RULED = (Analyte.SODIUM, Analyte.POTASSIUM, Analyte.GLUCOSE, Analyte.URINE_OUTPUT,
+          Analyte.URINE_OSMOLALITY)
 NOT_BORNE_OUT = "not borne out"
 EXPIRED = "projection over"
 
@@ -116,15 +118,17 @@ class PatientLedger:
     def add_result(self, key: str, analyte: Analyte, method: Method, status: ResultStatus,
                    value: float | None, collected_at: datetime, arrival_seq: int,
                    test: bool, new_id: Callable[[str], str],
-                   inferred: bool = False, flag: str | None = None) -> list[Change]:
+                   inferred: bool = False, flag: str | None = None,
+                   started_at: datetime | None = None) -> list[Change]:
         """Apply one version of a result and re-evaluate what it affects; a refused version
         changes nothing and is noted in `refused`. `inferred`: the result's identity was
         inferred from its content (a CSV or JSON row without result_id). `flag`: the
-        laboratory's words when it flagged the specimen (the version is not counted)."""
+        laboratory's words when it flagged the specimen (the version is not counted).
+        `started_at`: a urine output's interval start (`collected_at` is its end)."""
         res = self.results.get(key)
         if res is None:
             res = self.results[key] = _Result(analyte, method, inferred=inferred)
-        version = Version(arrival_seq, status, value, collected_at, flag)
+        version = Version(arrival_seq, status, value, collected_at, flag, started_at)
         if res.versions and version in res.versions:
             return []  # the same version delivered again changes nothing
         res.versions.append(version)
@@ -151,7 +155,7 @@ class PatientLedger:
             return []
         if self.defer_appends and self._appends(before, after):
             assert after is not None and after.value_mmol_l is not None
-            m = Measurement(key, analyte, after.value_mmol_l, after.collected_at, method)
+            m = _measurement(key, analyte, method, after)
             if not self._changes_earlier(m):
                 self._insert(m)
                 if self._pending_since is None:
@@ -173,8 +177,7 @@ class PatientLedger:
         if before is not None and before.counted:
             flipped.update(self._remove(key, analyte, before.collected_at))
         if after is not None and after.counted and after.value_mmol_l is not None:
-            flipped.update(self._insert(
-                Measurement(key, analyte, after.value_mmol_l, after.collected_at, method)))
+            flipped.update(self._insert(_measurement(key, analyte, method, after)))
         times = [e.collected_at for e in (before, after) if e is not None and e.counted]
         if not times:
             return changes
@@ -198,7 +201,9 @@ class PatientLedger:
 
     def _changes_earlier(self, m: Measurement) -> bool:
         """Whether appending `m` may change how an earlier sample counts."""
-        if m.analyte is Analyte.GLUCOSE:
+        if m.analyte is Analyte.GLUCOSE or m.analyte in FLUID_ANALYTES:
+            # A urine reading may end a water diuresis, which resolves the alert that the
+            # readings before it raised: they are evaluated as they come, as live.
             return True
         counted = self.series[Analyte.SODIUM].times
         if m.analyte is Analyte.SODIUM and counted and m.collected_at.timestamp() - \
@@ -376,7 +381,8 @@ class PatientLedger:
         if self.stay_ended_at is not None and at <= self.stay_ended_at:
             return changes
         self.stay_ended_at = at
-        return changes + self._close(StayEnd(at.timestamp(), discharged(at)))
+        end = StayEnd(at.timestamp(), discharged(at))
+        return changes + self._close(end) + self._end_spell(SpellEnd(end.at, end.reason))
 
     def _end_stay(self, findings: list[Finding]) -> tuple[list[Finding], list[Change]]:
         """Close the open standing alerts of a stay that ended, and leave out the standing
@@ -429,6 +435,9 @@ class PatientLedger:
         findings, closed = self._end_stay(findings)
         first = 0 if since is None else bisect_left(sodium.times, since.timestamp())
         keys = {m.result_key for m in sodium.measurements[first:]} | (extra_keys or set())
+        fluid, closed_fluid = self._fluids(since, keys)
+        findings += fluid
+        closed += closed_fluid
         changes = closed + reconcile(self.alerts, findings, keys, new_id,
                                      self.policy.rates.relowering_hours,
                                      cause or withdraw_reason)
@@ -447,6 +456,49 @@ class PatientLedger:
             if change.kind == "withdrawn" and change.alert.rule in RATE_RULES and not cause:
                 reason = self._marked_acute(change.alert)
                 change.alert.withdrawn_reason = reason or change.alert.withdrawn_reason
+            if change.kind == "withdrawn" and change.alert.rule == AQUARESIS_WARNING and \
+                    not cause and not withdraw_reason and self._still_counted(change.alert):
+                change.alert.withdrawn_reason = (
+                    f"{AQUARESIS_WARNING} no longer holds: a corrected or removed result "
+                    "leaves its urine readings outside an open hyponatremia episode or "
+                    "outside a run of water diuresis")
+        return changes
+
+    def _still_counted(self, alert: AlertRecord) -> bool:
+        """Whether every result the alert rested on still counts (so another result took
+        the evidence away: the sodium that opened the episode, an output between)."""
+        return all((r := self.results.get(k)) is not None and r.effective is not None
+                   and r.effective.counted for k in alert.evidence)
+
+    def _fluids(self, since: datetime | None, keys: set[str]
+                ) -> tuple[list[Finding], list[Change]]:
+        """AQUARESIS_WARNING over the urine results (engine.fluids): its findings from
+        `since` on (their keys join `keys`, so evidence they no longer give goes), and the
+        open alert resolved when a later reading or the episode's end shows the diuresis
+        over."""
+        cut = None if since is None else since.timestamp()
+        for analyte in FLUID_ANALYTES:
+            column = self.series[analyte]
+            first = 0 if cut is None else bisect_left(column.times, cut)
+            keys.update(m.result_key for m in column.measurements[first:])
+        sodium = self.series[Analyte.SODIUM]
+        findings, end = aquaresis(self.series[Analyte.URINE_OUTPUT].measurements,
+                                  self.series[Analyte.URINE_OSMOLALITY].measurements,
+                                  sodium.times, sodium.values, self.policy, since)
+        if self.stay_ended_at is not None:  # a stay that is over raises nothing more
+            over = self.stay_ended_at.timestamp()
+            findings = [f for f in findings if f.collected_at.timestamp() > over]
+            if end is None or end.at < over:
+                end = SpellEnd(over, ended(self.stay_ended_at))
+        return findings, self._end_spell(end)
+
+    def _end_spell(self, end: SpellEnd | None) -> list[Change]:
+        changes: list[Change] = []
+        for a in self.alerts:
+            if a.state == ACTIVE and a.rule == AQUARESIS_WARNING and end is not None and \
+                    a.latest.collected_at.timestamp() < end.at:
+                a.state, a.withdrawn_reason = RESOLVED, f"water diuresis over: {end.reason}"
+                changes.append(Change("resolved", a))
         return changes
 
     def _marked_acute(self, alert: AlertRecord) -> str | None:
@@ -493,7 +545,7 @@ class PatientLedger:
         eff = res.effective
         if analyte in _RULED and eff is not None and eff.counted and \
                 eff.value_mmol_l is not None:
-            self._insert(Measurement(key, analyte, eff.value_mmol_l, eff.collected_at, method))
+            self._insert(_measurement(key, analyte, method, eff))
 
     def described_diagnoses(self) -> dict[str, str | None]:
         """The codes that give a risk factor at some time, with where each came from, as
@@ -539,8 +591,15 @@ def _why_not_held(code: str, stated: Iterable[Diagnosis]) -> str:
 def _same(a: Effective | None, b: Effective | None) -> bool:
     if a is None or b is None:
         return a is b
-    return (a.counted, a.value_mmol_l, a.collected_at) == (b.counted, b.value_mmol_l,
-                                                          b.collected_at)
+    return (a.counted, a.value_mmol_l, a.collected_at, a.started_at) == (
+        b.counted, b.value_mmol_l, b.collected_at, b.started_at)
+
+
+def _measurement(key: str, analyte: Analyte, method: Method, eff: Effective) -> Measurement:
+    """A counted result's measurement (a urine output with its interval's start)."""
+    assert eff.value_mmol_l is not None
+    return Measurement(key, analyte, eff.value_mmol_l, eff.collected_at, method,
+                       started_at=eff.started_at)
 
 
 def absorb(survivor: PatientLedger, old: PatientLedger, reason: str,
@@ -566,7 +625,7 @@ def absorb(survivor: PatientLedger, old: PatientLedger, reason: str,
     survivor.stay_ended_at = max((t for t in (survivor.stay_ended_at, old.stay_ended_at)
                                   if t is not None), default=None)
     counted = [
-        Measurement(key, res.analyte, eff.value_mmol_l, eff.collected_at, res.method)
+        _measurement(key, res.analyte, res.method, eff)
         for key, res in survivor.results.items()
         if res.analyte in _RULED and (eff := res.effective) is not None and eff.counted
         and eff.value_mmol_l is not None

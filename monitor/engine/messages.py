@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, tzinfo
 
+from monitor.engine.fluids import AQUARESIS_WARNING, aquaresis_message
 from monitor.engine.model import Diagnosis, Finding
 from monitor.engine.policy import Policy
 from monitor.engine.risk import (
@@ -160,6 +161,8 @@ def message(f: Finding, policy: Policy, diagnoses: Iterable[str] = (),
 
 
 def _message(f: Finding, policy: Policy, diagnoses: Iterable[str], tz: tzinfo) -> str:
+    if f.rule == AQUARESIS_WARNING:
+        return aquaresis_message(f, policy, tz)
     low = f.extra.get("low_mmol_l")
     mixed = MIXED if f.mixed_methods else ""
     if f.rule in (OVERCORRECTION_24H, OVERCORRECTION_48H):

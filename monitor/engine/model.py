@@ -2,7 +2,8 @@
 
 Everything here is plain data: the adapters (monitor.ingest) produce it, the storage layer
 maps rows to it, and the rules (monitor.engine.rules) read it. Times are timezone-aware UTC
-datetimes; sodium and potassium values are in mmol/L (mEq/L is the same quantity).
+datetimes; sodium and potassium values are in mmol/L (mEq/L is the same quantity); the urine
+analytes keep their own units in the same field (osmolality mOsm/kg, output mL).
 """
 
 from __future__ import annotations
@@ -18,8 +19,18 @@ class Analyte(StrEnum):
     SODIUM = "sodium"
     POTASSIUM = "potassium"
     URINE_SODIUM = "urine-sodium"
+    URINE_POTASSIUM = "urine-potassium"  # mmol/L
+    URINE_OSMOLALITY = "urine-osmolality"  # mOsm/kg
+    # Urine output over an interval (mL): the result's time is the interval's end, and
+    # `started_at` its start (engine.fluids reads the rate from the two).
+    URINE_OUTPUT = "urine-output"
     # Stored in mmol/L like the others; the glucose correction works in mg/dL.
     GLUCOSE = "glucose"
+
+
+# Urine analytes: measured in urine, never a serum value; each is held in its own unit.
+URINE_ANALYTES = frozenset({Analyte.URINE_SODIUM, Analyte.URINE_POTASSIUM,
+                            Analyte.URINE_OSMOLALITY, Analyte.URINE_OUTPUT})
 
 
 class Method(StrEnum):
@@ -70,6 +81,8 @@ class Measurement:  # not frozen: built per result on the hot path
     method: Method = Method.LAB
     # A sodium the rules see corrected for a paired high glucose: the value as measured.
     measured_mmol_l: float | None = None
+    # A urine output: when its interval began (`collected_at` is its end); None otherwise.
+    started_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -165,6 +165,23 @@ class Monitoring(_Strict):
     during_rate_alert_hours: float = 4  # European checklists: every 4-6 h
 
 
+class Fluids(_Strict):
+    """AQUARESIS_WARNING (engine.fluids): urine output above `aquaresis_ml_per_h` (mL/h) for
+    `aquaresis_hours`, or a urine osmolality below `aquaresis_osmolality_max` (mOsm/kg), in
+    an open hyponatremia episode. 100 mL/h is the European-guideline checklists' figure,
+    not verified against the guideline text: like the hours, the osmolality, the gap and
+    the longest interval rated, a project default (docs/clinical-rules.md)."""
+
+    aquaresis_ml_per_h: float = Field(default=100, gt=0)
+    aquaresis_hours: float = Field(default=2, gt=0)
+    aquaresis_osmolality_max: float = Field(default=100, gt=0)
+    # Outputs further apart than this start a new run (minutes).
+    aquaresis_gap_minutes: float = Field(default=15, ge=0)
+    # A total over more hours (a day's) says nothing of the last hours: shown, not rated.
+    aquaresis_max_interval_hours: float = Field(default=8, gt=0)
+    recheck_hours: float = Field(default=2, gt=0)
+
+
 # ICD-10 / ICD-10-CM code ranges (dot removed) mapped to risk factors.
 DEFAULT_RISK_CODES: dict[str, list[str]] = {
     "liver-disease": ["K70-K77"],
@@ -215,6 +232,7 @@ class Policy(_Strict):
     glucose: Glucose = Glucose()
     episodes: Episodes = Episodes()
     monitoring: Monitoring = Monitoring()
+    fluids: Fluids = Fluids()
     risk_codes: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_RISK_CODES))
     snomed_risk_codes: dict[str, list[str]] = Field(
         default_factory=lambda: dict(DEFAULT_SNOMED_RISK_CODES))

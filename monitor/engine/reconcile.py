@@ -21,6 +21,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from monitor.engine.fluids import AQUARESIS_WARNING
 from monitor.engine.model import Finding
 from monitor.engine.rules import (
     FALLING_SODIUM,
@@ -119,6 +120,8 @@ def badness(f: Finding) -> tuple[bool, float, datetime]:
         score = f.value_mmol_l
     elif f.rule == FALLING_SODIUM:
         score = -(f.rise_mmol_l or 0.0)
+    elif f.rule == AQUARESIS_WARNING:  # the highest rate; an osmolality finding below it
+        score = f.extra.get("rate_ml_h", 0.0)
     else:
         score = f.rise_mmol_l or 0.0
     return (f.severity == "critical", score, f.collected_at)

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.engine.episodes import Episode, episode_index, find_episodes
+from monitor.engine.fluids import AQUARESIS_WARNING
 from monitor.engine.limits import Window, bounds_at, sparing_onset
 from monitor.engine.model import Diagnosis, Finding, Measurement, Method
 from monitor.engine.policy import Policy
@@ -29,7 +30,8 @@ HYPERNATREMIA = "HYPERNATREMIA"
 HYPERNATREMIA_LOWERED_TOO_FAST = "HYPERNATREMIA_LOWERED_TOO_FAST"
 RATE_RULES = frozenset({OVERCORRECTION_24H, OVERCORRECTION_48H, PROJECTED_OVERCORRECTION})
 ALL_RULES = (OVERCORRECTION_24H, OVERCORRECTION_48H, PROJECTED_OVERCORRECTION,
-             SEVERE_HYPONATREMIA, FALLING_SODIUM, HYPERNATREMIA, HYPERNATREMIA_LOWERED_TOO_FAST)
+             SEVERE_HYPONATREMIA, FALLING_SODIUM, HYPERNATREMIA, HYPERNATREMIA_LOWERED_TOO_FAST,
+             AQUARESIS_WARNING)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ class Version:  # not frozen: built per result on the hot path
     value_mmol_l: float | None
     collected_at: datetime
     flag: str | None = None  # the laboratory's words when it flagged the specimen
+    started_at: datetime | None = None  # a urine output: its interval's start
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class Effective:
     collected_at: datetime
     arrival_seq: int  # the version that carries the value (or the tombstone)
     flag: str | None = None  # lab-flagged (the lab's words): shown, never counted
+    started_at: datetime | None = None  # a urine output: its interval's start
 
     @property
     def present(self) -> bool:
@@ -153,11 +155,12 @@ def _apply(state: Effective | None, ver: Version) -> Effective | None:
             # storage marks the row that carries the value as current.
             # A flag sent with the U still flags the value it confirms.
             return Effective(ResultStatus.FINAL, state.value_mmol_l, state.collected_at,
-                             state.arrival_seq, ver.flag or state.flag)
+                             state.arrival_seq, ver.flag or state.flag, state.started_at)
         return state
     if ver.value_mmol_l is None:
         return state
-    new = Effective(ver.status, ver.value_mmol_l, ver.collected_at, ver.arrival_seq, ver.flag)
+    new = Effective(ver.status, ver.value_mmol_l, ver.collected_at, ver.arrival_seq, ver.flag,
+                    ver.started_at)
     if state is None or state.status is ResultStatus.REMOVED:
         return new  # a correction after a removal brings the result back
     # A later version of lower standing (a preliminary after a final, a final after a

@@ -37,7 +37,8 @@ def measured_value(
 
     A removal (HL7 D/W/X, FHIR entered-in-error) needs no value; a make-final (HL7 U) may
     come without one, since it only confirms the preliminary value already received.
-    Urine sodium is never compared with serum values, so its unit and range are not checked.
+    Urine sodium and potassium are never compared with serum values, so their unit and range
+    are not checked; urine output is converted to mL, urine osmolality kept in mOsm/kg.
     Written for the CSV hot path: the common case costs one float() and two comparisons.
     """
     if status is ResultStatus.REMOVED:
@@ -50,8 +51,10 @@ def measured_value(
         raise Unusable(_not_a_number(value_text.strip())) from None
     if not math.isfinite(number) or "_" in value_text:
         raise Unusable(f"value '{value_text.strip()}' is not a number")
-    if analyte is Analyte.URINE_SODIUM:
+    if analyte is Analyte.URINE_SODIUM or analyte is Analyte.URINE_POTASSIUM:
         return number
+    if analyte is Analyte.URINE_OUTPUT or analyte is Analyte.URINE_OSMOLALITY:
+        return _urine(analyte, number, unit)
     if analyte is Analyte.GLUCOSE:
         return _glucose(number, unit)
     if unit not in _AS_SENT and unit.strip().lower() not in ACCEPTED_UNITS:
@@ -61,6 +64,25 @@ def measured_value(
             f"sodium {number:g} mmol/L is outside the plausible range "
             f"{SODIUM_MIN_MMOL_L:g}-{SODIUM_MAX_MMOL_L:g} mmol/L"
         )
+    return number
+
+
+# UCUM and the usual spellings; osmolality's "{H2O}" annotation changes nothing.
+_VOLUME_ML = {"ml": 1.0, "l": 1000.0, "cc": 1.0}
+_OSMOLALITY = frozenset({"mosm/kg", "mosm/kg{h2o}", "mosm/kg h2o", "mmol/kg", "mmol/kg{h2o}"})
+
+
+def _urine(analyte: Analyte, number: float, unit: str) -> float:
+    """Urine output in mL (mL or L); urine osmolality in mOsm/kg. Never negative."""
+    u = unit.strip().lower()
+    if number < 0:
+        raise Unusable(f"{analyte} {number:g} is negative")
+    if analyte is Analyte.URINE_OUTPUT:
+        if u not in _VOLUME_ML:
+            raise Unusable(f"unit '{unit.strip()}' is not accepted for urine output (mL or L)")
+        return number * _VOLUME_ML[u]
+    if u not in _OSMOLALITY:
+        raise Unusable(f"unit '{unit.strip()}' is not accepted for urine osmolality (mOsm/kg)")
     return number
 
 

@@ -30,7 +30,8 @@ from monitor.ingest.events import (
 # 7: a diagnosis carries its onset, abatement, encounter category and why it is void.
 # 8: codes seen and not used ("U"), counted per feed.
 # 9: a code not used carries how many times it was seen (a tally of lines left unread).
-VERSION = 9
+# 10: a urine output carries the start of its interval.
+VERSION = 10
 
 
 def _when(moment: datetime | None) -> str | None:
@@ -64,7 +65,8 @@ def dump(items: Iterable[Item]) -> dict[str, Any] | None:
                         e.analyte.value, e.code, e.method.value, e.specimen, e.value_raw,
                         e.unit_raw, e.value_mmol_l, e.collected_at.isoformat(),
                         e.status.value, e.position, e.ward, e.bed, e.test, e.message_id,
-                        e.key_inferred, e.flag, e.room, _person(e.person)])
+                        e.key_inferred, e.flag, e.room, _person(e.person),
+                        _when(e.started_at)])
         elif isinstance(e, DiagnosisEvent):
             out.append(["D", e.patient.authority, e.patient.identifier, e.diagnosis.code,
                         e.diagnosis.source.value, e.diagnosis.active, e.position,
@@ -101,7 +103,7 @@ def load(stored: dict[str, Any] | None) -> list[Event] | None:
                 PatientRef(row[1], row[2]), row[3], Analyte(row[4]), row[5], Method(row[6]),
                 row[7], row[8], row[9], row[10], datetime.fromisoformat(row[11]),
                 ResultStatus(row[12]), row[13], row[14], row[15], row[16], row[17],
-                row[18], row[19], row[20], _as_person(row[21])))
+                row[18], row[19], row[20], _as_person(row[21]), _at(row[22])))
         elif kind == "D":
             events.append(DiagnosisEvent(PatientRef(row[1], row[2]), Diagnosis(
                 row[3], RiskSource(row[4]), row[5], _at(row[9]), _at(row[7]), _at(row[10]),

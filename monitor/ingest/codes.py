@@ -29,12 +29,22 @@ ANALYTES: dict[str, tuple[Analyte, Method]] = {
     "77139-4": (Analyte.SODIUM, _LAB),  # serum, plasma or blood: the specimen decides
     "2955-3": (Analyte.URINE_SODIUM, _URINE),  # per volume
     "2956-1": (Analyte.URINE_SODIUM, _URINE),  # per 24 h
+    "2828-2": (Analyte.URINE_POTASSIUM, _URINE),  # Potassium [Moles/volume] in Urine
+    "2695-8": (Analyte.URINE_OSMOLALITY, _URINE),  # Osmolality of Urine (mOsm/kg)
+    # Urine output (LOINC class IO_OUTPUT, property Vol): over the interval the sender
+    # states; 1 h and 24 h are implied by the code when only the end is sent.
+    "9187-6": (Analyte.URINE_OUTPUT, _URINE),  # Urine output (Pt)
+    "9188-4": (Analyte.URINE_OUTPUT, _URINE),  # Urine output 1 hour
+    "9192-6": (Analyte.URINE_OUTPUT, _URINE),  # Urine output 24 hour
     "2823-3": (Analyte.POTASSIUM, _LAB),  # serum or plasma
     "6298-4": (Analyte.POTASSIUM, _POC),  # blood
     "2345-7": (Analyte.GLUCOSE, _LAB),  # serum or plasma
     "2339-0": (Analyte.GLUCOSE, _POC),  # blood
     "41653-7": (Analyte.GLUCOSE, _POC),  # capillary blood, glucometer
 }
+
+# Urine output codes whose name fixes the interval (hours): LOINC Time 1H and 24H.
+OUTPUT_HOURS: dict[str, float] = {"9188-4": 1.0, "9192-6": 24.0}
 
 # Codes whose specimen may be serum or whole blood; only the specimen text tells the method.
 _SPECIMEN_DECIDES = frozenset({"77139-4"})

@@ -21,7 +21,15 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from monitor.engine.model import Analyte, Diagnosis, Method, PatientRef, ResultStatus, RiskSource
+from monitor.engine.model import (
+    URINE_ANALYTES,
+    Analyte,
+    Diagnosis,
+    Method,
+    PatientRef,
+    ResultStatus,
+    RiskSource,
+)
 from monitor.ingest.checks import Unusable, measured_value
 from monitor.ingest.codes import RISK_NAMES, is_blood_gas, risk_factor_code
 from monitor.ingest.events import AcuteMarkEvent, DiagnosisEvent, Item, Reject, ResultEvent
@@ -136,7 +144,7 @@ def _rows(
         except Unusable as exc:
             yield Reject(position, str(exc), ",".join(row))
             continue
-        if analyte is Analyte.URINE_SODIUM:
+        if analyte in URINE_ANALYTES:
             method = Method.URINE
         else:
             gas = specimen is not None and is_blood_gas(specimen)

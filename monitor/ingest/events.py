@@ -59,6 +59,8 @@ class ResultEvent:
     flag: str | None = None
     room: str | None = None  # PV1-3.2
     person: Person | None = None
+    # A urine output: the start of its interval (`collected_at` is the end); else None.
+    started_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,3 +178,13 @@ def effective_at(resource: Resource, tz: ZoneInfo) -> datetime:
     if isinstance(period, dict) and period.get("start"):
         return parse_iso(str(period["start"]), tz, field="effectivePeriod.start")
     raise Unusable("no collection time (effectiveDateTime or effectivePeriod.start)")
+
+
+def effective_period(resource: Resource, tz: ZoneInfo) -> tuple[datetime, datetime] | None:
+    """effectivePeriod as (start, end) when it states both; None otherwise."""
+    period = resource.get("effectivePeriod")
+    if not isinstance(period, dict) or not period.get("start") or not period.get("end"):
+        return None
+    start = parse_iso(str(period["start"]), tz, field="effectivePeriod.start")
+    end = parse_iso(str(period["end"]), tz, field="effectivePeriod.end")
+    return start, end

@@ -1,4 +1,5 @@
-"""FHIR R4 Observation -> ResultEvent for sodium, potassium and urine sodium."""
+"""FHIR R4 Observation -> ResultEvent for sodium, potassium, glucose and the urine analytes
+(a urine output over its effectivePeriod: ingest.intervals)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,13 @@ from monitor.ingest.fhir_common import (
     Resource,
     codings,
     effective_at,
+    effective_period,
     validate,
 )
 from monitor.ingest.fhir_social import alcohol_code, alcohol_items
 from monitor.ingest.fhir_specimen import SpecimenIndex, contaminated_words
 from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS, flag_text, suspect_words
+from monitor.ingest.intervals import output_interval, start_interval
 from monitor.ingest.terminology import DEFAULT_TERMS, Terminology
 
 OBSERVATION_STATUS = {
@@ -92,6 +95,15 @@ def _result(
         raise Unusable(f"status '{resource['status']}' is not a usable result")
     patient = patients.subject(resource)
     collected_at = effective_at(resource, tz)
+    started_at = None
+    if analyte is Analyte.URINE_OUTPUT:  # the volume's time is the end of its interval
+        period = effective_period(resource, tz)
+        if period is not None:
+            started_at, collected_at = output_interval(loinc, *period)
+        elif _starts_only(resource):  # effectivePeriod.start alone: the code's hours on
+            started_at, collected_at = start_interval(loinc, collected_at)
+        else:
+            started_at, collected_at = output_interval(loinc, None, collected_at)
     value_raw, unit = _value(resource)
     return ResultEvent(
         patient=patient,
@@ -107,7 +119,14 @@ def _result(
         status=status,
         position=position,
         person=patients.person(patient),
+        started_at=started_at,
     )
+
+
+def _starts_only(resource: Resource) -> bool:
+    period = resource.get("effectivePeriod")
+    return not resource.get("effectiveDateTime") and not resource.get("effectiveInstant") \
+        and isinstance(period, dict) and bool(period.get("start")) and not period.get("end")
 
 
 def _value(resource: Resource) -> tuple[str, str]:

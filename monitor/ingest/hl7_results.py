@@ -1,17 +1,19 @@
-"""ORU^R01 -> one ResultEvent per sodium, potassium or urine sodium OBX."""
+"""ORU^R01 -> one ResultEvent per OBX of an analyte we follow (sodium, potassium, glucose,
+the urine analytes; a urine output from a nursing flowsheet over its interval)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from monitor.engine.model import PatientRef, ResultStatus
+from monitor.engine.model import Analyte, PatientRef, ResultStatus
 from monitor.ingest import hl7_fields as f
 from monitor.ingest.checks import Unusable, measured_value
 from monitor.ingest.codes import classify, resolve_loinc
 from monitor.ingest.events import Item, Person, Reject, ResultEvent, UnmappedCode
 from monitor.ingest.flags import CONTAMINATED, condition_words, flag_text, suspect_words
 from monitor.ingest.hl7_context import MessageContext
+from monitor.ingest.intervals import output_interval
 from monitor.ingest.times import parse_hl7_ts
 
 # OBX-11, HL7 table 0085. Other codes (R, S, I, N, ...) are not results one can count.
@@ -122,7 +124,11 @@ def _result(obx: f.Segment, index: int, order: _Order, ctx: MessageContext) -> R
     status = RESULT_STATUS.get(status_code)
     if status is None:
         raise Unusable(f"OBX-11 result status '{status_code}' is not usable (F, C, P, U, D, W, X)")
-    collected_at = _collected_at(order, obx, ctx)
+    started_at = None
+    if analyte is Analyte.URINE_OUTPUT:
+        started_at, collected_at = _output_interval(order, obx, loinc, ctx)
+    else:
+        collected_at = _collected_at(order, obx, ctx)
     unit = f.value(obx, 6, 1) or f.value(obx, 6, 2)
     value_mmol_l = measured_value(analyte, _value_text(obx), unit, status)
     numbers = [f.value(seg, 3, 1) for seg in (order.obr, order.orc) if seg is not None]
@@ -149,6 +155,7 @@ def _result(obx: f.Segment, index: int, order: _Order, ctx: MessageContext) -> R
         flag=_flag(order, index, ctx),
         room=order.room,
         person=order.person,
+        started_at=started_at,
     )
 
 
@@ -192,6 +199,27 @@ def _collected_at(order: _Order, obx: f.Segment, ctx: MessageContext) -> datetim
         if text:
             return parse_hl7_ts(text, ctx.tz, field=f"{label} collection time")
     raise Unusable("no collection time (SPM-17, OBR-7 or OBX-14)")
+
+
+def _output_interval(order: _Order, obx: f.Segment, loinc: str | None, ctx: MessageContext
+                     ) -> tuple[datetime | None, datetime]:
+    """A urine output's interval. HL7 v2.5.1 (4.5.3): OBR-7 is the start of a collection
+    over an interval and OBR-8 its end, so an OBR that gives OBR-8 gives the interval.
+    Otherwise the one time given (OBX-14, else OBR-7) is the end of a volume whose code
+    fixes the hours (ingest.intervals)."""
+    obr = order.obr
+    end_text = f.value(obr, 8, 1) if obr is not None else ""
+    if end_text:
+        end = parse_hl7_ts(end_text, ctx.tz, field="OBR-8 observation end time")
+        start_text = f.value(obr, 7, 1) if obr is not None else ""
+        start = parse_hl7_ts(start_text, ctx.tz, field="OBR-7 observation time") \
+            if start_text else None
+        return output_interval(loinc, start, end)
+    for label, text in (("OBX-14", f.value(obx, 14, 1)),
+                        ("OBR-7", f.value(obr, 7, 1) if obr is not None else "")):
+        if text:
+            return output_interval(loinc, None, parse_hl7_ts(text, ctx.tz, field=label))
+    raise Unusable("no time for the urine output (OBR-7/OBR-8 or OBX-14)")
 
 
 def _value_text(obx: f.Segment) -> str:

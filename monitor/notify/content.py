@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from monitor.engine.fluids import AQUARESIS_WARNING, fluid_numbers
 from monitor.notify.alert_shape import alert_json
 from monitor.storage.tables import Alert, Delivery, Notice, NotificationChannel, Patient, Ward
 
@@ -67,9 +68,12 @@ def email(session: Session, d: Delivery, channel: NotificationChannel, sender: s
         message["Subject"] = (f"[sodium-monitor] {alert.severity.upper()} {alert.rule} "
                               f"({d.event}) {place}")
         rise = "" if alert.rise_mmol_l is None else f", rise {alert.rise_mmol_l:g} mmol/L"
+        numbers = (fluid_numbers(alert.value_mmol_l, alert.window_hours)
+                   if alert.rule == AQUARESIS_WARNING else
+                   f"Na {alert.value_mmol_l:g} mmol/L{rise}")
         message.set_content(
-            f"{alert.message}\n\nPatient {shape['patient_id']}, {place}. Na "
-            f"{alert.value_mmol_l:g} mmol/L{rise}, limit {alert.limit_mmol_l}.\n"
+            f"{alert.message}\n\nPatient {shape['patient_id']}, {place}. {numbers}, limit "
+            f"{alert.limit_mmol_l}.\n"
             f"Open: {shape['link']}\n")
     else:
         notice = session.get(Notice, d.notice_id)

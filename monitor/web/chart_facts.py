@@ -25,13 +25,14 @@ from monitor.engine.corridor import (
     PatientCorridor,
     Projection,
 )
+from monitor.engine.fluids import output_rate
 from monitor.engine.limits import WINDOWS_HOURS
 from monitor.engine.model import Analyte, Diagnosis, Measurement, Method
 from monitor.engine.policy import Policy
 from monitor.engine.rules import PatientData
 from monitor.engine.sampling import next_due
 from monitor.engine.wording import number
-from monitor.web.charts import Point, judged, patient_chart
+from monitor.web.charts import Point, UrineBar, judged, patient_chart
 from monitor.web.clock import hour, same_day, when
 
 
@@ -131,6 +132,19 @@ def point(r: Any) -> Point:
                  key=r.result_key if r.method != Method.URINE else "", flag=flag)
 
 
+def urine_bars(results: Sequence[Any]) -> list[UrineBar]:
+    """The page's current urine outputs that have an interval, at their rate."""
+    bars = []
+    for r in results:
+        if r.analyte != Analyte.URINE_OUTPUT or not r.is_current or r.removed or \
+                r.flag is not None or r.value_mmol_l is None:
+            continue
+        rate = output_rate(r.value_mmol_l, r.started_at, r.collected_at)
+        if rate is not None:
+            bars.append(UrineBar(r.started_at, r.collected_at, rate, r.value_mmol_l))
+    return bars
+
+
 def chart_section(results: Sequence[Any], lead_in: Sequence[Any], diagnoses: Sequence[Diagnosis],
                   acute_onsets: Iterable[datetime], rate_alert_open: bool, discharged: bool,
                   triggering: set[str], policy: Policy, now: datetime, zone: ZoneInfo
@@ -151,6 +165,7 @@ def chart_section(results: Sequence[Any], lead_in: Sequence[Any], diagnoses: Seq
                         zone)
     high = corridor.high_risk(now)
     shown_k = [k for k in potassium if k.at >= drawn_from]
-    return {"chart": patient_chart(drawn, shown_k, facts, policy, triggering, zone),
+    return {"chart": patient_chart(drawn, shown_k, facts, policy, triggering, zone,
+                                   urine_bars(results)),
             "chart_facts": facts, "chart_tier": "high" if high else "standard",
             "chart_limits": policy.tier_limits(high)}

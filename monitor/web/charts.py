@@ -5,8 +5,9 @@ ring around a result that holds an alert, corrected or removed versions struck t
 lab-flagged values as hollow suspect markers with the lab's words and outside the line),
 and what the engine says of them (monitor.web.chart_facts): the allowed corridor, the
 ceiling now and what is left of it, the goal band, the projection, the next sodium due;
-a "now" line, ticks every 6 h of the display zone, and potassium in a strip below when
-there is any. The chart draws; it computes no clinical number.
+a "now" line, ticks every 6 h of the display zone, potassium in a strip below when there
+is any, and below that the urine output as a bar per interval (mL/h, with the water-diuresis
+rate). The chart draws; it computes no clinical number.
 """
 
 from __future__ import annotations
@@ -32,7 +33,17 @@ UTC_ZONE = ZoneInfo("UTC")
 
 W, PAD_L, PAD_R, PAD_T = 860, 56, 16, 32
 PLOT_W = W - PAD_L - PAD_R
-NA_H, K_H = 250, 55
+NA_H, K_H, U_H = 250, 55, 50
+
+
+@dataclass(frozen=True)
+class UrineBar:
+    """One urine output over its interval, at the rate engine.fluids reads (mL/h)."""
+
+    start: datetime
+    end: datetime
+    rate_ml_h: float
+    volume_ml: float
 
 
 @dataclass(frozen=True)
@@ -55,7 +66,7 @@ class Point:
 
 def patient_chart(points: Sequence[Point], potassium: Sequence[Point],
                   facts: ChartFacts | None, policy: Policy, triggering: set[str],
-                  zone: ZoneInfo = UTC_ZONE) -> str:
+                  zone: ZoneInfo = UTC_ZONE, urine: Sequence[UrineBar] = ()) -> str:
     """The chart of the drawn `points` with what the engine says of them (`facts`)."""
     if not points or facts is None:
         return '<p class="empty">No sodium results in this period.</p>'
@@ -63,7 +74,8 @@ def patient_chart(points: Sequence[Point], potassium: Sequence[Point],
     span = max((t1 - t0).total_seconds(), 3600.0)
     base = PAD_T + NA_H  # the time axis
     k_top = base + 44
-    height = k_top + K_H + 10 if potassium else base + 26
+    u_top = k_top + K_H + 34 if potassium else base + 44
+    height = u_top + U_H + 10 if urine else k_top + K_H + 10 if potassium else base + 26
     band = facts.corridor
     values = [p.value for p in points] + [b.low_mmol_l for b in band] + \
         [b.ceiling_mmol_l for b in band if b.ceiling_mmol_l is not None] + \
@@ -121,6 +133,8 @@ def patient_chart(points: Sequence[Point], potassium: Sequence[Point],
                      f'text-anchor="middle">next Na due</text></g>')
     if potassium:
         parts += _potassium_strip(potassium, policy, x, k_top, zone)
+    if urine:
+        parts += _urine_strip(urine, policy, x, u_top, t0, t1, zone)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -233,6 +247,35 @@ def _potassium_strip(potassium: Sequence[Point], policy: Policy,
         out.append(f'<circle class="potassium{low}" cx="{x(k.at):.1f}" cy="{ky(k.value):.1f}" '
                    f'r="3"><title>K\u207a {k.value:g} mmol/L at {when(k.at, zone)}</title>'
                    f'</circle>')
+    out.append("</g>")
+    return out
+
+
+def _urine_strip(urine: Sequence[UrineBar], policy: Policy, x: Callable[[datetime], float],
+                 top: float, t0: datetime, t1: datetime, zone: ZoneInfo) -> list[str]:
+    """A bar per urine output interval, as high as its rate; bars above the policy's
+    water-diuresis rate are marked, and that rate is drawn as a line."""
+    limit = policy.fluids.aquaresis_ml_per_h
+    most = max([u.rate_ml_h for u in urine] + [limit * 1.5])
+
+    def uy(v: float) -> float:
+        return top + U_H * (1 - v / most)
+
+    out = [f'<g data-testid="urine-output"><text class="axis unit" x="4" y="{top - 8}">'
+           f'Urine mL/h</text>',
+           f'<line class="grid diuresis" x1="{PAD_L}" x2="{W - PAD_R}" y1="{uy(limit):.1f}" '
+           f'y2="{uy(limit):.1f}"/><text class="axis" x="{PAD_L - 6}" '
+           f'y="{uy(limit) + 4:.1f}" text-anchor="end">{number(limit)}</text>']
+    for u in urine:
+        if u.end < t0 or u.start > t1:
+            continue
+        left, right = x(max(u.start, t0)), x(min(u.end, t1))
+        high = " high" if u.rate_ml_h > limit else ""
+        out.append(f'<rect class="urine{high}" data-testid="urine-bar" x="{left:.1f}" '
+                   f'y="{uy(u.rate_ml_h):.1f}" width="{max(right - left - 1, 1):.1f}" '
+                   f'height="{top + U_H - uy(u.rate_ml_h):.1f}"><title>urine output '
+                   f'{number(round(u.rate_ml_h))} mL/h ({number(u.volume_ml)} mL from '
+                   f'{when(u.start, zone)} to {when(u.end, zone)})</title></rect>')
     out.append("</g>")
     return out
 

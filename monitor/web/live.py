@@ -13,12 +13,13 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
+from monitor.engine.fluids import AQUARESIS_WARNING, fluid_numbers
 from monitor.notify.content import where
 from monitor.runtime import Runtime
 from monitor.services.access.scope import Principal, visible_alert
 from monitor.services.dashboards.hub import CHANNEL, LocalHub
 from monitor.services.dashboards.views import count_unacknowledged
-from monitor.storage.tables import Patient, Ward
+from monitor.storage.tables import Alert, Patient, Ward
 from monitor.web.deps import RuntimeDep
 from monitor.web.security import CallerDep, NotSignedIn, caller
 from monitor.web.templating import RULE_NAMES
@@ -89,7 +90,7 @@ def _visible(rt: Runtime, who: Principal, payload: dict[str, Any]) -> list[dict[
             shown.append({"id": a.id, "rule": a.rule, "severity": a.severity,
                           "lifecycle": a.lifecycle, "unacknowledged": waiting,
                           "text": f"{a.severity.upper()}: {RULE_NAMES.get(a.rule, a.rule)} "
-                                  f"(Na {a.value_mmol_l:g}) \u00b7 {place}"})
+                                  f"({_numbers(a)}) \u00b7 {place}"})
     return shown
 
 
@@ -113,3 +114,9 @@ async def events(request: Request, rt: RuntimeDep, c: CallerDep) -> StreamingRes
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _numbers(a: Alert) -> str:
+    if a.rule == AQUARESIS_WARNING:
+        return fluid_numbers(a.value_mmol_l, a.window_hours)
+    return f"Na {a.value_mmol_l:g}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi.templating import Jinja2Templates
@@ -11,7 +12,9 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from monitor.alerts.lifecycle import SHELVE_REASONS
+from monitor.engine.fluids import fluid_numbers, output_rate
 from monitor.engine.messages import lab_factor_words
+from monitor.engine.wording import number
 from monitor.web import clock
 
 RULE_NAMES = {
@@ -23,6 +26,7 @@ RULE_NAMES = {
     "HYPERNATREMIA": "Hypernatremia",
     "HYPERNATREMIA_LOWERED_TOO_FAST": "Hypernatremia lowered too fast",
     "MEASUREMENT_OVERDUE": "Sodium overdue",
+    "AQUARESIS_WARNING": "Water diuresis",
 }
 
 
@@ -81,6 +85,16 @@ def _years(context: Context, birth: date | None) -> str:
 SEX_LETTERS = {"female": "F", "male": "M", "other": "X", "unknown": "U"}
 
 
+def _urine_rate(r: Any) -> str:
+    """A urine output row's rate and interval ("260 mL/h over 1 h"); "" without one."""
+    rate = None if r.value_mmol_l is None else output_rate(r.value_mmol_l, r.started_at,
+                                                           r.collected_at)
+    if rate is None:
+        return ""
+    hours = (r.collected_at - r.started_at).total_seconds() / 3600
+    return f"{number(round(rate))} mL/h over {number(round(hours, 1))} h"
+
+
 @pass_context
 def _zone_name(context: Context) -> str:
     return str(display_zone(context))
@@ -92,5 +106,6 @@ templates.env.filters.update(num=_num, signed=_signed, age=_age, since=_since, w
                              years=_years, born=clock.born,
                              sex_letter=lambda x: SEX_LETTERS.get(x or "", ""),
                              rule_name=lambda r: RULE_NAMES.get(r, r),
-                             factor_words=lab_factor_words)
-templates.env.globals.update(zone_name=_zone_name, shelve_reasons=SHELVE_REASONS)
+                             factor_words=lab_factor_words, urine_rate=_urine_rate)
+templates.env.globals.update(zone_name=_zone_name, shelve_reasons=SHELVE_REASONS,
+                             fluid_numbers=fluid_numbers)

@@ -406,7 +406,7 @@ class _Batch:
         changes = agg.ledger.add_result(
             measurement_key(row.feed, e.result_key), e.analyte, e.method, e.status,
             e.value_mmol_l, e.collected_at, seq, e.test, agg.new_id, e.key_inferred,
-            flag=e.flag)
+            flag=e.flag, started_at=e.started_at)
         if agg.ledger.refused:
             self._refused(row, e, seq, agg.ledger.take_refused())
         self._record(pid, changes, fresh)

@@ -98,7 +98,7 @@ class Replay:
             ledger.add_result(
                 item.result_key, item.analyte, item.method, item.status, item.value_mmol_l,
                 item.collected_at, self.seq, item.test, self._ids(item.patient),
-                item.key_inferred, flag=item.flag)
+                item.key_inferred, flag=item.flag, started_at=item.started_at)
             if ledger.refused:
                 # Replay applies in arrival order, so a refusal is always this result's.
                 self.rejects += [Reject(item.position, r.text(), item.value_raw)

@@ -52,7 +52,8 @@ EVIDENCE = cast(Table, AlertEvidence.__table__)
 # potassium look-back and, for practical purposes, the start of the episode. A diagnosis
 # change re-evaluates the results within CONTEXT of the latest one (the current episode).
 CONTEXT = timedelta(days=7)
-_RULED = (Analyte.SODIUM.value, Analyte.POTASSIUM.value, Analyte.GLUCOSE.value)
+_RULED = (Analyte.SODIUM.value, Analyte.POTASSIUM.value, Analyte.GLUCOSE.value,
+          Analyte.URINE_OUTPUT.value, Analyte.URINE_OSMOLALITY.value)
 # (id, cut-off time) rows joined against: a patient's or an alert's horizon.
 _CUT_COLUMNS = (("pid", BigInteger()), ("cut", UTCDateTime()))
 
@@ -99,16 +100,17 @@ class Aggregate:
 
 def content(ev: ResultEvent) -> tuple[Any, ...]:
     return (ev.status.value, ev.value_mmol_l, ev.collected_at, ev.value_raw[:100],
-            ev.unit_raw[:50], ev.flag)
+            ev.unit_raw[:50], ev.flag, ev.started_at)
 
 
 def _row_content(r: Any) -> tuple[Any, ...]:
-    return (r.status, r.value_mmol_l, r.collected_at, r.value_raw, r.unit_raw, r.flag)
+    return (r.status, r.value_mmol_l, r.collected_at, r.value_raw, r.unit_raw, r.flag,
+            r.started_at)
 
 
 def _version(r: Any) -> Version:
     return Version(r.arrival_seq, ResultStatus(r.status), r.value_mmol_l, r.collected_at,
-                   r.flag)
+                   r.flag, r.started_at)
 
 
 def finding_to_json(f: Finding) -> dict[str, Any]:
@@ -219,8 +221,8 @@ def load(s: Session, scopes: dict[int, Scope], policies: dict[int, Policy]
             Result.id, Result.patient_id, Result.source_feed, Result.result_key,
             Result.arrival_seq, Result.analyte, Result.method, Result.status,
             Result.value_mmol_l, Result.collected_at, Result.test, Result.key_inferred,
-            Result.flag).join(since, and_(Result.patient_id == since.c.pid,
-                                          Result.collected_at >= since.c.cut)).where(
+            Result.flag, Result.started_at).join(since, and_(
+                Result.patient_id == since.c.pid, Result.collected_at >= since.c.cut)).where(
             Result.is_current.is_(True), Result.removed.is_(False),
             among(s, Result.analyte, _RULED))))
     stated, marks = diagnoses(s, pids), acute_marks(s, pids)
@@ -394,7 +396,7 @@ def add_version(agg: Aggregate, ev: ResultEvent, feed: str, inbox_id: int | None
         "value_mmol_l": ev.value_mmol_l, "collected_at": ev.collected_at,
         "received_at": received_at, "status": ev.status.value, "test": ev.test,
         "key_inferred": ev.key_inferred, "is_current": False, "removed": False,
-        "flag": ev.flag, "_key": key,
+        "flag": ev.flag, "started_at": ev.started_at, "_key": key,
     })
     return True
 

@@ -47,6 +47,9 @@ class Result(Base):
     unit_raw: Mapped[str] = mapped_column(String(50))
     value_mmol_l: Mapped[float | None] = mapped_column(Float)
     collected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A urine output: the start of the interval its volume was collected over (collected_at
+    # is the end); None for every other analyte.
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16))
     test: Mapped[bool] = mapped_column(Boolean, default=False)
