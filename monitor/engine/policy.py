@@ -182,6 +182,45 @@ class Fluids(_Strict):
     recheck_hours: float = Field(default=2, gt=0)
 
 
+class KnownInfusate(_Strict):
+    """A fluid the prediction recognises in an order's text (regular expression,
+    case-insensitive), with its sodium and potassium (mmol/L)."""
+
+    name: str
+    pattern: str
+    sodium_mmol_l: float = Field(ge=0)
+    potassium_mmol_l: float = Field(default=0, ge=0)
+
+
+# Compositions from the solutions' strengths (3 % NaCl: 30 g/L / 58.44 g/mol = 513 mmol/L;
+# 0.9 %: 154; 0.45 %: 77; 5 % dextrose: none) and Ringer's lactate's label (Na 130, K 4).
+# Most specific first: "0.45%" before "0.9%"/"normal saline", "dextrose 5% in 0.45%" before
+# plain 5 % dextrose.
+DEFAULT_INFUSATES: tuple[KnownInfusate, ...] = (
+    KnownInfusate(name="3 % saline", pattern=r"(?<![\d.])3\s*%", sodium_mmol_l=513),
+    KnownInfusate(name="0.45 % saline", pattern=r"0?\.45\s*%|half[- ]normal",
+                  sodium_mmol_l=77),
+    KnownInfusate(name="Ringer's lactate", pattern=r"ringer|hartmann", sodium_mmol_l=130,
+                  potassium_mmol_l=4),
+    KnownInfusate(name="0.9 % saline", pattern=r"0?\.9\s*%|normal saline|\bNS\b",
+                  sodium_mmol_l=154),
+    KnownInfusate(name="5 % dextrose", pattern=r"\bD5W\b|dextrose 5\s*%|5\s*% dextrose|"
+                  r"glucose 5\s*%|5\s*% glucose", sodium_mmol_l=0),
+)
+
+
+class Prediction(_Strict):
+    """The Adrogué–Madias estimate shown beside an infusion (engine.infusion): total body
+    water as a fraction of weight (Adrogué & Madias 2000), and the fluids it recognises."""
+
+    water_fraction_male: float = Field(default=0.6, gt=0, le=1)
+    water_fraction_female: float = Field(default=0.5, gt=0, le=1)
+    elderly_age: int = Field(default=65, gt=0)
+    water_fraction_elderly_male: float = Field(default=0.5, gt=0, le=1)
+    water_fraction_elderly_female: float = Field(default=0.45, gt=0, le=1)
+    infusates: tuple[KnownInfusate, ...] = DEFAULT_INFUSATES
+
+
 # ICD-10 / ICD-10-CM code ranges (dot removed) mapped to risk factors.
 DEFAULT_RISK_CODES: dict[str, list[str]] = {
     "liver-disease": ["K70-K77"],
@@ -233,6 +272,7 @@ class Policy(_Strict):
     episodes: Episodes = Episodes()
     monitoring: Monitoring = Monitoring()
     fluids: Fluids = Fluids()
+    prediction: Prediction = Prediction()
     risk_codes: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_RISK_CODES))
     snomed_risk_codes: dict[str, list[str]] = Field(
         default_factory=lambda: dict(DEFAULT_SNOMED_RISK_CODES))
