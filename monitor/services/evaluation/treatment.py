@@ -11,7 +11,13 @@ from monitor.engine.medication import Medication
 from monitor.engine.policy import Policy
 from monitor.engine.treatment import classify
 from monitor.ingest.events import MedicationEvent
-from monitor.storage.repos.treatment import ledger_key, store_medication
+from monitor.storage.repos.treatment import (
+    ledger_key,
+    patient_medications,
+    patient_symptoms,
+    store_medication,
+)
+from monitor.storage.tables import MedicationRecord, SymptomMark
 from monitor.storage.uow import UnitOfWork
 
 
@@ -29,3 +35,9 @@ def apply_medication(uow: UnitOfWork, pid: int, event: MedicationEvent, feed: st
     if not store_medication(uow.session, pid, feed, med, event.position, event.test, now):
         return None
     return replace(med, key=ledger_key(feed, med.key))
+
+
+def patient_treatment(uow: UnitOfWork, pid: int
+                      ) -> tuple[list[MedicationRecord], list[SymptomMark]]:
+    """The patient's orders and administrations and severe-symptom records, newest first."""
+    return patient_medications(uow.session, pid), patient_symptoms(uow.session, pid)

@@ -74,3 +74,9 @@ def patient_medications(s: Session, pid: int, limit: int = 200) -> list[Medicati
     return list(s.scalars(select(MedicationRecord).where(MedicationRecord.patient_id == pid)
                           .order_by(MedicationRecord.at.desc(), MedicationRecord.id.desc())
                           .limit(limit)))
+
+
+def patient_symptoms(s: Session, pid: int) -> list[SymptomMark]:
+    """The patient's severe-symptom records, newest first, for the patient page."""
+    return list(s.scalars(select(SymptomMark).where(SymptomMark.patient_id == pid)
+                          .order_by(SymptomMark.observed_at.desc(), SymptomMark.id.desc())))
