@@ -4,6 +4,7 @@ raises HYPERTONIC_SALINE_MILD at sodium 130 and not at 117."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -89,3 +90,43 @@ def test_the_same_feed_live_and_replayed_gives_the_same_alerts(
         assert live(path, rt) == expected
     finally:
         rt.engine.dispose()
+
+
+def test_fhir_medication_request_over_rest_is_stored_and_a_cancellation_withdraws(
+        rt: Runtime, pg_engine: Engine) -> None:
+    from tests.integration.test_fhir_identity import fhir_client, post
+
+    for message in split_messages(MILD.read_text()):
+        if message.text.split("\r")[0].split("|")[8].startswith("ORU"):
+            run_inbox_text(rt, message.text)
+    http = fhir_client(rt)
+    order = {"resourceType": "MedicationRequest", "id": "mr-1", "status": "active",
+             "intent": "order", "authoredOn": "2026-09-14T09:00:00+00:00",
+             "subject": {"identifier": {"system": "CITYGEN", "value": "MRN200001"}},
+             "medicationCodeableConcept": {"text": "Hypertonic saline 3% 150 mL bolus"},
+             "dosageInstruction": [{"route": {"text": "IV"}, "doseAndRate": [
+                 {"doseQuantity": {"value": 150, "unit": "mL"}}]}]}
+    assert post(rt, http, "/fhir/MedicationRequest", order) == 201
+    with rt.uow() as uow:
+        (a,) = list_alerts(uow, state="all")
+        assert (a["rule"], a["state"]) == (RULE, "active")
+    reply = http.put("/fhir/MedicationRequest/mr-1",
+                     content=json.dumps({**order, "status": "cancelled"}))
+    assert reply.status_code == 200, reply.text
+    rt.dispatcher.drain()  # type: ignore[attr-defined]  # the embedded, in-process one
+    with Session(pg_engine) as session:
+        (row,) = session.scalars(select(MedicationRecord)).all()
+        assert (row.status, row.med_class, row.amount) == ("cancelled", "hypertonic-saline",
+                                                           "150")
+    with rt.uow() as uow:
+        (a,) = list_alerts(uow, state="all")
+        assert (a["rule"], a["state"]) == (RULE, "withdrawn")
+
+
+def run_inbox_text(rt: Runtime, text: str) -> None:
+    from monitor.runtime.drain import run_inbox
+    from monitor.services.intake.hl7 import receive_hl7
+
+    reply = receive_hl7(rt.uow(), text, "hl7:lis", rt.pipeline, datetime.now(UTC))
+    assert reply.inbox_id is not None
+    run_inbox(rt, reply.inbox_id)
