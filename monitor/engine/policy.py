@@ -166,6 +166,11 @@ class Monitoring(_Strict):
     moderate_hours: float = 12
     mild_hours: float = 24  # seed: daily until stable
     during_rate_alert_hours: float = 4  # European checklists: every 4-6 h
+    # A vaptan started (its first order or dose after `vaptan_first_hours` without one):
+    # sodium every `vaptan_hours` for the first `vaptan_first_hours` (issue 16; project
+    # defaults, docs/clinical-rules.md §2.5).
+    vaptan_hours: float = Field(default=6, gt=0)
+    vaptan_first_hours: float = Field(default=48, ge=0)
 
 
 class Treatment(_Strict):

@@ -9,7 +9,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.engine.medication import Medication, MedicationClass, MedicationKind
+from monitor.engine.medication import (
+    VOID_STATUSES,
+    Medication,
+    MedicationClass,
+    MedicationKind,
+)
 from monitor.engine.treatment import RULED_CLASSES
 from monitor.storage.tables import MedicationRecord, SymptomMark
 
@@ -80,3 +85,15 @@ def patient_symptoms(s: Session, pid: int) -> list[SymptomMark]:
     """The patient's severe-symptom records, newest first, for the patient page."""
     return list(s.scalars(select(SymptomMark).where(SymptomMark.patient_id == pid)
                           .order_by(SymptomMark.observed_at.desc(), SymptomMark.id.desc())))
+
+
+def vaptan_times(s: Session, pids: Iterable[int]) -> dict[int, list[datetime]]:
+    """When each patient's vaptans were ordered or given (cancelled ones left out), for the
+    monitoring interval (engine.sampling)."""
+    found: dict[int, list[datetime]] = {}
+    for pid, at in s.execute(select(MedicationRecord.patient_id, MedicationRecord.at).where(
+            MedicationRecord.patient_id.in_(list(pids)),
+            MedicationRecord.med_class == MedicationClass.VAPTAN.value,
+            MedicationRecord.status.not_in(sorted(VOID_STATUSES)))):
+        found.setdefault(pid, []).append(at)
+    return found
