@@ -54,6 +54,6 @@ def _band_interval(policy: Policy, latest_mmol_l: float, rate_alert_open: bool) 
 
 
 def next_due(policy: Policy, latest_at: datetime, latest_mmol_l: float,
-             rate_alert_open: bool) -> datetime:
+             rate_alert_open: bool, vaptans: Sequence[datetime] = ()) -> datetime:
     """When the next sodium is due: past it, MEASUREMENT_OVERDUE is raised."""
-    return latest_at + interval(policy, latest_mmol_l, rate_alert_open)
+    return latest_at + interval(policy, latest_mmol_l, rate_alert_open, latest_at, vaptans)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from monitor.alerts.lifecycle import OPEN, RATE_RULES, TransitionError
+from monitor.engine.medication import VOID_STATUSES
 from monitor.engine.messages import diagnosis_words, lab_factor_words, risk_choices
 from monitor.engine.risk import held_factors
 from monitor.runtime import Runtime
@@ -184,7 +185,8 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: Pat
         results, d["lead_in"], stated, [m.onset_at for m in d["marks"]],
         any(a.rule in RATE_RULES and a.lifecycle in OPEN for a in d["alerts"]),
         d["patient"].discharged_at is not None, d["triggering"], policy, now,
-        rt.settings.display_zone)
+        rt.settings.display_zone, [m.at for m in medications if m.med_class == "vaptan"
+                                   and m.status not in VOID_STATUSES])
     return _page(request, rt, c.who, c.csrf, "patient.html", p=d["patient"], ward=d["ward"],
                  results=results, alerts=d["alerts"], events=d["events"], risks=d["risks"],
                  lab_factors=[lab_factor_words(f, policy) for f in lab], **chart,
