@@ -39,6 +39,8 @@ from monitor.engine.reconcile import (
 )
 from monitor.engine.risk import FACTOR_NAMES, Held, display_code, held_factors, normalise_code
 from monitor.engine.rules import (
+    OVERCORRECTION_24H,
+    OVERCORRECTION_48H,
     PROJECTED_OVERCORRECTION,
     RATE_RULES,
     Columns,
@@ -48,7 +50,7 @@ from monitor.engine.rules import (
 )
 from monitor.engine.standing import Standing, latest_standing
 from monitor.engine.stays import STANDING_RULES, StayEnd, discharged, ended, latest_gap
-from monitor.engine.treatment import RULED_CLASSES, hypertonic_findings
+from monitor.engine.treatment import RELOWERING_CLASSES, RULED_CLASSES, hypertonic_findings
 from monitor.engine.versions import (
     Effective,
     Refusal,
@@ -377,15 +379,39 @@ class PatientLedger:
         before = self.medications.get(med.key)
         if before == med:
             return []
+        noted = self._relowering_by(med)
         ruled = [m for m in (before, med) if m is not None and m.med_class in RULED_CLASSES]
         if med.med_class in RULED_CLASSES:
             self.medications[med.key] = med
         elif before is not None:
             del self.medications[med.key]
         if not ruled:
-            return []
+            return noted
         changes = self.flush()
-        return changes + self.reevaluate(min(self._sodium_before(m.at) for m in ruled), new_id)
+        return noted + changes + self.reevaluate(
+            min(self._sodium_before(m.at) for m in ruled), new_id)
+
+    def _relowering_by(self, med: Medication) -> list[Change]:
+        """Desmopressin or a hypotonic fluid ordered or given after an overcorrection, within
+        `rates.relowering_hours` of its latest finding: the open overcorrection alerts note
+        that re-lowering is in progress (once per medication)."""
+        if med.med_class not in RELOWERING_CLASSES or not med.counts:
+            return []
+        given = "given" if med.kind == "administration" else "ordered"
+        note = (f"re-lowering in progress: {med.text or med.med_class} {given} at "
+                f"{clock(med.at)}")
+        reach = self.policy.rates.relowering_hours * HOUR
+        out: list[Change] = []
+        for a in self.alerts:
+            if a.state != ACTIVE or a.rule not in (OVERCORRECTION_24H, OVERCORRECTION_48H):
+                continue
+            at = med.at.timestamp()
+            if at < a.first.collected_at.timestamp() or \
+                    at - a.latest.collected_at.timestamp() > reach or note in a.notes.values():
+                continue
+            a.notes[f"medication:{med.key}"] = note
+            out.append(Change("updated", a, note))
+        return out
 
     def record_severe_symptoms(self, at: datetime, new_id: Callable[[str], str],
                                cause: str | None = None) -> list[Change]:

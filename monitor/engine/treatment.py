@@ -35,6 +35,9 @@ RXNORM_CLASSES: dict[str, MedicationClass] = {
 
 # The classes some rule reads: the live service loads only these into a patient's ledger.
 RULED_CLASSES = frozenset({MedicationClass.HYPERTONIC_SALINE})
+# Given after an overcorrection, these bring sodium down again: the treating physician's
+# re-lowering (Sterns & Hix 2009; Spasovski 2014), noted on the overcorrection alert.
+RELOWERING_CLASSES = frozenset({MedicationClass.DESMOPRESSIN, MedicationClass.HYPOTONIC_FLUID})
 
 
 def classify(med: Medication, code_map: Mapping[str, str], policy: Policy) -> Medication:

@@ -100,3 +100,20 @@ def test_the_json_api_records_severe_symptoms(h: Hospital) -> None:
         (mark,) = uow.session.scalars(select(SymptomMark)).all()
     assert (mark.marked_by, mark.reason) == ("dr.a", "vomiting, somnolence")
     assert h.bearer("nurse.a").post(path, json={"reason": "x"}).status_code == 403
+
+
+def test_desmopressin_after_an_overcorrection_shows_re_lowering_in_its_history(
+        h: Hospital) -> None:
+    # A1: 120 -> 129 in 19 h, an open OVERCORRECTION_24H (tests/integration/hospital.py).
+    given = h.now - timedelta(minutes=10)
+    h.receive(rde("A1", "PO9", given, "Desmopressin 2 microgram IV", amount="2",
+                  unit="microgram", ward=WARD_A))
+    dr = h.signed_in("dr.a")
+    html = dr.get(fill("/patients/{p}", h, "A1")).text
+    history = text(html.split('aria-labelledby="alerts-h"')[1])
+    assert "re-lowering in progress: Desmopressin 2 microgram IV ordered" in history
+    listed = text(html.split('data-testid="medications"')[1].split("</section>")[0])
+    assert "desmopressin" in listed
+    with h.rt.uow() as uow:
+        alert = uow.session.get(Alert, h.alert("A1"))
+        assert alert is not None and alert.state == "active"

@@ -168,3 +168,23 @@ def test_no_recent_sodium_no_alert_and_a_late_sodium_before_the_order_raises_it(
     assert HYPERTONIC_SALINE_MILD not in feed.active()
     feed.send("na2", 28, 131)  # collected before the order, sent after it
     assert feed.active()[HYPERTONIC_SALINE_MILD].latest.result_key == "na2"
+
+
+def test_desmopressin_after_an_overcorrection_is_noted_as_re_lowering() -> None:
+    from monitor.engine.rules import OVERCORRECTION_24H
+
+    feed = Feed()
+    feed.send("na1", 0, 120)
+    feed.send("na2", 12, 130)  # +10 in 12 h: OVERCORRECTION_24H
+    ddavp = classify(med("Desmopressin 2 microgram IV", hours=13, key="d1"), {}, DEFAULT)
+    changes = feed.ledger.add_medication(ddavp, feed.new_id)
+    assert [(c.kind, c.alert.rule) for c in changes] == [("updated", OVERCORRECTION_24H)]
+    note = "re-lowering in progress: Desmopressin 2 microgram IV ordered at 21:00 on 4 Mar"
+    assert list(feed.active()[OVERCORRECTION_24H].notes.values()) == [note]
+    assert feed.ledger.add_medication(ddavp, feed.new_id) == []  # told once
+    d5w = classify(med("D5W 500 mL", hours=14, key="d2", kind=MedicationKind.ADMINISTRATION),
+                   {}, DEFAULT)
+    assert len(feed.ledger.add_medication(d5w, feed.new_id)) == 1
+    # Long after the event, or before it, nothing is noted.
+    late = classify(med("D5W 500 mL", hours=12 + 49, key="d3"), {}, DEFAULT)
+    assert feed.ledger.add_medication(late, feed.new_id) == []
