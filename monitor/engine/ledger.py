@@ -494,13 +494,12 @@ class PatientLedger:
         findings = evaluate_columns(sodium, self.series[Analyte.POTASSIUM],
                                     self.diagnoses.values(), self.acute_marks, self.policy,
                                     since, known_until)
-        if self.medications:
-            findings += hypertonic_findings(
-                sodium.measurements, sodium.times, sodium.values,
-                0 if since is None else bisect_left(sodium.times, since.timestamp()),
-                self.medications.values(), self.severe_symptoms, self.policy)
-        findings, closed = self._end_stay(findings)
         first = 0 if since is None else bisect_left(sodium.times, since.timestamp())
+        if self.medications:
+            findings += hypertonic_findings(sodium.measurements, sodium.times, sodium.values,
+                                            first, self.medications.values(),
+                                            self.severe_symptoms, self.policy)
+        findings, closed = self._end_stay(findings)
         keys = {m.result_key for m in sodium.measurements[first:]} | (extra_keys or set())
         changes = closed + reconcile(self.alerts, findings, keys, new_id,
                                      self.policy.rates.relowering_hours,
