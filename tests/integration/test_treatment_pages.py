@@ -117,3 +117,22 @@ def test_desmopressin_after_an_overcorrection_shows_re_lowering_in_its_history(
     with h.rt.uow() as uow:
         alert = uow.session.get(Alert, h.alert("A1"))
         assert alert is not None and alert.state == "active"
+
+
+def test_a_merge_moves_the_old_records_medications_to_the_survivor(h: Hospital) -> None:
+    from monitor.storage.tables import MedicationRecord, Patient
+    from tests.hl7_builders import ts
+
+    h.receive(rde("OLD7", "PO-OLD", h.now - timedelta(minutes=5), "Furosemide 40 mg IV",
+                  amount="40", unit="mg", ward=WARD_A))
+    h.receive("\r".join([
+        f"MSH|^~\\&|ADT|CITYGEN|SODMON|CITYGEN|{ts(h.now)}||ADT^A40^ADT_A39|M1|P|2.5.1",
+        f"EVN|A40|{ts(h.now)}", "PID|1||A2^^^CITYGEN^MR", "MRG|OLD7^^^CITYGEN^MR"]))
+    with h.rt.uow() as uow:
+        survivor = uow.session.scalar(select(Patient.id).where(Patient.identifier == "A2"))
+        moved = uow.session.scalars(select(MedicationRecord).where(
+            MedicationRecord.text == "Furosemide 40 mg IV")).all()
+    assert [m.patient_id for m in moved] == [survivor]
+    listed = text(h.signed_in("dr.a").get(fill("/patients/{p}", h, "A2")).text
+                  .split('data-testid="medications"')[1].split("</section>")[0])
+    assert "Furosemide 40 mg IV" in listed and "loop diuretic" in listed
