@@ -55,6 +55,7 @@ def test_the_page_lists_orders_with_their_class_or_unknown_and_the_alert(h: Hosp
     assert "250 mL" in listed and "Intravenous" in listed
     assert "Ward stock item 7" in listed and "unknown" in listed
     assert saline_alert(h).state == "active" and saline_alert(h).severity == "warning"
+    assert saline_alert(h).notify  # a current order pages, as a current result does
     assert "not indicated for mild hyponatremia without severe symptoms" in text(html)
     assert 'data-testid="record-symptoms"' not in html  # a nurse has no such form
     reply = nurse.post(fill("/patients/{p}/severe-symptoms", h, "A2"),

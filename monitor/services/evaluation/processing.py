@@ -389,8 +389,10 @@ class _Batch:
                 med = apply_medication(self.uow, pid, e, row.feed, self.p.medication_map,
                                        agg.ledger.policy, self.now)
                 if med is not None:  # stored as replay applies it
-                    self._record(pid, agg.ledger.add_medication(med, agg.new_id),
-                                 row.feed != IMPORT_FEED and not e.test)
+                    # Never page for the past, for backfill or for test messages.
+                    fresh = self.now - med.at <= self.p.notify_max_age and not e.test \
+                        and row.feed != IMPORT_FEED
+                    self._record(pid, agg.ledger.add_medication(med, agg.new_id), fresh)
             elif isinstance(e, PatientEvent) and e.discharged and not e.test:
                 # A training discharge (MSH-11 T/D) must not close a real patient's alerts.
                 pid = self.pids[e.patient]
