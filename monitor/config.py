@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     # The most results one message may carry (HL7 OBX segments, FHIR Bundle entries, rows
     # of a JSON post): more is refused at intake (AE / 422), before it reaches a worker.
     max_results_per_message: int = Field(default=500, ge=1)
+    # The hospital's medication codes: a TOML file of `"local code" = "class"` lines
+    # (classes: monitor.engine.medication.MedicationClass, e.g. "hypertonic-saline"). They
+    # classify orders before RxNorm and the policy's text patterns (docs/clinical-rules.md
+    # §2.5). Empty: none.
+    medication_map: str = ""
 
     @field_validator("database_url")
     @classmethod
@@ -161,6 +166,17 @@ class Settings(BaseSettings):
             raise ValueError("comma-separated code system URIs (http://..., urn:oid:...)")
         return value
 
+    @field_validator("medication_map")
+    @classmethod
+    def _medication_map(cls, value: str) -> str:
+        read_medication_map(value)  # ValueError in words
+        return value
+
+    @property
+    def medication_codes(self) -> dict[str, str]:
+        """SODIUM_MEDICATION_MAP read: local code -> medication class."""
+        return read_medication_map(self.medication_map)
+
     @field_validator("patient_authorities")
     @classmethod
     def _patient_authorities(cls, value: str) -> str:
@@ -211,6 +227,29 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return not self.broker_url
+
+
+def read_medication_map(path: str) -> dict[str, str]:
+    """A medication map file (TOML: local code = class); {} for no path."""
+    import tomllib
+
+    from monitor.engine.medication import MedicationClass
+
+    if not path.strip():
+        return {}
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as error:
+        raise ValueError(f"cannot read medication map {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"medication map {path} is not valid TOML: {error}") from None
+    classes = {c.value for c in MedicationClass}
+    bad = sorted(f"{code} = {name!r}" for code, name in data.items() if name not in classes)
+    if bad:
+        raise ValueError(f"medication map {path}: not a medication class: {', '.join(bad)} "
+                         f"(one of {', '.join(sorted(classes))})")
+    return {str(code): str(name) for code, name in data.items()}
 
 
 def _api_address(host: str, port: int) -> str:

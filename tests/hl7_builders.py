@@ -28,3 +28,22 @@ def oru(patient: str, order: str, collected: datetime, value: float | str, *,
         f"OBX|1|NM|{loinc}^Sodium^LN||{value}|{unit}|136-145||||{status}|||{ts(collected)}",
     ]
     return "\r".join(segments)
+
+
+def rde(patient: str, order: str, start: datetime, text: str, *, amount: str = "250",
+        unit: str = "mL", route: str = "IV^Intravenous", control: str = "CA",
+        code: str = "", ward: str = "MED4") -> str:
+    """One RDE^O11 pharmacy order (ORC-1 NW, or `control`=CA to cancel it): RXE-2 give
+    code and words, RXE-3 amount, RXE-5 units, TQ1-7 start, RXR-1 route."""
+    kind = "NW" if control == "CA" else control
+    segments = [
+        f"MSH|^~\\&|PHARM|CITYGEN|SODMON|CITYGEN|{ts(start)}||RDE^O11^RDE_O11|"
+        f"RX{order}{kind}|P|2.5.1",
+        f"PID|1||{patient}^^^CITYGEN^MR||DOE^ALEX||19560412|F",
+        f"PV1|1|I|{ward}^0412^01^CITYGEN",
+        f"ORC|{kind}|{order}|||||||{ts(start)}",
+        f"RXE||{code}^{text}^L|{amount}||{unit}",
+        f"TQ1|1||||||{ts(start)}",
+        f"RXR|{route}",
+    ]
+    return "\r".join(segments)

@@ -18,13 +18,13 @@ from alembic import op
 import monitor.storage.base
 
 revision = '0020'
-down_revision = '0018'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 
 _RULES = ("'OVERCORRECTION_24H', 'OVERCORRECTION_48H', 'PROJECTED_OVERCORRECTION', "
           "'SEVERE_HYPONATREMIA', 'FALLING_SODIUM', 'HYPERNATREMIA', "
-          "'HYPERNATREMIA_LOWERED_TOO_FAST'")
+          "'HYPERNATREMIA_LOWERED_TOO_FAST', 'HYPERTONIC_SALINE_MILD'")  # after 0019
 BEFORE = f"state = 'active' AND rule IN ({_RULES})"
 AFTER = f"state = 'active' AND rule IN ({_RULES}, 'AQUARESIS_WARNING')"
 

@@ -73,7 +73,8 @@ def replay(
         outcome = run_replay(texts, fmt.value, tz, chosen, progress=bar.update,
                              suspect_comments=settings.suspect_comments,
                              authorities=settings.authority_aliases,
-                             icd10_systems=settings.icd10_systems)
+                             icd10_systems=settings.icd10_systems,
+                             medication_map=settings.medication_codes)
     for r in outcome.rejects:
         typer.echo(f"{r.position}: rejected: {r.reason}", err=True)
     out: IO[str] = output.open("w", encoding="utf-8") if output else sys.stdout

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from monitor.engine.artefacts import SUSPECTED_ARTEFACT, glucose_corrected, is_spike
 from monitor.engine.fluids import AQUARESIS_WARNING, FLUID_ANALYTES, SpellEnd, aquaresis
 from monitor.engine.limits import sparing_onset
+from monitor.engine.medication import Medication
 from monitor.engine.model import (
     Analyte,
     Diagnosis,
@@ -39,6 +40,8 @@ from monitor.engine.reconcile import (
 )
 from monitor.engine.risk import FACTOR_NAMES, Held, display_code, held_factors, normalise_code
 from monitor.engine.rules import (
+    OVERCORRECTION_24H,
+    OVERCORRECTION_48H,
     PROJECTED_OVERCORRECTION,
     RATE_RULES,
     Columns,
@@ -48,6 +51,7 @@ from monitor.engine.rules import (
 )
 from monitor.engine.standing import Standing, latest_standing
 from monitor.engine.stays import STANDING_RULES, StayEnd, discharged, ended, latest_gap
+from monitor.engine.treatment import RELOWERING_CLASSES, RULED_CLASSES, hypertonic_findings
 from monitor.engine.versions import (
     Effective,
     Refusal,
@@ -86,6 +90,10 @@ class PatientLedger:
     # Each source's current statement of each code: (code, source) -> its diagnosis.
     diagnoses: dict[tuple[str, str], Diagnosis] = field(default_factory=dict)
     acute_marks: list[datetime] = field(default_factory=list)
+    # Medication orders and administrations of the classes a rule reads (engine.treatment),
+    # by key, and when a clinician recorded severe symptoms of hyponatremia.
+    medications: dict[str, Medication] = field(default_factory=dict)
+    severe_symptoms: list[datetime] = field(default_factory=list)
     # The latest end of a stay seen, a discharge or a gap without sodium (engine.stays):
     # nothing collected up to it raises or holds a standing alert any more.
     stay_ended_at: datetime | None = None
@@ -369,6 +377,66 @@ class PatientLedger:
         return changes + self.reevaluate(
             onset - timedelta(hours=self.policy.episodes.acute_hours), new_id)
 
+    def add_medication(self, med: Medication, new_id: Callable[[str], str]) -> list[Change]:
+        """A version of a medication order or administration, its class given
+        (engine.treatment.classify): when a rule reads its class, the sodium results from
+        the one it follows on are re-evaluated."""
+        before = self.medications.get(med.key)
+        if before == med:
+            return []
+        noted = self._relowering_by(med)
+        ruled = [m for m in (before, med) if m is not None and m.med_class in RULED_CLASSES]
+        if med.med_class in RULED_CLASSES:
+            self.medications[med.key] = med
+        elif before is not None:
+            del self.medications[med.key]
+        if not ruled:
+            return noted
+        changes = self.flush()
+        return noted + changes + self.reevaluate(
+            min(self._sodium_before(m.at) for m in ruled), new_id)
+
+    def _relowering_by(self, med: Medication) -> list[Change]:
+        """Desmopressin or a hypotonic fluid ordered or given after an overcorrection, within
+        `rates.relowering_hours` of its latest finding: the open overcorrection alerts note
+        that re-lowering is in progress (once per medication)."""
+        if med.med_class not in RELOWERING_CLASSES or not med.counts:
+            return []
+        given = "given" if med.kind == "administration" else "ordered"
+        note = (f"re-lowering in progress: {med.text or med.med_class} {given} at "
+                f"{clock(med.at)}")
+        reach = self.policy.rates.relowering_hours * HOUR
+        out: list[Change] = []
+        for a in self.alerts:
+            if a.state != ACTIVE or a.rule not in (OVERCORRECTION_24H, OVERCORRECTION_48H):
+                continue
+            at = med.at.timestamp()
+            if at < a.first.collected_at.timestamp() or \
+                    at - a.latest.collected_at.timestamp() > reach or note in a.notes.values():
+                continue
+            a.notes[f"medication:{med.key}"] = note
+            out.append(Change("updated", a, note))
+        return out
+
+    def record_severe_symptoms(self, at: datetime, new_id: Callable[[str], str],
+                               cause: str | None = None) -> list[Change]:
+        """A clinician recorded severe symptoms of hyponatremia at `at`: the orders of
+        hypertonic saline within `treatment.symptoms_hours` of it are indicated."""
+        if at in self.severe_symptoms:
+            return []
+        changes = self.flush()
+        self.severe_symptoms.append(at)
+        self.severe_symptoms.sort()
+        t = self.policy.treatment
+        reach = timedelta(hours=t.symptoms_hours + t.sodium_lookback_hours)
+        return changes + self.reevaluate(at - reach, new_id, cause=cause)
+
+    def _sodium_before(self, at: datetime) -> datetime:
+        """When the latest counted sodium at or before `at` was collected (`at` if none)."""
+        times = self.series[Analyte.SODIUM].times
+        i = bisect_right(times, at.timestamp()) - 1
+        return datetime.fromtimestamp(times[i], UTC) if i >= 0 else at
+
     def discharge(self, at: datetime | None, new_id: Callable[[str], str]) -> list[Change]:
         """The patient was discharged at `at` (None: after every sodium known now): the
         standing alerts of the stay close (engine.stays)."""
@@ -432,8 +500,12 @@ class PatientLedger:
         findings = evaluate_columns(sodium, self.series[Analyte.POTASSIUM],
                                     self.diagnoses.values(), self.acute_marks, self.policy,
                                     since, known_until)
-        findings, closed = self._end_stay(findings)
         first = 0 if since is None else bisect_left(sodium.times, since.timestamp())
+        if self.medications:
+            findings += hypertonic_findings(sodium.measurements, sodium.times, sodium.values,
+                                            first, self.medications.values(),
+                                            self.severe_symptoms, self.policy)
+        findings, closed = self._end_stay(findings)
         keys = {m.result_key for m in sodium.measurements[first:]} | (extra_keys or set())
         fluid, closed_fluid = self._fluids(since, keys)
         findings += fluid
@@ -622,6 +694,8 @@ def absorb(survivor: PatientLedger, old: PatientLedger, reason: str,
         mine.effective = resolve(mine.versions, mine.inferred)
     survivor.diagnoses.update(old.diagnoses)
     survivor.acute_marks.extend(old.acute_marks)
+    survivor.medications.update(old.medications)
+    survivor.severe_symptoms = sorted({*survivor.severe_symptoms, *old.severe_symptoms})
     survivor.stay_ended_at = max((t for t in (survivor.stay_ended_at, old.stay_ended_at)
                                   if t is not None), default=None)
     counted = [

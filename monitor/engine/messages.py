@@ -25,6 +25,7 @@ from monitor.engine.rules import (
     FALLING_SODIUM,
     HYPERNATREMIA,
     HYPERNATREMIA_LOWERED_TOO_FAST,
+    HYPERTONIC_SALINE_MILD,
     OVERCORRECTION_24H,
     OVERCORRECTION_48H,
     PROJECTED_OVERCORRECTION,
@@ -35,6 +36,9 @@ from monitor.engine.wording import number as _n
 
 MIXED = " (point-of-care and laboratory values are mixed in this window: part of the rise " \
         "may be a method difference of 2-4 mmol/L)"
+
+HYPERTONIC_ADVICE = ("hypertonic saline is not indicated for mild hyponatremia without severe "
+                     "symptoms (seed; Spasovski 2014)")
 
 FACTOR_WORDS = {"liver-disease": "liver disease", "alcohol-use-disorder": "alcohol use disorder",
                 "malnutrition": "malnutrition", "hypokalemia": "hypokalemia"}
@@ -227,5 +231,15 @@ def _message(f: Finding, policy: Policy, diagnoses: Iterable[str], tz: tzinfo) -
             f"faster than {_n(f.limit_mmol_l)} mmol/L a day risks cerebral oedema. Tell the "
             f"physician; slow the correction; recheck sodium within "
             f"{_n(policy.monitoring.during_rate_alert_hours)} h."
+        )
+    if f.rule == HYPERTONIC_SALINE_MILD:
+        given = "given" if f.extra.get("administration") else "ordered"
+        at = f.extra.get("given_at")
+        when = f" at {clock(at, tz)}" if at is not None else ""
+        return (
+            f"Hypertonic saline {given}{when} with sodium {_n(f.value_mmol_l)} mmol/L (at or "
+            f"above {_n(f.limit_mmol_l)}, no severe symptoms recorded): {HYPERTONIC_ADVICE}. "
+            f"Review the order with the physician; record severe symptoms on the patient "
+            f"page if the patient has them."
         )
     return f"{f.rule}: sodium {_n(f.value_mmol_l)} mmol/L."

@@ -7,12 +7,15 @@ project default documented in docs/clinical-rules.md. All values in mmol/L or ho
 
 from __future__ import annotations
 
+import re
 import tomllib
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from monitor.engine.medication import DEFAULT_TEXT_PATTERNS, MedicationClass
 
 BUILT_IN = ("default", "us-2013", "eu-2014", "salsa-2021")
 
@@ -163,6 +166,41 @@ class Monitoring(_Strict):
     moderate_hours: float = 12
     mild_hours: float = 24  # seed: daily until stable
     during_rate_alert_hours: float = 4  # European checklists: every 4-6 h
+    # A vaptan started (its first order or dose after `vaptan_first_hours` without one):
+    # sodium every `vaptan_hours` for the first `vaptan_first_hours` (issue 16; project
+    # defaults, docs/clinical-rules.md §2.5).
+    vaptan_hours: float = Field(default=6, gt=0)
+    vaptan_first_hours: float = Field(default=48, ge=0)
+
+
+class Treatment(_Strict):
+    """Medication orders and administrations (issue 16, docs/clinical-rules.md §2.5).
+
+    HYPERTONIC_SALINE_MILD reads the latest counted sodium collected up to
+    `sodium_lookback_hours` before the order (project default 24 h: the seed's daily sampling
+    in the mild band); a clinician's record of severe symptoms within `symptoms_hours`
+    either side of the order makes it indicated (project default 24 h). The mild band's
+    lower limit comes from `bands.mild_min`. `text_patterns`: (class, regular expression)
+    pairs tried in order on the lower-cased text when neither the hospital's code map nor
+    RxNorm names the class (project default list, monitor.engine.medication)."""
+
+    sodium_lookback_hours: float = Field(default=24, gt=0)
+    symptoms_hours: float = Field(default=24, ge=0)
+    text_patterns: tuple[tuple[str, str], ...] = DEFAULT_TEXT_PATTERNS
+
+    @model_validator(mode="after")
+    def _patterns(self) -> Treatment:
+        classes = {c.value for c in MedicationClass}
+        for name, pattern in self.text_patterns:
+            if name not in classes:
+                raise ValueError(f"text_patterns: unknown class {name!r} (one of "
+                                 f"{', '.join(sorted(classes))})")
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"text_patterns: {pattern!r} is not a regular expression: "
+                                 f"{error}") from None
+        return self
 
 
 class Fluids(_Strict):
@@ -277,6 +315,7 @@ class Policy(_Strict):
     snomed_risk_codes: dict[str, list[str]] = Field(
         default_factory=lambda: dict(DEFAULT_SNOMED_RISK_CODES))
     social_history: SocialHistory = SocialHistory()
+    treatment: Treatment = Treatment()
     # Project default: factors that are conditions of the patient rather than of the stay.
     # Resolving one (an EHR resolves the admission's diagnoses at discharge) does not take
     # the risk away from results before its abatement date (docs/clinical-rules.md).

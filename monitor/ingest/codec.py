@@ -7,12 +7,14 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
+from monitor.engine.medication import Medication, MedicationClass, MedicationKind
 from monitor.engine.model import Analyte, Diagnosis, Method, PatientRef, ResultStatus, RiskSource
 from monitor.ingest.events import (
     AcuteMarkEvent,
     DiagnosisEvent,
     Event,
     Item,
+    MedicationEvent,
     MergeEvent,
     PatientEvent,
     PatientLinkEvent,
@@ -31,7 +33,8 @@ from monitor.ingest.events import (
 # 8: codes seen and not used ("U"), counted per feed.
 # 9: a code not used carries how many times it was seen (a tally of lines left unread).
 # 10: a urine output carries the start of its interval.
-VERSION = 10
+# 11: medication orders and administrations ("X").
+VERSION = 11
 
 
 def _when(moment: datetime | None) -> str | None:
@@ -88,6 +91,12 @@ def dump(items: Iterable[Item]) -> dict[str, Any] | None:
                         _person(e.person), e.test])
         elif isinstance(e, UnmappedCode):
             out.append(["U", e.system, e.code, e.position, e.count])
+        elif isinstance(e, MedicationEvent):
+            m = e.medication
+            out.append(["X", e.patient.authority, e.patient.identifier, m.key, m.kind.value,
+                        m.at.isoformat(), m.text, m.status, m.local_code, m.code_system,
+                        m.rxnorm, m.amount, m.unit, m.route,
+                        None if m.med_class is None else m.med_class.value, e.position, e.test])
     return {"v": VERSION, "items": out} if items else None
 
 
@@ -124,4 +133,9 @@ def load(stored: dict[str, Any] | None) -> list[Event] | None:
                                            _as_person(row[6]), row[7]))
         elif kind == "U":
             events.append(UnmappedCode(row[1], row[2], row[3], row[4]))
+        elif kind == "X":
+            events.append(MedicationEvent(PatientRef(row[1], row[2]), Medication(
+                row[3], MedicationKind(row[4]), datetime.fromisoformat(row[5]), row[6], row[7],
+                row[8], row[9], row[10], row[11], row[12], row[13],
+                None if row[14] is None else MedicationClass(row[14])), row[15], row[16]))
     return events

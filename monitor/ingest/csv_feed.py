@@ -32,6 +32,7 @@ from monitor.engine.model import (
 )
 from monitor.ingest.checks import Unusable, measured_value
 from monitor.ingest.codes import RISK_NAMES, is_blood_gas, risk_factor_code
+from monitor.ingest.csv_medication import is_medication_header, medication_rows
 from monitor.ingest.events import AcuteMarkEvent, DiagnosisEvent, Item, Reject, ResultEvent
 from monitor.ingest.flags import flag_text
 
@@ -62,6 +63,9 @@ def parse_csv(
     if header is None:
         return
     names = [name.strip().lower() for name in header]
+    if is_medication_header(names):  # medication rows for backfill (csv_medication)
+        yield from medication_rows(reader, names, source, tz)
+        return
     problem = _header_problem(names)
     if problem is not None:
         yield Reject(f"{source}:{reader.line_num}", problem, ",".join(header))

@@ -1,4 +1,4 @@
-"""What the adapters produce: one event per result, diagnosis, movement or merge.
+"""What the adapters produce: one event per result, diagnosis, medication, movement or merge.
 
 Adapters never decide anything clinical; they translate a feed's text into these events
 (or into a Reject with its reason). Every event carries its `position` (file and line, or
@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from monitor.engine.medication import Medication
 from monitor.engine.model import Analyte, Diagnosis, Method, PatientRef, ResultStatus
 
 
@@ -74,6 +75,18 @@ class DiagnosisEvent:
     def recorded_at(self) -> datetime | None:
         """When the sender says the diagnosis was recorded (DG1-5, recordedDate)."""
         return self.diagnosis.recorded
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationEvent:
+    """An order (HL7 RDE^O11, FHIR MedicationRequest) or administration (RAS^O17,
+    MedicationAdministration, CSV) of a medication. The adapters leave its class unset: it is
+    given where the event is applied, with the hospital's code map (engine.treatment)."""
+
+    patient: PatientRef
+    medication: Medication
+    position: str
+    test: bool = False  # HL7 MSH-11 T (training) or D (debugging)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +174,7 @@ class Reject:
 
 
 Event = (ResultEvent | DiagnosisEvent | AcuteMarkEvent | PatientEvent | MergeEvent
-         | PatientLinkEvent | UnmappedCode)
+         | PatientLinkEvent | UnmappedCode | MedicationEvent)
 Item = Event | Reject
 # Items that name no single patient of their own (`.patient`).
 NOT_ONE_PATIENT = (Reject, MergeEvent, PatientLinkEvent, UnmappedCode)

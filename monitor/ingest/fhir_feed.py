@@ -23,6 +23,7 @@ from monitor.ingest.checks import Unusable
 from monitor.ingest.events import Item, PatientLinkEvent, Reject, UnmappedCode
 from monitor.ingest.fhir_common import PatientIndex, Resource, validate
 from monitor.ingest.fhir_condition import condition_items
+from monitor.ingest.fhir_medication import MEDICATION_TYPES, medication_items
 from monitor.ingest.fhir_observation import observation_items
 from monitor.ingest.fhir_specimen import SpecimenIndex
 from monitor.ingest.fhir_split import lines_owner, not_ours
@@ -210,6 +211,8 @@ def _items(
                                          local_codes, specimens, suspect_comments, terms)
         elif kind == "Condition":
             yield from condition_items(entry.resource, entry.position, patients, tz, terms)
+        elif kind in MEDICATION_TYPES:
+            yield from medication_items(entry.resource, entry.position, patients, tz)
         elif index in invalid:
             yield invalid[index]
         elif index in links:

@@ -1,4 +1,4 @@
-"""HL7 v2 messages -> events: the header checks, then ORU or ADT by message type."""
+"""HL7 v2 messages -> events: the header checks, then ORU, ADT or pharmacy (RDE, RAS) by type."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from monitor.ingest.events import Item, Reject
 from monitor.ingest.flags import DEFAULT_SUSPECT_COMMENTS
 from monitor.ingest.hl7_adt import ADT_EVENTS, adt_items
 from monitor.ingest.hl7_context import MessageContext
+from monitor.ingest.hl7_pharmacy import PHARMACY_TYPES, pharmacy_items
 from monitor.ingest.hl7_results import oru_items
 
 SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
@@ -128,7 +129,12 @@ def _parse(
     )  # fmt: skip
     try:
         kind, trigger = outcome.message_type.split("^")
-        items = oru_items(parsed, context) if kind == "ORU" else adt_items(parsed, context, trigger)
+        if outcome.message_type in PHARMACY_TYPES:
+            items = pharmacy_items(parsed, context, outcome.message_type)
+        elif kind == "ORU":
+            items = oru_items(parsed, context)
+        else:
+            items = adt_items(parsed, context, trigger)
     except Unusable as exc:
         return _failed(outcome, where, str(exc), message.text)
     outcome.items.extend(items)
@@ -139,10 +145,12 @@ def _unsupported(outcome: Hl7Outcome) -> tuple[str, str, str] | None:
     """(HL7 table 0357 error code, reason, ERR-2 location) when the message is not one we
     take."""
     kind = outcome.message_type
-    if kind != "ORU^R01" and kind not in {f"ADT^{event}" for event in ADT_EVENTS}:
+    if kind != "ORU^R01" and kind not in PHARMACY_TYPES and \
+            kind not in {f"ADT^{event}" for event in ADT_EVENTS}:
         events = "/".join(ADT_EVENTS)
-        reason = f"message type '{kind}' is not supported (ORU^R01, ADT^{events})"
-        if kind.partition("^")[0] in ("ORU", "ADT"):  # a type we take, an event we do not
+        reason = (f"message type '{kind}' is not supported (ORU^R01, ADT^{events}, "
+                  f"{', '.join(PHARMACY_TYPES)})")
+        if kind.partition("^")[0] in ("ORU", "ADT", "RDE", "RAS"):  # a type we take
             return "201", reason, "MSH^1^9^1^2"
         return "200", reason, "MSH^1^9^1^1"
     if outcome.version not in SUPPORTED_VERSIONS:

@@ -40,7 +40,8 @@ class Runtime:
                         max_results=self.settings.max_results_per_message,
                         authorities=self.settings.authority_aliases,
                         terms=Terminology.of(self.settings.icd10_systems,
-                                             policy.social_history))
+                                             policy.social_history),
+                        medication_map=self.settings.medication_codes)
 
     @cached_property
     def hub(self) -> LocalHub | RedisPublisher:

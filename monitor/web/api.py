@@ -218,6 +218,14 @@ class AcuteIn(BaseModel):
     reason: str = Field(min_length=1)
 
 
+class SymptomsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    observed_at: AwareDatetime | None = Field(default=None, description=(
+        "when the severe symptoms were observed (ISO 8601 with offset); default: now"))
+    reason: str = Field(min_length=1, description="which symptoms: vomiting, seizures, ...")
+
+
 def _clinical(rt: RuntimeDep, c: Caller, patient_id: int, action: str) -> None:
     require(c.who, action)
     with rt.uow() as uow:
@@ -265,6 +273,24 @@ def acute(rt: RuntimeDep, c: CallerDep, patient_id: PatientId, body: AcuteIn,
     except ValueError as error:
         raise HTTPException(422, str(error)) from None
     return {"id": row.id, "onset": row.onset_at.isoformat(), "changed_alerts": done.alerts}
+
+
+@router.post("/patients/{patient_id}/severe-symptoms", status_code=201)
+def severe_symptoms(rt: RuntimeDep, c: CallerDep, patient_id: PatientId, body: SymptomsIn,
+                    x_csrf: Csrf = None) -> dict[str, Any]:
+    """Record severe symptoms of hyponatremia: hypertonic saline ordered within the policy's
+    treatment.symptoms_hours (24 h) of `observed_at` is indicated (HYPERTONIC_SALINE_MILD)."""
+    check_csrf(c, x_csrf)
+    _clinical(rt, c, patient_id, "record-symptoms")
+    try:
+        with rt.uow() as uow:
+            row, done = clinician.record_severe_symptoms(
+                uow, patient_id, body.observed_at, body.reason, c.who.username,
+                rt.pipeline.policy, _now())
+    except ValueError as error:
+        raise HTTPException(422, str(error)) from None
+    return {"id": row.id, "observed_at": row.observed_at.isoformat(),
+            "changed_alerts": done.alerts}
 
 
 @router.get("/wards")

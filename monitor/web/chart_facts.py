@@ -70,9 +70,11 @@ def patient_data(sodium: Iterable[Point], potassium: Iterable[Point],
 
 def chart_facts(c: PatientCorridor, policy: Policy, drawn: Sequence[Point],
                 counted: Sequence[Point], now: datetime, rate_alert_open: bool,
-                discharged: bool, zone: ZoneInfo) -> ChartFacts | None:
+                discharged: bool, zone: ZoneInfo, vaptans: Sequence[datetime] = ()
+                ) -> ChartFacts | None:
     """The facts for a chart of the `drawn` points (None without any); `counted`: every
-    counted sodium the engine was given, lead-in included."""
+    counted sodium the engine was given, lead-in included; `vaptans`: when vaptans were
+    ordered or given (engine.sampling)."""
     if not drawn:
         return None
     start, last = min(p.at for p in drawn), max(p.at for p in drawn)
@@ -81,7 +83,7 @@ def chart_facts(c: PatientCorridor, policy: Policy, drawn: Sequence[Point],
                  default=None)
     due = None
     if latest is not None and not discharged and c.in_episode(now):
-        due = next_due(policy, latest.at, latest.value, rate_alert_open)
+        due = next_due(policy, latest.at, latest.value, rate_alert_open, vaptans)
     end = max([last] + ([proj.to_at] if proj else []) + ([due] if due else []))
     allowance = c.allowance(now)
     glide = c.glide(now)
@@ -147,8 +149,8 @@ def urine_bars(results: Sequence[Any]) -> list[UrineBar]:
 
 def chart_section(results: Sequence[Any], lead_in: Sequence[Any], diagnoses: Sequence[Diagnosis],
                   acute_onsets: Iterable[datetime], rate_alert_open: bool, discharged: bool,
-                  triggering: set[str], policy: Policy, now: datetime, zone: ZoneInfo
-                  ) -> dict[str, Any]:
+                  triggering: set[str], policy: Policy, now: datetime, zone: ZoneInfo,
+                  vaptans: Sequence[datetime] = ()) -> dict[str, Any]:
     """The patient page's chart section: the SVG, its facts and the tier it is drawn for,
     from the page's result rows and the `lead_in` rows before them (read, not drawn)."""
     rows = [r for r in [*lead_in, *results] if r.value_mmol_l is not None]
@@ -162,7 +164,7 @@ def chart_section(results: Sequence[Any], lead_in: Sequence[Any], diagnoses: Seq
                                policy)
     drawn = [p for p in sodium if p.at >= drawn_from]
     facts = chart_facts(corridor, policy, drawn, sodium, now, rate_alert_open, discharged,
-                        zone)
+                        zone, vaptans)
     high = corridor.high_risk(now)
     shown_k = [k for k in potassium if k.at >= drawn_from]
     return {"chart": patient_chart(drawn, shown_k, facts, policy, triggering, zone,

@@ -1,4 +1,5 @@
-"""FHIR R4 ingest: Observation, Condition, Patient and batch/transaction Bundles.
+"""FHIR R4 ingest: Observation, Condition, Patient, MedicationRequest,
+MedicationAdministration and batch/transaction Bundles.
 
 Each payload is committed to the inbox before the 2xx. A payload whose content cannot be
 used gets an OperationOutcome with a 4xx and a row in rejects; one over 1 MiB, a 413.
@@ -143,6 +144,35 @@ async def put_condition(condition_id: str, request: Request, rt: RuntimeDep,
     return await _ingest(request, rt, caller.name, {"Condition"}, condition_id)
 
 
+@router.post("/MedicationRequest")
+async def post_medication_request(request: Request, rt: RuntimeDep,
+                                  caller: FeedDep) -> JSONResponse:
+    """Create a MedicationRequest (an order: hypertonic saline, a vaptan, ...)."""
+    return await _ingest(request, rt, caller.name, {"MedicationRequest"})
+
+
+@router.put("/MedicationRequest/{request_id}")
+async def put_medication_request(request_id: str, request: Request, rt: RuntimeDep,
+                                 caller: FeedDep) -> JSONResponse:
+    """Update a MedicationRequest: its status (cancelled, stopped) replaces the earlier."""
+    return await _ingest(request, rt, caller.name, {"MedicationRequest"}, request_id)
+
+
+@router.post("/MedicationAdministration")
+async def post_medication_administration(request: Request, rt: RuntimeDep,
+                                         caller: FeedDep) -> JSONResponse:
+    """Create a MedicationAdministration (a dose given)."""
+    return await _ingest(request, rt, caller.name, {"MedicationAdministration"})
+
+
+@router.put("/MedicationAdministration/{administration_id}")
+async def put_medication_administration(administration_id: str, request: Request,
+                                        rt: RuntimeDep, caller: FeedDep) -> JSONResponse:
+    """Update a MedicationAdministration (not-done, entered-in-error)."""
+    return await _ingest(request, rt, caller.name, {"MedicationAdministration"},
+                         administration_id)
+
+
 @router.post("/Patient")
 async def post_patient(request: Request, rt: RuntimeDep, caller: FeedDep) -> JSONResponse:
     """A Patient: links its logical id to its identifier (MRN), so that Observations and
@@ -166,9 +196,9 @@ async def post_bundle(request: Request, rt: RuntimeDep, caller: FeedDep) -> JSON
 @router.get("/metadata")
 def metadata() -> JSONResponse:
     """The CapabilityStatement: what this server accepts."""
-    resources = [{"type": t, "interaction": [{"code": "create"}] + (
-        [{"code": "update"}] if t in ("Observation", "Condition", "Patient") else [])}
-        for t in ("Observation", "Condition", "Patient")]
+    resources = [{"type": t, "interaction": [{"code": "create"}, {"code": "update"}]}
+                 for t in ("Observation", "Condition", "Patient", "MedicationRequest",
+                           "MedicationAdministration")]
     return JSONResponse({
         "resourceType": "CapabilityStatement", "status": "active", "kind": "instance",
         "fhirVersion": "4.0.1", "format": ["json"], "date": "2026-11-26",

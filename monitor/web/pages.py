@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from monitor.alerts.lifecycle import OPEN, RATE_RULES, TransitionError
+from monitor.engine.medication import VOID_STATUSES
 from monitor.engine.messages import diagnosis_words, lab_factor_words, risk_choices
 from monitor.engine.risk import held_factors
 from monitor.runtime import Runtime
@@ -32,6 +33,7 @@ from monitor.services.dashboards.views import (
 )
 from monitor.services.evaluation import clinician
 from monitor.services.evaluation.reevaluation import diagnoses
+from monitor.services.evaluation.treatment import patient_treatment
 from monitor.web.api import WindowDays, WindowFrom
 from monitor.web.chart_facts import chart_section
 from monitor.web.charts import sparkline
@@ -172,6 +174,7 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: Pat
             raise HTTPException(404, "no such patient")
         audit(uow, c.who.username, "view-patient", now, "patient", patient_id)
         stated = diagnoses(uow, patient_id)
+        medications, symptoms = patient_treatment(uow, patient_id)
         uow.commit()
     results = d["results"]
     policy = d["policy"]
@@ -182,7 +185,8 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: Pat
         results, d["lead_in"], stated, [m.onset_at for m in d["marks"]],
         any(a.rule in RATE_RULES and a.lifecycle in OPEN for a in d["alerts"]),
         d["patient"].discharged_at is not None, d["triggering"], policy, now,
-        rt.settings.display_zone)
+        rt.settings.display_zone, [m.at for m in medications if m.med_class == "vaptan"
+                                   and m.status not in VOID_STATUSES])
     return _page(request, rt, c.who, c.csrf, "patient.html", p=d["patient"], ward=d["ward"],
                  results=results, alerts=d["alerts"], events=d["events"], risks=d["risks"],
                  lab_factors=[lab_factor_words(f, policy) for f in lab], **chart,
@@ -190,6 +194,8 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: Pat
                  older=_older(d["window"]), default_days=PATIENT_WINDOW_DAYS,
                  high_limits=policy.tier_limits(True), marks=d["marks"],
                  acute_span=timedelta(hours=policy.episodes.acute_hours), nav="patient",
+                 medications=medications, symptoms=symptoms,
+                 symptoms_span=timedelta(hours=policy.treatment.symptoms_hours),
                  runs={a: event_runs(e) for a, e in d["events"].items()},
                  risk_choices=risk_choices(policy),
                  spans=d["spans"],
@@ -318,6 +324,21 @@ def acute_form(rt: RuntimeDep, c: CallerDep, patient_id: PatientId, onset: FormS
     shown = f" (onset {when(from_field(onset, zone), zone)})" if _readable(onset, zone) else ""
     return _clinical(rt, c, patient_id, "mark-acute", csrf, run,
                      f"Marked acute{shown}.")
+
+
+@router.post("/patients/{patient_id}/severe-symptoms")
+def symptoms_form(rt: RuntimeDep, c: CallerDep, patient_id: PatientId, observed: FormStr = "",
+                  reason: FormStr = "", csrf: FormStr = "") -> Response:
+    zone = rt.settings.display_zone
+
+    def run(uow: Any, _: Any, now: datetime) -> None:
+        at = from_field(observed, zone) if observed.strip() else None
+        clinician.record_severe_symptoms(uow, patient_id, at, reason, c.who.username,
+                                         rt.pipeline.policy, now)
+    shown = f" (observed {when(from_field(observed, zone), zone)})" \
+        if _readable(observed, zone) else ""
+    return _clinical(rt, c, patient_id, "record-symptoms", csrf, run,
+                     f"Severe symptoms recorded{shown}.")
 
 
 def _readable(text: str, zone: Any) -> bool:

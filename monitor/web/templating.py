@@ -25,6 +25,7 @@ RULE_NAMES = {
     "FALLING_SODIUM": "Falling sodium",
     "HYPERNATREMIA": "Hypernatremia",
     "HYPERNATREMIA_LOWERED_TOO_FAST": "Hypernatremia lowered too fast",
+    "HYPERTONIC_SALINE_MILD": "Hypertonic saline, mild",
     "MEASUREMENT_OVERDUE": "Sodium overdue",
     "AQUARESIS_WARNING": "Water diuresis",
 }

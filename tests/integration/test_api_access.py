@@ -36,6 +36,7 @@ CLINICAL_WRITES: list[tuple[str, str, Body]] = [
     ("POST", "/api/v1/patients/{p}/risk-factors", RISK),
     ("DELETE", "/api/v1/patients/{p}/risk-factors/{r}", REASON),
     ("POST", "/api/v1/patients/{p}/acute", None),  # body added by acute()
+    ("POST", "/api/v1/patients/{p}/severe-symptoms", REASON),
 ]
 ADMIN_WRITES: list[tuple[str, str, Body]] = [("POST", "/api/v1/rejects/{j}/retry", None)]
 ROUTES = ([("GET", p, None) for p in READS + ADMIN_READS] + ALERT_WRITES + CLINICAL_WRITES

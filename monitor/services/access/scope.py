@@ -22,6 +22,7 @@ CAN = {
     "resolve": {"physician", "admin"},
     "edit-risk": {"physician", "admin"},
     "mark-acute": {"physician", "admin"},
+    "record-symptoms": {"physician", "admin"},
     "admin": {"admin"},
     "ingest": {"feed", "admin"},
 }

@@ -18,6 +18,7 @@ from monitor.services.alerting.actions import AlertChanged, record, view
 from monitor.services.intake.pipeline import IMPORT_FEED, PSEUDO_FEEDS
 from monitor.storage.repos.patients import lock
 from monitor.storage.repos.results import load_series
+from monitor.storage.repos.treatment import vaptan_times
 from monitor.storage.repos.ward_policy import policies_in_force, ward_policies
 from monitor.storage.tables import Alert, AlertEvent, Feed, Patient, Result
 from monitor.storage.uow import UnitOfWork
@@ -57,13 +58,15 @@ def check_overdue(uow: UnitOfWork, default: Policy,
             Alert.rule.in_(lc.RATE_RULES), Alert.lifecycle.in_(lc.OPEN))))
         latest: dict[int, tuple[datetime, Policy]] = {}
         allowed: dict[int, timedelta] = {}
+        vaptans = vaptan_times(s, {pid for pid, _, _, _ in rows})
         for pid, ward, last_at, value in rows:
             policy = policies[ward]
             if now - last_at > timedelta(hours=policy.episodes.gap_hours):
                 continue
             latest[pid] = (last_at, policy)
             # Two values at the same moment: the stricter interval decides.
-            gap_allowed = interval(policy, value, pid in rate_open)
+            gap_allowed = interval(policy, value, pid in rate_open, last_at,
+                                   vaptans.get(pid, ()))
             allowed[pid] = min(allowed.get(pid, gap_allowed), gap_allowed)
         # Open overdue alerts of patients no longer watched (discharged, merged, or past
         # their episode gap): nothing is overdue for them any more.
@@ -134,7 +137,8 @@ def _overdue_one(uow: UnitOfWork, pid: int, last_at: datetime, policy: Policy,
     rate_open = s.scalar(select(func.count()).select_from(Alert).where(
         Alert.patient_id == pid, Alert.rule.in_(lc.RATE_RULES),
         Alert.lifecycle.in_(lc.OPEN))) or 0
-    allowed = interval(policy, values[-1], rate_open > 0)
+    allowed = interval(policy, values[-1], rate_open > 0, last_at,
+                       vaptan_times(s, [pid]).get(pid, ()))
     if now - last_at <= allowed:
         uow.commit()
         return []

@@ -1,6 +1,7 @@
-"""What a physician records: risk factors (with a reason) and acute hyponatremia (with its
-documented onset). Each change re-evaluates the patient's current episode at once, under
-the patient's lock and the policy of the patient's ward, as an inbox batch would."""
+"""What a physician records: risk factors (with a reason), acute hyponatremia (with its
+documented onset) and severe symptoms (with the time they were observed). Each change
+re-evaluates the patient's current episode at once, under the patient's lock and the policy
+of the patient's ward, as an inbox batch would."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from monitor.engine.risk import FACTOR_NAMES, display_code, normalise_code
 from monitor.services.access.audit import audit
 from monitor.services.evaluation.reevaluation import Evaluated, reevaluate_patient
 from monitor.storage.repos.patients import lock
-from monitor.storage.tables import EpisodeMark, RiskFactor
+from monitor.storage.tables import EpisodeMark, RiskFactor, SymptomMark
 from monitor.storage.uow import UnitOfWork
 
 
@@ -79,6 +80,28 @@ def mark_acute(uow: UnitOfWork, pid: int, onset: datetime | None, reason: str, a
           reason=reason)
     done = _reevaluate(uow, pid, default, now, actor,
                        f"marked the episode acute: {reason}")
+    uow.commit()
+    return row, done
+
+
+def record_severe_symptoms(uow: UnitOfWork, pid: int, observed: datetime | None, reason: str,
+                           actor: str, default: Policy, now: datetime
+                           ) -> tuple[SymptomMark, Evaluated]:
+    """A clinician records severe symptoms of hyponatremia observed at `observed` (None:
+    now): hypertonic saline near that time is indicated (HYPERTONIC_SALINE_MILD)."""
+    if not reason.strip():
+        raise ValueError("recording severe symptoms needs a reason")
+    observed = now if observed is None else observed
+    if observed > now:
+        raise ValueError("severe symptoms cannot be recorded for a time in the future")
+    lock(uow.session, pid)
+    row = SymptomMark(patient_id=pid, observed_at=observed, reason=reason, marked_by=actor,
+                      marked_at=now)
+    uow.session.add(row)
+    uow.session.flush()
+    audit(uow, actor, "record-severe-symptoms", now, "patient", pid,
+          observed=observed.isoformat(), reason=reason)
+    done = _reevaluate(uow, pid, default, now, actor, f"recorded severe symptoms: {reason}")
     uow.commit()
     return row, done
 

@@ -13,7 +13,15 @@ from monitor.ingest.events import AcuteMarkEvent, DiagnosisEvent
 from monitor.services.access.audit import audit
 from monitor.storage.repos.alerts import move_alerts
 from monitor.storage.repos.results import move_results
-from monitor.storage.tables import Alert, AlertEvent, EpisodeMark, Patient, RiskFactor
+from monitor.storage.tables import (
+    Alert,
+    AlertEvent,
+    EpisodeMark,
+    MedicationRecord,
+    Patient,
+    RiskFactor,
+    SymptomMark,
+)
 from monitor.storage.uow import UnitOfWork
 
 
@@ -84,6 +92,9 @@ def merge(uow: UnitOfWork, old: int, survivor: int, now: datetime,
     move_alerts(s, old, survivor)
     for factor in s.scalars(select(RiskFactor).where(RiskFactor.patient_id == old)):
         factor.patient_id = survivor
+    for row in [*s.scalars(select(MedicationRecord).where(MedicationRecord.patient_id == old)),
+                *s.scalars(select(SymptomMark).where(SymptomMark.patient_id == old))]:
+        row.patient_id = survivor
     patient = s.get(Patient, old)
     assert patient is not None
     patient.merged_into_id = survivor

@@ -27,6 +27,7 @@ from monitor.ingest.events import (
     AcuteMarkEvent,
     DiagnosisEvent,
     Item,
+    MedicationEvent,
     MergeEvent,
     PatientEvent,
     PatientLinkEvent,
@@ -39,6 +40,7 @@ from monitor.ingest.events import (
 from monitor.services.alerting.actions import CLEARABLE, after_engine_change, clear_gone
 from monitor.services.evaluation.claims import Claimed, finish, park, release
 from monitor.services.evaluation.patients import apply_acute_mark, apply_diagnosis, merge
+from monitor.services.evaluation.treatment import apply_medication, medication_since
 from monitor.services.intake.fhir_identity import relink_refused, resolve_payloads
 from monitor.services.intake.inbox import record_rejects, screen
 from monitor.services.intake.limits import NAME
@@ -310,6 +312,13 @@ class _Batch:
                     if pid not in since or (since[pid] is not None and
                                             e.collected_at < since[pid]):  # type: ignore
                         since[pid] = e.collected_at
+                elif isinstance(e, MedicationEvent):
+                    pid = self.pids[e.patient]
+                    keys.setdefault(pid, set())
+                    at = medication_since(e.medication, self.p.policy)
+                    if pid not in since or (since[pid] is not None and
+                                            at < since[pid]):  # type: ignore
+                        since[pid] = at
                 elif isinstance(e, DiagnosisEvent | AcuteMarkEvent) or \
                         (isinstance(e, PatientEvent) and e.discharged):
                     since[self.pids[e.patient]] = None
@@ -374,6 +383,16 @@ class _Batch:
                     agg = self._agg(pid)
                     self._record(pid, agg.ledger.mark_acute(e.onset, agg.new_id),
                                  row.feed != IMPORT_FEED)  # never page for backfill
+            elif isinstance(e, MedicationEvent):
+                pid = self.pids[e.patient]
+                agg = self._agg(pid)
+                med = apply_medication(self.uow, pid, e, row.feed, self.p.medication_map,
+                                       agg.ledger.policy, self.now)
+                if med is not None:  # stored as replay applies it
+                    # Never page for the past, for backfill or for test messages.
+                    fresh = self.now - med.at <= self.p.notify_max_age and not e.test \
+                        and row.feed != IMPORT_FEED
+                    self._record(pid, agg.ledger.add_medication(med, agg.new_id), fresh)
             elif isinstance(e, PatientEvent) and e.discharged and not e.test:
                 # A training discharge (MSH-11 T/D) must not close a real patient's alerts.
                 pid = self.pids[e.patient]

@@ -15,6 +15,7 @@ from monitor.ingest.events import (
     AcuteMarkEvent,
     DiagnosisEvent,
     Item,
+    MedicationEvent,
     MergeEvent,
     PatientEvent,
     PatientLinkEvent,
@@ -24,6 +25,7 @@ from monitor.storage.repos.common import column_length as _length
 from monitor.storage.tables import (
     FhirPatientLink,
     InboxItem,
+    MedicationRecord,
     Patient,
     RejectRow,
     Result,
@@ -46,6 +48,14 @@ ICD10 = _length(RiskFactor.__table__.c.icd10_code)
 REJECT_POSITION = _length(RejectRow.__table__.c.position)
 FHIR_ID = _length(FhirPatientLink.__table__.c.fhir_id)
 FLAG = _length(Result.__table__.c.flag)  # the adapters cut to monitor.ingest.flags
+_MED = MedicationRecord.__table__.c
+# A medication's fields, by the name its checks report, and their columns' lengths.
+MEDICATION_FIELDS = {"medication id": _length(_MED.med_key), "status": _length(_MED.status),
+                     "medication code": _length(_MED.local_code),
+                     "medication code system": _length(_MED.code_system),
+                     "RxNorm code": _length(_MED.rxnorm), "amount": _length(_MED.amount),
+                     "amount unit": _length(_MED.unit), "route": _length(_MED.route),
+                     "medication": None}
 
 # What each checked field is called in the sender's own terms; other formats use the
 # generic names (the JSON and CSV column names where there is one).
@@ -56,6 +66,7 @@ _GENERIC = {
     "bed": "bed", "room": "room", "value_raw": "value", "unit_raw": "unit",
     "diagnosis": "diagnosis code",
     "message_id": "message id", "flag": "lab flag", "fhir_id": "FHIR Patient id",
+    **{name: name for name in MEDICATION_FIELDS},
 }
 _LABELS = {
     "hl7": {
@@ -95,6 +106,14 @@ def _fields(item: Item) -> Iterator[Field]:
     if isinstance(item, PatientLinkEvent):
         yield from _patient(item.patient)
         yield "fhir_id", item.reference.identifier, FHIR_ID
+        return
+    if isinstance(item, MedicationEvent):
+        yield from _patient(item.patient)
+        m = item.medication
+        for name, text in zip(MEDICATION_FIELDS, (
+                m.key, m.status, m.local_code, m.code_system, m.rxnorm, m.amount,
+                m.unit, m.route, m.text), strict=True):
+            yield name, text, MEDICATION_FIELDS[name]
         return
     if not isinstance(item, ResultEvent | PatientEvent | DiagnosisEvent | AcuteMarkEvent):
         return

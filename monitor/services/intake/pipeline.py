@@ -38,6 +38,8 @@ class Pipeline:
     authorities: Mapping[str, str] = field(default_factory=dict)
     # National ICD-10 systems (SODIUM_ICD10_SYSTEMS) and the policy's alcohol answers.
     terms: Terminology = DEFAULT_TERMS
+    # The hospital's medication codes: local code -> class (SODIUM_MEDICATION_MAP).
+    medication_map: Mapping[str, str] = field(default_factory=dict)
 
 
 def parse_payload(fmt: str, payload: bytes, source: str, p: Pipeline) -> Iterable[Item]:

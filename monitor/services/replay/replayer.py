@@ -18,10 +18,12 @@ from monitor.engine.messages import message
 from monitor.engine.model import PatientRef
 from monitor.engine.policy import Policy
 from monitor.engine.reconcile import AlertRecord
+from monitor.engine.treatment import classify
 from monitor.ingest.events import (
     AcuteMarkEvent,
     DiagnosisEvent,
     Item,
+    MedicationEvent,
     MergeEvent,
     PatientEvent,
     PatientLinkEvent,
@@ -55,6 +57,8 @@ class Replay:
     unused: Counter[tuple[str, str]] = field(default_factory=Counter)
     # In a split run, the codes not used by where they were seen: (position, system, code).
     unused_at: set[tuple[str, str, str]] = field(default_factory=set)
+    # The hospital's medication codes: local code -> class (SODIUM_MEDICATION_MAP).
+    medication_map: dict[str, str] = field(default_factory=dict)
 
     def mine(self, patient: PatientRef) -> bool:
         return self.parts == 1 or self.owns(patient.identifier)
@@ -110,6 +114,10 @@ class Replay:
             self.ledger(item.patient).state_diagnosis(item.diagnosis, self._ids(item.patient))
         elif isinstance(item, AcuteMarkEvent):
             self.ledger(item.patient).mark_acute(item.onset, self._ids(item.patient))
+        elif isinstance(item, MedicationEvent):
+            ledger = self.ledger(item.patient)  # as live: classified, then stated
+            ledger.add_medication(classify(item.medication, self.medication_map, ledger.policy),
+                                  self._ids(item.patient))
         elif isinstance(item, PatientEvent):
             ledger = self.ledger(item.patient)  # registers the patient; wards matter live
             if item.discharged and not item.test:  # as live: training ends no stay

@@ -66,13 +66,16 @@ def run_part(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy, part: int =
              suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
              patients: PatientIndex | None = None,
              authorities: Mapping[str, str] | None = None,
-             icd10_systems: tuple[str, ...] = ()) -> Outcome:
+             icd10_systems: tuple[str, ...] = (),
+             medication_map: Mapping[str, str] | None = None) -> Outcome:
     """`patients`: see `fhir_patients` (read here when not given); `authorities`: alias ->
     canonical assigning authority (SODIUM_PATIENT_AUTHORITIES); `icd10_systems`: national
-    ICD-10 system URIs (SODIUM_ICD10_SYSTEMS)."""
+    ICD-10 system URIs (SODIUM_ICD10_SYSTEMS); `medication_map`: local medication code ->
+    class (SODIUM_MEDICATION_MAP)."""
     patients = patients if patients is not None else fhir_patients(inputs, fmt)
     terms = Terminology.of(icd10_systems, policy.social_history)
-    run = Replay(policy, part=part, parts=parts, tz=tz)
+    run = Replay(policy, part=part, parts=parts, tz=tz,
+                 medication_map=dict(medication_map or {}))
     # A replay builds millions of long-lived, acyclic objects: the cyclic collector would
     # rescan them again and again for nothing (it is re-enabled at once afterwards).
     collecting = gc.isenabled()
@@ -95,11 +98,12 @@ def run_part(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy, part: int =
 def _child(conn: Connection, inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy,
            part: int, parts: int, suspect_comments: tuple[str, ...],
            patients: PatientIndex | None, authorities: Mapping[str, str] | None,
-           icd10_systems: tuple[str, ...]) -> None:
+           icd10_systems: tuple[str, ...], medication_map: Mapping[str, str] | None) -> None:
     try:
         conn.send(run_part(inputs, fmt, tz, policy, part, parts,
                            suspect_comments=suspect_comments, patients=patients,
-                           authorities=authorities, icd10_systems=icd10_systems))
+                           authorities=authorities, icd10_systems=icd10_systems,
+                           medication_map=medication_map))
     except SplitMerge:
         conn.send(None)
     finally:
@@ -111,13 +115,14 @@ def replay(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy,
            processes: int | None = None,
            suspect_comments: tuple[str, ...] = DEFAULT_SUSPECT_COMMENTS,
            authorities: Mapping[str, str] | None = None,
-           icd10_systems: tuple[str, ...] = ()) -> Outcome:
+           icd10_systems: tuple[str, ...] = (),
+           medication_map: Mapping[str, str] | None = None) -> Outcome:
     """The final alerts (sorted by patient, then trigger time), rejects and result count."""
     parts = processes or min(os.cpu_count() or 1, 4)
     if parts <= 1 or sum(len(t) for _, t in inputs) < PARALLEL_MIN_CHARS:
         return run_part(inputs, fmt, tz, policy, progress=progress,
                         suspect_comments=suspect_comments, authorities=authorities,
-                        icd10_systems=icd10_systems)
+                        icd10_systems=icd10_systems, medication_map=medication_map)
     patients = fhir_patients(inputs, fmt)  # read once, shared with the children
     context = multiprocessing.get_context("fork")  # inputs are shared, not copied
     pipes, children = [], []
@@ -125,7 +130,8 @@ def replay(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy,
         receiver, sender = context.Pipe(duplex=False)
         child = context.Process(target=_child, args=(sender, inputs, fmt, tz, policy, part,
                                                      parts, suspect_comments, patients,
-                                                     authorities, icd10_systems))
+                                                     authorities, icd10_systems,
+                                                     medication_map))
         child.start()
         sender.close()
         pipes.append(receiver)
@@ -136,7 +142,8 @@ def replay(inputs: Inputs, fmt: str, tz: ZoneInfo, policy: Policy,
     if any(o is None for o in outcomes):
         return run_part(inputs, fmt, tz, policy, progress=progress,
                         suspect_comments=suspect_comments, patients=patients,
-                        authorities=authorities, icd10_systems=icd10_systems)
+                        authorities=authorities, icd10_systems=icd10_systems,
+                        medication_map=medication_map)
     if progress:
         progress(sum(len(t) for _, t in inputs))
     alerts = sorted((a for o in outcomes for a in o.alerts),

@@ -40,6 +40,7 @@ from monitor.engine.versions import Version
 from monitor.ingest.events import ResultEvent
 from monitor.storage.base import UTCDateTime
 from monitor.storage.repos.common import among, insert_rows, keyed
+from monitor.storage.repos.treatment import ruled_medications, severe_symptoms
 from monitor.storage.tables import Alert, AlertEvent, AlertEvidence, EpisodeMark, Result, RiskFactor
 
 SYSTEM = "system"
@@ -226,10 +227,13 @@ def load(s: Session, scopes: dict[int, Scope], policies: dict[int, Policy]
             Result.is_current.is_(True), Result.removed.is_(False),
             among(s, Result.analyte, _RULED))))
     stated, marks = diagnoses(s, pids), acute_marks(s, pids)
+    meds, symptoms = ruled_medications(s, pids), severe_symptoms(s, pids)
     for pid, agg in aggs.items():
         agg.ledger.horizon = horizons.get(pid)
         agg.ledger.diagnoses = {(d.code, d.source.value): d for d in stated.get(pid, [])}
         agg.ledger.acute_marks = sorted(set(marks.get(pid, [])))
+        agg.ledger.medications = meds.get(pid, {})
+        agg.ledger.severe_symptoms = symptoms.get(pid, [])
     for (pid, key), rows in versions.items():
         agg = aggs[pid]
         agg.versions[key] = [StoredVersion(r.id, r.arrival_seq, _row_content(r)) for r in rows]

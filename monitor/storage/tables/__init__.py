@@ -24,6 +24,7 @@ from monitor.storage.tables.feeds import (
     UnmappedCodeCount,
 )
 from monitor.storage.tables.results import Result
+from monitor.storage.tables.treatment import MedicationRecord, SymptomMark
 
 __all__ = [
     "Alert",
@@ -39,6 +40,7 @@ __all__ = [
     "InboxItem",
     "InboxPatient",
     "LoginThrottle",
+    "MedicationRecord",
     "Notice",
     "NotificationChannel",
     "OnCallShift",
@@ -48,6 +50,7 @@ __all__ = [
     "RiskFactor",
     "Role",
     "ServiceCounter",
+    "SymptomMark",
     "UnmappedCodeCount",
     "User",
     "Ward",

@@ -26,7 +26,8 @@ from monitor.storage.base import Base, BigId, UTCDateTime
 # MEASUREMENT_OVERDUE is the alerting service's and keeps its own invariant.
 ENGINE_ALERT = ("state = 'active' AND rule IN ('OVERCORRECTION_24H', 'OVERCORRECTION_48H', "
                 "'PROJECTED_OVERCORRECTION', 'SEVERE_HYPONATREMIA', 'FALLING_SODIUM', "
-                "'HYPERNATREMIA', 'HYPERNATREMIA_LOWERED_TOO_FAST', 'AQUARESIS_WARNING')")
+                "'HYPERNATREMIA', 'HYPERNATREMIA_LOWERED_TOO_FAST', 'AQUARESIS_WARNING', "
+                "'HYPERTONIC_SALINE_MILD')")
 
 
 class Alert(Base):
