@@ -31,7 +31,9 @@ from monitor.engine.model import Analyte, Diagnosis, Measurement, Method
 from monitor.engine.policy import Policy
 from monitor.engine.rules import PatientData
 from monitor.engine.sampling import next_due
+from monitor.engine.treatment import SODIUM_LOWERING_CLASSES, SODIUM_RAISING_CLASSES
 from monitor.engine.wording import number
+from monitor.web.chart_medications import class_list, medication_mark
 from monitor.web.charts import Point, UrineBar, judged, patient_chart
 from monitor.web.clock import hour, same_day, when
 
@@ -150,9 +152,11 @@ def urine_bars(results: Sequence[Any]) -> list[UrineBar]:
 def chart_section(results: Sequence[Any], lead_in: Sequence[Any], diagnoses: Sequence[Diagnosis],
                   acute_onsets: Iterable[datetime], rate_alert_open: bool, discharged: bool,
                   triggering: set[str], policy: Policy, now: datetime, zone: ZoneInfo,
-                  vaptans: Sequence[datetime] = ()) -> dict[str, Any]:
+                  vaptans: Sequence[datetime] = (), medications: Sequence[Any] = ()
+                  ) -> dict[str, Any]:
     """The patient page's chart section: the SVG, its facts and the tier it is drawn for,
-    from the page's result rows and the `lead_in` rows before them (read, not drawn)."""
+    from the page's result rows and the `lead_in` rows before them (read, not drawn), with
+    the window's medication rows in its treatment lane (and their legend when any is drawn)."""
     rows = [r for r in [*lead_in, *results] if r.value_mmol_l is not None]
     drawn_from = min((r.collected_at for r in results), default=now)
     glucose = [point(r) for r in rows if r.analyte == Analyte.GLUCOSE]
@@ -167,7 +171,12 @@ def chart_section(results: Sequence[Any], lead_in: Sequence[Any], diagnoses: Seq
                         zone, vaptans)
     high = corridor.high_risk(now)
     shown_k = [k for k in potassium if k.at >= drawn_from]
+    marks = [medication_mark(m) for m in medications]
+    drawn_marks = [m for m in marks if facts and facts.start <= m.at <= facts.end]
     return {"chart": patient_chart(drawn, shown_k, facts, policy, triggering, zone,
-                                   urine_bars(results)),
+                                   urine_bars(results), drawn_marks),
             "chart_facts": facts, "chart_tier": "high" if high else "standard",
-            "chart_limits": policy.tier_limits(high)}
+            "chart_limits": policy.tier_limits(high),
+            "chart_treatment": {"raising": class_list(SODIUM_RAISING_CLASSES),
+                                "lowering": class_list(SODIUM_LOWERING_CLASSES)}
+            if drawn_marks else None}
