@@ -72,11 +72,12 @@ def patient_data(sodium: Iterable[Point], potassium: Iterable[Point],
 
 def chart_facts(c: PatientCorridor, policy: Policy, drawn: Sequence[Point],
                 counted: Sequence[Point], now: datetime, rate_alert_open: bool,
-                discharged: bool, zone: ZoneInfo, vaptans: Sequence[datetime] = ()
-                ) -> ChartFacts | None:
+                discharged: bool, zone: ZoneInfo, vaptans: Sequence[datetime] = (),
+                treated: Sequence[datetime] = ()) -> ChartFacts | None:
     """The facts for a chart of the `drawn` points (None without any); `counted`: every
     counted sodium the engine was given, lead-in included; `vaptans`: when vaptans were
-    ordered or given (engine.sampling)."""
+    ordered or given (engine.sampling); `treated`: when the window's medications were, so
+    that the span reaches one after the last sodium (up to `now`, never a planned one)."""
     if not drawn:
         return None
     start, last = min(p.at for p in drawn), max(p.at for p in drawn)
@@ -86,7 +87,8 @@ def chart_facts(c: PatientCorridor, policy: Policy, drawn: Sequence[Point],
     due = None
     if latest is not None and not discharged and c.in_episode(now):
         due = next_due(policy, latest.at, latest.value, rate_alert_open, vaptans)
-    end = max([last] + ([proj.to_at] if proj else []) + ([due] if due else []))
+    end = max([last] + ([proj.to_at] if proj else []) + ([due] if due else [])
+              + [t for t in treated if start <= t <= now])
     allowance = c.allowance(now)
     glide = c.glide(now)
     low, high = glide.per_24h if glide else (0.0, 0.0)
@@ -167,11 +169,11 @@ def chart_section(results: Sequence[Any], lead_in: Sequence[Any], diagnoses: Seq
     corridor = PatientCorridor(patient_data(sodium, potassium, diagnoses, acute_onsets),
                                policy)
     drawn = [p for p in sodium if p.at >= drawn_from]
+    marks = [medication_mark(m) for m in medications]
     facts = chart_facts(corridor, policy, drawn, sodium, now, rate_alert_open, discharged,
-                        zone, vaptans)
+                        zone, vaptans, [m.at for m in marks])
     high = corridor.high_risk(now)
     shown_k = [k for k in potassium if k.at >= drawn_from]
-    marks = [medication_mark(m) for m in medications]
     drawn_marks = [m for m in marks if facts and facts.start <= m.at <= facts.end]
     return {"chart": patient_chart(drawn, shown_k, facts, policy, triggering, zone,
                                    urine_bars(results), drawn_marks),

@@ -6,9 +6,11 @@ import re
 from datetime import timedelta
 from html import unescape
 
+from monitor.engine.corridor import PatientCorridor
 from monitor.engine.medication import MedicationClass, MedicationKind
 from monitor.engine.policy import built_in
 from monitor.engine.treatment import SODIUM_LOWERING_CLASSES, SODIUM_RAISING_CLASSES
+from monitor.web.chart_facts import chart_facts, patient_data
 from monitor.web.chart_medications import MedicationMark
 from monitor.web.charts import patient_chart
 from tests.unit.web.test_charts import BERLIN, T0, draw, na
@@ -88,3 +90,22 @@ def test_the_directions_are_the_issues_classes() -> None:
                MedicationClass.VAPTAN, MedicationClass.UREA, MedicationClass.SALT_TABLETS}
     lowering = {MedicationClass.DESMOPRESSIN, MedicationClass.HYPOTONIC_FLUID}
     assert (raising, lowering) == (SODIUM_RAISING_CLASSES, SODIUM_LOWERING_CLASSES)
+
+
+def test_the_span_reaches_a_dose_given_after_the_last_sodium_but_not_a_planned_one() -> None:
+    p = built_in("default")
+    points = [na(0, 120), na(12, 124)]
+    c = PatientCorridor(patient_data(points, [], [], []), p)
+    now = T0 + timedelta(hours=40)
+
+    def end(*treated_h: float) -> float:
+        facts = chart_facts(c, p, points, points, now, False, True, BERLIN,
+                            treated=[T0 + timedelta(hours=h) for h in treated_h])
+        assert facts is not None
+        return (facts.end - T0).total_seconds() / 3600
+
+    drawn = end()  # the last sodium or the projection's end (discharged: none due)
+    assert drawn < 30
+    assert end(30) == 30
+    assert end(30, 45) == 30  # planned after now: not drawn, the span stays
+    assert end(-5) == drawn  # before the first sodium: outside the span, not drawn
