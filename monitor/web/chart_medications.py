@@ -112,7 +112,7 @@ def _mark(m: MedicationMark, cx: float, cy: float, label: str | None, zone: Zone
         tag, shape = "rect", f'x="{cx - 4.5:.1f}" y="{cy - 4.5:.1f}" width="9" height="9"'
     parts = [f'<{tag} class="{classes}" {test} {shape}><title>{escape(title)}</title></{tag}>']
     if m.void:
-        parts.append(f'<line class="strike" x1="{cx - 8:.1f}" y1="{cy:.1f}" x2="{cx + 8:.1f}" '
+        parts.append(f'<line class="strike" x1="{cx - 7:.1f}" y1="{cy:.1f}" x2="{cx + 7:.1f}" '
                      f'y2="{cy:.1f}" aria-hidden="true"/>')
     if label is not None:
         parts.append(f'<text class="med-label{void}" x="{cx + 8:.1f}" y="{cy + 4:.1f}" '

@@ -132,7 +132,7 @@ def test_an_order_of_hypertonic_saline_is_marked_on_the_chart_with_its_words(
         assert legend.locator("[data-testid=legend-raises]").inner_text().strip().startswith(
             "raises sodium: hypertonic saline")
         assert legend.locator("[data-testid=legend-lowers]").is_visible()
-        for entry in ("hollow: ordered; filled: given", "struck: cancelled or not given",
+        for entry in ("hollow: ordered", "filled: given", "struck: cancelled or not given",
                       "unknown class"):
             assert entry in legend.inner_text(), entry
         page.close()
