@@ -86,9 +86,10 @@ def test_close_marks_keep_their_words_in_the_title_not_overlapping_labels() -> N
 
 
 def test_the_directions_are_the_issues_classes() -> None:
-    raising = {MedicationClass.HYPERTONIC_SALINE, MedicationClass.ISOTONIC_SALINE,
-               MedicationClass.VAPTAN, MedicationClass.UREA, MedicationClass.SALT_TABLETS}
-    lowering = {MedicationClass.DESMOPRESSIN, MedicationClass.HYPOTONIC_FLUID}
+    raising = frozenset({MedicationClass.HYPERTONIC_SALINE, MedicationClass.ISOTONIC_SALINE,
+                         MedicationClass.VAPTAN, MedicationClass.UREA,
+                         MedicationClass.SALT_TABLETS})
+    lowering = frozenset({MedicationClass.DESMOPRESSIN, MedicationClass.HYPOTONIC_FLUID})
     assert (raising, lowering) == (SODIUM_RAISING_CLASSES, SODIUM_LOWERING_CLASSES)
 
 
