@@ -106,7 +106,7 @@ def patient_chart(points: Sequence[Point], potassium: Sequence[Point],
              f'{when(t0, zone)} to {when(max(p.at for p in points), zone)} ({zone}); '
              f'shaded band: the allowed corridor ({policy.name}). '
              f'{escape(facts.ceiling_text)}. {escape(facts.next_due_text)}.'
-             + (f' {len(meds)} orders and administrations marked under the time axis.'
+             + (f' Orders and administrations under the time axis: {len(meds)}.'
                 if meds else '') + '</desc>',
              f'<clipPath id="chart-plot"><rect x="{PAD_L}" y="{PAD_T}" width="{PLOT_W}" '
              f'height="{NA_H}"/></clipPath>',

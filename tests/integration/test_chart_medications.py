@@ -84,7 +84,7 @@ def test_the_chart_marks_orders_and_administrations_with_their_class(h: Hospital
     labels = re.findall(r'class="med-label[^"]*"[^>]*>([^<]+)<', chart)
     # Beside a mark where it ends before the next one (the saline's would reach the vaptan).
     assert labels == ["vaptan", "unknown", "desmopressin"]
-    assert "4 orders and administrations marked under the time axis" in chart
+    assert "Orders and administrations under the time axis: 4." in chart
     assert "Urea 15 g" not in chart  # before the window
     legend = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.split(
         'data-testid="legend"')[1].split("</ul>")[0]))

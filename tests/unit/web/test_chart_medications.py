@@ -55,7 +55,7 @@ def test_orders_and_administrations_with_their_direction_and_words() -> None:
     assert found[2]["tag"] == "rect" and found[1]["tag"] == "circle"
     assert 'data-testid="treatment"' in svg and ">Treatment<" in svg
     assert ">ordered<" in svg and ">given<" in svg
-    assert "5 orders and administrations marked under the time axis" in svg
+    assert "Orders and administrations under the time axis: 5." in svg
     labels = re.findall(r'class="med-label[^"]*"[^>]*>([^<]+)<', svg)
     assert "hypertonic saline" in labels and "unknown" in labels and "desmopressin" in labels
 
