@@ -35,9 +35,18 @@ RXNORM_CLASSES: dict[str, MedicationClass] = {
 
 # The classes some rule reads: the live service loads only these into a patient's ledger.
 RULED_CLASSES = frozenset({MedicationClass.HYPERTONIC_SALINE})
+# Which way a class moves serum sodium, as the chart marks it (docs/clinical-rules.md §2.5):
+# saline, vaptans, urea and salt tablets are the treatments that raise it (Spasovski 2014);
+# desmopressin and electrolyte-free water lower it (Sterns & Hix 2009). Diuretics act both
+# ways and are neither.
+SODIUM_RAISING_CLASSES = frozenset({
+    MedicationClass.HYPERTONIC_SALINE, MedicationClass.ISOTONIC_SALINE, MedicationClass.VAPTAN,
+    MedicationClass.UREA, MedicationClass.SALT_TABLETS})
+SODIUM_LOWERING_CLASSES = frozenset({MedicationClass.DESMOPRESSIN,
+                                     MedicationClass.HYPOTONIC_FLUID})
 # Given after an overcorrection, these bring sodium down again: the treating physician's
 # re-lowering (Sterns & Hix 2009; Spasovski 2014), noted on the overcorrection alert.
-RELOWERING_CLASSES = frozenset({MedicationClass.DESMOPRESSIN, MedicationClass.HYPOTONIC_FLUID})
+RELOWERING_CLASSES = SODIUM_LOWERING_CLASSES
 
 
 def classify(med: Medication, code_map: Mapping[str, str], policy: Policy) -> Medication:

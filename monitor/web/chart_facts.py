@@ -31,7 +31,9 @@ from monitor.engine.model import Analyte, Diagnosis, Measurement, Method
 from monitor.engine.policy import Policy
 from monitor.engine.rules import PatientData
 from monitor.engine.sampling import next_due
+from monitor.engine.treatment import SODIUM_LOWERING_CLASSES, SODIUM_RAISING_CLASSES
 from monitor.engine.wording import number
+from monitor.web.chart_medications import class_list, medication_mark
 from monitor.web.charts import Point, UrineBar, judged, patient_chart
 from monitor.web.clock import hour, same_day, when
 
@@ -70,11 +72,12 @@ def patient_data(sodium: Iterable[Point], potassium: Iterable[Point],
 
 def chart_facts(c: PatientCorridor, policy: Policy, drawn: Sequence[Point],
                 counted: Sequence[Point], now: datetime, rate_alert_open: bool,
-                discharged: bool, zone: ZoneInfo, vaptans: Sequence[datetime] = ()
-                ) -> ChartFacts | None:
+                discharged: bool, zone: ZoneInfo, vaptans: Sequence[datetime] = (),
+                treated: Sequence[datetime] = ()) -> ChartFacts | None:
     """The facts for a chart of the `drawn` points (None without any); `counted`: every
     counted sodium the engine was given, lead-in included; `vaptans`: when vaptans were
-    ordered or given (engine.sampling)."""
+    ordered or given (engine.sampling); `treated`: when the window's medications were, so
+    that the span reaches one after the last sodium (up to `now`, never a planned one)."""
     if not drawn:
         return None
     start, last = min(p.at for p in drawn), max(p.at for p in drawn)
@@ -84,7 +87,8 @@ def chart_facts(c: PatientCorridor, policy: Policy, drawn: Sequence[Point],
     due = None
     if latest is not None and not discharged and c.in_episode(now):
         due = next_due(policy, latest.at, latest.value, rate_alert_open, vaptans)
-    end = max([last] + ([proj.to_at] if proj else []) + ([due] if due else []))
+    end = max([last] + ([proj.to_at] if proj else []) + ([due] if due else [])
+              + [t for t in treated if start <= t <= now])
     allowance = c.allowance(now)
     glide = c.glide(now)
     low, high = glide.per_24h if glide else (0.0, 0.0)
@@ -150,9 +154,11 @@ def urine_bars(results: Sequence[Any]) -> list[UrineBar]:
 def chart_section(results: Sequence[Any], lead_in: Sequence[Any], diagnoses: Sequence[Diagnosis],
                   acute_onsets: Iterable[datetime], rate_alert_open: bool, discharged: bool,
                   triggering: set[str], policy: Policy, now: datetime, zone: ZoneInfo,
-                  vaptans: Sequence[datetime] = ()) -> dict[str, Any]:
+                  vaptans: Sequence[datetime] = (), medications: Sequence[Any] = ()
+                  ) -> dict[str, Any]:
     """The patient page's chart section: the SVG, its facts and the tier it is drawn for,
-    from the page's result rows and the `lead_in` rows before them (read, not drawn)."""
+    from the page's result rows and the `lead_in` rows before them (read, not drawn), with
+    the window's medication rows in its treatment lane (and their legend when any is drawn)."""
     rows = [r for r in [*lead_in, *results] if r.value_mmol_l is not None]
     drawn_from = min((r.collected_at for r in results), default=now)
     glucose = [point(r) for r in rows if r.analyte == Analyte.GLUCOSE]
@@ -163,11 +169,16 @@ def chart_section(results: Sequence[Any], lead_in: Sequence[Any], diagnoses: Seq
     corridor = PatientCorridor(patient_data(sodium, potassium, diagnoses, acute_onsets),
                                policy)
     drawn = [p for p in sodium if p.at >= drawn_from]
+    marks = [medication_mark(m) for m in medications]
     facts = chart_facts(corridor, policy, drawn, sodium, now, rate_alert_open, discharged,
-                        zone, vaptans)
+                        zone, vaptans, [m.at for m in marks])
     high = corridor.high_risk(now)
     shown_k = [k for k in potassium if k.at >= drawn_from]
+    drawn_marks = [m for m in marks if facts and facts.start <= m.at <= facts.end]
     return {"chart": patient_chart(drawn, shown_k, facts, policy, triggering, zone,
-                                   urine_bars(results)),
+                                   urine_bars(results), drawn_marks),
             "chart_facts": facts, "chart_tier": "high" if high else "standard",
-            "chart_limits": policy.tier_limits(high)}
+            "chart_limits": policy.tier_limits(high),
+            "chart_treatment": {"raising": class_list(SODIUM_RAISING_CLASSES),
+                                "lowering": class_list(SODIUM_LOWERING_CLASSES)}
+            if drawn_marks else None}

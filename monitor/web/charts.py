@@ -5,9 +5,10 @@ ring around a result that holds an alert, corrected or removed versions struck t
 lab-flagged values as hollow suspect markers with the lab's words and outside the line),
 and what the engine says of them (monitor.web.chart_facts): the allowed corridor, the
 ceiling now and what is left of it, the goal band, the projection, the next sodium due;
-a "now" line, ticks every 6 h of the display zone, potassium in a strip below when there
-is any, and below that the urine output as a bar per interval (mL/h, with the water-diuresis
-rate). The chart draws; it computes no clinical number.
+a "now" line, ticks every 6 h of the display zone, the orders and administrations in a
+lane under the time axis (monitor.web.chart_medications), potassium in a strip below when
+there is any, and below that the urine output as a bar per interval (mL/h, with the
+water-diuresis rate). The chart draws; it computes no clinical number.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from monitor.engine.artefacts import SUSPECTED_ARTEFACT, glucose_corrected, is_s
 from monitor.engine.corridor import CorridorPoint
 from monitor.engine.policy import Policy
 from monitor.engine.wording import number
+from monitor.web.chart_medications import M_H, MedicationMark, treatment_lane
 from monitor.web.clock import hour, when
 
 if TYPE_CHECKING:
@@ -66,16 +68,23 @@ class Point:
 
 def patient_chart(points: Sequence[Point], potassium: Sequence[Point],
                   facts: ChartFacts | None, policy: Policy, triggering: set[str],
-                  zone: ZoneInfo = UTC_ZONE, urine: Sequence[UrineBar] = ()) -> str:
-    """The chart of the drawn `points` with what the engine says of them (`facts`)."""
+                  zone: ZoneInfo = UTC_ZONE, urine: Sequence[UrineBar] = (),
+                  medications: Sequence[MedicationMark] = ()) -> str:
+    """The chart of the drawn `points` with what the engine says of them (`facts`); of the
+    `medications`, those within the drawn span."""
     if not points or facts is None:
         return '<p class="empty">No sodium results in this period.</p>'
     t0, t1, now = facts.start, facts.end, facts.now
     span = max((t1 - t0).total_seconds(), 3600.0)
     base = PAD_T + NA_H  # the time axis
-    k_top = base + 44
-    u_top = k_top + K_H + 34 if potassium else base + 44
-    height = u_top + U_H + 10 if urine else k_top + K_H + 10 if potassium else base + 26
+    meds = [m for m in medications if t0 <= m.at <= t1]
+    # Each strip below the axis: 34 px for its name, then its height.
+    m_top = base + 44
+    k_top = m_top + M_H + 34 if meds else m_top
+    u_top = k_top + K_H + 34 if potassium else k_top
+    bottom = u_top + U_H if urine else k_top + K_H if potassium else \
+        m_top + M_H if meds else None
+    height = base + 26 if bottom is None else bottom + 10
     band = facts.corridor
     values = [p.value for p in points] + [b.low_mmol_l for b in band] + \
         [b.ceiling_mmol_l for b in band if b.ceiling_mmol_l is not None] + \
@@ -96,7 +105,9 @@ def patient_chart(points: Sequence[Point], potassium: Sequence[Point],
              f'<desc id="chart-desc">{len(points)} sodium results from '
              f'{when(t0, zone)} to {when(max(p.at for p in points), zone)} ({zone}); '
              f'shaded band: the allowed corridor ({policy.name}). '
-             f'{escape(facts.ceiling_text)}. {escape(facts.next_due_text)}.</desc>',
+             f'{escape(facts.ceiling_text)}. {escape(facts.next_due_text)}.'
+             + (f' Orders and administrations under the time axis: {len(meds)}.'
+                if meds else '') + '</desc>',
              f'<clipPath id="chart-plot"><rect x="{PAD_L}" y="{PAD_T}" width="{PLOT_W}" '
              f'height="{NA_H}"/></clipPath>',
              f'<text class="axis unit" x="4" y="{PAD_T - 12}">Na\u207a mmol/L</text>']
@@ -131,6 +142,8 @@ def patient_chart(points: Sequence[Point], potassium: Sequence[Point],
                      f'l-6,-10 h12 z"><title>{escape(facts.next_due_text)}</title></path>'
                      f'<text class="due-label" x="{d:.1f}" y="{base - 13}" '
                      f'text-anchor="middle">next Na due</text></g>')
+    if meds:
+        parts += treatment_lane(meds, x, m_top, PAD_L, W - PAD_R, zone)
     if potassium:
         parts += _potassium_strip(potassium, policy, x, k_top, zone)
     if urine:

@@ -186,7 +186,7 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: Pat
         any(a.rule in RATE_RULES and a.lifecycle in OPEN for a in d["alerts"]),
         d["patient"].discharged_at is not None, d["triggering"], policy, now,
         rt.settings.display_zone, [m.at for m in medications if m.med_class == "vaptan"
-                                   and m.status not in VOID_STATUSES])
+                                   and m.status not in VOID_STATUSES], d["medications"])
     return _page(request, rt, c.who, c.csrf, "patient.html", p=d["patient"], ward=d["ward"],
                  results=results, alerts=d["alerts"], events=d["events"], risks=d["risks"],
                  lab_factors=[lab_factor_words(f, policy) for f in lab], **chart,

@@ -19,6 +19,7 @@ from monitor.engine.policy import Policy
 from monitor.services.access.scope import Principal, scoped_patients, visible_patient
 from monitor.storage.repos.ledgers import Scope, diagnosis_of
 from monitor.storage.repos.ledgers import load as load_ledgers
+from monitor.storage.repos.treatment import medications_since
 from monitor.storage.repos.ward_policy import ward_policies
 from monitor.storage.tables import (
     Alert,
@@ -258,7 +259,8 @@ def patient_detail(uow: UnitOfWork, p: Principal, patient_id: int, default: Poli
     `lead_in`, the current results of the corridor_lead_in before it, which the corridor at
     the window's left edge reads but the page does not draw), the alerts
     open or changed in it, their events in it, the results that hold the active ones, the
-    acute marks, and the policy in force (the ward's; `default` where it has none)."""
+    acute marks, the orders and administrations in the window (for the chart), and the
+    policy in force (the ward's; `default` where it has none)."""
     s = uow.session
     patient = visible_patient(uow, p, patient_id)
     if patient is None:
@@ -287,7 +289,8 @@ def patient_detail(uow: UnitOfWork, p: Principal, patient_id: int, default: Poli
     return {"patient": patient, "ward": ward, "results": results, "lead_in": lead_in,
             "alerts": alerts, "events": events, "risks": risks, "window": window,
             "spans": {r.id: span_words(diagnosis_of(r), policy) for r in risks},
-            "triggering": _triggering(s, alerts, since), "marks": marks, "policy": policy}
+            "triggering": _triggering(s, alerts, since), "marks": marks, "policy": policy,
+            "medications": medications_since(s, patient_id, since)}
 
 
 def patient_policy(uow: UnitOfWork, p: Principal, patient_id: int, default: Policy

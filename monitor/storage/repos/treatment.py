@@ -83,6 +83,14 @@ def patient_medications(s: Session, pid: int, limit: int = 200) -> list[Medicati
                           .limit(limit)))
 
 
+def medications_since(s: Session, pid: int, since: datetime) -> list[MedicationRecord]:
+    """The patient's orders and administrations at or after `since`, oldest first: what the
+    chart's window can draw (ix_medications_patient_at bounds the scan)."""
+    return list(s.scalars(select(MedicationRecord).where(
+        MedicationRecord.patient_id == pid, MedicationRecord.at >= since)
+        .order_by(MedicationRecord.at, MedicationRecord.id)))
+
+
 def patient_symptoms(s: Session, pid: int) -> list[SymptomMark]:
     """The patient's severe-symptom records, newest first, for the patient page."""
     return list(s.scalars(select(SymptomMark).where(SymptomMark.patient_id == pid)
