@@ -74,7 +74,7 @@ def infusion_panel(medications: Sequence[Medication], weight: tuple[float, datet
         return InfusionPanel(med, name, facts, missing or ["body water not estimable"], None,
                              "No volume to the limit can be given without the estimate.")
     facts.append(("Total body water", f"{number(round(p.body_water_l, 1))} L "
-                  f"({number(p.water_fraction)} × weight)"))
+                  f"({p.water_fraction:g} × weight)"))
     change = round(p.change_per_litre, 1)
     change_text = f"{'+' if change > 0 else ''}{number(change)} mmol/L per litre"
     return InfusionPanel(med, name, facts, [], change_text,
