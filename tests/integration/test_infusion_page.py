@@ -127,3 +127,19 @@ def test_the_json_api_records_a_weight_and_a_later_received_weight_replaces_it(
     h.receive(weight_message("W1", "W1-wt2", h, 0, "132.3", unit="[lb_av]"))
     assert "Weight 60 kg (hl7:lis," in panel(h, "W1")
     assert h.bearer("nurse.b").post(path, json={"weight_kg": 70}).status_code == 404
+
+
+def test_a_merge_moves_the_old_records_entered_weight_to_the_survivor(h: Hospital) -> None:
+    from tests.hl7_builders import ts
+
+    h.receive(oru("OLD8", "OLD8-0", h.now - timedelta(hours=5), 117, **WOMAN))
+    with h.rt.uow() as uow:
+        h.patients["OLD8"] = uow.session.scalar(
+            select(Patient.id).where(Patient.identifier == "OLD8"))
+    reply = h.bearer("nurse.a").post(fill("/api/v1/patients/{p}/body-weight", h, "OLD8"),
+                                     json={"weight_kg": 58})
+    assert reply.status_code == 201, reply.text
+    h.receive("\r".join([
+        f"MSH|^~\\&|ADT|CITYGEN|SODMON|CITYGEN|{ts(h.now)}||ADT^A40^ADT_A39|M8|P|2.5.1",
+        f"EVN|A40|{ts(h.now)}", "PID|1||W2^^^CITYGEN^MR", "MRG|OLD8^^^CITYGEN^MR"]))
+    assert "Weight 58 kg (entered by nurse.a," in panel(h, "W2")

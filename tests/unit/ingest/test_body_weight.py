@@ -64,3 +64,12 @@ def test_the_plausible_range_includes_its_ends(value: str, unit: str, kg: float)
 def test_outside_the_plausible_range_is_refused(value: str, unit: str) -> None:
     with pytest.raises(Unusable, match="plausible range"):
         measured_value(Analyte.BODY_WEIGHT, value, unit, ResultStatus.FINAL)
+
+
+def test_csv_body_weight_row_is_a_vital_sign_in_kg() -> None:
+    from .test_csv_feed import only_result
+
+    r = only_result("patient_id,collected_at,sodium,unit,analyte\n"
+                    "P1,2026-09-14T08:00:00+00:00,154,lb,body-weight\n")
+    assert (r.analyte, r.method) == (Analyte.BODY_WEIGHT, Method.VITAL_SIGN)
+    assert r.value_mmol_l == pytest.approx(69.85, abs=0.01)
