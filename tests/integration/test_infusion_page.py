@@ -7,6 +7,7 @@ Real PostgreSQL, the real app through FastAPI's TestClient (tests/integration/ho
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,6 +16,7 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy import Engine, select
 
+from monitor.runtime.drain import drain_inbox
 from monitor.storage.tables import Patient, WeightEntry
 from tests.hl7_builders import oru, rde
 from tests.integration.hospital import WARD_A, Hospital, build, fill, hidden_csrf
@@ -143,3 +145,28 @@ def test_a_merge_moves_the_old_records_entered_weight_to_the_survivor(h: Hospita
         f"MSH|^~\\&|ADT|CITYGEN|SODMON|CITYGEN|{ts(h.now)}||ADT^A40^ADT_A39|M8|P|2.5.1",
         f"EVN|A40|{ts(h.now)}", "PID|1||W2^^^CITYGEN^MR", "MRG|OLD8^^^CITYGEN^MR"]))
     assert "Weight 58 kg (entered by nurse.a," in panel(h, "W2")
+
+
+def test_a_fhir_body_weight_in_pounds_is_used_in_kg(h: Hospital) -> None:
+    from tests.integration.test_fhir_identity import fhir_client
+
+    http = fhir_client(h.rt)
+    weighed = {"resourceType": "Observation", "id": "wt-w2", "status": "final",
+               "category": [{"coding": [{
+                   "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                   "code": "vital-signs"}]}],
+               "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7",
+                                    "display": "Body weight"}]},
+               "subject": {"identifier": {"system": "CITYGEN", "value": "W2"}},
+               "effectiveDateTime": (h.now - timedelta(hours=2)).isoformat(),
+               "valueQuantity": {"value": 143.3, "unit": "lb",
+                                 "system": "http://unitsofmeasure.org", "code": "[lb_av]"}}
+    reply = http.post("/fhir/Observation", content=json.dumps(weighed))
+    assert reply.status_code == 201, reply.text
+    drain_inbox(h.rt)
+    shown = panel(h, "W2")
+    # 143.3 lb = 65.0 kg; 0.45 x 65 = 29.25 L; (513 - 118) / 30.25 = 13.1 per litre;
+    # 6 / 13.058 L = 459 mL -> 460 mL.
+    assert "Weight 65 kg (" in shown
+    assert "Expected change: +13.1 mmol/L per litre" in shown
+    assert "About 460 mL of 3 % saline" in shown
