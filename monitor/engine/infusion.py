@@ -13,10 +13,16 @@ effect on them, so it is shown as guidance beside the measured trend, never inst
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
+from monitor.engine.medication import Medication, MedicationClass
 from monitor.engine.policy import Policy
+
+# The classes of fluid an infusion prediction is made for.
+FLUID_CLASSES = frozenset({MedicationClass.HYPERTONIC_SALINE, MedicationClass.ISOTONIC_SALINE,
+                           MedicationClass.HYPOTONIC_FLUID})
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +87,19 @@ def predict(serum_na: float, weight_kg: float, sex: str | None, age: int | None,
     litres = allowance_mmol_l / change if change > 0 and allowance_mmol_l is not None \
         and allowance_mmol_l > 0 else None
     return Prediction(infusate, water, fraction, change, litres)
+
+
+def active_infusion(medications: Iterable[Medication], now: datetime, policy: Policy
+                    ) -> tuple[Medication, Infusate] | None:
+    """The latest order or administration of a fluid (FLUID_CLASSES) that counts (not void),
+    lies within the policy's prediction.infusion_hours (24 h) before `now`, and whose text
+    names a fluid the policy knows; None when there is none."""
+    since = now - timedelta(hours=policy.prediction.infusion_hours)
+    found = None
+    for med in medications:
+        if med.med_class not in FLUID_CLASSES or not med.counts or not since <= med.at <= now:
+            continue
+        fluid = infusate_of(med.text, policy)
+        if fluid is not None and (found is None or med.at > found[0].at):
+            found = (med, fluid)
+    return found

@@ -3,7 +3,8 @@
 Everything here is plain data: the adapters (monitor.ingest) produce it, the storage layer
 maps rows to it, and the rules (monitor.engine.rules) read it. Times are timezone-aware UTC
 datetimes; sodium and potassium values are in mmol/L (mEq/L is the same quantity); the urine
-analytes keep their own units in the same field (osmolality mOsm/kg, output mL).
+analytes and the body weight keep their own units in the same field (osmolality mOsm/kg,
+output mL, weight kg).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class Analyte(StrEnum):
     URINE_OUTPUT = "urine-output"
     # Stored in mmol/L like the others; the glucose correction works in mg/dL.
     GLUCOSE = "glucose"
+    # Body weight (kg): no rule reads it; the infusion prediction (engine.infusion) does.
+    BODY_WEIGHT = "body-weight"
 
 
 # Urine analytes: measured in urine, never a serum value; each is held in its own unit.
@@ -39,6 +42,7 @@ class Method(StrEnum):
     LAB = "lab"  # core laboratory, serum or plasma (indirect ISE)
     POINT_OF_CARE = "poc"  # blood gas analyser or point-of-care device (direct ISE)
     URINE = "urine"
+    VITAL_SIGN = "vital-sign"  # a bedside measurement (body weight), not a laboratory one
 
 
 class ResultStatus(StrEnum):

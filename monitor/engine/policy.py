@@ -257,6 +257,9 @@ class Prediction(_Strict):
     water_fraction_elderly_male: float = Field(default=0.5, gt=0, le=1)
     water_fraction_elderly_female: float = Field(default=0.45, gt=0, le=1)
     infusates: tuple[KnownInfusate, ...] = DEFAULT_INFUSATES
+    # Project default: an order or administration of a fluid older than this (hours) is no
+    # longer the running infusion the patient page predicts for.
+    infusion_hours: float = Field(default=24, gt=0)
 
 
 # ICD-10 / ICD-10-CM code ranges (dot removed) mapped to risk factors.

@@ -26,6 +26,12 @@ SODIUM_MAX_MMOL_L = 200.0
 # Glucose: mg/dL or mmol/L (1 mmol/L = 18.016 mg/dL), stored in mmol/L; outside 10-3,000
 # mg/dL a value is a unit or transcription error (project default).
 GLUCOSE_MIN_MG_DL, GLUCOSE_MAX_MG_DL = 10.0, 3000.0
+# Body weight: kg, g or pounds (UCUM [lb_av], or lb), stored in kg; outside 0.5-500 kg a
+# value is a unit or transcription error (project default: a very premature newborn to the
+# heaviest patients a ward weighs).
+WEIGHT_MIN_KG, WEIGHT_MAX_KG = 0.5, 500.0
+KG_PER_LB = 0.45359237  # the international avoirdupois pound
+_WEIGHT_KG = {"kg": 1.0, "g": 0.001, "[lb_av]": KG_PER_LB, "lb": KG_PER_LB, "lbs": KG_PER_LB}
 
 _COMPARATORS = ("<", ">", "≤", "≥")
 
@@ -38,7 +44,8 @@ def measured_value(
     A removal (HL7 D/W/X, FHIR entered-in-error) needs no value; a make-final (HL7 U) may
     come without one, since it only confirms the preliminary value already received.
     Urine sodium and potassium are never compared with serum values, so their unit and range
-    are not checked; urine output is converted to mL, urine osmolality kept in mOsm/kg.
+    are not checked; urine output is converted to mL, urine osmolality kept in mOsm/kg, a
+    body weight converted to kg.
     Written for the CSV hot path: the common case costs one float() and two comparisons.
     """
     if status is ResultStatus.REMOVED:
@@ -57,6 +64,8 @@ def measured_value(
         return _urine(analyte, number, unit)
     if analyte is Analyte.GLUCOSE:
         return _glucose(number, unit)
+    if analyte is Analyte.BODY_WEIGHT:
+        return _weight(number, unit)
     if unit not in _AS_SENT and unit.strip().lower() not in ACCEPTED_UNITS:
         raise Unusable(f"unit '{unit.strip()}' is not accepted for {analyte} (mmol/L or mEq/L)")
     if analyte is Analyte.SODIUM and not SODIUM_MIN_MMOL_L <= number <= SODIUM_MAX_MMOL_L:
@@ -98,6 +107,17 @@ def _glucose(number: float, unit: str) -> float:
         raise Unusable(f"glucose {mg_dl:g} mg/dL is outside the plausible range "
                        f"{GLUCOSE_MIN_MG_DL:g}-{GLUCOSE_MAX_MG_DL:g} mg/dL")
     return mg_dl / GLUCOSE_MG_DL_PER_MMOL_L
+
+
+def _weight(number: float, unit: str) -> float:
+    factor = _WEIGHT_KG.get(unit.strip().lower())
+    if factor is None:
+        raise Unusable(f"unit '{unit.strip()}' is not accepted for body weight (kg, g or lb)")
+    kg = number * factor
+    if not WEIGHT_MIN_KG <= kg <= WEIGHT_MAX_KG:
+        raise Unusable(f"body weight {kg:g} kg is outside the plausible range "
+                       f"{WEIGHT_MIN_KG:g}-{WEIGHT_MAX_KG:g} kg")
+    return kg
 
 
 def _not_a_number(text: str) -> str:

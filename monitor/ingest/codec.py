@@ -34,7 +34,8 @@ from monitor.ingest.events import (
 # 9: a code not used carries how many times it was seen (a tally of lines left unread).
 # 10: a urine output carries the start of its interval.
 # 11: medication orders and administrations ("X").
-VERSION = 11
+# 12: body weight results (analyte body-weight, method vital-sign).
+VERSION = 12
 
 
 def _when(moment: datetime | None) -> str | None:

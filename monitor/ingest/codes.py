@@ -13,6 +13,7 @@ from monitor.engine.model import Analyte, Method
 from monitor.engine.risk import SNOMED_PREFIX
 
 _LAB, _POC, _URINE = Method.LAB, Method.POINT_OF_CARE, Method.URINE
+_VITAL = Method.VITAL_SIGN
 
 # FHIR NDJSON Observation lines whose text names none of these codes (nor a local code) are
 # skipped unparsed (monitor.ingest.fhir_split.not_ours): an Observation code read anywhere
@@ -36,6 +37,8 @@ ANALYTES: dict[str, tuple[Analyte, Method]] = {
     "9187-6": (Analyte.URINE_OUTPUT, _URINE),  # Urine output (Pt)
     "9188-4": (Analyte.URINE_OUTPUT, _URINE),  # Urine output 1 hour
     "9192-6": (Analyte.URINE_OUTPUT, _URINE),  # Urine output 24 hour
+    # Body weight (LOINC 29463-7, the FHIR vital-signs body weight code): kg, g or lb.
+    "29463-7": (Analyte.BODY_WEIGHT, _VITAL),
     "2823-3": (Analyte.POTASSIUM, _LAB),  # serum or plasma
     "6298-4": (Analyte.POTASSIUM, _POC),  # blood
     "2345-7": (Analyte.GLUCOSE, _LAB),  # serum or plasma

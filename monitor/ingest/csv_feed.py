@@ -150,6 +150,8 @@ def _rows(
             continue
         if analyte in URINE_ANALYTES:
             method = Method.URINE
+        elif analyte is Analyte.BODY_WEIGHT:
+            method = Method.VITAL_SIGN
         else:
             gas = specimen is not None and is_blood_gas(specimen)
             method = Method.POINT_OF_CARE if gas else Method.LAB

@@ -17,6 +17,7 @@ from monitor.services.access.scope import require, scoped_patients, visible_aler
 from monitor.services.alerting import actions
 from monitor.services.dashboards.views import PATIENT_WINDOW_DAYS, result_window, results_since
 from monitor.services.evaluation import clinician
+from monitor.services.evaluation.treatment import record_body_weight
 from monitor.services.intake.rejects import list_rejects, retry_reject
 from monitor.storage.tables import (
     Alert,
@@ -226,6 +227,14 @@ class SymptomsIn(BaseModel):
     reason: str = Field(min_length=1, description="which symptoms: vomiting, seizures, ...")
 
 
+class WeightIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    weight_kg: float = Field(description="body weight in kg (0.5-500)")
+    measured_at: AwareDatetime | None = Field(default=None, description=(
+        "when the patient was weighed (ISO 8601 with offset); default: now"))
+
+
 def _clinical(rt: RuntimeDep, c: Caller, patient_id: int, action: str) -> None:
     require(c.who, action)
     with rt.uow() as uow:
@@ -291,6 +300,23 @@ def severe_symptoms(rt: RuntimeDep, c: CallerDep, patient_id: PatientId, body: S
         raise HTTPException(422, str(error)) from None
     return {"id": row.id, "observed_at": row.observed_at.isoformat(),
             "changed_alerts": done.alerts}
+
+
+@router.post("/patients/{patient_id}/body-weight", status_code=201)
+def body_weight(rt: RuntimeDep, c: CallerDep, patient_id: PatientId, body: WeightIn,
+                x_csrf: Csrf = None) -> dict[str, Any]:
+    """A nurse or physician enters the patient's body weight; the latest weight, entered or
+    received, is the one the patient page's infusion prediction uses."""
+    check_csrf(c, x_csrf)
+    _clinical(rt, c, patient_id, "record-weight")
+    try:
+        with rt.uow() as uow:
+            row = record_body_weight(uow, patient_id, body.weight_kg, body.measured_at,
+                                     c.who.username, _now())
+    except ValueError as error:
+        raise HTTPException(422, str(error)) from None
+    return {"id": row.id, "weight_kg": row.weight_kg,
+            "measured_at": row.measured_at.isoformat()}
 
 
 @router.get("/wards")

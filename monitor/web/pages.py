@@ -33,12 +33,17 @@ from monitor.services.dashboards.views import (
 )
 from monitor.services.evaluation import clinician
 from monitor.services.evaluation.reevaluation import diagnoses
-from monitor.services.evaluation.treatment import patient_treatment
+from monitor.services.evaluation.treatment import (
+    infusion_inputs,
+    patient_treatment,
+    record_body_weight,
+)
 from monitor.web.api import WindowDays, WindowFrom
 from monitor.web.chart_facts import chart_section
 from monitor.web.charts import sparkline
 from monitor.web.clock import field_value, from_field, when
 from monitor.web.deps import AlertId, PatientId, RiskId, RuntimeDep
+from monitor.web.infusion_panel import infusion_panel
 from monitor.web.security import CallerDep, check_csrf, cookie_name, secure_site
 from monitor.web.templating import templates
 
@@ -175,6 +180,7 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: Pat
         audit(uow, c.who.username, "view-patient", now, "patient", patient_id)
         stated = diagnoses(uow, patient_id)
         medications, symptoms = patient_treatment(uow, patient_id)
+        engine_meds, weight = infusion_inputs(uow, patient_id, medications)
         uow.commit()
     results = d["results"]
     policy = d["policy"]
@@ -187,6 +193,12 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: Pat
         d["patient"].discharged_at is not None, d["triggering"], policy, now,
         rt.settings.display_zone, [m.at for m in medications if m.med_class == "vaptan"
                                    and m.status not in VOID_STATUSES], d["medications"])
+    facts = chart["chart_facts"]
+    zone = rt.settings.display_zone
+    infusion = infusion_panel(
+        engine_meds, weight, d["patient"].sex, d["patient"].birth_date,
+        facts.allowance if facts else None, facts.ceiling_text if facts else None, results,
+        policy, now, lambda at: when(at, zone, now))
     return _page(request, rt, c.who, c.csrf, "patient.html", p=d["patient"], ward=d["ward"],
                  results=results, alerts=d["alerts"], events=d["events"], risks=d["risks"],
                  lab_factors=[lab_factor_words(f, policy) for f in lab], **chart,
@@ -194,7 +206,8 @@ def patient_page(request: Request, rt: RuntimeDep, c: CallerDep, patient_id: Pat
                  older=_older(d["window"]), default_days=PATIENT_WINDOW_DAYS,
                  high_limits=policy.tier_limits(True), marks=d["marks"],
                  acute_span=timedelta(hours=policy.episodes.acute_hours), nav="patient",
-                 medications=medications, symptoms=symptoms,
+                 medications=medications, symptoms=symptoms, infusion=infusion,
+                 infusion_weight=weight,
                  symptoms_span=timedelta(hours=policy.treatment.symptoms_hours),
                  runs={a: event_runs(e) for a, e in d["events"].items()},
                  risk_choices=risk_choices(policy),
@@ -339,6 +352,22 @@ def symptoms_form(rt: RuntimeDep, c: CallerDep, patient_id: PatientId, observed:
         if _readable(observed, zone) else ""
     return _clinical(rt, c, patient_id, "record-symptoms", csrf, run,
                      f"Severe symptoms recorded{shown}.")
+
+
+@router.post("/patients/{patient_id}/body-weight")
+def weight_form(rt: RuntimeDep, c: CallerDep, patient_id: PatientId, weight: FormStr = "",
+                measured: FormStr = "", csrf: FormStr = "") -> Response:
+    zone = rt.settings.display_zone
+
+    def run(uow: Any, _: Any, now: datetime) -> None:
+        try:
+            kg = float(weight.strip().replace(",", "."))
+        except ValueError:
+            raise ValueError(f"'{weight.strip()}' is not a weight in kg") from None
+        at = from_field(measured, zone) if measured.strip() else None
+        record_body_weight(uow, patient_id, kg, at, c.who.username, now)
+    return _clinical(rt, c, patient_id, "record-weight", csrf, run,
+                     f"Body weight recorded: {weight.strip()} kg.")
 
 
 def _readable(text: str, zone: Any) -> bool:

@@ -23,6 +23,7 @@ CAN = {
     "edit-risk": {"physician", "admin"},
     "mark-acute": {"physician", "admin"},
     "record-symptoms": {"physician", "admin"},
+    "record-weight": {"nurse", "physician", "admin"},
     "admin": {"admin"},
     "ingest": {"feed", "admin"},
 }

@@ -21,6 +21,7 @@ from monitor.storage.tables import (
     Patient,
     RiskFactor,
     SymptomMark,
+    WeightEntry,
 )
 from monitor.storage.uow import UnitOfWork
 
@@ -93,7 +94,8 @@ def merge(uow: UnitOfWork, old: int, survivor: int, now: datetime,
     for factor in s.scalars(select(RiskFactor).where(RiskFactor.patient_id == old)):
         factor.patient_id = survivor
     for row in [*s.scalars(select(MedicationRecord).where(MedicationRecord.patient_id == old)),
-                *s.scalars(select(SymptomMark).where(SymptomMark.patient_id == old))]:
+                *s.scalars(select(SymptomMark).where(SymptomMark.patient_id == old)),
+                *s.scalars(select(WeightEntry).where(WeightEntry.patient_id == old))]:
         row.patient_id = survivor
     patient = s.get(Patient, old)
     assert patient is not None

@@ -1,4 +1,5 @@
-"""Medication orders and administrations, and severe-symptom records, in storage."""
+"""Medication orders and administrations, severe-symptom records and body weights, in
+storage."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from monitor.engine.medication import (
     MedicationClass,
     MedicationKind,
 )
+from monitor.engine.model import Analyte
 from monitor.engine.treatment import RULED_CLASSES
 from monitor.storage.repos.common import among
-from monitor.storage.tables import MedicationRecord, SymptomMark
+from monitor.storage.tables import MedicationRecord, Result, SymptomMark, WeightEntry
 
 
 def ledger_key(feed: str, med_key: str) -> str:
@@ -107,3 +109,21 @@ def vaptan_times(s: Session, pids: Iterable[int]) -> dict[int, list[datetime]]:
             MedicationRecord.status.not_in(sorted(VOID_STATUSES)))):
         found.setdefault(pid, []).append(at)
     return found
+
+
+def latest_weight(s: Session, pid: int) -> tuple[float, datetime, str] | None:
+    """The patient's latest body weight (kg), when it was measured, and who gave it ("entered
+    by <user>" or the feed's name): entered on the page or received, whichever is later."""
+    entered = s.scalars(select(WeightEntry).where(WeightEntry.patient_id == pid)
+                        .order_by(WeightEntry.measured_at.desc(), WeightEntry.id.desc())
+                        .limit(1)).first()
+    received = s.scalars(select(Result).where(
+        Result.patient_id == pid, Result.analyte == Analyte.BODY_WEIGHT.value,
+        Result.is_current.is_(True), Result.removed.is_(False), Result.flag.is_(None),
+        Result.value_mmol_l.is_not(None))
+        .order_by(Result.collected_at.desc(), Result.id.desc()).limit(1)).first()
+    found = [] if entered is None else [
+        (entered.weight_kg, entered.measured_at, f"entered by {entered.entered_by}")]
+    if received is not None and received.value_mmol_l is not None:
+        found.append((received.value_mmol_l, received.collected_at, received.source_feed))
+    return max(found, key=lambda w: w[1], default=None)

@@ -24,7 +24,7 @@ from monitor.storage.tables.feeds import (
     UnmappedCodeCount,
 )
 from monitor.storage.tables.results import Result
-from monitor.storage.tables.treatment import MedicationRecord, SymptomMark
+from monitor.storage.tables.treatment import MedicationRecord, SymptomMark, WeightEntry
 
 __all__ = [
     "Alert",
@@ -56,4 +56,5 @@ __all__ = [
     "Ward",
     "WardMembership",
     "WebSession",
+    "WeightEntry",
 ]

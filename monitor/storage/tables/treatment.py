@@ -1,10 +1,11 @@
-"""Medication orders and administrations, and clinicians' records of severe symptoms."""
+"""Medication orders and administrations, and clinicians' records of severe symptoms and of
+body weights."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from monitor.storage.base import Base, UTCDateTime
@@ -52,3 +53,17 @@ class SymptomMark(Base):
     reason: Mapped[str] = mapped_column(Text)
     marked_by: Mapped[str] = mapped_column(String(100))
     marked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WeightEntry(Base):
+    """A body weight (kg) a physician or nurse entered on the patient page; a weight a feed
+    sends is a result (analyte body-weight). The latest of either, by its time, is used."""
+
+    __tablename__ = "body_weights"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    weight_kg: Mapped[float] = mapped_column(Float)
+    measured_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    entered_by: Mapped[str] = mapped_column(String(100))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
