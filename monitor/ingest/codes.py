@@ -31,7 +31,7 @@ ANALYTES: dict[str, tuple[Analyte, Method]] = {
     "2955-3": (Analyte.URINE_SODIUM, _URINE),  # per volume
     "2956-1": (Analyte.URINE_SODIUM, _URINE),  # per 24 h
     "2828-2": (Analyte.URINE_POTASSIUM, _URINE),  # Potassium [Moles/volume] in Urine
-    "2695-8": (Analyte.URINE_OSMOLALITY, _URINE),  # Osmolality of Urine (mOsm/kg)
+    "2695-5": (Analyte.URINE_OSMOLALITY, _URINE),  # Osmolality of Urine (mOsm/kg)
     # Urine output (LOINC class IO_OUTPUT, property Vol): over the interval the sender
     # states; 1 h and 24 h are implied by the code when only the end is sent.
     "9187-6": (Analyte.URINE_OUTPUT, _URINE),  # Urine output (Pt)

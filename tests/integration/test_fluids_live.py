@@ -47,7 +47,7 @@ def fhir_feed(volumes: tuple[float, ...], osmolality: float | None = None) -> st
                           effectivePeriod={"start": hour(n), "end": hour(n + 1)})
               for n, ml in enumerate(volumes)]
     if osmolality is not None:
-        lines.append(observation("osm1", "2695-8", osmolality, "mOsm/kg",
+        lines.append(observation("osm1", "2695-5", osmolality, "mOsm/kg",
                                  effectiveDateTime=hour(1)))
     return "\n".join(lines) + "\n"
 

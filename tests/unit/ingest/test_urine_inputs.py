@@ -62,7 +62,7 @@ def test_fhir_output_interval_ending_before_it_starts_is_rejected() -> None:
 
 
 @pytest.mark.parametrize(("code", "unit", "analyte"), [
-    ("2695-8", "mOsm/kg", Analyte.URINE_OSMOLALITY),
+    ("2695-5", "mOsm/kg", Analyte.URINE_OSMOLALITY),
     ("2828-2", "mmol/L", Analyte.URINE_POTASSIUM),
 ])
 def test_fhir_urine_osmolality_and_potassium(code: str, unit: str, analyte: Analyte) -> None:
@@ -73,7 +73,7 @@ def test_fhir_urine_osmolality_and_potassium(code: str, unit: str, analyte: Anal
 
 
 def test_fhir_urine_osmolality_in_mmol_per_litre_is_rejected() -> None:
-    bad = observation(code={"coding": [{"system": LOINC, "code": "2695-8"}]},
+    bad = observation(code={"coding": [{"system": LOINC, "code": "2695-5"}]},
                       valueQuantity={"value": 85, "unit": "mmol/L"})
     assert "mOsm/kg" in reject(bad).reason
 
@@ -105,7 +105,7 @@ def test_hl7_output_interval_ending_before_it_starts_is_rejected() -> None:
 
 
 def test_hl7_urine_osmolality() -> None:
-    r = one_result(oru(obx("80", code="2695-8^Osmolality Ur^LN", unit="mosm/kg")))
+    r = one_result(oru(obx("80", code="2695-5^Osmolality Ur^LN", unit="mosm/kg")))
     assert (r.analyte, r.value_mmol_l) == (Analyte.URINE_OSMOLALITY, 80)
 
 
