@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 def dialect_insert(session: Session) -> Any:
     """The INSERT construct of the session's database (PostgreSQL or SQLite), which has
     ON CONFLICT DO NOTHING / DO UPDATE."""
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return pg_insert if _postgres(session) else sqlite_insert
 
 
 def _postgres(session: Session) -> bool:
