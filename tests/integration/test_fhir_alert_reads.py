@@ -184,6 +184,7 @@ def test_reads_need_a_token_see_only_your_wards_and_are_audited(h: Hospital) -> 
     for path in ("/fhir/DetectedIssue", f"/fhir/DetectedIssue/{a1}", "/fhir/Flag",
                  f"/fhir/Flag/{h.patients['A1']}"):
         assert anonymous.get(path).status_code == 401, path
+    assert h.bearer("feed").get("/fhir/DetectedIssue").status_code == 403  # sends, never reads
     nurse = h.bearer("nurse.a")
     assert nurse.get(f"/fhir/DetectedIssue/{b1}").status_code == 404
     assert nurse.get(f"/fhir/Flag/{h.patients['B1']}").status_code == 404
