@@ -30,7 +30,7 @@ from monitor.runtime import Runtime
 from monitor.runtime.readiness import broker_status, database_status
 from monitor.services.access.audit import record_denial
 from monitor.services.access.scope import Forbidden, require
-from monitor.web import admin_pages, api, fhir, ingest, live, pages
+from monitor.web import admin_pages, api, fhir, fhir_read, ingest, live, pages
 from monitor.web.body import RefuseNul
 from monitor.web.metrics import StoreCollector
 from monitor.web.security import CallerDep, NotSignedIn, hardening_headers
@@ -89,14 +89,14 @@ def create_app(rt: Runtime) -> FastAPI:
     def docs() -> Response:
         """Swagger UI, started by a static script (no inline script under the CSP)."""
         return HTMLResponse(DOCS_PAGE)
-    for router in (fhir.router, ingest.router, api.router, pages.router, admin_pages.router,
-                   live.router):
+    for router in (fhir.router, fhir_read.router, ingest.router, api.router, pages.router,
+                   admin_pages.router, live.router):
         app.include_router(router)
 
     @app.exception_handler(NotSignedIn)
     def not_signed_in(request: Request, _: NotSignedIn) -> Response:
         request.state.denied = "not signed in"  # a page answers with the login redirect
-        if request.url.path.startswith(("/api/", "/events", "/metrics")):
+        if request.url.path.startswith(("/api/", "/fhir/", "/events", "/metrics")):
             return JSONResponse({"detail": "sign in or send a bearer token"}, status_code=401,
                                 headers={"WWW-Authenticate": "Bearer"})
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)

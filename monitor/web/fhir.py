@@ -23,6 +23,7 @@ from monitor.services.intake.inbox import receive, reject_payload, screen
 from monitor.services.intake.limits import too_many_results
 from monitor.web.body import MAX_RESULTS_BYTES, TooLarge, read_body
 from monitor.web.deps import FeedDep, RuntimeDep
+from monitor.web.fhir_read import CAPABILITY
 from monitor.web.ingest import refuse_oversize
 
 router = APIRouter(prefix="/fhir", tags=["FHIR ingest"])
@@ -195,10 +196,10 @@ async def post_bundle(request: Request, rt: RuntimeDep, caller: FeedDep) -> JSON
 
 @router.get("/metadata")
 def metadata() -> JSONResponse:
-    """The CapabilityStatement: what this server accepts."""
+    """The CapabilityStatement: what this server accepts, and the alerts it serves."""
     resources = [{"type": t, "interaction": [{"code": "create"}, {"code": "update"}]}
                  for t in ("Observation", "Condition", "Patient", "MedicationRequest",
-                           "MedicationAdministration")]
+                           "MedicationAdministration")] + CAPABILITY
     return JSONResponse({
         "resourceType": "CapabilityStatement", "status": "active", "kind": "instance",
         "fhirVersion": "4.0.1", "format": ["json"], "date": "2026-11-26",
