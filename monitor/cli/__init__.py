@@ -8,7 +8,19 @@ from importlib.metadata import version as installed_version
 
 import typer
 
-from monitor.cli import admin, check, db, demo, feeds, live, policies, processes, replay, simulate
+from monitor.cli import (
+    admin,
+    check,
+    db,
+    demo,
+    ehr,
+    feeds,
+    live,
+    policies,
+    processes,
+    replay,
+    simulate,
+)
 
 app = typer.Typer(
     name="sodium-monitor",
@@ -51,6 +63,7 @@ app.add_typer(live.rejects_app, name="rejects")
 app.add_typer(live.alerts_app, name="alerts")
 app.add_typer(live.tokens_app, name="tokens")
 app.add_typer(feeds.feeds_app, name="feeds")
+app.add_typer(ehr.ehr_app, name="ehr-clients")
 app.add_typer(admin.wards_app, name="wards")
 app.add_typer(admin.users_app, name="users")
 app.add_typer(admin.channels_app, name="channels")

@@ -1,5 +1,6 @@
 """Users, roles, ward membership, the on-call roster, tokens, notification channels,
-deliveries (the transactional outbox), the audit log and the sign-in throttle."""
+deliveries (the transactional outbox), the audit log, the sign-in throttle and the EHRs
+registered for CDS Hooks and SMART launch."""
 
 from __future__ import annotations
 
@@ -119,6 +120,53 @@ class WebSession(Base):
     token_hash: Mapped[str] = mapped_column(String(128), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A SMART launch from the EHR opens a session for the launch's patient only.
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+
+
+class EhrClient(Base):
+    """An EHR registered to call the CDS Hooks services and to launch the chart (SMART).
+    `issuer`: the `iss` of the JWTs its CDS client signs; its keys come from `jwks` (a key
+    set given as a file) or `jwks_url`. `fhir_server` and `smart_client_id`: the FHIR base
+    URL it sends as SMART `iss` and the client id this service has at its authorization
+    server; a launch from any other `iss` is refused (never redirect to an unknown server)."""
+
+    __tablename__ = "ehr_clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(300), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    jwks: Mapped[str | None] = mapped_column(Text)
+    jwks_url: Mapped[str | None] = mapped_column(String(500))
+    fhir_server: Mapped[str | None] = mapped_column(String(300), unique=True)
+    smart_client_id: Mapped[str | None] = mapped_column(String(200))
+    launch_role: Mapped[str] = mapped_column(ForeignKey("roles.name"), default="physician")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EhrTokenUse(Base):
+    """A CDS Hooks JWT seen (issuer and jti), kept until it expires: a replayed token is
+    refused."""
+
+    __tablename__ = "ehr_token_uses"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)  # sha256(issuer, jti)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class SmartLaunch(Base):
+    """A SMART launch between the redirect to the EHR's authorization server and its
+    callback: the PKCE verifier stays here, the browser carries only `state`."""
+
+    __tablename__ = "smart_launches"
+
+    state_hash: Mapped[str] = mapped_column(String(128), primary_key=True)
+    ehr_client_id: Mapped[int] = mapped_column(ForeignKey("ehr_clients.id"))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    token_endpoint: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
