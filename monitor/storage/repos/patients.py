@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from monitor.engine.model import PatientRef
@@ -68,3 +69,28 @@ def learn_fhir_link(session: Session, fhir_id: str, ref: PatientRef, now: dateti
         "fhir_id": fhir_id, "authority": ref.authority, "identifier": ref.identifier,
         "linked_at": now}, ["fhir_id"])
     return fhir_links(session, {fhir_id})[fhir_id]
+
+
+def find_patient(session: Session, identifiers: Sequence[tuple[str, str]],
+                 fhir_id: str | None, aliases: Mapping[str, str]) -> Patient | None:
+    """The patient an EHR names: by one of its identifiers (system, value; the system under
+    its canonical name, SODIUM_PATIENT_AUTHORITIES), else by the FHIR logical id the feeds
+    linked (fhir_patient_links). A merged-away patient answers as the one it merged into."""
+    found: Patient | None = None
+    for system, value in identifiers:
+        if not value:
+            continue
+        found = session.scalar(select(Patient).where(
+            Patient.authority == aliases.get(system, system), Patient.identifier == value))
+        if found is not None:
+            break
+    if found is None and fhir_id:
+        found = session.scalar(select(Patient).join(FhirPatientLink, and_(
+            FhirPatientLink.authority == Patient.authority,
+            FhirPatientLink.identifier == Patient.identifier)).where(
+            FhirPatientLink.fhir_id == fhir_id.removeprefix("Patient/")))
+    for _ in range(10):  # merges chain rarely; a cycle would be a bug, not a loop
+        if found is None or found.merged_into_id is None:
+            break
+        found = session.get(Patient, found.merged_into_id)
+    return found
