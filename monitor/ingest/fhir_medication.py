@@ -10,6 +10,7 @@ effectivePeriod.start; dosage route and dose as sent.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -43,6 +44,27 @@ def medication_items(resource: Resource, position: str, patients: PatientIndex,
         status = str(resource.get("status") or "unknown").lower()
     except Unusable as exc:
         return [Reject(position, str(exc), json.dumps(resource))]
+    return [MedicationEvent(patient, _medication(resource, dosage, at, status, position),
+                            position)]
+
+
+def draft_medication(resource: Resource, now: datetime, tz: ZoneInfo) -> Medication:
+    """A draft MedicationRequest an EHR is about to sign (CDS Hooks order-sign), as the
+    order it will be once signed: active, from authoredOn or else `now`."""
+    at = now
+    if resource.get("authoredOn"):
+        try:
+            at = parse_iso(str(resource["authoredOn"]), tz, field="authoredOn")
+        except Unusable:
+            at = now
+    dosages = resource.get("dosageInstruction")
+    dosage = dosages[0] if isinstance(dosages, list) and dosages else None
+    return _medication(resource, dosage, at, "active", "draft")
+
+
+def _medication(resource: Resource, dosage: Any, at: datetime, status: str,
+                position: str) -> Medication:
+    kind = resource["resourceType"]
     local, system, rxnorm, text = _coded(resource.get("medicationCodeableConcept"))
     if not text:
         ref = resource.get("medicationReference")
@@ -51,10 +73,9 @@ def medication_items(resource: Resource, position: str, patients: PatientIndex,
     amount, unit = _dose(dosage, kind)
     route = _concept_words(dosage.get("route")) if isinstance(dosage, dict) else None
     key = f"{kind}/{resource.get('id') or position}"
-    med = Medication(key, MedicationKind.ORDER if kind == "MedicationRequest"
-                     else MedicationKind.ADMINISTRATION, at, text, status, local, system,
-                     rxnorm, amount, unit, route)
-    return [MedicationEvent(patient, med, position)]
+    return Medication(key, MedicationKind.ORDER if kind == "MedicationRequest"
+                      else MedicationKind.ADMINISTRATION, at, text, status, local, system,
+                      rxnorm, amount, unit, route)
 
 
 def _coded(concept: Any) -> tuple[str | None, str | None, str | None, str]:

@@ -30,7 +30,7 @@ from monitor.runtime import Runtime
 from monitor.runtime.readiness import broker_status, database_status
 from monitor.services.access.audit import record_denial
 from monitor.services.access.scope import Forbidden, require
-from monitor.web import admin_pages, api, fhir, fhir_read, ingest, live, pages
+from monitor.web import admin_pages, api, cds_hooks, fhir, fhir_read, ingest, live, pages
 from monitor.web.body import RefuseNul
 from monitor.web.metrics import StoreCollector
 from monitor.web.security import CallerDep, NotSignedIn, hardening_headers
@@ -60,8 +60,8 @@ DOCS_PAGE = """<!doctype html>
 
 
 # Machine clients get JSON refusals; a browser on a page gets a page (issue 14, item 7).
-MACHINE_PATHS = ("/api/", "/fhir", "/events", "/metrics", "/openapi.json", "/healthz",
-                 "/readyz", "/static/")
+MACHINE_PATHS = ("/api/", "/fhir", "/cds-services", "/events", "/metrics", "/openapi.json",
+                 "/healthz", "/readyz", "/static/")
 
 
 def wants_html(request: Request) -> bool:
@@ -89,8 +89,8 @@ def create_app(rt: Runtime) -> FastAPI:
     def docs() -> Response:
         """Swagger UI, started by a static script (no inline script under the CSP)."""
         return HTMLResponse(DOCS_PAGE)
-    for router in (fhir.router, fhir_read.router, ingest.router, api.router, pages.router,
-                   admin_pages.router, live.router):
+    for router in (fhir.router, fhir_read.router, cds_hooks.router, ingest.router, api.router,
+                   pages.router, admin_pages.router, live.router):
         app.include_router(router)
 
     @app.exception_handler(NotSignedIn)

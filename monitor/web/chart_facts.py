@@ -94,7 +94,7 @@ def chart_facts(c: PatientCorridor, policy: Policy, drawn: Sequence[Point],
     low, high = glide.per_24h if glide else (0.0, 0.0)
     return ChartFacts(
         start=start, end=end, now=now, corridor=c.along(start, end), allowance=allowance,
-        ceiling_text=_ceiling_text(c, allowance, now, zone), projection=proj, glide=glide,
+        ceiling_text=ceiling_text(c, allowance, now, zone), projection=proj, glide=glide,
         goal_label=f"goal {number(low)}–{number(high)} per 24 h" if glide else None,
         goal_text=(f"Goal {number(low)}–{number(high)} mmol/L per 24 h from the episode's "
                    f"lowest value, {number(glide.from_mmol_l)} on "
@@ -104,7 +104,7 @@ def chart_facts(c: PatientCorridor, policy: Policy, drawn: Sequence[Point],
         high_risk=c.high_risk(now))
 
 
-def _ceiling_text(c: PatientCorridor, a: Allowance | None, now: datetime,
+def ceiling_text(c: PatientCorridor, a: Allowance | None, now: datetime,
                   zone: ZoneInfo) -> str:
     if a is None:
         why = c.unlimited(now)
@@ -151,6 +151,22 @@ def urine_bars(results: Sequence[Any]) -> list[UrineBar]:
     return bars
 
 
+def patient_corridor(result_rows: Sequence[Any], diagnoses: Sequence[Diagnosis],
+                     acute_onsets: Iterable[datetime], policy: Policy
+                     ) -> tuple[PatientCorridor, list[Point], list[Point]]:
+    """The engine's corridor of these result rows, with their sodium points (as the rules
+    judge them) and counted potassium points: what the chart draws and a CDS Hooks card
+    tells (monitor.web.cds_cards)."""
+    rows = [r for r in result_rows if r.value_mmol_l is not None]
+    glucose = [point(r) for r in rows if r.analyte == Analyte.GLUCOSE]
+    # Judged together, so a spike or a glucose at the window's edge counts as the rules see it.
+    sodium = judged([point(r) for r in rows if r.analyte == Analyte.SODIUM], glucose, policy)
+    potassium = [point(r) for r in rows if r.analyte == Analyte.POTASSIUM and r.is_current
+                 and not r.removed and r.flag is None]
+    return (PatientCorridor(patient_data(sodium, potassium, diagnoses, acute_onsets), policy),
+            sodium, potassium)
+
+
 def chart_section(results: Sequence[Any], lead_in: Sequence[Any], diagnoses: Sequence[Diagnosis],
                   acute_onsets: Iterable[datetime], rate_alert_open: bool, discharged: bool,
                   triggering: set[str], policy: Policy, now: datetime, zone: ZoneInfo,
@@ -159,15 +175,9 @@ def chart_section(results: Sequence[Any], lead_in: Sequence[Any], diagnoses: Seq
     """The patient page's chart section: the SVG, its facts and the tier it is drawn for,
     from the page's result rows and the `lead_in` rows before them (read, not drawn), with
     the window's medication rows in its treatment lane (and their legend when any is drawn)."""
-    rows = [r for r in [*lead_in, *results] if r.value_mmol_l is not None]
     drawn_from = min((r.collected_at for r in results), default=now)
-    glucose = [point(r) for r in rows if r.analyte == Analyte.GLUCOSE]
-    # Judged together, so a spike or a glucose at the window's edge counts as the rules see it.
-    sodium = judged([point(r) for r in rows if r.analyte == Analyte.SODIUM], glucose, policy)
-    potassium = [point(r) for r in rows if r.analyte == Analyte.POTASSIUM and r.is_current
-                 and not r.removed and r.flag is None]
-    corridor = PatientCorridor(patient_data(sodium, potassium, diagnoses, acute_onsets),
-                               policy)
+    corridor, sodium, potassium = patient_corridor([*lead_in, *results], diagnoses,
+                                                   acute_onsets, policy)
     drawn = [p for p in sodium if p.at >= drawn_from]
     marks = [medication_mark(m) for m in medications]
     facts = chart_facts(corridor, policy, drawn, sodium, now, rate_alert_open, discharged,
