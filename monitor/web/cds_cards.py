@@ -202,7 +202,7 @@ def _hypertonic_card(resource: dict[str, Any], med: Medication, sodium: float, c
             "label": "Remove the hypertonic saline order",
             "uuid": str(uuid.uuid5(CARD_NAMESPACE, f"remove:{hook_instance}:{rid}")),
             "actions": [{"type": "delete", "description": "Remove the draft order",
-                         "resourceId": [f"MedicationRequest/{rid}"]}]}],
+                         "resourceId": f"MedicationRequest/{rid}"}]}],
             "overrideReasons": [
                 {"code": "severe-symptoms", "system": "urn:sodium-monitor:override-reason",
                  "display": "Severe or moderately severe symptoms"},

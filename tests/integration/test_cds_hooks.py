@@ -228,7 +228,7 @@ def test_order_sign_warns_of_hypertonic_saline_for_mild_sodium_and_tells_the_all
     assert warning["selectionBehavior"] == "at-most-one"
     [suggestion] = warning["suggestions"]
     assert suggestion["actions"] == [{"type": "delete", "description": "Remove the draft order",
-                                      "resourceId": ["MedicationRequest/mr-1"]}]
+                                      "resourceId": "MedicationRequest/mr-1"}]
     assert [r["code"] for r in warning["overrideReasons"]] == [
         "severe-symptoms", "physician-judgement"]
     # 120 -> 129 in 19 h against 8 per 24 h: over the limit already.
