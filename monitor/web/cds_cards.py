@@ -7,7 +7,8 @@ policy with its citation, its link the patient chart (a SMART link when the EHR 
 the chart, else the chart's address). order-sign: for each draft MedicationRequest, a
 warning when it is hypertonic saline and the sodium is mild (the HYPERTONIC_SALINE_MILD
 rule, as the engine applies it to an order it receives), and one info card with the rise
-still allowed when any sodium-raising order is signed during an open episode.
+still allowed when any sodium-raising order is signed during an open episode (a warning
+when nothing is left of it).
 """
 
 from __future__ import annotations
@@ -171,8 +172,10 @@ def order_sign_cards(uow: UnitOfWork, who: Principal, c: CardContext,
                        f"{number(allowance.window_hours)} h from "
                        f"{number(round(allowance.from_mmol_l, 1))}; latest "
                        f"{number(allowance.latest_mmol_l)} mmol/L.")
-        cards.append(_card(f"allowance:{hook_instance}", f"Sodium allowance: {text}", "info",
-                           detail, c))
+        # Nothing left of the allowance: the order would raise sodium past the limit.
+        spent = allowance is not None and round(allowance.left_mmol_l, 1) <= 0
+        cards.append(_card(f"allowance:{hook_instance}", f"Sodium allowance: {text}",
+                           "warning" if spent else "info", detail, c))
     return cards
 
 

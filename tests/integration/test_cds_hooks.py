@@ -23,6 +23,7 @@ from monitor.services.access.ehr_clients import add_client, revoke_client
 from monitor.services.evaluation.clinician import record_severe_symptoms
 from monitor.storage.tables import Alert, AuditEntry, EhrTokenUse
 from tests.ehr_signing import SigningKey, hook_claims, key_set
+from tests.hl7_builders import oru
 from tests.integration.hospital import C24, Hospital, build
 from tests.integration.test_fhir_alert_reads import fhir_patient
 
@@ -217,8 +218,8 @@ def test_order_sign_warns_of_hypertonic_saline_for_mild_sodium_and_tells_the_all
     body = request_body("order-sign", patient_resource("A1"), draftOrders=orders(
         draft("mr-1", "Sodium chloride 3% 150 mL IV over 20 min")))
     found = cards(h, key, ORDER_SIGN, body)
-    assert [c["indicator"] for c in found] == ["warning", "info"]
-    warning, info = found
+    assert [c["indicator"] for c in found] == ["warning", "warning"]
+    warning, spent = found
     for card in found:
         assert_card_shape(card)
     assert warning["summary"] == "Hypertonic saline with sodium 129 mmol/L (mild)"
@@ -231,11 +232,24 @@ def test_order_sign_warns_of_hypertonic_saline_for_mild_sodium_and_tells_the_all
                                       "resourceId": "MedicationRequest/mr-1"}]
     assert [r["code"] for r in warning["overrideReasons"]] == [
         "severe-symptoms", "physician-judgement"]
-    # 120 -> 129 in 19 h against 8 per 24 h: over the limit already.
-    assert info["summary"].startswith("Sodium allowance: \u2264 128 until ")
-    assert info["summary"].endswith(" \u2014 1 mmol/L over it")
-    assert "Sodium-raising order (Sodium chloride 3% 150 mL IV over 20 min)" in info["detail"]
-    assert "The limit is 8 mmol/L per 24 h from 120; latest 129 mmol/L." in info["detail"]
+    # 120 -> 129 in 19 h against 8 per 24 h: over the limit already, so a warning.
+    assert spent["summary"].startswith("Sodium allowance: \u2264 128 until ")
+    assert spent["summary"].endswith(" \u2014 1 mmol/L over it")
+    assert "Sodium-raising order (Sodium chloride 3% 150 mL IV over 20 min)" in spent["detail"]
+    assert "The limit is 8 mmol/L per 24 h from 120; latest 129 mmol/L." in spent["detail"]
+
+
+def test_order_sign_tells_the_rise_still_allowed_as_info(h: Hospital, key: SigningKey) -> None:
+    h.receive(oru("C5", "C5-0", h.now - timedelta(hours=20), 118))
+    h.receive(oru("C5", "C5-1", h.now - timedelta(hours=2), 122))
+    [info] = cards(h, key, ORDER_SIGN, request_body("order-sign", patient_resource("C5"),
+                   draftOrders=orders(draft("mr-5", "Tolvaptan 15 mg PO"))))
+    assert_card_shape(info)
+    assert info["indicator"] == "info"
+    assert info["summary"].startswith("Sodium allowance: \u2264 126 until ")
+    assert info["summary"].endswith(" \u2014 4 mmol/L left")
+    assert info["detail"].startswith("Sodium-raising order (Tolvaptan 15 mg PO) during an "
+                                     "open hyponatremia episode.")
 
 
 def test_order_sign_stays_silent_without_a_sodium_raising_order_and_spares_symptoms(
@@ -244,13 +258,13 @@ def test_order_sign_stays_silent_without_a_sodium_raising_order_and_spares_sympt
                  draftOrders=orders(draft("mr-2", "Furosemide 40 mg IV")))) == []
     isotonic = cards(h, key, ORDER_SIGN, request_body("order-sign", patient_resource("A1"),
                      draftOrders=orders(draft("mr-3", "Sodium chloride 0.9% 1000 mL IV"))))
-    assert [c["indicator"] for c in isotonic] == ["info"]
+    assert [c["summary"].split(":")[0] for c in isotonic] == ["Sodium allowance"]
     with h.rt.uow() as uow:
         record_severe_symptoms(uow, h.patients["A1"], datetime.now(UTC) - timedelta(minutes=5),
                                "seizure", "dr.a", h.rt.pipeline.policy, datetime.now(UTC))
     spared = cards(h, key, ORDER_SIGN, request_body("order-sign", patient_resource("A1"),
                    draftOrders=orders(draft("mr-4", "Sodium chloride 3% 150 mL IV"))))
-    assert [c["indicator"] for c in spared] == ["info"]  # no hypertonic warning
+    assert [c["summary"].split(":")[0] for c in spared] == ["Sodium allowance"]  # no warning
 
 
 # --- who may call -------------------------------------------------------------------------
