@@ -32,7 +32,7 @@ OVERCORRECTION = ("OVERCORRECTION_24H", "OVERCORRECTION_48H", "PROJECTED_OVERCOR
 RECENT_DAYS = 7  # a closed alert is listed for this long after its last change
 DEFAULT_COUNT, MAX_COUNT = 50, 200
 MITIGATING = {"acknowledged": "Acknowledged", "resolved": "Resolved"}
-Count = Annotated[int, Query(alias="_count", ge=1)]
+Count = Annotated[int, Query(alias="_count", ge=0)]  # 0: the total only (FHIR search)
 Offset = Annotated[int, Query(alias="_offset", ge=0, le=100_000)]
 Token = Annotated[str | None, Query(alias="patient:identifier")]
 Updated = Annotated[list[str] | None, Query(alias="_lastUpdated")]
@@ -172,7 +172,7 @@ def flag(p: Patient, alerts: list[Alert], links: dict[tuple[str, str], str]) -> 
 def _bundle(request: Request, entries: list[dict[str, Any]], total: int, offset: int,
             count: int) -> JSONResponse:
     links = [{"relation": "self", "url": str(request.url)}]
-    if offset + count < total:
+    if count and offset + count < total:
         links.append({"relation": "next", "url": str(request.url.include_query_params(
             _offset=offset + count, _count=count))})
     return JSONResponse({

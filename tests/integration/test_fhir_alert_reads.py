@@ -197,3 +197,23 @@ def test_reads_need_a_token_see_only_your_wards_and_are_audited(h: Hospital) -> 
     assert ("view-alert", "alert", str(a1)) in rows
     assert ("list-alerts", "patient", None) in rows  # the searches above
     assert ("list-alerts", "patient", "A1") in rows
+
+
+def test_count_zero_gives_the_total_only(h: Hospital) -> None:
+    every = search(h, "root", "/fhir/DetectedIssue")
+    counted = search(h, "root", "/fhir/DetectedIssue", _count=0)
+    assert counted["total"] == every["total"] >= 3
+    assert counted.get("entry", []) == []
+    assert [link["relation"] for link in counted["link"]] == ["self"]  # no endless "next"
+
+
+def test_a_withdrawn_alert_reads_as_entered_in_error(h: Hospital) -> None:
+    a2 = str(h.alert("A2"))  # 127 -> 136: a warning; an acute mark withdraws it
+    marked = h.bearer("dr.a").post(f"/api/v1/patients/{h.patients['A2']}/acute",
+                                   json={"reason": "marathon runner, onset this morning"})
+    assert marked.status_code == 201, marked.text
+    withdrawn = issues(h, status="entered-in-error")
+    assert set(withdrawn) == {a2}
+    assert withdrawn[a2]["status"] == "entered-in-error"
+    assert a2 not in issues(h, status="preliminary")
+    assert issues(h)[a2]["status"] == "entered-in-error"  # still listed: closed recently
