@@ -137,3 +137,25 @@ def test_a_merge_moves_the_old_records_medications_to_the_survivor(h: Hospital) 
     listed = text(h.signed_in("dr.a").get(fill("/patients/{p}", h, "A2")).text
                   .split('data-testid="medications"')[1].split("</section>")[0])
     assert "Furosemide 40 mg IV" in listed and "loop diuretic" in listed
+
+
+def test_a_merge_moves_the_old_records_acute_mark_to_the_survivor(h: Hospital) -> None:
+    from monitor.storage.tables import EpisodeMark, Patient
+    from tests.hl7_builders import oru, ts
+
+    h.receive(oru("OLD8", "OLD8-0", h.now - timedelta(hours=3), 121, ward=WARD_A))
+    with h.rt.uow() as uow:
+        old = uow.session.scalar(select(Patient.id).where(Patient.identifier == "OLD8"))
+    marked = h.bearer("dr.a").post(f"/api/v1/patients/{old}/acute",
+                                   json={"reason": "water intoxication this morning"})
+    assert marked.status_code == 201, marked.text
+    h.receive("\r".join([
+        f"MSH|^~\\&|ADT|CITYGEN|SODMON|CITYGEN|{ts(h.now)}||ADT^A40^ADT_A39|M2|P|2.5.1",
+        f"EVN|A40|{ts(h.now)}", "PID|1||A2^^^CITYGEN^MR", "MRG|OLD8^^^CITYGEN^MR"]))
+    with h.rt.uow() as uow:
+        survivor = uow.session.scalar(select(Patient.id).where(Patient.identifier == "A2"))
+        marks = uow.session.scalars(select(EpisodeMark).where(
+            EpisodeMark.reason == "water intoxication this morning")).all()
+    assert [m.patient_id for m in marks] == [survivor]
+    page = h.signed_in("dr.a").get(fill("/patients/{p}", h, "A2")).text
+    assert "water intoxication this morning" in page

@@ -73,8 +73,8 @@ def apply_acute_mark(uow: UnitOfWork, pid: int, event: AcuteMarkEvent, feed: str
 
 def merge(uow: UnitOfWork, old: int, survivor: int, now: datetime,
           why: str | None = None) -> None:
-    """ADT^A40 (or what `why` says): results and alerts of the old identifier move to the
-    survivor; an active alert of the old patient whose rule the survivor already has is
+    """ADT^A40 (or what `why` says): results, alerts, diagnoses, acute marks, medications,
+    symptom records and weights of the old identifier move to the survivor; an active alert of the old patient whose rule the survivor already has is
     withdrawn."""
     why = why or "patient merged (ADT^A40)"
     if old == survivor:
@@ -93,7 +93,8 @@ def merge(uow: UnitOfWork, old: int, survivor: int, now: datetime,
     move_alerts(s, old, survivor)
     for factor in s.scalars(select(RiskFactor).where(RiskFactor.patient_id == old)):
         factor.patient_id = survivor
-    for row in [*s.scalars(select(MedicationRecord).where(MedicationRecord.patient_id == old)),
+    for row in [*s.scalars(select(EpisodeMark).where(EpisodeMark.patient_id == old)),
+                *s.scalars(select(MedicationRecord).where(MedicationRecord.patient_id == old)),
                 *s.scalars(select(SymptomMark).where(SymptomMark.patient_id == old)),
                 *s.scalars(select(WeightEntry).where(WeightEntry.patient_id == old))]:
         row.patient_id = survivor
