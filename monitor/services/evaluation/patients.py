@@ -74,8 +74,8 @@ def apply_acute_mark(uow: UnitOfWork, pid: int, event: AcuteMarkEvent, feed: str
 def merge(uow: UnitOfWork, old: int, survivor: int, now: datetime,
           why: str | None = None) -> None:
     """ADT^A40 (or what `why` says): results, alerts, diagnoses, acute marks, medications,
-    symptom records and weights of the old identifier move to the survivor; an active alert of the old patient whose rule the survivor already has is
-    withdrawn."""
+    symptom records and weights of the old identifier move to the survivor; an active alert
+    of the old patient whose rule the survivor already has is withdrawn."""
     why = why or "patient merged (ADT^A40)"
     if old == survivor:
         return
