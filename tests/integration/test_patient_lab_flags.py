@@ -47,3 +47,17 @@ def test_the_page_marks_the_flagged_value_suspect_with_the_labs_words(h: Hospita
     with h.rt.uow() as uow:
         assert uow.session.scalar(select(Alert.id).where(
             Alert.patient_id == h.patients["S1"], Alert.rule == "OVERCORRECTION_24H")) is None
+
+
+def test_the_census_shows_the_latest_counted_value_and_names_the_flagged_one(
+        h: Hospital) -> None:
+    import re
+
+    html = h.signed_in("nurse.a").get(f"/wards/{WARD_A}").text
+    [row] = re.findall(r'<tr data-testid="census-row" data-mrn="S1">(.*?)</tr>', html, re.S)
+    cells = [" ".join(re.sub(r"<[^>]+>", " ", c).split())
+             for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    latest = next(c for c in cells if "ago)" in c)
+    assert latest.startswith("121 (")  # the counted value, not the drip-arm 133
+    assert "newer 133 flagged by the lab, not counted" in latest
+    assert f'title="{WORDS}"' in row

@@ -139,6 +139,7 @@ class CensusRow:
     alerts: list[Alert] = field(default_factory=list)
     overdue: bool = False
     spark: str = ""  # the sparkline, rendered by the web layer
+    flagged: tuple[datetime, float, str] | None = None  # a newer sample the lab flagged
 
     def urgency(self) -> tuple[int, str, str, str]:
         """Unacknowledged critical first, then unacknowledged warning, then alerts someone
@@ -171,13 +172,20 @@ def census(uow: UnitOfWork, p: Principal, ward_code: str, default: Policy,
     rows = {x.id: CensusRow(x) for x in patients}
     since = now - timedelta(days=7)
     # Columns, not ORM objects: a census reads thousands of values and needs three fields.
-    for pid, at, value in s.execute(select(
-            Result.patient_id, Result.collected_at, Result.value_mmol_l).where(
+    for pid, at, value, flag in s.execute(select(
+            Result.patient_id, Result.collected_at, Result.value_mmol_l, Result.flag).where(
             Result.patient_id.in_(ids), Result.analyte == "sodium", Result.is_current.is_(True),
             Result.removed.is_(False), Result.collected_at >= since)
             .order_by(Result.patient_id, Result.collected_at)):
-        if value is not None:
+        if value is None:
+            continue
+        # A sample the lab flagged (contaminated, haemolysed) counts for no rule: the row's
+        # latest is the latest counted, and a newer flagged one is named beside it.
+        if flag is None:
             rows[pid].sparkline.append((at, value))
+            rows[pid].flagged = None
+        else:
+            rows[pid].flagged = (at, value, flag)
     for a in s.scalars(select(Alert).where(Alert.patient_id.in_(ids), Alert.state == "active",
                                            Alert.lifecycle.in_(OPEN))
                        .order_by(SEVERITY_ORDER, Alert.created_at.desc())):
