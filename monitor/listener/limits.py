@@ -2,13 +2,17 @@
 
 A peer over its share is refused at accept (the socket closed before a byte is read), so
 a misbehaving sender that opens sockets and never speaks cannot crowd out the other feeds,
-and the connections already open are left untouched.
+and the connections already open are left untouched. Each refusal is kept as a reject row,
+at most one per peer a minute (with the count of those refused since): a flood of
+connections must not become a flood of writes.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+
+RECORD_EVERY_S = 60.0  # a refused peer's reject rows: at most one a minute
 
 
 @dataclass
@@ -17,6 +21,8 @@ class ConnectionGate:
     max_per_peer: int = 20
     open: int = 0
     by_peer: Counter[str] = field(default_factory=Counter)
+    _refused: Counter[str] = field(default_factory=Counter)
+    _recorded_at: dict[str, float] = field(default_factory=dict)
 
     def admit(self, peer: str) -> str | None:
         """Take a slot for `peer`; the reason it is refused, or None when admitted."""
@@ -28,6 +34,16 @@ class ConnectionGate:
         self.open += 1
         self.by_peer[peer] += 1
         return None
+
+    def to_record(self, peer: str, now_s: float) -> int | None:
+        """Whether this refusal of `peer` is kept as a reject row now (monotonic `now_s`):
+        the number of its refusals since its last row, this one included; None: not yet."""
+        self._refused[peer] += 1
+        last = self._recorded_at.get(peer)
+        if last is not None and now_s - last < RECORD_EVERY_S:
+            return None
+        self._recorded_at[peer] = now_s
+        return self._refused.pop(peer)
 
     def release(self, peer: str) -> None:
         self.open -= 1

@@ -37,8 +37,10 @@ class Limits:
 class MllpServer:
     def __init__(self, on_message: Handler, on_oversize: Handler,
                  on_garbage: Callable[[bytes], Awaitable[None]], limits: Limits | None = None,
-                 tls: ssl.SSLContext | None = None) -> None:
+                 tls: ssl.SSLContext | None = None,
+                 on_refused: Callable[[str, str], Awaitable[None]] | None = None) -> None:
         self.on_message, self.on_oversize, self.on_garbage = on_message, on_oversize, on_garbage
+        self.on_refused = on_refused  # (peer, reason) of a connection refused at accept
         self.limits = limits or Limits()
         self.tls = tls
         self.gate = ConnectionGate(self.limits.max_connections,
@@ -59,6 +61,13 @@ class MllpServer:
         if refusal is not None:
             log.warning("MLLP connection from %s refused: %s", peer, refusal)
             writer.close()
+            count = self.gate.to_record(peer, asyncio.get_running_loop().time())
+            if count is not None and self.on_refused is not None:
+                more = f" ({count} refusals since the last row)" if count > 1 else ""
+                try:  # recording must never take the listener down
+                    await self.on_refused(peer, refusal + more)
+                except Exception:
+                    log.exception("could not store the refused connection's reject")
             return
         try:
             await self._read_frames(reader, writer)

@@ -125,7 +125,13 @@ def build_server(rt: Runtime, limits: Limits | None = None,
         except Exception:
             log.exception("could not store the garbage reject")
 
-    server = auth.AuthenticatedServer(on_message, on_oversize, on_garbage, limits, tls)
+    async def on_refused(peer: str, reason: str) -> None:
+        await answer(refused_frame(UNKNOWN_HL7_FEED, f"MLLP connection from {peer}",
+                                   f"connection refused: {reason}", "", datetime.now(UTC),
+                                   answers=None))
+
+    server = auth.AuthenticatedServer(on_message, on_oversize, on_garbage, limits, tls,
+                                      on_refused)
     return server
 
 

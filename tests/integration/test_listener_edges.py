@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from monitor.listener.mllp import Limits
 from monitor.listener.service import build_server
 from monitor.runtime import Runtime
-from monitor.storage.tables import InboxItem
+from monitor.storage.tables import InboxItem, RejectRow
 from tests.conftest import run_async
 from tests.hl7_builders import oru
 from tests.integration.helpers import count, reject_reasons
@@ -130,3 +131,27 @@ def test_a_message_whose_every_result_is_unusable_gets_ae_102(
     assert segment(ack, "ERR")[3:5] == ["102^Data type error^HL70357", "E"]
     (reason,) = reject_reasons(pg_engine)
     assert reason.startswith("no usable result: ")
+
+
+def test_a_connection_over_the_peers_share_is_closed_and_kept_as_a_reject_row(
+        rt: Runtime, pg_engine: Engine) -> None:
+    async def run() -> None:
+        server = await build_server(rt, Limits(max_connections_per_peer=1)).start(
+            "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            held = await asyncio.open_connection("127.0.0.1", port)
+            await asyncio.sleep(0.05)
+            for _ in range(3):  # refused at accept, each; one reject row for the minute
+                reader, _ = await asyncio.open_connection("127.0.0.1", port)
+                assert await asyncio.wait_for(reader.read(), 10) == b""
+            await asyncio.sleep(0.2)
+            held[1].close()
+
+    run_async(run())
+    reasons = reject_reasons(pg_engine)
+    assert reasons == ["connection refused: 1 connections already open from 127.0.0.1 "
+                       "(SODIUM_MLLP_MAX_CONNECTIONS_PER_PEER)"]
+    with Session(pg_engine) as db:
+        row = db.scalars(select(RejectRow)).one()
+    assert row.position == "MLLP connection from 127.0.0.1"

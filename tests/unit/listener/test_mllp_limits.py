@@ -110,3 +110,12 @@ def test_whole_frames_keep_a_connection_open_past_the_timeout() -> None:
             writer.close()
 
     run_async(scenario())
+
+
+def test_a_refused_peer_is_recorded_at_most_once_a_minute_with_the_count_since() -> None:
+    gate = ConnectionGate(max_connections=3, max_per_peer=1)
+    assert gate.to_record("10.0.0.1", 100.0) == 1
+    assert gate.to_record("10.0.0.1", 110.0) is None
+    assert gate.to_record("10.0.0.2", 110.0) == 1  # per peer
+    assert gate.to_record("10.0.0.1", 159.0) is None
+    assert gate.to_record("10.0.0.1", 161.0) == 3  # the two held back and this one
