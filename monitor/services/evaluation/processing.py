@@ -122,7 +122,8 @@ def process_rows(uow: UnitOfWork, rows: Sequence[Claimed], p: Pipeline,
     batch.load(work)
     for row, items in work:
         batch.apply(row, items)
-    record_unmapped(s, [(row.feed, items) for row, items in work], p.policy, now)
+    record_unmapped(s, [(row.feed, items) for row, items in work], p.policy, now,
+                    p.medication_map)
     batch.save(out)
     finish(uow, [row.id for row, _ in work], now)
     out.done = [row.id for row, _ in work]

@@ -110,7 +110,7 @@ class Replay:
             else:
                 self.results += 1
         elif isinstance(item, DiagnosisEvent):
-            self.unused.update(unmapped_codes([item], self.policy))
+            self.unused.update(unmapped_codes([item], self.policy, self.medication_map))
             self.ledger(item.patient).state_diagnosis(item.diagnosis, self._ids(item.patient))
         elif isinstance(item, AcuteMarkEvent):
             self.ledger(item.patient).mark_acute(item.onset, self._ids(item.patient))
