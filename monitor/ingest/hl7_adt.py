@@ -7,9 +7,16 @@ from datetime import datetime
 from monitor.engine.model import Diagnosis, PatientRef, RiskSource
 from monitor.ingest import hl7_fields as f
 from monitor.ingest.checks import Unusable
-from monitor.ingest.codes import is_icd10_system, normalise_icd10
-from monitor.ingest.events import DiagnosisEvent, Item, MergeEvent, PatientEvent, Reject
+from monitor.ingest.events import (
+    DiagnosisEvent,
+    Item,
+    MergeEvent,
+    PatientEvent,
+    Reject,
+    UnmappedCode,
+)
 from monitor.ingest.hl7_context import MessageContext
+from monitor.ingest.terminology import DEFAULT_TERMS, diagnosis_codes
 from monitor.ingest.times import parse_hl7_ts
 
 # admit, transfer, discharge, register, update; merge patient information
@@ -63,11 +70,12 @@ def _event_time(message: f.Message, ctx: MessageContext) -> datetime | None:
 
 
 def _diagnosis(seg: f.Segment, index: int, patient: PatientRef, ctx: MessageContext) -> list[Item]:
-    """DG1-3 (and its alternate coding) when it is ICD-10; other systems are not ours."""
+    """DG1-3 (and its alternate coding) when it is ICD-10 or SNOMED CT (the first such);
+    a coding in another system is not ours, and counted as a code not used."""
     codings = [(f.value(seg, 3, 1), f.value(seg, 3, 3)), (f.value(seg, 3, 4), f.value(seg, 3, 6))]
-    code = next((code for code, system in codings if code and is_icd10_system(system)), None)
-    if code is None:
-        return []
+    codes, ignored = diagnosis_codes(codings, DEFAULT_TERMS)
+    if not codes:
+        return [UnmappedCode(system, code, ctx.position(index)) for system, code in ignored]
     try:
         recorded = f.value(seg, 5, 1)
         recorded_at = parse_hl7_ts(recorded, ctx.tz, field="DG1-5") if recorded else None
@@ -76,7 +84,7 @@ def _diagnosis(seg: f.Segment, index: int, patient: PatientRef, ctx: MessageCont
     # DG1-21 (v2.5 action code) D: the sender deletes this diagnosis, as entered in error
     # is in FHIR: it never counted. DG1 has no abatement: a diagnosis it sends is active.
     deleted = f.value(seg, 21) == "D"
-    diagnosis = Diagnosis(normalise_icd10(code), RiskSource.ADT, recorded=recorded_at,
+    diagnosis = Diagnosis(codes[0], RiskSource.ADT, recorded=recorded_at,
                           voided="deleted by the sender (DG1-21 D)" if deleted else None)
     return [DiagnosisEvent(patient, diagnosis, ctx.position(index), test=ctx.test)]
 

@@ -16,7 +16,9 @@ from monitor.engine.risk import SNOMED_PREFIX
 from monitor.ingest.codes import is_icd10_system, normalise_icd10
 
 SNOMED_SYSTEM = "http://snomed.info/sct"
-_SNOMED_SYSTEMS = frozenset({SNOMED_SYSTEM, "urn:oid:2.16.840.1.113883.6.96"})
+# FHIR's URI and OID, and HL7 v2's names for it (table 0396 "SCT"; senders also write these).
+_SNOMED_SYSTEMS = frozenset({SNOMED_SYSTEM, "urn:oid:2.16.840.1.113883.6.96", "sct",
+                             "snomedct", "snomed-ct", "snomed ct"})
 
 
 def system_key(system: str) -> str:

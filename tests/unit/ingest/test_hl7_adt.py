@@ -8,7 +8,14 @@ import pytest
 
 from monitor.engine.model import PatientRef, RiskSource
 from monitor.ingest import parse_hl7_message
-from monitor.ingest.events import DiagnosisEvent, Item, MergeEvent, PatientEvent, Reject
+from monitor.ingest.events import (
+    DiagnosisEvent,
+    Item,
+    MergeEvent,
+    PatientEvent,
+    Reject,
+    UnmappedCode,
+)
 
 from .builders import UTC_TZ, message, msh, pid, pv1, seg
 
@@ -63,10 +70,19 @@ def test_icd10_diagnoses(code: str, expected: str) -> None:
     assert diagnoses[0].position == "adt:5 (MSH-10 C1)"
 
 
-def test_other_coding_systems_are_ignored() -> None:
-    items = adt("A08", pid(), pv1(), dg1("197321007^Steatosis^SCT"), dg1("571.0^^I9"))
+def test_snomed_ct_diagnoses_are_taken_under_their_own_system() -> None:
+    items = adt("A08", pid(), pv1(), dg1("197321007^Steatosis^SCT"),
+                dg1("LOCAL7^^99LOC^19943007^Cirrhosis^SNOMEDCT"))
+    diagnoses = [item for item in items if isinstance(item, DiagnosisEvent)]
 
-    assert [type(item) for item in items] == [PatientEvent]
+    assert [d.diagnosis.code for d in diagnoses] == ["SCT:197321007", "SCT:19943007"]
+
+
+def test_other_coding_systems_are_counted_as_codes_not_used() -> None:
+    items = adt("A08", pid(), pv1(), dg1("571.0^^I9"))
+
+    assert [type(item) for item in items] == [PatientEvent, UnmappedCode]
+    assert (items[1].system, items[1].code) == ("I9", "571.0")
 
 
 def test_dg1_delete_action_voids_the_diagnosis() -> None:
