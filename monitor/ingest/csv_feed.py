@@ -5,6 +5,9 @@ result_id, status, unit, analyte, specimen, risk_factors, acute_onset, patient_a
 and flags are optional. acute_onset, on any row of a patient, is the documented onset (ISO
 8601) of acute hyponatremia: a clinician's acute mark, so that a replay can include the marks.
 Any text in `flags` is the lab flagging the specimen (not counted, see flags.py).
+`started_at` (ISO 8601), on a urine-output row, is the start of the interval the volume was
+collected over (collected_at its end), so that its rate can be read (ingest/intervals.py);
+on any other row it is refused rather than ignored.
 The `sodium` column holds the row's value whatever its analyte (the potassium value when
 analyte is "potassium"): the name is kept so that existing exports stay readable.
 Without a unit (no column, or a blank cell) a value is in mmol/L. A row without result_id
@@ -35,6 +38,7 @@ from monitor.ingest.codes import RISK_NAMES, is_blood_gas, risk_factor_code
 from monitor.ingest.csv_medication import is_medication_header, medication_rows
 from monitor.ingest.events import AcuteMarkEvent, DiagnosisEvent, Item, Reject, ResultEvent
 from monitor.ingest.flags import flag_text
+from monitor.ingest.intervals import output_interval
 
 REQUIRED = ("patient_id", "collected_at", "sodium")
 CSV_ANALYTES = {a.value: a for a in Analyte}  # sodium, potassium, urine-sodium
@@ -105,6 +109,7 @@ def _rows(
     i_authority, i_key, i_status = at("patient_authority"), at("result_id"), at("status")
     i_unit, i_analyte, i_specimen = at("unit"), at("analyte"), at("specimen")
     i_risks, i_onset, i_flags = at("risk_factors"), at("acute_onset"), at("flags")
+    i_start = at("started_at")
     for row in reader:
         if not row:
             continue  # a blank line holds no row
@@ -137,6 +142,13 @@ def _rows(
             analyte = Analyte.SODIUM
             if i_analyte is not None and (name := row[i_analyte].strip().lower()):
                 analyte = _lookup(CSV_ANALYTES, name, "analyte")
+            started_at = None
+            if i_start is not None and (begun := row[i_start].strip()):
+                if analyte is not Analyte.URINE_OUTPUT:
+                    raise Unusable(f"started_at is for urine output intervals, not {analyte}")
+                started_at, collected_at = output_interval(None, _moment(begun, tz,
+                                                                         "started_at"),
+                                                           collected_at)
             status = ResultStatus.FINAL
             if i_status is not None and (name := row[i_status].strip().lower()):
                 status = _lookup(CSV_STATUS, name, "status")
@@ -172,7 +184,16 @@ def _rows(
             position,
             key_inferred=not key,
             flag=flag_text([row[i_flags]]) if i_flags is not None else None,
+            started_at=started_at,
         )
+
+
+def _moment(stamp: str, tz: ZoneInfo, column: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        raise Unusable(f"{column} '{stamp}' is not an ISO 8601 date-time") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(UTC)
 
 
 def _inferred_key(authority: str, identifier: str, collected_iso: str, analyte: Analyte,

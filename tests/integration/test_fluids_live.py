@@ -157,3 +157,20 @@ def test_the_board_shows_the_rate_not_a_sodium(h: Hospital) -> None:
     html = h.signed_in("nurse.a").get("/board").text
     row = html.split('data-rule="AQUARESIS_WARNING"')[1].split("</tr>")[0]
     assert "urine 260 mL/h for 2 h" in row and "Na 260" not in row
+
+
+def csv_feed(volumes: tuple[float, ...]) -> str:
+    rows = ["patient_id,collected_at,sodium,unit,analyte,started_at",
+            f"P1,{hour(0)},119,mmol/L,sodium,"]
+    rows += [f"P1,{hour(n + 1)},{ml},mL,urine-output,{hour(n)}" for n, ml in enumerate(volumes)]
+    return "\n".join(rows) + "\n"
+
+
+def test_csv_rows_with_started_at_raise_the_same_warning(tmp_path: Path, runtimes: Any) -> None:
+    alerts = both(tmp_path, "uo.csv", csv_feed(DIURESIS), runtimes("default"))
+    assert (AQUARESIS_WARNING, "warning", "active") in rules(alerts)
+
+
+def test_csv_rows_at_ordinary_output_raise_nothing(tmp_path: Path, runtimes: Any) -> None:
+    alerts = both(tmp_path, "ok.csv", csv_feed(ORDINARY), runtimes("default"))
+    assert AQUARESIS_WARNING not in {a[1] for a in alerts}

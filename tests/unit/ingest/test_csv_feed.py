@@ -238,3 +238,19 @@ def test_lone_carriage_returns_end_rows() -> None:
     )
 
     assert [i.value_mmol_l for i in parse(text) if isinstance(i, ResultEvent)] == [118, 119]
+
+
+def test_a_urine_output_row_states_its_interval_with_started_at() -> None:
+    head = "patient_id,collected_at,sodium,unit,analyte,started_at\n"
+    r = only_result(head + "P1,2026-09-14T12:00:00Z,480,mL,urine-output,2026-09-14T08:00:00Z\n")
+    assert (r.started_at, r.collected_at) == (datetime(2026, 9, 14, 8, tzinfo=UTC),
+                                              datetime(2026, 9, 14, 12, tzinfo=UTC))
+    assert only_result(head + "P1,2026-09-14T12:00:00Z,480,mL,urine-output,\n").started_at \
+        is None  # no start: stored, never rated
+    backwards = only_reject(head + "P1,2026-09-14T12:00:00Z,480,mL,urine-output,"
+                            "2026-09-14T13:00:00Z\n")
+    assert "ends (2026-09-14T12:00:00+00:00) at or before it starts" in backwards.reason
+    assert "for urine output intervals, not sodium" in only_reject(
+        head + "P1,2026-09-14T12:00:00Z,131,mmol/L,sodium,2026-09-14T08:00:00Z\n").reason
+    assert "started_at 'soon' is not an ISO 8601" in only_reject(
+        head + "P1,2026-09-14T12:00:00Z,480,mL,urine-output,soon\n").reason
