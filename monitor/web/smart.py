@@ -23,6 +23,7 @@ from monitor.services.access.smart import (
     begin_launch,
     ehr_user,
     open_launched_session,
+    refuse,
     take_launch,
 )
 from monitor.storage.repos.patients import find_patient
@@ -36,7 +37,11 @@ from monitor.web.templating import templates
 router = APIRouter(include_in_schema=False)
 
 
-def _refused(request: Request, status: int, heading: str, detail: str) -> HTMLResponse:
+def _refused(request: Request, rt: Runtime, iss: str, status: int, heading: str,
+             detail: str) -> HTMLResponse:
+    """The page for the person launching; the refusal is audited (smart-launch-refused)."""
+    with rt.uow() as uow:
+        refuse(uow, iss, f"{status} {heading}: {detail}", datetime.now(UTC))
     return templates.TemplateResponse(request, "error.html", {
         "who": None, "heading": heading, "detail": detail, "actor": None},
         status_code=status)
@@ -51,19 +56,20 @@ def launch(request: Request, rt: RuntimeDep, iss: str = "", launch: str = "") ->
     with rt.uow() as uow:
         client = smart_client(uow, iss) if iss else None
     if client is None or not client.fhir_server:
-        return _refused(request, 400, "This EHR is not registered",
+        return _refused(request, rt, iss or "?", 400, "This EHR is not registered",
                         f"The launch came from {iss[:300] or 'no server (iss is missing)'}, "
                         "which is not registered here for SMART launch. An administrator "
                         "registers it with `sodium-monitor ehr-clients add`.")
     if not launch:
-        return _refused(request, 400, "Launch from the EHR",
+        return _refused(request, rt, iss or "?", 400, "Launch from the EHR",
                         "The launch carries no launch context: open the chart from the "
                         "patient's record in the EHR.")
     try:
         config = ehr_http.smart_configuration(client.fhir_server)
     except EhrUnreachable as error:
-        return _refused(request, 502, "The EHR does not answer", f"{error}. Try again in a "
-                        "moment; if it persists, tell the EHR's administrators.")
+        return _refused(request, rt, iss, 502, "The EHR does not answer",
+                        f"{error}. Try again in a moment; if it persists, tell the EHR's "
+                        "administrators.")
     with rt.uow() as uow:
         target = begin_launch(uow, client, str(config["authorization_endpoint"]),
                               str(config["token_endpoint"]), launch, _redirect_uri(rt),
@@ -77,12 +83,13 @@ def callback(request: Request, rt: RuntimeDep, code: str = "", state: str = "",
     now = datetime.now(UTC)
     with rt.uow() as uow:
         taken = take_launch(uow, state, now) if state else None  # spent, even on an error
+    iss = (taken[1].fhir_server or "?") if taken else "?"
     if error:
-        return _refused(request, 403, "The EHR did not allow the launch",
+        return _refused(request, rt, iss, 403, "The EHR did not allow the launch",
                         f"Its authorization server answered {error[:100]}"
                         f"{': ' + error_description[:300] if error_description else ''}.")
     if taken is None or not code:
-        return _refused(request, 400, "This launch has expired",
+        return _refused(request, rt, iss, 400, "This launch has expired",
                         "The launch is unknown, was already used or took longer than ten "
                         "minutes. Open the chart from the EHR again.")
     started, client = taken
@@ -90,9 +97,9 @@ def callback(request: Request, rt: RuntimeDep, code: str = "", state: str = "",
         return _finish(request, rt, client, started.token_endpoint, started.code_verifier,
                        code, now)
     except EhrUnreachable as failure:
-        return _refused(request, 502, "The EHR does not answer", f"{failure}.")
+        return _refused(request, rt, iss, 502, "The EHR does not answer", f"{failure}.")
     except LaunchRefused as refused:
-        return _refused(request, 403, "The EHR did not allow the launch",
+        return _refused(request, rt, iss, 403, "The EHR did not allow the launch",
                         f"The launch was refused: {refused}.")
 
 
@@ -114,7 +121,7 @@ def _finish(request: Request, rt: Runtime, client: EhrClient, token_endpoint: st
         with rt.uow() as uow:
             patient = find_patient(uow.session, identifiers, fhir_id, aliases)
     if patient is None:
-        return _refused(request, 404, "Not monitored here",
+        return _refused(request, rt, client.fhir_server, 404, "Not monitored here",
                         "There are no sodium results for this patient here: the monitor "
                         "has received none of their laboratory results.")
     with rt.uow() as uow:

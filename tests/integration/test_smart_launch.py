@@ -18,8 +18,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 
+from monitor.engine.model import PatientRef
 from monitor.services.access.ehr_clients import add_client, revoke_client
 from monitor.services.access.smart import begin_launch, code_challenge, take_launch
+from monitor.storage.repos.patients import learn_fhir_link
 from monitor.storage.tables import AuditEntry, EhrClient, SmartLaunch, User
 from tests.integration.hospital import Hospital, build
 from tests.smart_ehr import Ehr, running
@@ -37,7 +39,7 @@ def h(pg_engine: Engine, pg_migrated: str) -> Iterator[Hospital]:
 @pytest.fixture
 def ehr(h: Hospital) -> Iterator[Ehr]:
     the_ehr = Ehr("sodium-monitor", f"{h.rt.settings.public_url}/smart/callback",
-                  launches={"L-A1": "pat-a1", "L-X": "pat-x"},
+                  launches={"L-A1": "pat-a1", "L-X": "pat-x", "L-B1": "pat-b1"},
                   patients={"pat-a1": [{"system": "urn:other", "value": "999"},
                                        {"system": OID, "value": "A1"}],
                             "pat-x": [{"system": OID, "value": "NOT-HERE"}]})
@@ -194,6 +196,17 @@ def test_a_wrong_verifier_is_refused_by_the_ehr_and_shown(h: Hospital, ehr: Ehr)
     assert c.get(f"/patients/{h.patients['A1']}").status_code == 303  # to the sign-in
 
 
+def test_a_patient_the_feeds_linked_is_found_without_asking_the_ehr(h: Hospital, ehr: Ehr
+                                                                   ) -> None:
+    with h.rt.uow() as uow:  # as a FHIR feed naming B1 as Patient/pat-b1 leaves it
+        learn_fhir_link(uow.session, "pat-b1", PatientRef("CITYGEN", "B1"), h.now)
+        uow.commit()
+    c = h.client()  # the test EHR has no Patient/pat-b1: a read of it would fail the launch
+    reply = c.get(to_callback(to_authorize(c, ehr, "L-B1")))
+    assert reply.headers["location"] == f"/patients/{h.patients['B1']}"
+    assert c.get(f"/patients/{h.patients['A1']}").status_code == 404
+
+
 def test_a_patient_without_results_here_gets_a_page_that_says_so(h: Hospital, ehr: Ehr
                                                                  ) -> None:
     c = h.client()
@@ -201,6 +214,11 @@ def test_a_patient_without_results_here_gets_a_page_that_says_so(h: Hospital, eh
     assert reply.status_code == 404
     assert "There are no sodium results for this patient here" in reply.text
     assert "set-cookie" not in reply.headers
+    with h.rt.uow() as uow:
+        entry = uow.session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "smart-launch-refused")).one()
+    assert entry.target_id == ehr.base and entry.details["reason"].startswith(
+        "404 Not monitored here")
 
 
 def test_an_id_token_not_signed_by_the_ehrs_keys_is_refused(h: Hospital, ehr: Ehr) -> None:

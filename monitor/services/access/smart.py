@@ -162,3 +162,9 @@ def open_launched_session(uow: UnitOfWork, client: EhrClient, patient: Patient, 
           fhir_server=client.fhir_server, ehr_user=who.fhir_user)
     uow.commit()
     return signed
+
+
+def refuse(uow: UnitOfWork, iss: str, reason: str, now: datetime) -> None:
+    """A launch that did not open the chart, audited with its `iss` and why."""
+    audit(uow, "anonymous", "smart-launch-refused", now, "ehr", iss[:100], reason=reason[:300])
+    uow.commit()
