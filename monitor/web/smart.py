@@ -52,7 +52,7 @@ def _redirect_uri(rt: Runtime) -> str:
 
 
 @router.get("/smart/launch", response_class=HTMLResponse)
-def launch(request: Request, rt: RuntimeDep, iss: str = "", launch: str = "") -> Response:
+def launch_page(request: Request, rt: RuntimeDep, iss: str = "", launch: str = "") -> Response:
     with rt.uow() as uow:
         client = smart_client(uow, iss) if iss else None
     if client is None or not client.fhir_server:
@@ -78,7 +78,7 @@ def launch(request: Request, rt: RuntimeDep, iss: str = "", launch: str = "") ->
 
 
 @router.get("/smart/callback", response_class=HTMLResponse)
-def callback(request: Request, rt: RuntimeDep, code: str = "", state: str = "",
+def callback_page(request: Request, rt: RuntimeDep, code: str = "", state: str = "",
              error: str = "", error_description: str = "") -> Response:
     now = datetime.now(UTC)
     with rt.uow() as uow:

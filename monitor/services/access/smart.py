@@ -103,20 +103,7 @@ def ehr_user(id_token: str | None, key_set: dict[str, Any] | None, client_id: st
     if not id_token:
         return EhrUser(UNKNOWN_USER, "")
     try:
-        if key_set is None:
-            claims = jwt.decode(id_token, options={"verify_signature": False})
-        else:
-            kid = jwt.get_unverified_header(id_token).get("kid")
-            keys = [k for k in jwt.PyJWKSet.from_dict(key_set).keys
-                    if kid is None or k.key_id == kid]
-            if not keys:
-                raise LaunchRefused(f"the EHR's id token is signed with key {kid!r}, which its "
-                                    "key set does not hold")
-            claims = jwt.decode(id_token, keys[0].key, algorithms=list(ALGORITHMS),
-                                audience=client_id, issuer=issuer,
-                                options={"verify_exp": False, "verify_iat": False,
-                                         "verify_nbf": False, "verify_iss": bool(issuer),
-                                         "require": ["sub", "aud", "exp"]})
+        claims = _verified(id_token, key_set, client_id, issuer)
     except jwt.PyJWTError as error:
         raise LaunchRefused(f"the EHR's id token does not verify: {error}") from None
     expires = claims.get("exp")
@@ -125,6 +112,30 @@ def ehr_user(id_token: str | None, key_set: dict[str, Any] | None, client_id: st
         raise LaunchRefused("the EHR's id token has expired")
     who = str(claims.get("fhirUser") or claims.get("sub") or UNKNOWN_USER)
     return EhrUser(who, str(claims.get("name") or ""))
+
+
+def _verified(id_token: str, key_set: dict[str, Any] | None, client_id: str,
+              issuer: str | None) -> dict[str, Any]:
+    if key_set is None:
+        claims: dict[str, Any] = jwt.decode(id_token, options={"verify_signature": False})
+        return claims
+    kid = jwt.get_unverified_header(id_token).get("kid")
+    keys = [k for k in jwt.PyJWKSet.from_dict(key_set).keys if kid is None or k.key_id == kid]
+    if not keys:
+        raise LaunchRefused(f"the EHR's id token is signed with key {kid!r}, which its key "
+                            "set does not hold")
+    failure: jwt.PyJWTError | None = None
+    for key in keys:  # without a kid, any key of the set may have signed it
+        try:
+            verified: dict[str, Any] = jwt.decode(
+                id_token, key.key, algorithms=list(ALGORITHMS), audience=client_id,
+                issuer=issuer, options={"verify_exp": False, "verify_iat": False,
+                                        "verify_nbf": False, "require": ["sub", "aud", "exp"]})
+            return verified
+        except jwt.InvalidSignatureError as error:
+            failure = error
+    assert failure is not None
+    raise failure
 
 
 def local_username(client: EhrClient, fhir_user: str) -> str:

@@ -17,7 +17,7 @@ KEY = rsa.generate_private_key(65537, 2048)
 OTHER = rsa.generate_private_key(65537, 2048)
 
 
-def key_set(key: rsa.RSAPrivateKey) -> dict[str, object]:
+def key_set(key: rsa.RSAPrivateKey) -> dict[str, list[dict[str, str]]]:
     public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
     return {"keys": [{**public, "kid": "k1", "alg": "RS256"}]}
 
@@ -54,3 +54,10 @@ def test_a_forged_misaddressed_or_expired_id_token_is_refused(token: str, issuer
 
 def test_without_an_id_token_the_user_is_unknown() -> None:
     assert ehr_user(None, None, "sodium", None, NOW).fhir_user == UNKNOWN_USER
+
+
+def test_an_id_token_without_a_kid_verifies_against_any_key_of_the_set() -> None:
+    both = {"keys": [*key_set(OTHER)["keys"], *key_set(KEY)["keys"]]}
+    token = jwt.encode({"aud": "sodium", "sub": "u1", "exp": int(NOW.timestamp()) + 60},
+                       KEY, algorithm="RS256")
+    assert ehr_user(token, both, "sodium", None, NOW).fhir_user == "u1"
