@@ -30,7 +30,17 @@ from monitor.runtime import Runtime
 from monitor.runtime.readiness import broker_status, database_status
 from monitor.services.access.audit import record_denial
 from monitor.services.access.scope import Forbidden, require
-from monitor.web import admin_pages, api, cds_hooks, fhir, fhir_read, ingest, live, pages
+from monitor.web import (
+    admin_pages,
+    api,
+    cds_hooks,
+    fhir,
+    fhir_read,
+    ingest,
+    live,
+    pages,
+    smart,
+)
 from monitor.web.body import RefuseNul
 from monitor.web.metrics import StoreCollector
 from monitor.web.security import CallerDep, NotSignedIn, hardening_headers
@@ -90,7 +100,7 @@ def create_app(rt: Runtime) -> FastAPI:
         """Swagger UI, started by a static script (no inline script under the CSP)."""
         return HTMLResponse(DOCS_PAGE)
     for router in (fhir.router, fhir_read.router, cds_hooks.router, ingest.router, api.router,
-                   pages.router, admin_pages.router, live.router):
+                   pages.router, admin_pages.router, live.router, smart.router):
         app.include_router(router)
 
     @app.exception_handler(NotSignedIn)

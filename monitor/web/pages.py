@@ -44,7 +44,13 @@ from monitor.web.charts import sparkline
 from monitor.web.clock import field_value, from_field, when
 from monitor.web.deps import AlertId, PatientId, RiskId, RuntimeDep
 from monitor.web.infusion_panel import infusion_panel
-from monitor.web.security import CallerDep, check_csrf, cookie_name, secure_site
+from monitor.web.security import (
+    CallerDep,
+    check_csrf,
+    cookie_name,
+    secure_site,
+    set_session_cookie,
+)
 from monitor.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -89,9 +95,7 @@ def login_submit(request: Request, rt: RuntimeDep, username: FormStr, password: 
             headers={"Retry-After": str(refused.retry_after_s)} if waiting else None)
     target = next if next.startswith("/") and not next.startswith("//") else "/board"
     reply = RedirectResponse(target, status_code=303)
-    reply.set_cookie(cookie_name(rt), signed.token, httponly=True, samesite="lax", path="/",
-                     secure=secure_site(rt) or request.url.scheme == "https",
-                     max_age=12 * 3600)
+    set_session_cookie(reply, rt, request, signed.token)
     return reply
 
 

@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.responses import Response
 from starlette.datastructures import MutableHeaders
 
 from monitor.runtime import Runtime
-from monitor.services.access.auth import session_user
+from monitor.services.access.auth import SESSION_LIFETIME, session_user
 from monitor.services.access.scope import Principal, principal
 from monitor.services.access.tokens import use_token
 from monitor.storage.tables import User
@@ -29,6 +30,14 @@ def cookie_name(rt: Runtime) -> str:
 
 def secure_site(rt: Runtime) -> bool:
     return rt.settings.public_url.lower().startswith("https://")
+
+
+def set_session_cookie(reply: Response, rt: Runtime, request: Request, token: str) -> None:
+    """The session cookie, the same for a sign-in and a SMART launch: httponly, lax (a
+    top-level navigation from the EHR carries it), secure over https, one shift long."""
+    reply.set_cookie(cookie_name(rt), token, httponly=True, samesite="lax", path="/",
+                     secure=secure_site(rt) or request.url.scheme == "https",
+                     max_age=int(SESSION_LIFETIME.total_seconds()))
 
 
 class NotSignedIn(Exception):
@@ -70,9 +79,9 @@ def caller(request: Request, rt: RuntimeDep) -> Caller:
         with rt.uow() as uow:
             found = session_user(uow, token, now)
             if found is not None:
-                user, csrf = found
+                user, row = found
                 request.state.actor = user.username
-                return Caller(principal(uow, user, now), csrf)
+                return Caller(principal(uow, user, now, row.patient_id), row.csrf_token)
     raise NotSignedIn()
 
 

@@ -86,23 +86,33 @@ def login(uow: UnitOfWork, username: str, password: str, now: datetime,
         uow.commit()
         raise LoginRefused
     throttle.succeeded(uow, source, username)
-    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-    s.add(WebSession(token_hash=_hash(token), user_id=user_id, csrf_token=csrf,
-                     created_at=now, expires_at=now + SESSION_LIFETIME))
+    signed = open_session(uow, user_id, now)
     audit(uow, username, "login", now, "user", user_id, source=source)
     uow.commit()
+    return signed
+
+
+def open_session(uow: UnitOfWork, user_id: int, now: datetime,
+                 patient_id: int | None = None) -> SignedIn:
+    """A new session of `user_id` (for `patient_id` only, if given); the caller commits."""
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+    uow.session.add(WebSession(token_hash=_hash(token), user_id=user_id, csrf_token=csrf,
+                               created_at=now, expires_at=now + SESSION_LIFETIME,
+                               patient_id=patient_id))
     return SignedIn(token, csrf, user_id)
 
 
-def session_user(uow: UnitOfWork, token: str, now: datetime) -> tuple[User, str] | None:
-    """(user, csrf token) of a live session, or None."""
+def session_user(uow: UnitOfWork, token: str, now: datetime
+                 ) -> tuple[User, WebSession] | None:
+    """(user, session) of a live session, or None. The session holds the CSRF token and,
+    for a SMART launch, the one patient it may see."""
     row = uow.session.get(WebSession, _hash(token))
     if row is None or row.expires_at <= now:
         return None
     user = uow.session.get(User, row.user_id)
     if user is None or not user.active:
         return None
-    return user, row.csrf_token
+    return user, row
 
 
 def logout(uow: UnitOfWork, token: str) -> None:

@@ -1,5 +1,7 @@
 """Who may see and do what. Ward scoping is enforced here, in the queries, not only in the
-templates: a nurse of ward A gets 'not found' for ward B's patients and alerts."""
+templates: a nurse of ward A gets 'not found' for ward B's patients and alerts. A session
+opened by a SMART launch from the EHR sees the launch's patient only (`patients`), on no
+ward's census."""
 
 from __future__ import annotations
 
@@ -35,6 +37,9 @@ class Principal:
     username: str
     role: str
     wards: frozenset[int] | None  # None: every ward (admins)
+    # Set for a session launched from the EHR (SMART): only these patients, whatever their
+    # ward; such a session has no wards (frozenset()), so no census or ward list shows.
+    patients: frozenset[int] | None = None
 
     def can(self, action: str) -> bool:
         return self.role in CAN[action]
@@ -44,8 +49,13 @@ class Forbidden(Exception):
     """The role does not allow the action."""
 
 
-def principal(uow: UnitOfWork, user: User, now: datetime) -> Principal:
-    """A user's wards: memberships, plus the wards a physician is on call for now."""
+def principal(uow: UnitOfWork, user: User, now: datetime,
+              patient_id: int | None = None) -> Principal:
+    """A user's wards: memberships, plus the wards a physician is on call for now; or, for a
+    session launched for one patient (`patient_id`), that patient alone."""
+    if patient_id is not None:
+        return Principal(user.id, user.username, user.role, frozenset(),
+                         frozenset({patient_id}))
     if user.role == "admin":
         return Principal(user.id, user.username, user.role, None)
     s = uow.session
@@ -64,7 +74,9 @@ def require(p: Principal, action: str) -> None:
 
 
 def scoped_patients(q: Q, p: Principal) -> Q:
-    """Restrict a query that involves Patient to the principal's wards."""
+    """Restrict a query that involves Patient to the principal's wards (or patients)."""
+    if p.patients is not None:
+        return q.where(Patient.id.in_(p.patients))
     if p.wards is None:
         return q
     return q.where(Patient.ward_id.in_(p.wards))
