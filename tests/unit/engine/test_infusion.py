@@ -76,6 +76,12 @@ def test_no_estimate_without_a_weight():
     ("D5W 1000 mL", "5 % dextrose", 0),
     ("Glucose 5% 500 mL", "5 % dextrose", 0),
     ("Ringer's lactate 1 L", "Ringer's lactate", 130),
+    ("Sodium chloride 5% 100 mL IV", "5 % saline", 856),
+    ("5 % NaCl 150 mL", "5 % saline", 856),
+    ("NaCl 2% 500 mL", "2 % saline", 342),
+    ("Sodium chloride 1.8% 500 mL", "1.8 % saline", 308),
+    ("Dextrose 5% in sodium chloride 0.9%", "0.9 % saline", 154),
+    ("5% dextrose in 0.45% saline", "0.45 % saline", 77),
 ])
 def test_fluids_recognised_in_an_orders_text(text: str, name: str, sodium: float):
     found = infusate_of(text, POLICY)
