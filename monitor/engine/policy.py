@@ -231,13 +231,13 @@ class KnownInfusate(_Strict):
 
 
 # Compositions from the solutions' strengths (3 % NaCl: 30 g/L / 58.44 g/mol = 513 mmol/L;
-# 5 %: 856, 2 %: 342, 1.8 %: 308; 0.9 %: 154; 0.45 %: 77; 5 % dextrose: none) and Ringer's
+# 5 %: 855 (as Adrogué & Madias 2000 tabulate it), 2 %: 342, 1.8 %: 308; 0.9 %: 154; 0.45 %: 77; 5 % dextrose: none) and Ringer's
 # lactate's label (Na 130, K 4). Most specific first: "0.45%" before "0.9%"/"normal saline",
 # "dextrose 5% in 0.45%" before plain 5 % dextrose. 5 % and 2 % name saline only beside
 # sodium chloride (a "5 %" alone is as likely dextrose).
 _NACL = r"(?:sodium chloride|nacl|saline)"
 DEFAULT_INFUSATES: tuple[KnownInfusate, ...] = (
-    KnownInfusate(name="5 % saline", sodium_mmol_l=856,
+    KnownInfusate(name="5 % saline", sodium_mmol_l=855,
                   pattern=_NACL + r"[^%\d]{0,20}(?<![\d.])5\s*%|(?<![\d.])5\s*%\s*" + _NACL),
     KnownInfusate(name="3 % saline", pattern=r"(?<![\d.])3\s*%", sodium_mmol_l=513),
     KnownInfusate(name="2 % saline", sodium_mmol_l=342,
