@@ -231,10 +231,10 @@ class KnownInfusate(_Strict):
 
 
 # Compositions from the solutions' strengths (3 % NaCl: 30 g/L / 58.44 g/mol = 513 mmol/L;
-# 5 %: 855 (as Adrogué & Madias 2000 tabulate it), 2 %: 342, 1.8 %: 308; 0.9 %: 154; 0.45 %: 77; 5 % dextrose: none) and Ringer's
-# lactate's label (Na 130, K 4). Most specific first: "0.45%" before "0.9%"/"normal saline",
-# "dextrose 5% in 0.45%" before plain 5 % dextrose. 5 % and 2 % name saline only beside
-# sodium chloride (a "5 %" alone is as likely dextrose).
+# 5 %: 855, as Adrogué & Madias 2000 tabulate it; 2 %: 342; 1.8 %: 308; 0.9 %: 154; 0.45 %:
+# 77; 5 % dextrose: none) and Ringer's lactate's label (Na 130, K 4). Most specific first:
+# "0.45%" before "0.9%"/"normal saline", "dextrose 5% in 0.45%" before plain 5 % dextrose.
+# 5 % and 2 % name saline only beside sodium chloride (a "5 %" alone is as likely dextrose).
 _NACL = r"(?:sodium chloride|nacl|saline)"
 DEFAULT_INFUSATES: tuple[KnownInfusate, ...] = (
     KnownInfusate(name="5 % saline", sodium_mmol_l=855,
