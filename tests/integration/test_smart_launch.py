@@ -236,3 +236,17 @@ def test_an_ehr_that_does_not_answer_gets_a_page_that_says_so(h: Hospital, ehr: 
     reply = h.client().get("/smart/launch", params={"iss": "http://127.0.0.1:9/fhir",
                                                     "launch": "L-A1"})
     assert reply.status_code == 502 and "The EHR does not answer" in reply.text
+
+
+def test_a_launched_session_follows_its_patient_into_a_merge(h: Hospital, ehr: Ehr) -> None:
+    from tests.hl7_builders import ts
+
+    c = launched(h, ehr)  # A1's chart
+    h.receive("\r".join([
+        f"MSH|^~\\&|ADT|CITYGEN|SODMON|CITYGEN|{ts(h.now)}||ADT^A40^ADT_A39|MS1|P|2.5.1",
+        f"EVN|A40|{ts(h.now)}", "PID|1||A3^^^CITYGEN^MR", "MRG|A1^^^CITYGEN^MR"]))
+    # A1's record lives on as A3: the session sees A3 (its results now hold A1's), no other.
+    survivor = c.get(f"/patients/{h.patients['A3']}")
+    assert survivor.status_code == 200 and "<svg" in survivor.text
+    assert c.get(f"/patients/{h.patients['B1']}").status_code == 404
+    assert [p["identifier"] for p in c.get("/api/v1/patients").json()] == ["A3"]

@@ -55,7 +55,7 @@ def principal(uow: UnitOfWork, user: User, now: datetime,
     session launched for one patient (`patient_id`), that patient alone."""
     if patient_id is not None:
         return Principal(user.id, user.username, user.role, frozenset(),
-                         frozenset({patient_id}))
+                         frozenset({_survivor(uow, patient_id)}))
     if user.role == "admin":
         return Principal(user.id, user.username, user.role, None)
     s = uow.session
@@ -66,6 +66,18 @@ def principal(uow: UnitOfWork, user: User, now: datetime,
             OnCallShift.user_id == user.id, OnCallShift.starts_at <= now,
             OnCallShift.ends_at > now)))
     return Principal(user.id, user.username, user.role, frozenset(wards))
+
+
+def _survivor(uow: UnitOfWork, patient_id: int) -> int:
+    """The patient a launched session's patient now is: merged away (ADT^A40, or a FHIR
+    Patient that named it), its record lives on as the survivor."""
+    for _ in range(10):  # merges chain rarely; a cycle would be a bug, not a loop
+        merged = uow.session.scalar(select(Patient.merged_into_id).where(
+            Patient.id == patient_id))
+        if merged is None:
+            break
+        patient_id = merged
+    return patient_id
 
 
 def require(p: Principal, action: str) -> None:
