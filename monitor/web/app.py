@@ -124,8 +124,10 @@ def create_app(rt: Runtime) -> FastAPI:
             if error.status_code == 404:
                 # A ward, patient or alert outside the user's wards reads as missing: which
                 # exist elsewhere is not told. The router's own 404 is a wrong address.
+                where = "the patient this launch from the EHR opened" if getattr(
+                    request.state, "launched", False) else "on one of your wards"
                 detail = "There is no such page." if detail == "Not Found" else \
-                    f"{detail[:1].upper()}{detail[1:]}, or it is not on one of your wards."
+                    f"{detail[:1].upper()}{detail[1:]}, or it is not {where}."
             return refusal_page(request, error.status_code, detail)
         return await http_exception_handler(request, error)
 

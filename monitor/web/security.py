@@ -81,6 +81,7 @@ def caller(request: Request, rt: RuntimeDep) -> Caller:
             if found is not None:
                 user, row = found
                 request.state.actor = user.username
+                request.state.launched = row.patient_id is not None  # SMART: one patient
                 return Caller(principal(uow, user, now, row.patient_id), row.csrf_token)
     raise NotSignedIn()
 

@@ -100,7 +100,10 @@ def test_a_launch_opens_that_patients_chart_and_nothing_else(h: Hospital, ehr: E
     assert chart.status_code == 200
     assert "HARTMANN" in chart.text.upper() and "<svg" in chart.text
     for other in ("A3", "B1"):  # A3: the same ward; B1: another ward
-        assert c.get(f"/patients/{h.patients[other]}").status_code == 404
+        page = c.get(f"/patients/{h.patients[other]}", headers={"Accept": "text/html"})
+        assert page.status_code == 404
+        assert "No such patient, or it is not the patient this launch from the EHR opened." \
+            in page.text
         assert c.get(f"/api/v1/patients/{h.patients[other]}").status_code == 404
     assert c.get("/wards/MED4").status_code == 404
     board = c.get("/board").text
