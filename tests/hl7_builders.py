@@ -47,3 +47,10 @@ def rde(patient: str, order: str, start: datetime, text: str, *, amount: str = "
         f"RXR|{route}",
     ]
     return "\r".join(segments)
+
+
+def a40(survivor: str, old: str, at: datetime, control_id: str) -> str:
+    """ADT^A40: the record `old` (CITYGEN MRN) merged into `survivor`."""
+    return "\r".join([
+        f"MSH|^~\\&|ADT|CITYGEN|SODMON|CITYGEN|{ts(at)}||ADT^A40^ADT_A39|{control_id}|P|2.5.1",
+        f"EVN|A40|{ts(at)}", f"PID|1||{survivor}^^^CITYGEN^MR", f"MRG|{old}^^^CITYGEN^MR"])

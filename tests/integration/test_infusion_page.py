@@ -132,7 +132,7 @@ def test_the_json_api_records_a_weight_and_a_later_received_weight_replaces_it(
 
 
 def test_a_merge_moves_the_old_records_entered_weight_to_the_survivor(h: Hospital) -> None:
-    from tests.hl7_builders import ts
+    from tests.hl7_builders import a40
 
     h.receive(oru("OLD8", "OLD8-0", h.now - timedelta(hours=5), 117, **WOMAN))
     with h.rt.uow() as uow:
@@ -141,9 +141,7 @@ def test_a_merge_moves_the_old_records_entered_weight_to_the_survivor(h: Hospita
     reply = h.bearer("nurse.a").post(fill("/api/v1/patients/{p}/body-weight", h, "OLD8"),
                                      json={"weight_kg": 58})
     assert reply.status_code == 201, reply.text
-    h.receive("\r".join([
-        f"MSH|^~\\&|ADT|CITYGEN|SODMON|CITYGEN|{ts(h.now)}||ADT^A40^ADT_A39|M8|P|2.5.1",
-        f"EVN|A40|{ts(h.now)}", "PID|1||W2^^^CITYGEN^MR", "MRG|OLD8^^^CITYGEN^MR"]))
+    h.receive(a40("W2", "OLD8", h.now, "M8"))
     assert "Weight 58 kg (entered by nurse.a," in panel(h, "W2")
 
 

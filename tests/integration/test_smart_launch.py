@@ -242,12 +242,10 @@ def test_an_ehr_that_does_not_answer_gets_a_page_that_says_so(h: Hospital, ehr: 
 
 
 def test_a_launched_session_follows_its_patient_into_a_merge(h: Hospital, ehr: Ehr) -> None:
-    from tests.hl7_builders import ts
+    from tests.hl7_builders import a40
 
     c = launched(h, ehr)  # A1's chart
-    h.receive("\r".join([
-        f"MSH|^~\\&|ADT|CITYGEN|SODMON|CITYGEN|{ts(h.now)}||ADT^A40^ADT_A39|MS1|P|2.5.1",
-        f"EVN|A40|{ts(h.now)}", "PID|1||A3^^^CITYGEN^MR", "MRG|A1^^^CITYGEN^MR"]))
+    h.receive(a40("A3", "A1", h.now, "MS1"))
     # A1's record lives on as A3: the session sees A3 (its results now hold A1's), no other.
     survivor = c.get(f"/patients/{h.patients['A3']}")
     assert survivor.status_code == 200 and "<svg" in survivor.text

@@ -122,13 +122,11 @@ def test_desmopressin_after_an_overcorrection_shows_re_lowering_in_its_history(
 
 def test_a_merge_moves_the_old_records_medications_to_the_survivor(h: Hospital) -> None:
     from monitor.storage.tables import MedicationRecord, Patient
-    from tests.hl7_builders import ts
+    from tests.hl7_builders import a40
 
     h.receive(rde("OLD7", "PO-OLD", h.now - timedelta(minutes=5), "Furosemide 40 mg IV",
                   amount="40", unit="mg", ward=WARD_A))
-    h.receive("\r".join([
-        f"MSH|^~\\&|ADT|CITYGEN|SODMON|CITYGEN|{ts(h.now)}||ADT^A40^ADT_A39|M1|P|2.5.1",
-        f"EVN|A40|{ts(h.now)}", "PID|1||A2^^^CITYGEN^MR", "MRG|OLD7^^^CITYGEN^MR"]))
+    h.receive(a40("A2", "OLD7", h.now, "M1"))
     with h.rt.uow() as uow:
         survivor = uow.session.scalar(select(Patient.id).where(Patient.identifier == "A2"))
         moved = uow.session.scalars(select(MedicationRecord).where(
@@ -141,7 +139,7 @@ def test_a_merge_moves_the_old_records_medications_to_the_survivor(h: Hospital) 
 
 def test_a_merge_moves_the_old_records_acute_mark_to_the_survivor(h: Hospital) -> None:
     from monitor.storage.tables import EpisodeMark, Patient
-    from tests.hl7_builders import oru, ts
+    from tests.hl7_builders import a40, oru
 
     h.receive(oru("OLD8", "OLD8-0", h.now - timedelta(hours=3), 121, ward=WARD_A))
     with h.rt.uow() as uow:
@@ -149,9 +147,7 @@ def test_a_merge_moves_the_old_records_acute_mark_to_the_survivor(h: Hospital) -
     marked = h.bearer("dr.a").post(f"/api/v1/patients/{old}/acute",
                                    json={"reason": "water intoxication this morning"})
     assert marked.status_code == 201, marked.text
-    h.receive("\r".join([
-        f"MSH|^~\\&|ADT|CITYGEN|SODMON|CITYGEN|{ts(h.now)}||ADT^A40^ADT_A39|M2|P|2.5.1",
-        f"EVN|A40|{ts(h.now)}", "PID|1||A2^^^CITYGEN^MR", "MRG|OLD8^^^CITYGEN^MR"]))
+    h.receive(a40("A2", "OLD8", h.now, "M2"))
     with h.rt.uow() as uow:
         survivor = uow.session.scalar(select(Patient.id).where(Patient.identifier == "A2"))
         marks = uow.session.scalars(select(EpisodeMark).where(
