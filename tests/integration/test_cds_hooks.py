@@ -8,6 +8,10 @@ OVERCORRECTION_24H, 120 -> 129 in 19 h, an open episode; A2 a warning; A3 no ale
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,6 +20,7 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import Engine, select
 
 from monitor.engine.policy import built_in
@@ -407,3 +412,55 @@ def test_ehr_clients_are_registered_listed_and_revoked_from_the_command_line(
     assert "\trevoked\t" in cli(pg_migrated, "ehr-clients", "list").stdout
     refused(call(h, k, PATIENT_VIEW, request_body("patient-view", None)),
             "not a registered EHR client")
+
+
+# --- hostile or broken callers (the review) -----------------------------------------
+
+def b64(data: Any) -> str:
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def test_tokens_with_claims_out_of_range_or_keys_of_the_wrong_type_are_refused(
+        h: Hospital, key: SigningKey) -> None:
+    body = request_body("patient-view", patient_resource("A1"))
+    aud = url(h, PATIENT_VIEW)
+    for claims in ({"exp": 10 ** 20}, {"exp": -(10 ** 20)}, {"exp": 1e300},
+                   {"iat": 10 ** 20}, {"exp": "soon"}):
+        reply = call(h, key, PATIENT_VIEW, body, token=key.sign(hook_claims(ISSUER, aud)
+                                                                | claims))
+        assert reply.status_code == 401, (claims, reply.text)
+    # an RSA key's set, an EC alg named: the key type does not fit the alg
+    ec = SigningKey.ec(kid=key.kid)
+    refused(call(h, key, PATIENT_VIEW, body, token=ec.sign(hook_claims(ISSUER, aud))),
+            "does not verify")
+    # a token whose header or claims are not JSON objects
+    for token in (f"{b64([1])}.{b64({'iss': ISSUER})}.{b64(b'x')}",
+                  f"{b64({'alg': 'RS384'})}.{b64([1, 2])}.{b64(b'x')}",
+                  f"{b64({'alg': 'RS384', 'kid': {'a': 1}})}.{b64({'iss': ISSUER})}.x",
+                  f"{b64({'alg': ['RS384']})}.{b64({'iss': ISSUER})}.x",
+                  "a.b.c", "...", "x" * 200_000):
+        reply = call(h, key, PATIENT_VIEW, body, token=token)
+        assert reply.status_code == 401, (token[:60], reply.text)
+    latin = h.client().post(f"/cds-services/{PATIENT_VIEW}", json=body, headers={
+        "Authorization": "Bearer \xe9.\xe9.\xe9".encode("latin-1")})  # type: ignore[dict-item]
+    assert latin.status_code == 401, latin.text
+    none = f"{b64({'alg': 'none', 'kid': key.kid})}.{b64(hook_claims(ISSUER, aud))}."
+    refused(call(h, key, PATIENT_VIEW, body, token=none), "alg 'none' is not accepted")
+    # HS256 keyed with the public key's bytes
+    pem = key.private.public_key().public_bytes(Encoding.PEM,
+                                                PublicFormat.SubjectPublicKeyInfo)
+    hs = f"{b64({'alg': 'HS256', 'kid': key.kid})}.{b64(hook_claims(ISSUER, aud))}"
+    sig = b64(hmac.new(pem, hs.encode(), hashlib.sha256).digest())
+    refused(call(h, key, PATIENT_VIEW, body, token=f"{hs}.{sig}"), "alg 'HS256'")
+    # jku names a key set of the caller's: ignored, the registered set decides
+    forger = SigningKey.rsa(kid=key.kid)
+    server = KeyServer(forger)
+    try:
+        refused(call(h, key, PATIENT_VIEW, body, token=forger.sign(
+            hook_claims(ISSUER, aud), jku=server.url)), "does not verify")
+        assert server.fetches == 0
+    finally:
+        server.close()
+    other = key.sign(hook_claims(ISSUER, aud) | {"iss": "https://other.example.org"})
+    refused(call(h, key, PATIENT_VIEW, body, token=other), "not a registered")
