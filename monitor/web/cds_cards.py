@@ -13,6 +13,7 @@ when nothing is left of it).
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -88,7 +89,7 @@ def ehr_newest_sodium(bundle: Any, zone: ZoneInfo) -> tuple[datetime, float | No
     """The newest sodium Observation of the prefetched search Bundle: (collected, value)."""
     entries = bundle.get("entry") if isinstance(bundle, dict) else None
     found: list[tuple[datetime, float | None]] = []
-    for e in entries or []:
+    for e in entries if isinstance(entries, list) else []:
         r = e.get("resource") if isinstance(e, dict) else None
         if not isinstance(r, dict) or r.get("resourceType") != "Observation" or \
                 r.get("status") in ("entered-in-error", "cancelled"):
@@ -99,8 +100,19 @@ def ehr_newest_sodium(bundle: Any, zone: ZoneInfo) -> tuple[datetime, float | No
             continue
         q = r.get("valueQuantity")
         value = q.get("value") if isinstance(q, dict) else None
-        found.append((at, float(value) if isinstance(value, int | float) else None))
+        found.append((at, _finite(value)))
     return max(found, key=lambda f: f[0], default=None)
+
+
+def _finite(value: Any) -> float | None:
+    """A number as sent, else None (JSON as Python reads it holds NaN, Infinity, 10**400)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        sent = float(value)
+    except OverflowError:
+        return None
+    return sent if math.isfinite(sent) else None
 
 
 def patient_view_cards(uow: UnitOfWork, who: Principal, c: CardContext,

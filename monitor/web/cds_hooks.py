@@ -131,7 +131,8 @@ def _identifiers(patient: Any) -> list[tuple[str, str]]:
     if not isinstance(patient, dict) or patient.get("resourceType") != "Patient":
         return []
     out = []
-    for i in patient.get("identifier") or []:
+    found = patient.get("identifier")
+    for i in found if isinstance(found, list) else []:
         if isinstance(i, dict) and i.get("value"):
             out.append((str(i.get("system") or ""), str(i["value"])))
     return out
@@ -145,7 +146,8 @@ def _patient_id(context: dict[str, Any]) -> str | None:
 def _draft_orders(context: dict[str, Any]) -> list[dict[str, Any]]:
     bundle = context.get("draftOrders")
     entries = bundle.get("entry") if isinstance(bundle, dict) else None
-    return [e["resource"] for e in entries or [] if isinstance(e, dict)
+    return [e["resource"] for e in (entries if isinstance(entries, list) else [])
+            if isinstance(e, dict)
             and isinstance(e.get("resource"), dict)
             and e["resource"].get("resourceType") == "MedicationRequest"]
 

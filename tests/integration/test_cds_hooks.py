@@ -464,3 +464,107 @@ def test_tokens_with_claims_out_of_range_or_keys_of_the_wrong_type_are_refused(
         server.close()
     other = key.sign(hook_claims(ISSUER, aud) | {"iss": "https://other.example.org"})
     refused(call(h, key, PATIENT_VIEW, body, token=other), "not a registered")
+@pytest.mark.parametrize("body", [
+    {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": ["x"]}},
+    {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": {"a": 1}}},
+    {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": "p"},
+     "prefetch": {"patient": {"resourceType": "Patient", "identifier": 5}}},
+    {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": "p"},
+     "prefetch": {"patient": {"resourceType": "Patient", "identifier": {"value": "A1"}}}},
+    {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": "p"},
+     "prefetch": {"patient": {"resourceType": "Patient", "identifier": [
+         {"system": {"x": 1}, "value": ["A1"]}]}}},
+    {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": "p"},
+     "prefetch": {"patient": "Patient/1"}},
+    {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": "p"},
+     "prefetch": {"patient": patient_resource("A1"), "sodium": {"entry": 5}}},
+    {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": "p"},
+     "prefetch": {"patient": patient_resource("A1"), "sodium": {"entry": [
+         5, {"resource": 7}, {"resource": {"resourceType": "Observation",
+                                           "effectiveDateTime": 5, "valueQuantity": 3}},
+         {"resource": {"resourceType": "Observation", "effectiveDateTime": "2026-13-45",
+                       "valueQuantity": {"value": "131"}}},
+         {"resource": {"resourceType": "Observation",
+                       "effectivePeriod": {"start": ["x"]}}}]}}},
+    {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": "p"},
+     "prefetch": {"patient": patient_resource("A1"), "sodium": {"entry": [{"resource": {
+         "resourceType": "Observation", "effectiveDateTime": "9999-12-31T23:59:59+14:00",
+         "valueQuantity": {"value": 10 ** 400}}}]}}},
+    {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": "p"},
+     "prefetch": 7},
+    {"hook": "order-sign", "hookInstance": "i", "context": {"patientId": "p",
+                                                            "draftOrders": 5},
+     "prefetch": {"patient": patient_resource("A1")}},
+    {"hook": "order-sign", "hookInstance": "i", "context": {"patientId": "p",
+                                                            "draftOrders": {"entry": 5}},
+     "prefetch": {"patient": patient_resource("A1")}},
+    {"hook": "order-sign", "hookInstance": "i", "context": {"patientId": "p",
+                                                            "draftOrders": {"entry": {}}},
+     "prefetch": {"patient": patient_resource("A1")}},
+    {"hook": "order-sign", "hookInstance": "i", "context": {"patientId": "p",
+                                                            "draftOrders": {"entry": [
+                                                                1, "x", None]}},
+     "prefetch": {"patient": patient_resource("A1")}},
+])
+def test_a_malformed_body_is_400_or_cards_never_a_500(
+        h: Hospital, key: SigningKey, body: dict[str, Any]) -> None:
+    service = PATIENT_VIEW if body["hook"] == "patient-view" else ORDER_SIGN
+    reply = call(h, key, service, body)
+    assert reply.status_code in (200, 400, 422), reply.text
+    if reply.status_code == 200:
+        assert isinstance(reply.json()["cards"], list)
+
+
+@pytest.mark.parametrize("resource", [
+    {"medicationCodeableConcept": {"coding": 5}},
+    {"medicationCodeableConcept": {"coding": {"code": "x"}}},
+    {"medicationCodeableConcept": {"coding": [{"code": "x", "system": 5}], "text": 5}},
+    {"medicationCodeableConcept": 5, "medicationReference": {"display": 5}},
+    {"medicationReference": "Medication/1"},
+    {"dosageInstruction": {"doseAndRate": 5}},
+    {"dosageInstruction": [5]},
+    {"dosageInstruction": [{"doseAndRate": [{"doseQuantity": {"value": {"x": 1}}}],
+                            "route": {"coding": 5}}]},
+    {"authoredOn": 5},
+    {"authoredOn": "0000-00-00"},
+    {"id": {"x": 1}, "medicationCodeableConcept": {"text": "Sodium chloride 3% 150 mL"}},
+    {"id": "m" * 10_000, "medicationCodeableConcept": {"text": "Sodium chloride 3% " * 900}},
+])
+def test_a_malformed_draft_order_is_judged_or_skipped_never_a_500(
+        h: Hospital, key: SigningKey, resource: dict[str, Any]) -> None:
+    r = {"resourceType": "MedicationRequest", "status": "draft", "intent": "order", **resource}
+    reply = call(h, key, ORDER_SIGN, request_body("order-sign", patient_resource("A1"),
+                                                  draftOrders=orders(r)))
+    assert reply.status_code in (200, 400), reply.text
+    for card in reply.json().get("cards", []):
+        assert len(card["summary"]) < 140
+
+
+def test_a_non_object_body_is_refused(h: Hospital, key: SigningKey) -> None:
+    for sent in ([1], "x", 5, None):
+        token = key.sign(hook_claims(ISSUER, url(h, PATIENT_VIEW)))
+        reply = h.client().post(f"/cds-services/{PATIENT_VIEW}", json=sent,
+                                headers={"Authorization": f"Bearer {token}"})
+        assert reply.status_code in (400, 422), reply.text
+    reply = h.client().post(f"/cds-services/{PATIENT_VIEW}", content=b"{not json",
+                            headers={"Authorization": "Bearer x",
+                                     "Content-Type": "application/json"})
+    assert reply.status_code in (400, 401, 422), reply.text
+
+
+def test_a_sodium_the_ehr_sends_as_nan_or_infinity_is_no_sodium(
+        h: Hospital, key: SigningKey) -> None:
+    """Python's JSON reads NaN and Infinity; an EHR's newest sodium of NaN says nothing."""
+    token = key.sign(hook_claims(ISSUER, url(h, PATIENT_VIEW)))
+    body = json.dumps(request_body("patient-view", None))[:-1] + (
+        ', "prefetch": {"patient": ' + json.dumps(patient_resource("A1")) + ', "sodium": '
+        '{"entry": [{"resource": {"resourceType": "Observation", "effectiveDateTime": '
+        '"2099-01-01T00:00:00Z", "valueQuantity": {"value": NaN}}}, {"resource": '
+        '{"resourceType": "Observation", "effectiveDateTime": "2098-01-01T00:00:00Z", '
+        '"valueQuantity": {"value": Infinity}}}]}}}')
+    reply = h.client().post(f"/cds-services/{PATIENT_VIEW}", content=body.encode(),
+                            headers={"Authorization": f"Bearer {token}",
+                                     "Content-Type": "application/json"})
+    assert reply.status_code == 200, reply.text
+    [stale] = [c for c in reply.json()["cards"] if "newer sodium" in c["summary"]]
+    assert stale["summary"] == "The EHR has a newer sodium (a sodium) than sodium-monitor"
