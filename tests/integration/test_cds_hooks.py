@@ -348,15 +348,25 @@ class KeyServer:
 
         self.body = key_set(*keys).encode()
         self.fetches = 0
+        self.status, self.location = 200, ""
+        self.trickle_s = 0.0  # > 0: the body a byte at a time, this far apart
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 outer.fetches += 1
-                self.send_response(200)
+                self.send_response(outer.status)
                 self.send_header("Content-Type", "application/json")
+                if outer.location:
+                    self.send_header("Location", outer.location)
                 self.end_headers()
-                self.wfile.write(outer.body)
+                if not outer.trickle_s:
+                    self.wfile.write(outer.body)
+                    return
+                for byte in outer.body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(outer.trickle_s)
 
             def log_message(self, *_: Any) -> None:
                 pass
@@ -568,3 +578,47 @@ def test_a_sodium_the_ehr_sends_as_nan_or_infinity_is_no_sodium(
     assert reply.status_code == 200, reply.text
     [stale] = [c for c in reply.json()["cards"] if "newer sodium" in c["summary"]]
     assert stale["summary"] == "The EHR has a newer sodium (a sodium) than sodium-monitor"
+
+
+def test_a_kid_the_key_set_lacks_refetches_it_at_most_once_a_while(h: Hospital) -> None:
+    """Anyone may send a token naming a registered issuer and a made-up kid: each must not
+    cost a fetch of the EHR's key set."""
+    real = SigningKey.rsa(kid="2026-11")
+    keys = KeyServer(real)
+    try:
+        with h.rt.uow() as uow:
+            add_client(uow, ISSUER, h.now, jwks_url=keys.url, label="City EHR")
+        body = request_body("patient-view", patient_resource("A1"))
+        for n in range(5):
+            refused(call(h, SigningKey.rsa(kid=f"forged-{n}"), PATIENT_VIEW, body), "no key")
+        assert keys.fetches == 2  # the set, and once again for a kid it might have rotated in
+        assert call(h, real, PATIENT_VIEW, body).status_code == 200
+        assert keys.fetches == 2
+    finally:
+        keys.close()
+
+
+def test_a_key_set_url_that_redirects_is_not_json_is_huge_or_trickles_is_refused(
+        h: Hospital, key: SigningKey, monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.web import ehr_keys
+
+    monkeypatch.setattr(ehr_keys, "TIMEOUT_S", 1.0)
+    body = request_body("patient-view", patient_resource("A1"))
+    keys, elsewhere = KeyServer(key), KeyServer(key)
+    try:
+        with h.rt.uow() as uow:
+            add_client(uow, ISSUER, h.now, jwks_url=keys.url, label="City EHR")
+        keys.status, keys.location = 302, elsewhere.url
+        refused(call(h, key, PATIENT_VIEW, body), "key set cannot be read")
+        assert elsewhere.fetches == 0  # a redirect is not followed
+        keys.status, keys.location, keys.body = 200, "", b"<html>keys</html>"
+        refused(call(h, key, PATIENT_VIEW, body), "key set cannot be read")
+        keys.body = b'{"keys": [], "pad": "' + b"x" * 2_000_000 + b'"}'
+        refused(call(h, key, PATIENT_VIEW, body), "too large")
+        keys.body, keys.trickle_s = key_set(key).encode(), 0.05  # about 40 s in all
+        refused(call(h, key, PATIENT_VIEW, body), "too slow")
+        keys.body, keys.trickle_s = b'{"keys": ["a key", 5, null]}', 0.0
+        refused(call(h, key, PATIENT_VIEW, body), "key set cannot be read")
+    finally:
+        keys.close()
+        elsewhere.close()
