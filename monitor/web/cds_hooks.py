@@ -76,19 +76,21 @@ def discovery() -> dict[str, Any]:
 
 @router.post("/cds-services/{service_id}")
 def call_service(service_id: str, request: Request, rt: RuntimeDep,
-                 body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
+                 sent: Annotated[Any, Body()] = None) -> JSONResponse:
     service = SERVICES.get(service_id)
     if service is None:
         raise HTTPException(404, f"no CDS service {service_id!r}; GET /cds-services lists them")
     now = datetime.now(UTC)
     caller = _caller(request, rt, service_id, now)
+    # Any JSON is taken, so that a stranger is refused (401) before the body is judged.
+    body: dict[str, Any] = sent if isinstance(sent, dict) else {}
     context = body.get("context")
     if body.get("hook") != service["hook"] or not isinstance(context, dict) \
             or not isinstance(body.get("hookInstance"), str):
         raise HTTPException(400, f"a {service['hook']} request carries hook "
                             f"\"{service['hook']}\", a hookInstance and a context")
-    sent = body.get("prefetch")
-    prefetch: dict[str, Any] = sent if isinstance(sent, dict) else {}
+    fetched = body.get("prefetch")
+    prefetch: dict[str, Any] = fetched if isinstance(fetched, dict) else {}
     who = Principal(None, f"ehr:{caller.label}"[:100], "physician", None)
     with rt.uow() as uow:
         client = uow.session.get(EhrClient, caller.client_id)
