@@ -623,3 +623,41 @@ def test_a_key_set_url_that_redirects_is_not_json_is_huge_or_trickles_is_refused
     finally:
         keys.close()
         elsewhere.close()
+
+
+def test_a_merged_away_identifier_or_an_aliased_system_finds_the_surviving_patient(
+        pg_engine: Engine, pg_migrated: str) -> None:
+    from monitor.storage.tables import Patient
+
+    made = build(pg_migrated, patient_authorities="urn:oid:2.16.840.1.9=CITYGEN")
+    try:
+        k = SigningKey.ec()
+        with made.rt.uow() as uow:
+            add_client(uow, ISSUER, made.now, jwks=key_set(k), label="City EHR")
+        made.receive(oru("M1", "M1-0", made.now - timedelta(hours=30), 125))
+        with made.rt.uow() as uow:
+            old = uow.session.scalar(select(Patient).where(Patient.identifier == "M1"))
+            assert old is not None
+            old.merged_into_id = made.patients["A1"]
+            uow.commit()
+        for patient in (patient_resource("M1"), patient_resource("A1", "urn:oid:2.16.840.1.9")):
+            found = cards(made, k, PATIENT_VIEW, request_body("patient-view", patient))
+            assert any("Too fast: 24 h" in c["summary"] for c in found), patient
+            assert all(c["links"][0]["url"].endswith(f"/patients/{made.patients['A1']}")
+                       for c in found)
+    finally:
+        made.close()
+
+
+def test_a_test_or_withdrawn_alert_gets_no_card(h: Hospital, key: SigningKey) -> None:
+    with h.rt.uow() as uow:
+        for a in uow.session.scalars(select(Alert).where(
+                Alert.patient_id == h.patients["A1"], Alert.state == "active")):
+            a.test = True
+        for a in uow.session.scalars(select(Alert).where(
+                Alert.patient_id == h.patients["A2"], Alert.state == "active")):
+            a.state = a.lifecycle = "withdrawn"
+        uow.commit()
+    for who in ("A1", "A2"):
+        assert cards(h, key, PATIENT_VIEW, request_body("patient-view",
+                                                        patient_resource(who))) == [], who
