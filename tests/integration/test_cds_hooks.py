@@ -472,6 +472,8 @@ def test_tokens_with_claims_out_of_range_or_keys_of_the_wrong_type_are_refused(
         assert server.fetches == 0
     finally:
         server.close()
+    later = key.sign(hook_claims(ISSUER, aud, nbf=int(time.time()) + 240))
+    refused(call(h, key, PATIENT_VIEW, body, token=later), "not valid before")
     other = key.sign(hook_claims(ISSUER, aud) | {"iss": "https://other.example.org"})
     refused(call(h, key, PATIENT_VIEW, body, token=other), "not a registered")
 @pytest.mark.parametrize("body", [

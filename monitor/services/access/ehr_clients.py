@@ -149,6 +149,10 @@ def verify_hook_call(uow: UnitOfWork, token: str, audience: str, now: datetime,
         raise ClientRefused("the token's iat is not a time (seconds since 1970)")
     if issued is not None and issued - LEEWAY > now:
         raise ClientRefused("the token is issued in the future (iat)")
+    if "nbf" in claims:  # optional, but a JWT is not taken before its nbf (RFC 7519)
+        usable = _moment(claims["nbf"])
+        if usable is None or usable - LEEWAY > now:
+            raise ClientRefused("the token is not valid before its nbf")
     _spend(uow, issuer, str(claims["jti"]), expires + LEEWAY, now)
     return HookCaller(client.id, client.issuer, client.label, str(claims.get("sub") or ""))
 
