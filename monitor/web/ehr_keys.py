@@ -40,7 +40,7 @@ def fetch_key_set(url: str, refresh: bool = False) -> dict[str, Any]:
         return kept[1]
     try:
         found = json.loads(_get(url, now + TIMEOUT_S))
-    except (httpx.HTTPError, ValueError) as error:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as error:  # InvalidURL: no HTTPError
         raise OSError(f"key set at {url} unavailable: {error}") from None
     if not isinstance(found, dict) or not isinstance(found.get("keys"), list):
         raise OSError(f"{url} holds no key set (a JSON object with \"keys\")")

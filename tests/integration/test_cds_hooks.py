@@ -622,6 +622,9 @@ def test_a_key_set_url_that_redirects_is_not_json_is_huge_or_trickles_is_refused
         refused(call(h, key, PATIENT_VIEW, body), "too slow")
         keys.body, keys.trickle_s = b'{"keys": ["a key", 5, null]}', 0.0
         refused(call(h, key, PATIENT_VIEW, body), "key set cannot be read")
+        with h.rt.uow() as uow:  # a URL httpx will not take (InvalidURL)
+            add_client(uow, ISSUER, h.now, jwks_url=f"{keys.url}\x01", label="City EHR")
+        refused(call(h, key, PATIENT_VIEW, body), "key set cannot be read")
     finally:
         keys.close()
         elsewhere.close()
