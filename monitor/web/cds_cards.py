@@ -211,8 +211,8 @@ def _hypertonic_card(resource: dict[str, Any], med: Medication, sodium: float, c
               f"severe symptoms, record them on the patient page; otherwise consider "
               f"isotonic saline or treating the cause.")
     more: dict[str, Any] = {}
-    rid = resource.get("id")
-    if rid:
+    rid = resource.get("id") if isinstance(resource.get("id"), str) else None
+    if rid:  # the delete action names the order by reference: MedicationRequest/<id>
         more = {"selectionBehavior": "at-most-one", "suggestions": [{
             "label": "Remove the hypertonic saline order",
             "uuid": str(uuid.uuid5(CARD_NAMESPACE, f"remove:{hook_instance}:{rid}")),

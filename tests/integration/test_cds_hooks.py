@@ -666,3 +666,16 @@ def test_a_test_or_withdrawn_alert_gets_no_card(h: Hospital, key: SigningKey) ->
     for who in ("A1", "A2"):
         assert cards(h, key, PATIENT_VIEW, request_body("patient-view",
                                                         patient_resource(who))) == [], who
+
+
+def test_a_draft_order_without_a_string_id_gets_the_warning_without_a_delete_suggestion(
+        h: Hospital, key: SigningKey) -> None:
+    """An Action's resourceId is a relative reference (MedicationRequest/<id>): without an
+    id there is nothing for the EHR to remove."""
+    for rid in ({"x": 1}, ["mr-1"], 7, ""):
+        resource = draft("mr-1", "Sodium chloride 3% 150 mL IV") | {"id": rid}
+        found = cards(h, key, ORDER_SIGN, request_body("order-sign", patient_resource("A1"),
+                                                       draftOrders=orders(resource)))
+        [warning] = [c for c in found if c["summary"].startswith("Hypertonic saline")]
+        assert_card_shape(warning)
+        assert "suggestions" not in warning and "selectionBehavior" not in warning, rid
