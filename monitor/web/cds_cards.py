@@ -23,13 +23,14 @@ from zoneinfo import ZoneInfo
 
 from monitor.engine.medication import Medication, MedicationClass
 from monitor.engine.messages import HYPERTONIC_ADVICE
-from monitor.engine.model import Analyte, Measurement, Method
+from monitor.engine.model import Analyte, Measurement, Method, ResultStatus
 from monitor.engine.policy import Policy
 from monitor.engine.treatment import SODIUM_RAISING_CLASSES, classify, hypertonic_findings
 from monitor.engine.wording import number
 from monitor.ingest.checks import Unusable
 from monitor.ingest.fhir_common import effective_at
 from monitor.ingest.fhir_medication import draft_medication
+from monitor.ingest.fhir_observation import OBSERVATION_STATUS
 from monitor.services.access.scope import Principal
 from monitor.services.dashboards.views import patient_detail
 from monitor.services.evaluation.reevaluation import diagnoses
@@ -91,8 +92,10 @@ def ehr_newest_sodium(bundle: Any, zone: ZoneInfo) -> tuple[datetime, float | No
     found: list[tuple[datetime, float | None]] = []
     for e in entries if isinstance(entries, list) else []:
         r = e.get("resource") if isinstance(e, dict) else None
+        # A result as the feeds would count it: not `registered` (no result yet), not
+        # entered-in-error or cancelled.
         if not isinstance(r, dict) or r.get("resourceType") != "Observation" or \
-                r.get("status") in ("entered-in-error", "cancelled"):
+                OBSERVATION_STATUS.get(str(r.get("status"))) in (None, ResultStatus.REMOVED):
             continue
         try:
             at = effective_at(r, zone)

@@ -571,9 +571,10 @@ def test_a_sodium_the_ehr_sends_as_nan_or_infinity_is_no_sodium(
     token = key.sign(hook_claims(ISSUER, url(h, PATIENT_VIEW)))
     body = json.dumps(request_body("patient-view", None))[:-1] + (
         ', "prefetch": {"patient": ' + json.dumps(patient_resource("A1")) + ', "sodium": '
-        '{"entry": [{"resource": {"resourceType": "Observation", "effectiveDateTime": '
-        '"2099-01-01T00:00:00Z", "valueQuantity": {"value": NaN}}}, {"resource": '
-        '{"resourceType": "Observation", "effectiveDateTime": "2098-01-01T00:00:00Z", '
+        '{"entry": [{"resource": {"resourceType": "Observation", "status": "final", '
+        '"effectiveDateTime": "2099-01-01T00:00:00Z", "valueQuantity": {"value": NaN}}}, '
+        '{"resource": {"resourceType": "Observation", "status": "final", '
+        '"effectiveDateTime": "2098-01-01T00:00:00Z", '
         '"valueQuantity": {"value": Infinity}}}]}}}')
     reply = h.client().post(f"/cds-services/{PATIENT_VIEW}", content=body.encode(),
                             headers={"Authorization": f"Bearer {token}",
@@ -679,3 +680,16 @@ def test_a_draft_order_without_a_string_id_gets_the_warning_without_a_delete_sug
         [warning] = [c for c in found if c["summary"].startswith("Hypertonic saline")]
         assert_card_shape(warning)
         assert "suggestions" not in warning and "selectionBehavior" not in warning, rid
+
+
+def test_a_sodium_the_ehr_has_only_registered_is_no_newer_sodium(
+        h: Hospital, key: SigningKey) -> None:
+    """FHIR Observation status `registered`: the test exists, no result yet; nothing the
+    lab feed could have delivered."""
+    body = request_body("patient-view", patient_resource("A1"))
+    pending = sodium_search((h.now - timedelta(minutes=10), 0))
+    del pending["entry"][0]["resource"]["valueQuantity"]
+    pending["entry"][0]["resource"]["status"] = "registered"
+    body["prefetch"]["sodium"] = pending
+    assert not any("newer sodium" in c["summary"] for c in cards(h, key, PATIENT_VIEW, body))
+
