@@ -476,6 +476,13 @@ def test_tokens_with_claims_out_of_range_or_keys_of_the_wrong_type_are_refused(
     refused(call(h, key, PATIENT_VIEW, body, token=later), "not valid before")
     other = key.sign(hook_claims(ISSUER, aud) | {"iss": "https://other.example.org"})
     refused(call(h, key, PATIENT_VIEW, body, token=other), "not a registered")
+    # a registered client's key signing as another registered client: that one's keys judge
+    second = SigningKey.rsa(kid=key.kid)
+    with h.rt.uow() as uow:
+        add_client(uow, "https://other.example.org", h.now, jwks=key_set(second))
+    refused(call(h, key, PATIENT_VIEW, body, token=other), "does not verify")
+    assert call(h, second, PATIENT_VIEW, body, token=second.sign(hook_claims(
+        "https://other.example.org", aud))).status_code == 200
 @pytest.mark.parametrize("body", [
     {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": ["x"]}},
     {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": {"a": 1}}},
