@@ -83,7 +83,7 @@ def _coded(concept: Any) -> tuple[str | None, str | None, str | None, str]:
         return None, None, None, ""
     local = system = rxnorm = None
     display = ""
-    for c in concept.get("coding") or []:
+    for c in _listed(concept.get("coding")):
         if not isinstance(c, dict) or not c.get("code"):
             continue
         code, where = str(c["code"]), str(c.get("system") or "")
@@ -98,10 +98,16 @@ def _coded(concept: Any) -> tuple[str | None, str | None, str | None, str]:
 def _concept_words(concept: Any) -> str | None:
     if not isinstance(concept, dict):
         return None
-    codes = [c for c in concept.get("coding") or [] if isinstance(c, dict)]
+    codes = [c for c in _listed(concept.get("coding")) if isinstance(c, dict)]
     words = concept.get("text") or next((c.get("display") or c.get("code") for c in codes
                                         if c.get("display") or c.get("code")), None)
     return None if words is None else str(words)
+
+
+def _listed(value: Any) -> list[Any]:
+    """A repeated element as a list: an unvalidated resource (a draft order) may hold
+    anything there."""
+    return value if isinstance(value, list) else []
 
 
 def _dose(dosage: Any, kind: str) -> tuple[str | None, str | None]:

@@ -13,6 +13,7 @@ when nothing is left of it).
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,13 +23,14 @@ from zoneinfo import ZoneInfo
 
 from monitor.engine.medication import Medication, MedicationClass
 from monitor.engine.messages import HYPERTONIC_ADVICE
-from monitor.engine.model import Analyte, Measurement, Method
+from monitor.engine.model import Analyte, Measurement, Method, ResultStatus
 from monitor.engine.policy import Policy
 from monitor.engine.treatment import SODIUM_RAISING_CLASSES, classify, hypertonic_findings
 from monitor.engine.wording import number
 from monitor.ingest.checks import Unusable
 from monitor.ingest.fhir_common import effective_at
 from monitor.ingest.fhir_medication import draft_medication
+from monitor.ingest.fhir_observation import OBSERVATION_STATUS
 from monitor.services.access.scope import Principal
 from monitor.services.dashboards.views import patient_detail
 from monitor.services.evaluation.reevaluation import diagnoses
@@ -88,10 +90,12 @@ def ehr_newest_sodium(bundle: Any, zone: ZoneInfo) -> tuple[datetime, float | No
     """The newest sodium Observation of the prefetched search Bundle: (collected, value)."""
     entries = bundle.get("entry") if isinstance(bundle, dict) else None
     found: list[tuple[datetime, float | None]] = []
-    for e in entries or []:
+    for e in entries if isinstance(entries, list) else []:
         r = e.get("resource") if isinstance(e, dict) else None
+        # A result as the feeds would count it: not `registered` (no result yet), not
+        # entered-in-error or cancelled.
         if not isinstance(r, dict) or r.get("resourceType") != "Observation" or \
-                r.get("status") in ("entered-in-error", "cancelled"):
+                OBSERVATION_STATUS.get(str(r.get("status"))) in (None, ResultStatus.REMOVED):
             continue
         try:
             at = effective_at(r, zone)
@@ -99,8 +103,19 @@ def ehr_newest_sodium(bundle: Any, zone: ZoneInfo) -> tuple[datetime, float | No
             continue
         q = r.get("valueQuantity")
         value = q.get("value") if isinstance(q, dict) else None
-        found.append((at, float(value) if isinstance(value, int | float) else None))
+        found.append((at, _finite(value)))
     return max(found, key=lambda f: f[0], default=None)
+
+
+def _finite(value: Any) -> float | None:
+    """A number as sent, else None (JSON as Python reads it holds NaN, Infinity, 10**400)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        sent = float(value)
+    except OverflowError:
+        return None
+    return sent if math.isfinite(sent) else None
 
 
 def patient_view_cards(uow: UnitOfWork, who: Principal, c: CardContext,
@@ -199,8 +214,8 @@ def _hypertonic_card(resource: dict[str, Any], med: Medication, sodium: float, c
               f"severe symptoms, record them on the patient page; otherwise consider "
               f"isotonic saline or treating the cause.")
     more: dict[str, Any] = {}
-    rid = resource.get("id")
-    if rid:
+    rid = resource.get("id") if isinstance(resource.get("id"), str) else None
+    if rid:  # the delete action names the order by reference: MedicationRequest/<id>
         more = {"selectionBehavior": "at-most-one", "suggestions": [{
             "label": "Remove the hypertonic saline order",
             "uuid": str(uuid.uuid5(CARD_NAMESPACE, f"remove:{hook_instance}:{rid}")),

@@ -76,19 +76,21 @@ def discovery() -> dict[str, Any]:
 
 @router.post("/cds-services/{service_id}")
 def call_service(service_id: str, request: Request, rt: RuntimeDep,
-                 body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
+                 sent: Annotated[Any, Body()] = None) -> JSONResponse:
     service = SERVICES.get(service_id)
     if service is None:
         raise HTTPException(404, f"no CDS service {service_id!r}; GET /cds-services lists them")
     now = datetime.now(UTC)
     caller = _caller(request, rt, service_id, now)
+    # Any JSON is taken, so that a stranger is refused (401) before the body is judged.
+    body: dict[str, Any] = sent if isinstance(sent, dict) else {}
     context = body.get("context")
     if body.get("hook") != service["hook"] or not isinstance(context, dict) \
             or not isinstance(body.get("hookInstance"), str):
         raise HTTPException(400, f"a {service['hook']} request carries hook "
                             f"\"{service['hook']}\", a hookInstance and a context")
-    sent = body.get("prefetch")
-    prefetch: dict[str, Any] = sent if isinstance(sent, dict) else {}
+    fetched = body.get("prefetch")
+    prefetch: dict[str, Any] = fetched if isinstance(fetched, dict) else {}
     who = Principal(None, f"ehr:{caller.label}"[:100], "physician", None)
     with rt.uow() as uow:
         client = uow.session.get(EhrClient, caller.client_id)
@@ -131,7 +133,8 @@ def _identifiers(patient: Any) -> list[tuple[str, str]]:
     if not isinstance(patient, dict) or patient.get("resourceType") != "Patient":
         return []
     out = []
-    for i in patient.get("identifier") or []:
+    found = patient.get("identifier")
+    for i in found if isinstance(found, list) else []:
         if isinstance(i, dict) and i.get("value"):
             out.append((str(i.get("system") or ""), str(i["value"])))
     return out
@@ -145,7 +148,8 @@ def _patient_id(context: dict[str, Any]) -> str | None:
 def _draft_orders(context: dict[str, Any]) -> list[dict[str, Any]]:
     bundle = context.get("draftOrders")
     entries = bundle.get("entry") if isinstance(bundle, dict) else None
-    return [e["resource"] for e in entries or [] if isinstance(e, dict)
+    return [e["resource"] for e in (entries if isinstance(entries, list) else [])
+            if isinstance(e, dict)
             and isinstance(e.get("resource"), dict)
             and e["resource"].get("resourceType") == "MedicationRequest"]
 

@@ -8,6 +8,10 @@ OVERCORRECTION_24H, 120 -> 129 in 19 h, an open episode; A2 a warning; A3 no ale
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,6 +20,7 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import Engine, select
 
 from monitor.engine.policy import built_in
@@ -343,15 +348,25 @@ class KeyServer:
 
         self.body = key_set(*keys).encode()
         self.fetches = 0
+        self.status, self.location = 200, ""
+        self.trickle_s = 0.0  # > 0: the body a byte at a time, this far apart
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 outer.fetches += 1
-                self.send_response(200)
+                self.send_response(outer.status)
                 self.send_header("Content-Type", "application/json")
+                if outer.location:
+                    self.send_header("Location", outer.location)
                 self.end_headers()
-                self.wfile.write(outer.body)
+                if not outer.trickle_s:
+                    self.wfile.write(outer.body)
+                    return
+                for byte in outer.body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(outer.trickle_s)
 
             def log_message(self, *_: Any) -> None:
                 pass
@@ -407,3 +422,281 @@ def test_ehr_clients_are_registered_listed_and_revoked_from_the_command_line(
     assert "\trevoked\t" in cli(pg_migrated, "ehr-clients", "list").stdout
     refused(call(h, k, PATIENT_VIEW, request_body("patient-view", None)),
             "not a registered EHR client")
+
+
+# --- hostile or broken callers (the review) -----------------------------------------
+
+def b64(data: Any) -> str:
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def test_tokens_with_claims_out_of_range_or_keys_of_the_wrong_type_are_refused(
+        h: Hospital, key: SigningKey) -> None:
+    body = request_body("patient-view", patient_resource("A1"))
+    aud = url(h, PATIENT_VIEW)
+    for claims in ({"exp": 10 ** 20}, {"exp": -(10 ** 20)}, {"exp": 1e300},
+                   {"iat": 10 ** 20}, {"exp": "soon"}):
+        reply = call(h, key, PATIENT_VIEW, body, token=key.sign(hook_claims(ISSUER, aud)
+                                                                | claims))
+        assert reply.status_code == 401, (claims, reply.text)
+    # an RSA key's set, an EC alg named: the key type does not fit the alg
+    ec = SigningKey.ec(kid=key.kid)
+    refused(call(h, key, PATIENT_VIEW, body, token=ec.sign(hook_claims(ISSUER, aud))),
+            "does not verify")
+    # a token whose header or claims are not JSON objects
+    for token in (f"{b64([1])}.{b64({'iss': ISSUER})}.{b64(b'x')}",
+                  f"{b64({'alg': 'RS384'})}.{b64([1, 2])}.{b64(b'x')}",
+                  f"{b64({'alg': 'RS384', 'kid': {'a': 1}})}.{b64({'iss': ISSUER})}.x",
+                  f"{b64({'alg': ['RS384']})}.{b64({'iss': ISSUER})}.x",
+                  "a.b.c", "...", "x" * 200_000):
+        reply = call(h, key, PATIENT_VIEW, body, token=token)
+        assert reply.status_code == 401, (token[:60], reply.text)
+    latin = h.client().post(f"/cds-services/{PATIENT_VIEW}", json=body, headers={
+        "Authorization": "Bearer \xe9.\xe9.\xe9".encode("latin-1")})  # type: ignore[dict-item]
+    assert latin.status_code == 401, latin.text
+    none = f"{b64({'alg': 'none', 'kid': key.kid})}.{b64(hook_claims(ISSUER, aud))}."
+    refused(call(h, key, PATIENT_VIEW, body, token=none), "alg 'none' is not accepted")
+    # HS256 keyed with the public key's bytes
+    pem = key.private.public_key().public_bytes(Encoding.PEM,
+                                                PublicFormat.SubjectPublicKeyInfo)
+    hs = f"{b64({'alg': 'HS256', 'kid': key.kid})}.{b64(hook_claims(ISSUER, aud))}"
+    sig = b64(hmac.new(pem, hs.encode(), hashlib.sha256).digest())
+    refused(call(h, key, PATIENT_VIEW, body, token=f"{hs}.{sig}"), "alg 'HS256'")
+    # jku names a key set of the caller's: ignored, the registered set decides
+    forger = SigningKey.rsa(kid=key.kid)
+    server = KeyServer(forger)
+    try:
+        refused(call(h, key, PATIENT_VIEW, body, token=forger.sign(
+            hook_claims(ISSUER, aud), jku=server.url)), "does not verify")
+        assert server.fetches == 0
+    finally:
+        server.close()
+    later = key.sign(hook_claims(ISSUER, aud, nbf=int(time.time()) + 240))
+    refused(call(h, key, PATIENT_VIEW, body, token=later), "not valid before")
+    other = key.sign(hook_claims(ISSUER, aud) | {"iss": "https://other.example.org"})
+    refused(call(h, key, PATIENT_VIEW, body, token=other), "not a registered")
+    # a registered client's key signing as another registered client: that one's keys judge
+    second = SigningKey.rsa(kid=key.kid)
+    with h.rt.uow() as uow:
+        add_client(uow, "https://other.example.org", h.now, jwks=key_set(second))
+    refused(call(h, key, PATIENT_VIEW, body, token=other), "does not verify")
+    assert call(h, second, PATIENT_VIEW, body, token=second.sign(hook_claims(
+        "https://other.example.org", aud))).status_code == 200
+@pytest.mark.parametrize("body", [
+    {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": ["x"]}},
+    {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": {"a": 1}}},
+    {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": "p"},
+     "prefetch": {"patient": {"resourceType": "Patient", "identifier": 5}}},
+    {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": "p"},
+     "prefetch": {"patient": {"resourceType": "Patient", "identifier": {"value": "A1"}}}},
+    {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": "p"},
+     "prefetch": {"patient": {"resourceType": "Patient", "identifier": [
+         {"system": {"x": 1}, "value": ["A1"]}]}}},
+    {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": "p"},
+     "prefetch": {"patient": "Patient/1"}},
+    {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": "p"},
+     "prefetch": {"patient": patient_resource("A1"), "sodium": {"entry": 5}}},
+    {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": "p"},
+     "prefetch": {"patient": patient_resource("A1"), "sodium": {"entry": [
+         5, {"resource": 7}, {"resource": {"resourceType": "Observation",
+                                           "effectiveDateTime": 5, "valueQuantity": 3}},
+         {"resource": {"resourceType": "Observation", "effectiveDateTime": "2026-13-45",
+                       "valueQuantity": {"value": "131"}}},
+         {"resource": {"resourceType": "Observation",
+                       "effectivePeriod": {"start": ["x"]}}}]}}},
+    {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": "p"},
+     "prefetch": {"patient": patient_resource("A1"), "sodium": {"entry": [{"resource": {
+         "resourceType": "Observation", "effectiveDateTime": "9999-12-31T23:59:59+14:00",
+         "valueQuantity": {"value": 10 ** 400}}}]}}},
+    {"hook": "patient-view", "hookInstance": "i", "context": {"patientId": "p"},
+     "prefetch": 7},
+    {"hook": "order-sign", "hookInstance": "i", "context": {"patientId": "p",
+                                                            "draftOrders": 5},
+     "prefetch": {"patient": patient_resource("A1")}},
+    {"hook": "order-sign", "hookInstance": "i", "context": {"patientId": "p",
+                                                            "draftOrders": {"entry": 5}},
+     "prefetch": {"patient": patient_resource("A1")}},
+    {"hook": "order-sign", "hookInstance": "i", "context": {"patientId": "p",
+                                                            "draftOrders": {"entry": {}}},
+     "prefetch": {"patient": patient_resource("A1")}},
+    {"hook": "order-sign", "hookInstance": "i", "context": {"patientId": "p",
+                                                            "draftOrders": {"entry": [
+                                                                1, "x", None]}},
+     "prefetch": {"patient": patient_resource("A1")}},
+])
+def test_a_malformed_body_is_400_or_cards_never_a_500(
+        h: Hospital, key: SigningKey, body: dict[str, Any]) -> None:
+    service = PATIENT_VIEW if body["hook"] == "patient-view" else ORDER_SIGN
+    reply = call(h, key, service, body)
+    assert reply.status_code in (200, 400, 422), reply.text
+    if reply.status_code == 200:
+        assert isinstance(reply.json()["cards"], list)
+
+
+@pytest.mark.parametrize("resource", [
+    {"medicationCodeableConcept": {"coding": 5}},
+    {"medicationCodeableConcept": {"coding": {"code": "x"}}},
+    {"medicationCodeableConcept": {"coding": [{"code": "x", "system": 5}], "text": 5}},
+    {"medicationCodeableConcept": 5, "medicationReference": {"display": 5}},
+    {"medicationReference": "Medication/1"},
+    {"dosageInstruction": {"doseAndRate": 5}},
+    {"dosageInstruction": [5]},
+    {"dosageInstruction": [{"doseAndRate": [{"doseQuantity": {"value": {"x": 1}}}],
+                            "route": {"coding": 5}}]},
+    {"authoredOn": 5},
+    {"authoredOn": "0000-00-00"},
+    {"id": {"x": 1}, "medicationCodeableConcept": {"text": "Sodium chloride 3% 150 mL"}},
+    {"id": "m" * 10_000, "medicationCodeableConcept": {"text": "Sodium chloride 3% " * 900}},
+])
+def test_a_malformed_draft_order_is_judged_or_skipped_never_a_500(
+        h: Hospital, key: SigningKey, resource: dict[str, Any]) -> None:
+    r = {"resourceType": "MedicationRequest", "status": "draft", "intent": "order", **resource}
+    reply = call(h, key, ORDER_SIGN, request_body("order-sign", patient_resource("A1"),
+                                                  draftOrders=orders(r)))
+    assert reply.status_code in (200, 400), reply.text
+    for card in reply.json().get("cards", []):
+        assert len(card["summary"]) < 140
+
+
+def test_a_body_that_is_not_a_json_object_is_400_after_the_caller_is_known(
+        h: Hospital, key: SigningKey) -> None:
+    for sent in ([1], "x", 5, None):
+        token = key.sign(hook_claims(ISSUER, url(h, PATIENT_VIEW)))
+        reply = h.client().post(f"/cds-services/{PATIENT_VIEW}", json=sent,
+                                headers={"Authorization": f"Bearer {token}"})
+        assert reply.status_code == 400, reply.text
+        assert "a patient-view request carries hook" in reply.json()["detail"]
+    # a stranger learns nothing of the body's form: the JWT is checked first
+    refused(h.client().post(f"/cds-services/{PATIENT_VIEW}", json=[1],
+                            headers={"Authorization": "Bearer x"}), "no JWT")
+
+
+def test_a_sodium_the_ehr_sends_as_nan_or_infinity_is_no_sodium(
+        h: Hospital, key: SigningKey) -> None:
+    """Python's JSON reads NaN and Infinity; an EHR's newest sodium of NaN says nothing."""
+    token = key.sign(hook_claims(ISSUER, url(h, PATIENT_VIEW)))
+    body = json.dumps(request_body("patient-view", None))[:-1] + (
+        ', "prefetch": {"patient": ' + json.dumps(patient_resource("A1")) + ', "sodium": '
+        '{"entry": [{"resource": {"resourceType": "Observation", "status": "final", '
+        '"effectiveDateTime": "2099-01-01T00:00:00Z", "valueQuantity": {"value": NaN}}}, '
+        '{"resource": {"resourceType": "Observation", "status": "final", '
+        '"effectiveDateTime": "2098-01-01T00:00:00Z", '
+        '"valueQuantity": {"value": Infinity}}}]}}}')
+    reply = h.client().post(f"/cds-services/{PATIENT_VIEW}", content=body.encode(),
+                            headers={"Authorization": f"Bearer {token}",
+                                     "Content-Type": "application/json"})
+    assert reply.status_code == 200, reply.text
+    [stale] = [c for c in reply.json()["cards"] if "newer sodium" in c["summary"]]
+    assert stale["summary"] == "The EHR has a newer sodium (a sodium) than sodium-monitor"
+
+
+def test_a_kid_the_key_set_lacks_refetches_it_at_most_once_a_while(h: Hospital) -> None:
+    """Anyone may send a token naming a registered issuer and a made-up kid: each must not
+    cost a fetch of the EHR's key set."""
+    real = SigningKey.rsa(kid="2026-11")
+    keys = KeyServer(real)
+    try:
+        with h.rt.uow() as uow:
+            add_client(uow, ISSUER, h.now, jwks_url=keys.url, label="City EHR")
+        body = request_body("patient-view", patient_resource("A1"))
+        for n in range(5):
+            refused(call(h, SigningKey.rsa(kid=f"forged-{n}"), PATIENT_VIEW, body), "no key")
+        assert keys.fetches == 2  # the set, and once again for a kid it might have rotated in
+        assert call(h, real, PATIENT_VIEW, body).status_code == 200
+        assert keys.fetches == 2
+    finally:
+        keys.close()
+
+
+def test_a_key_set_url_that_redirects_is_not_json_is_huge_or_trickles_is_refused(
+        h: Hospital, key: SigningKey, monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.web import ehr_keys
+
+    monkeypatch.setattr(ehr_keys, "TIMEOUT_S", 1.0)
+    body = request_body("patient-view", patient_resource("A1"))
+    keys, elsewhere = KeyServer(key), KeyServer(key)
+    try:
+        with h.rt.uow() as uow:
+            add_client(uow, ISSUER, h.now, jwks_url=keys.url, label="City EHR")
+        keys.status, keys.location = 302, elsewhere.url
+        refused(call(h, key, PATIENT_VIEW, body), "key set cannot be read")
+        assert elsewhere.fetches == 0  # a redirect is not followed
+        keys.status, keys.location, keys.body = 200, "", b"<html>keys</html>"
+        refused(call(h, key, PATIENT_VIEW, body), "key set cannot be read")
+        keys.body = b'{"keys": [], "pad": "' + b"x" * 2_000_000 + b'"}'
+        refused(call(h, key, PATIENT_VIEW, body), "too large")
+        keys.body, keys.trickle_s = key_set(key).encode(), 0.05  # about 40 s in all
+        refused(call(h, key, PATIENT_VIEW, body), "too slow")
+        keys.body, keys.trickle_s = b'{"keys": ["a key", 5, null]}', 0.0
+        refused(call(h, key, PATIENT_VIEW, body), "key set cannot be read")
+        with h.rt.uow() as uow:  # a URL httpx will not take (InvalidURL)
+            add_client(uow, ISSUER, h.now, jwks_url=f"{keys.url}\x01", label="City EHR")
+        refused(call(h, key, PATIENT_VIEW, body), "key set cannot be read")
+    finally:
+        keys.close()
+        elsewhere.close()
+
+
+def test_a_merged_away_identifier_or_an_aliased_system_finds_the_surviving_patient(
+        pg_engine: Engine, pg_migrated: str) -> None:
+    from monitor.storage.tables import Patient
+
+    made = build(pg_migrated, patient_authorities="urn:oid:2.16.840.1.9=CITYGEN")
+    try:
+        k = SigningKey.ec()
+        with made.rt.uow() as uow:
+            add_client(uow, ISSUER, made.now, jwks=key_set(k), label="City EHR")
+        made.receive(oru("M1", "M1-0", made.now - timedelta(hours=30), 125))
+        with made.rt.uow() as uow:
+            old = uow.session.scalar(select(Patient).where(Patient.identifier == "M1"))
+            assert old is not None
+            old.merged_into_id = made.patients["A1"]
+            uow.commit()
+        for patient in (patient_resource("M1"), patient_resource("A1", "urn:oid:2.16.840.1.9")):
+            found = cards(made, k, PATIENT_VIEW, request_body("patient-view", patient))
+            assert any("Too fast: 24 h" in c["summary"] for c in found), patient
+            assert all(c["links"][0]["url"].endswith(f"/patients/{made.patients['A1']}")
+                       for c in found)
+    finally:
+        made.close()
+
+
+def test_a_test_or_withdrawn_alert_gets_no_card(h: Hospital, key: SigningKey) -> None:
+    with h.rt.uow() as uow:
+        for a in uow.session.scalars(select(Alert).where(
+                Alert.patient_id == h.patients["A1"], Alert.state == "active")):
+            a.test = True
+        for a in uow.session.scalars(select(Alert).where(
+                Alert.patient_id == h.patients["A2"], Alert.state == "active")):
+            a.state = a.lifecycle = "withdrawn"
+        uow.commit()
+    for who in ("A1", "A2"):
+        assert cards(h, key, PATIENT_VIEW, request_body("patient-view",
+                                                        patient_resource(who))) == [], who
+
+
+def test_a_draft_order_without_a_string_id_gets_the_warning_without_a_delete_suggestion(
+        h: Hospital, key: SigningKey) -> None:
+    """An Action's resourceId is a relative reference (MedicationRequest/<id>): without an
+    id there is nothing for the EHR to remove."""
+    for rid in ({"x": 1}, ["mr-1"], 7, ""):
+        resource = draft("mr-1", "Sodium chloride 3% 150 mL IV") | {"id": rid}
+        found = cards(h, key, ORDER_SIGN, request_body("order-sign", patient_resource("A1"),
+                                                       draftOrders=orders(resource)))
+        [warning] = [c for c in found if c["summary"].startswith("Hypertonic saline")]
+        assert_card_shape(warning)
+        assert "suggestions" not in warning and "selectionBehavior" not in warning, rid
+
+
+def test_a_sodium_the_ehr_has_only_registered_is_no_newer_sodium(
+        h: Hospital, key: SigningKey) -> None:
+    """FHIR Observation status `registered`: the test exists, no result yet; nothing the
+    lab feed could have delivered."""
+    body = request_body("patient-view", patient_resource("A1"))
+    pending = sodium_search((h.now - timedelta(minutes=10), 0))
+    del pending["entry"][0]["resource"]["valueQuantity"]
+    pending["entry"][0]["resource"]["status"] = "registered"
+    body["prefetch"]["sodium"] = pending
+    assert not any("newer sodium" in c["summary"] for c in cards(h, key, PATIENT_VIEW, body))
+

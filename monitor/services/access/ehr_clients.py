@@ -136,14 +136,23 @@ def verify_hook_call(uow: UnitOfWork, token: str, audience: str, now: datetime,
         raise ClientRefused(f"the token's aud is not {audience}") from None
     except jwt.PyJWTError as error:
         raise ClientRefused(f"the token does not verify: {error}") from None
+    except (TypeError, ValueError):  # PyJWT's word for an RSA key named by an ES alg
+        raise ClientRefused(f"the token does not verify: alg {header.get('alg')} does not "
+                            "fit the type of the key it names") from None
     expires = _moment(claims["exp"])
     if expires is None or expires + LEEWAY < now:
         raise ClientRefused("the token has expired")
     if expires - now > LONGEST:
         raise ClientRefused("the token lives too long (exp at most 5 minutes ahead)")
     issued = _moment(claims.get("iat"))
+    if issued is None and claims.get("iat") is not None:
+        raise ClientRefused("the token's iat is not a time (seconds since 1970)")
     if issued is not None and issued - LEEWAY > now:
         raise ClientRefused("the token is issued in the future (iat)")
+    if "nbf" in claims:  # optional, but a JWT is not taken before its nbf (RFC 7519)
+        usable = _moment(claims["nbf"])
+        if usable is None or usable - LEEWAY > now:
+            raise ClientRefused("the token is not valid before its nbf")
     _spend(uow, issuer, str(claims["jti"]), expires + LEEWAY, now)
     return HookCaller(client.id, client.issuer, client.label, str(claims.get("sub") or ""))
 
@@ -173,7 +182,10 @@ def _signing_key(client: EhrClient, kid: Any, fetch_keys: KeySource) -> Any:
 def _moment(value: Any) -> datetime | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return datetime.fromtimestamp(value, UTC)
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):  # a time no calendar holds (or NaN)
+        return None
 
 
 def _spend(uow: UnitOfWork, issuer: str, jti: str, keep_until: datetime, now: datetime) -> None:

@@ -125,3 +125,16 @@ def test_medication_events_survive_the_codec() -> None:
         seg("ORC", {1: "NW", 2: "PO100"}), seg("RXE", {2: "^Sodium chloride 3%", 3: "250"}),
         seg("TQ1", {7: "20260914093000+0000"})), source="mllp", tz=UTC_TZ)
     assert codec.load(codec.dump(outcome.items)) == outcome.items
+
+
+def test_a_fhir_medication_whose_coding_is_not_a_list_keeps_its_text() -> None:
+    """The feeds' medication resources are not validated against the FHIR model: a coding
+    or a route coding that is not a list is passed over (it raised TypeError)."""
+    (order,) = fhir({
+        "resourceType": "MedicationRequest", "id": "mr2", "status": "active",
+        "intent": "order", "subject": SUBJECT, "authoredOn": "2026-09-14T09:00:00Z",
+        "medicationCodeableConcept": {"text": "Sodium chloride 3%", "coding": {"code": "x"}},
+        "dosageInstruction": [{"route": {"coding": 5}}]})
+    assert isinstance(order, MedicationEvent)
+    assert (order.medication.text, order.medication.local_code, order.medication.route) == (
+        "Sodium chloride 3%", None, None)
