@@ -14,8 +14,9 @@ ehr_app = group("EHRs that call the CDS Hooks services and launch the chart (SMA
 
 @ehr_app.command("add")
 def ehr_add(issuer: str = typer.Argument(..., help="the `iss` of the EHR's CDS Hooks JWTs"),
-            jwks: str = typer.Option(..., "--jwks", help="the EHR's public key set: a JWKS "
-                                     "file, or the https URL it is published at"),
+            jwks: str = typer.Option(None, "--jwks", help="the EHR's public key set: a JWKS "
+                                     "file, or the https URL it is published at (CDS Hooks; "
+                                     "not needed for SMART launch alone)"),
             label: str = typer.Option("", help="the name shown in the audit log"),
             fhir_server: str = typer.Option(None, "--fhir-server", help=(
                 "the EHR's FHIR base URL, the `iss` of its SMART launches")),
@@ -28,7 +29,9 @@ def ehr_add(issuer: str = typer.Argument(..., help="the `iss` of the EHR's CDS H
     from monitor.services.access.ehr_clients import add_client
 
     key_text, key_url = None, None
-    if jwks.startswith(("https://", "http://")):
+    if jwks is None:
+        pass
+    elif jwks.startswith(("https://", "http://")):
         key_url = jwks
     else:
         try:
@@ -46,8 +49,9 @@ def ehr_add(issuer: str = typer.Argument(..., help="the `iss` of the EHR's CDS H
             typer.echo(f"sodium-monitor: {error}", err=True)
             raise typer.Exit(1) from None
         launch = f"; SMART launch from {row.fhir_server}" if row.fhir_server else ""
-        typer.echo(f"EHR client {row.issuer} registered (keys from "
-                   f"{row.jwks_url or 'the file given'}){launch}")
+        keys = "no CDS Hooks keys" if row.jwks is None and row.jwks_url is None else \
+            f"keys from {row.jwks_url or 'the file given'}"
+        typer.echo(f"EHR client {row.issuer} registered ({keys}){launch}")
 
 
 @ehr_app.command("list")
@@ -60,7 +64,8 @@ def ehr_list() -> None:
     with rt.uow() as uow:
         for row in clients(uow):
             state = "revoked" if row.revoked_at else "active"
-            typer.echo(f"{row.issuer}\t{state}\tkeys: {row.jwks_url or 'file'}\t"
+            keys = row.jwks_url or ("file" if row.jwks else "-")
+            typer.echo(f"{row.issuer}\t{state}\tkeys: {keys}\t"
                        f"SMART: {row.fhir_server or '-'} {row.smart_client_id or ''}".rstrip())
 
 

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from monitor.alerts import lifecycle as lc
 from monitor.engine.medication import Medication, MedicationClass
 from monitor.engine.messages import HYPERTONIC_ADVICE
 from monitor.engine.model import Analyte, Measurement, Method, ResultStatus
@@ -140,7 +141,10 @@ def patient_view_cards(uow: UnitOfWork, who: Principal, c: CardContext,
                            f"the lab feed has not delivered to sodium-monitor (its newest: "
                            f"{when(ours, c.zone, c.now) if ours else 'none'}). The alerts "
                            f"and the chart may be out of date: tell the lab-feed team.", c))
-    active = sorted((a for a in d["alerts"] if a.state == "active" and not a.test),
+    # What the board shows (views.ON_THE_BOARD): an alert from backfill, a test message or
+    # a sample already stale when it arrived is history, on the patient page only.
+    active = sorted((a for a in d["alerts"] if a.state == "active" and a.lifecycle in lc.OPEN
+                     and a.notify and not a.test),
                     key=lambda a: (a.severity != "critical", -a.triggered_at.timestamp()))
     for a in active:
         detail = a.message

@@ -26,7 +26,7 @@ from sqlalchemy import Engine, select
 from monitor.engine.policy import built_in
 from monitor.services.access.ehr_clients import add_client, revoke_client
 from monitor.services.evaluation.clinician import record_severe_symptoms
-from monitor.storage.tables import Alert, AuditEntry, EhrTokenUse
+from monitor.storage.tables import Alert, AuditEntry, EhrClient, EhrTokenUse, Patient
 from tests.ehr_signing import SigningKey, hook_claims, key_set
 from tests.hl7_builders import oru
 from tests.integration.hospital import C24, Hospital, build
@@ -700,3 +700,45 @@ def test_a_sodium_the_ehr_has_only_registered_is_no_newer_sodium(
     body["prefetch"]["sodium"] = pending
     assert not any("newer sodium" in c["summary"] for c in cards(h, key, PATIENT_VIEW, body))
 
+
+
+def test_a_token_without_iat_or_sub_is_refused(h: Hospital, key: SigningKey) -> None:
+    body = request_body("patient-view", patient_resource("A1"))
+    for claim in ("iat", "sub"):
+        claims = hook_claims(ISSUER, url(h, PATIENT_VIEW))
+        del claims[claim]
+        refused(call(h, key, PATIENT_VIEW, body, token=key.sign(claims)), f'"{claim}"')
+
+
+def test_an_alert_that_never_paged_gets_no_card_as_it_is_not_on_the_board(
+        h: Hospital, key: SigningKey) -> None:
+    # Samples three days old when they arrive: the overcorrection is history (notify
+    # false), on the patient page, never on the board, and so no card.
+    h.receive(oru("Z1", "Z1-0", h.now - timedelta(hours=80), 120))
+    h.receive(oru("Z1", "Z1-1", h.now - timedelta(hours=62), 130))
+    with h.rt.uow() as uow:
+        pid = uow.session.scalar(select(Patient.id).where(Patient.identifier == "Z1"))
+        quiet = uow.session.scalars(select(Alert).where(Alert.patient_id == pid,
+                                                        Alert.state == "active")).all()
+    assert quiet and not any(a.notify for a in quiet)
+    assert cards(h, key, PATIENT_VIEW, request_body("patient-view", patient_resource("Z1"))) \
+        == []
+
+
+def test_an_ehr_registered_for_smart_launch_only_may_not_call_the_hooks(
+        h: Hospital, pg_migrated: str) -> None:
+    from tests.integration.test_cli_engineer import cli
+
+    done = cli(pg_migrated, "ehr-clients", "add", ISSUER, "--label", "City EHR",
+               "--fhir-server", "https://ehr.example.org/fhir", "--client-id", "sodium")
+    assert done.returncode == 0, done.stderr
+    assert "(no CDS Hooks keys); SMART launch from https://ehr.example.org/fhir" in done.stdout
+    with h.rt.uow() as uow:
+        assert uow.session.scalar(select(EhrClient.label)) == "City EHR"
+    k = SigningKey.rsa()
+    refused(call(h, k, PATIENT_VIEW, request_body("patient-view", None)),
+            "registered for SMART launch only")
+    neither = cli(pg_migrated, "ehr-clients", "add", "https://other.example.org")
+    assert neither.returncode == 1 and "give the EHR's key set" in neither.stderr
+    long = cli(pg_migrated, "ehr-clients", "add", "x", "--jwks", "https://k.example/" + "a" * 600)
+    assert long.returncode == 1 and "the JWKS URL is 618 characters; at most 500" in long.stderr

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from monitor.services.access.roles import ROLES
 from monitor.services.access.tokens import ensure_roles
+from monitor.storage.repos.common import require_fits
 from monitor.storage.tables import EhrClient, EhrTokenUse
 from monitor.storage.uow import UnitOfWork
 
@@ -54,8 +55,11 @@ def add_client(uow: UnitOfWork, issuer: str, now: datetime, *, jwks: str | None 
     issuer = issuer.strip()
     if not issuer:
         raise ValueError("the issuer is the `iss` the EHR's JWTs carry; it cannot be empty")
-    if (jwks is None) == (jwks_url is None):
-        raise ValueError("give the EHR's key set: a JWKS file or a JWKS URL (one of them)")
+    if jwks is not None and jwks_url is not None:
+        raise ValueError("give the EHR's key set once: a JWKS file or a JWKS URL")
+    if jwks is None and jwks_url is None and fhir_server is None:
+        raise ValueError("give the EHR's key set (a JWKS file or URL) for CDS Hooks, or its "
+                         "FHIR server and client id for SMART launch, or both")
     if jwks is not None:
         _check_key_set(jwks)
     if jwks_url is not None and not jwks_url.startswith(("https://", "http://")):
@@ -63,6 +67,15 @@ def add_client(uow: UnitOfWork, issuer: str, now: datetime, *, jwks: str | None 
     if (fhir_server is None) != (smart_client_id is None):
         raise ValueError("a SMART launch needs both the EHR's FHIR server (the launch's iss) "
                          "and this service's client id there")
+    for value, column, what in ((issuer, EhrClient.issuer, "issuer"),
+                                (label, EhrClient.label, "label"),
+                                (jwks_url, EhrClient.jwks_url, "JWKS URL"),
+                                (fhir_server, EhrClient.fhir_server, "FHIR server"),
+                                (smart_client_id, EhrClient.smart_client_id, "client id")):
+        if value is not None:
+            require_fits(value, column, what)
+    if any(ord(c) < 32 or ord(c) == 127 for c in (jwks_url or "") + (fhir_server or "")):
+        raise ValueError("a URL cannot hold control characters")
     if launch_role not in ROLES or launch_role in ("feed", "admin"):
         raise ValueError(f"a launched session is a nurse's or a physician's, not {launch_role}")
     ensure_roles(uow)
@@ -131,7 +144,8 @@ def verify_hook_call(uow: UnitOfWork, token: str, audience: str, now: datetime,
         claims = jwt.decode(token, key, algorithms=list(ALGORITHMS), audience=audience,
                             issuer=issuer, options={"verify_exp": False, "verify_iat": False,
                                                     "verify_nbf": False,
-                                                    "require": ["iss", "aud", "exp", "jti"]})
+                                                    "require": ["iss", "sub", "aud", "exp", "iat",
+                                                                "jti"]})
     except jwt.InvalidAudienceError:
         raise ClientRefused(f"the token's aud is not {audience}") from None
     except jwt.PyJWTError as error:
@@ -164,6 +178,9 @@ def _signing_key(client: EhrClient, kid: Any, fetch_keys: KeySource) -> Any:
         return found[0].key if kid is not None and found else \
             (keys[0].key if kid is None and len(keys) == 1 else None)
 
+    if client.jwks is None and client.jwks_url is None:
+        raise ClientRefused(f"{client.issuer} is registered for SMART launch only: no key "
+                            "set of its CDS client is registered (ehr-clients add --jwks)")
     try:
         if client.jwks is not None:
             key = pick(json.loads(client.jwks))
