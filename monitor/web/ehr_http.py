@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from monitor.services.access.smart import LaunchRefused
+from monitor.web.ehr_keys import fetch_key_set
 
 TIMEOUT_S = 5.0  # a person waits at a screen: the EHR answers quickly, or not at all
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # FHIR R4 `id`
@@ -68,12 +69,18 @@ def exchange_code(token_endpoint: str, code: str, client_id: str, verifier: str,
     return _json(reply, "the EHR's token endpoint")
 
 
-def key_set(jwks_uri: str) -> dict[str, Any]:
-    """The authorization server's public keys (JWKS), which sign its id tokens."""
-    reply = _call("GET", jwks_uri, headers={"Accept": "application/json"})
-    if reply.status_code != 200:
-        raise EhrUnreachable(f"{jwks_uri} answered {reply.status_code}")
-    return _json(reply, jwks_uri)
+def key_set(jwks_uri: str, kid: str | None) -> dict[str, Any]:
+    """The authorization server's public keys (JWKS), which sign its id tokens: kept a few
+    minutes as the CDS Hooks key sets are (monitor/web/ehr_keys.py), fetched again when
+    the token names a `kid` the kept set lacks (a rotated key)."""
+    try:
+        found = fetch_key_set(jwks_uri)
+        if kid is not None and not any(isinstance(k, dict) and k.get("kid") == kid
+                                       for k in found["keys"]):
+            found = fetch_key_set(jwks_uri, refresh=True)
+    except OSError as error:
+        raise EhrUnreachable(str(error)) from None
+    return found
 
 
 def patient_identifiers(fhir_server: str, fhir_id: str, access_token: str

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import jwt
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -139,7 +140,12 @@ def _user(client: EhrClient, id_token: Any, now: datetime) -> EhrUser:
     assert client.fhir_server is not None
     config = ehr_http.smart_configuration(client.fhir_server)
     jwks_uri = str(config.get("jwks_uri") or "")
-    keys = ehr_http.key_set(jwks_uri) if jwks_uri else None
+    try:
+        kid = jwt.get_unverified_header(id_token).get("kid")
+    except jwt.PyJWTError:
+        raise LaunchRefused("the EHR's id token is not a JWT") from None
+    keys = ehr_http.key_set(jwks_uri, kid if isinstance(kid, str) else None) \
+        if jwks_uri else None
     issuer = config.get("issuer")
     return ehr_user(id_token, keys, client.smart_client_id or "",
                     str(issuer) if issuer else None, now)
