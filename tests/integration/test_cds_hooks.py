@@ -21,7 +21,7 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from monitor.engine.policy import built_in
 from monitor.services.access.ehr_clients import add_client, revoke_client
@@ -630,8 +630,11 @@ def test_a_key_set_url_that_redirects_is_not_json_is_huge_or_trickles_is_refused
         refused(call(h, key, PATIENT_VIEW, body), "too slow")
         keys.body, keys.trickle_s = b'{"keys": ["a key", 5, null]}', 0.0
         refused(call(h, key, PATIENT_VIEW, body), "key set cannot be read")
-        with h.rt.uow() as uow:  # a URL httpx will not take (InvalidURL)
+        with h.rt.uow() as uow, pytest.raises(ValueError, match="control characters"):
             add_client(uow, ISSUER, h.now, jwks_url=f"{keys.url}\x01", label="City EHR")
+        with h.rt.uow() as uow:  # stored all the same (by hand): httpx will not take it
+            uow.session.execute(update(EhrClient).values(jwks_url=f"{keys.url}\x01"))
+            uow.commit()
         refused(call(h, key, PATIENT_VIEW, body), "key set cannot be read")
     finally:
         keys.close()
