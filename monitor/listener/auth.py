@@ -50,9 +50,9 @@ class AuthenticatedServer(MllpServer):
     """The MLLP server that notes each connection's peer for the handler (each connection
     runs in its own task, so its context holds its own peer)."""
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _connected(self, writer: asyncio.StreamWriter) -> None:
+        # After the TLS handshake, so that the verified certificate's names are known.
         CONNECTION.set(Peer.of(writer))
-        await super()._serve(reader, writer)
 
 
 def identify(peer: Peer, bindings: Sequence[Binding]) -> Binding | None:

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[bytes], Awaitable[bytes | list[bytes]]]  # each reply: one frame
 MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB: one HL7 message, over MLLP or POST /api/v1/hl7
+HANDSHAKE_TIMEOUT_S = 30.0  # a TLS handshake not done by then is refused
 
 
 @dataclass
@@ -51,7 +52,9 @@ class MllpServer:
         return self.gate.open
 
     async def start(self, host: str, port: int) -> asyncio.Server:
-        return await asyncio.start_server(self._serve, host, port, ssl=self.tls,
+        # TLS is begun per connection (_handshake), not by the server: a handshake that
+        # fails (no certificate, another CA) is then seen here and kept as a reject row.
+        return await asyncio.start_server(self._serve, host, port,
                                           limit=self.limits.max_message_bytes + 1024)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -61,21 +64,46 @@ class MllpServer:
         if refusal is not None:
             log.warning("MLLP connection from %s refused: %s", peer, refusal)
             writer.close()
-            count = self.gate.to_record(peer, asyncio.get_running_loop().time())
-            if count is not None and self.on_refused is not None:
-                more = f" ({count} refusals since the last row)" if count > 1 else ""
-                try:  # recording must never take the listener down
-                    await self.on_refused(peer, refusal + more)
-                except Exception:
-                    log.exception("could not store the refused connection's reject")
+            await self._record_refusal(peer, refusal)
             return
         try:
+            if self.tls is not None and not await self._handshake(writer, peer):
+                return
+            self._connected(writer)
             await self._read_frames(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
             self.gate.release(peer)
             writer.close()
+
+    async def _handshake(self, writer: asyncio.StreamWriter, peer: str) -> bool:
+        """TLS on the new connection; False (refused, kept as a reject row) when it fails."""
+        assert self.tls is not None
+        try:
+            await writer.start_tls(self.tls, ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S)
+            return True
+        except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as error:
+            reason = getattr(error, "reason", None) or type(error).__name__
+            log.warning("MLLP connection from %s refused: TLS handshake failed: %s", peer,
+                        reason)
+            await self._record_refusal(peer, f"TLS handshake failed ({reason})")
+            return False
+
+    def _connected(self, writer: asyncio.StreamWriter) -> None:
+        """Called once the connection is set up (TLS done), before its first frame."""
+
+    async def _record_refusal(self, peer: str, reason: str) -> None:
+        """A connection refused before any frame: a reject row, at most one per peer a
+        minute (ConnectionGate.to_record)."""
+        count = self.gate.to_record(peer, asyncio.get_running_loop().time())
+        if count is None or self.on_refused is None:
+            return
+        more = f" ({count} refusals since the last row)" if count > 1 else ""
+        try:  # recording must never take the listener down
+            await self.on_refused(peer, reason + more)
+        except Exception:
+            log.exception("could not store the refused connection's reject")
 
     async def _read_frames(self, reader: asyncio.StreamReader,
                            writer: asyncio.StreamWriter) -> None:

@@ -248,6 +248,12 @@ def test_without_a_certificate_of_the_ca_no_connection(pg_engine: Engine, pg_mig
     with pytest.raises((ssl.SSLError, ConnectionError, asyncio.IncompleteReadError)):
         exchange(rt, [REMOVAL], tls=server_context(pki), client=client_context(pki, who))
     assert results(pg_engine) == []
+    # The refusal is kept: a reject row names the connection and why its handshake failed.
+    [(source, reason)] = rejects(pg_engine)
+    assert source == "hl7:unknown"
+    assert reason.startswith("connection refused: TLS handshake failed (")
+    with Session(pg_engine) as s:
+        assert s.scalars(select(RejectRow.position)).one() == "MLLP connection from 127.0.0.1"
     rt.engine.dispose()
 
 
