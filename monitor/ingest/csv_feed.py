@@ -39,6 +39,7 @@ from monitor.ingest.csv_medication import is_medication_header, medication_rows
 from monitor.ingest.events import AcuteMarkEvent, DiagnosisEvent, Item, Reject, ResultEvent
 from monitor.ingest.flags import flag_text
 from monitor.ingest.intervals import output_interval
+from monitor.ingest.times import parse_iso
 
 REQUIRED = ("patient_id", "collected_at", "sodium")
 CSV_ANALYTES = {a.value: a for a in Analyte}  # sodium, potassium, urine-sodium
@@ -146,9 +147,8 @@ def _rows(
             if i_start is not None and (begun := row[i_start].strip()):
                 if analyte is not Analyte.URINE_OUTPUT:
                     raise Unusable(f"started_at is for urine output intervals, not {analyte}")
-                started_at, collected_at = output_interval(None, _moment(begun, tz,
-                                                                         "started_at"),
-                                                           collected_at)
+                started_at, collected_at = output_interval(
+                    None, parse_iso(begun, tz, field="started_at"), collected_at)
             status = ResultStatus.FINAL
             if i_status is not None and (name := row[i_status].strip().lower()):
                 status = _lookup(CSV_STATUS, name, "status")
@@ -186,14 +186,6 @@ def _rows(
             flag=flag_text([row[i_flags]]) if i_flags is not None else None,
             started_at=started_at,
         )
-
-
-def _moment(stamp: str, tz: ZoneInfo, column: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(stamp)
-    except ValueError:
-        raise Unusable(f"{column} '{stamp}' is not an ISO 8601 date-time") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(UTC)
 
 
 def _inferred_key(authority: str, identifier: str, collected_iso: str, analyte: Analyte,

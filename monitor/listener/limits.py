@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 RECORD_EVERY_S = 60.0  # a refused peer's reject rows: at most one a minute
+PEERS_KEPT = 4096  # refused addresses remembered before the quiet ones are forgotten
 
 
 @dataclass
@@ -38,6 +39,10 @@ class ConnectionGate:
     def to_record(self, peer: str, now_s: float) -> int | None:
         """Whether this refusal of `peer` is kept as a reject row now (monotonic `now_s`):
         the number of its refusals since its last row, this one included; None: not yet."""
+        if len(self._recorded_at) > PEERS_KEPT:  # many addresses: forget the quiet ones
+            for old in [p for p, t in self._recorded_at.items() if now_s - t >= RECORD_EVERY_S]:
+                del self._recorded_at[old]
+                self._refused.pop(old, None)
         self._refused[peer] += 1
         last = self._recorded_at.get(peer)
         if last is not None and now_s - last < RECORD_EVERY_S:

@@ -41,7 +41,7 @@ class MllpServer:
                  tls: ssl.SSLContext | None = None,
                  on_refused: Callable[[str, str], Awaitable[None]] | None = None) -> None:
         self.on_message, self.on_oversize, self.on_garbage = on_message, on_oversize, on_garbage
-        self.on_refused = on_refused  # (peer, reason) of a connection refused at accept
+        self.on_refused = on_refused  # (peer, reason): refused at accept or at TLS
         self.limits = limits or Limits()
         self.tls = tls
         self.gate = ConnectionGate(self.limits.max_connections,

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from monitor.alerts import lifecycle as lc
 from monitor.engine.medication import Medication, MedicationClass
 from monitor.engine.messages import HYPERTONIC_ADVICE
-from monitor.engine.model import Analyte, Measurement, Method, ResultStatus
+from monitor.engine.model import Analyte, ResultStatus
 from monitor.engine.policy import Policy
 from monitor.engine.treatment import SODIUM_RAISING_CLASSES, classify, hypertonic_findings
 from monitor.engine.wording import number
@@ -38,7 +38,7 @@ from monitor.services.evaluation.reevaluation import diagnoses
 from monitor.services.evaluation.treatment import patient_treatment
 from monitor.storage.tables import Alert
 from monitor.storage.uow import UnitOfWork
-from monitor.web.chart_facts import ceiling_text, patient_corridor
+from monitor.web.chart_facts import ceiling_text, patient_corridor, patient_data
 from monitor.web.clock import when
 from monitor.web.templating import RULE_NAMES
 
@@ -201,8 +201,7 @@ def order_sign_cards(uow: UnitOfWork, who: Principal, c: CardContext,
 def _mild(counted: Sequence[Any], med: Medication, symptoms: Sequence[datetime],
           c: CardContext) -> float | None:
     """The sodium the rule finds mild for this order (None: the rule does not fire)."""
-    ms = [Measurement(p.key, Analyte.SODIUM, p.value, p.at, Method(p.method), p.measured)
-          for p in counted]
+    ms = patient_data(counted, (), (), ()).sodium  # the engine's view, as the chart's
     found = hypertonic_findings(ms, [m.collected_at.timestamp() for m in ms],
                                 [m.value_mmol_l for m in ms], 0, [med], symptoms, c.policy)
     return found[-1].value_mmol_l if found else None

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from sqlalchemy import Select, select
 
+from monitor.storage.repos.patients import survivor
 from monitor.storage.tables import Alert, OnCallShift, Patient, User, WardMembership
 from monitor.storage.uow import UnitOfWork
 
@@ -69,15 +70,9 @@ def principal(uow: UnitOfWork, user: User, now: datetime,
 
 
 def _survivor(uow: UnitOfWork, patient_id: int) -> int:
-    """The patient a launched session's patient now is: merged away (ADT^A40, or a FHIR
-    Patient that named it), its record lives on as the survivor."""
-    for _ in range(10):  # merges chain rarely; a cycle would be a bug, not a loop
-        merged = uow.session.scalar(select(Patient.merged_into_id).where(
-            Patient.id == patient_id))
-        if merged is None:
-            break
-        patient_id = merged
-    return patient_id
+    """The patient a launched session's patient now is, should it have been merged away."""
+    patient = uow.session.get(Patient, patient_id)
+    return patient_id if patient is None else survivor(uow.session, patient).id
 
 
 def require(p: Principal, action: str) -> None:

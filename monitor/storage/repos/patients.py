@@ -89,8 +89,17 @@ def find_patient(session: Session, identifiers: Sequence[tuple[str, str]],
             FhirPatientLink.authority == Patient.authority,
             FhirPatientLink.identifier == Patient.identifier)).where(
             FhirPatientLink.fhir_id == fhir_id.removeprefix("Patient/")))
+    return None if found is None else survivor(session, found)
+
+
+def survivor(session: Session, patient: Patient) -> Patient:
+    """The record a patient now is: merged away (ADT^A40, or a FHIR Patient that named
+    it), it lives on as the one it merged into."""
     for _ in range(10):  # merges chain rarely; a cycle would be a bug, not a loop
-        if found is None or found.merged_into_id is None:
+        if patient.merged_into_id is None:
             break
-        found = session.get(Patient, found.merged_into_id)
-    return found
+        merged = session.get(Patient, patient.merged_into_id)
+        if merged is None:
+            break
+        patient = merged
+    return patient

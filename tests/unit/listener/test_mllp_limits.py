@@ -119,3 +119,13 @@ def test_a_refused_peer_is_recorded_at_most_once_a_minute_with_the_count_since()
     assert gate.to_record("10.0.0.2", 110.0) == 1  # per peer
     assert gate.to_record("10.0.0.1", 159.0) is None
     assert gate.to_record("10.0.0.1", 161.0) == 3  # the two held back and this one
+
+
+def test_many_refused_addresses_do_not_grow_the_gate_without_end() -> None:
+    from monitor.listener.limits import PEERS_KEPT
+
+    gate = ConnectionGate(max_connections=3, max_per_peer=1)
+    for n in range(PEERS_KEPT + 10):
+        assert gate.to_record(f"10.1.{n // 256}.{n % 256}", 0.0) == 1
+    assert gate.to_record("10.9.9.9", 61.0) == 1  # the quiet ones are forgotten
+    assert len(gate._recorded_at) == 1
